@@ -1,0 +1,128 @@
+#pragma once
+/// The validated, immutable configuration. Built once per load by `load_config`, then shared as
+/// `std::shared_ptr<const Config>` and swapped atomically on reload; never mutated after construction,
+/// so any thread may read it without locks.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/config/node.hpp"
+
+namespace sy::config {
+
+using Millis = std::chrono::milliseconds;
+
+struct LoggingConfig {
+  std::string level = "info";      ///< trace, debug, info, warn, error, off
+  std::string format = "text";     ///< text or json
+  bool access_log = true;          ///< one line per request
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int threads = 0;                            ///< 0: hardware concurrency
+  std::int64_t max_body_bytes = 4 << 20;      ///< larger bodies get 413
+  std::int64_t max_header_bytes = 16 << 10;   ///< larger headers get 431
+  Millis header_timeout{10'000};              ///< from first byte to end of headers
+  Millis body_timeout{30'000};                ///< to receive the whole body
+  Millis idle_timeout{60'000};                ///< keep-alive connection with no request
+  Millis drain_timeout{30'000};               ///< SIGTERM: how long in-flight requests may finish
+  int max_connections = 10'000;               ///< more are answered 503 and closed
+};
+
+/// A parsed base URL.
+struct Url {
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string base_path;  ///< without trailing slash, e.g. "/v1"
+};
+std::optional<Url> parse_url(std::string_view s);
+
+/// Settings of the built-in mock provider (demo and tests).
+struct MockConfig {
+  Millis latency{0};               ///< before the first byte
+  double tokens_per_second = 0;    ///< streaming pace; 0 means as fast as possible
+  std::string reply;               ///< fixed reply text; empty: a deterministic echo
+  double fail_rate = 0;            ///< share of requests that fail (a deterministic sequence)
+  int fail_status = 503;
+  bool hang = false;               ///< never answer (for timeout tests)
+};
+
+struct ProviderConfig {
+  std::string name;
+  std::string type;                  ///< openai, azure, anthropic, bedrock, gemini, mock
+  std::string base_url;
+  Url url;
+  std::string api_key;               ///< resolved secret; never logged
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers sent upstream
+  Millis connect_timeout{5'000};
+  Millis first_byte_timeout{120'000};  ///< request sent -> response headers
+  Millis idle_timeout{60'000};         ///< between body reads
+  Millis total_timeout{600'000};
+  bool verify_tls = true;
+  int max_idle_connections = 64;       ///< per worker thread
+  MockConfig mock;
+  Node options;                        ///< type-specific settings (api_version, region, ...)
+};
+
+struct DeploymentConfig {
+  std::string provider;            ///< provider name
+  std::size_t provider_index = 0;  ///< index into Config::providers
+  std::string upstream_model;      ///< model id sent upstream
+  double input_price = 0;          ///< USD per 1M input tokens
+  double output_price = 0;         ///< USD per 1M output tokens
+  std::int64_t context_window = 0; ///< 0: unknown
+  std::optional<std::int64_t> rpm, tpm, max_concurrent;
+  double weight = 1;
+  std::string id;                  ///< "<model>/<provider>/<index>", stable name for logs and admin
+};
+
+struct ModelConfig {
+  std::string name;
+  std::vector<DeploymentConfig> deployments;
+  std::vector<std::string> fallbacks;   ///< models tried in order when every deployment failed
+  std::string strategy = "weighted";     ///< weighted, least-busy, latency
+  std::string context_fallback;          ///< larger-context model for prompts that do not fit
+  std::string content_policy_fallback;   ///< model to use when upstream content filter refuses
+};
+
+/// A named router (virtual model). Its stages are built by the pipeline from the raw nodes.
+struct RouterConfig {
+  std::string name;
+  Node node;  ///< the whole `routers[i]` map
+};
+
+struct Config {
+  std::string source;  ///< file path it was loaded from
+  ServerConfig server;
+  LoggingConfig logging;
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+  std::vector<RouterConfig> routers;
+  Node root;  ///< the whole document, for modules that own sections of their own
+
+  const ModelConfig* find_model(std::string_view name) const;
+  const RouterConfig* find_router(std::string_view name) const;
+  const ProviderConfig* find_provider(std::string_view name) const;
+
+ private:
+  friend struct ConfigBuilder;
+  std::unordered_map<std::string, std::size_t> model_index_, router_index_, provider_index_;
+};
+
+/// Parses and validates YAML text. On failure returns nullptr and fills `d` with every problem found.
+std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::string source, Diagnostics& d);
+/// Reads the file and calls load_config_text.
+std::shared_ptr<const Config> load_config_file(const std::string& path, Diagnostics& d);
+
+/// Provider types the gateway knows; providers register nothing here, the list is checked at load.
+const std::vector<std::string_view>& known_provider_types();
+
+}  // namespace sy::config

@@ -1,0 +1,366 @@
+#include "switchyard/config/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace sy::config {
+
+const std::vector<std::string_view>& known_provider_types() {
+  static const std::vector<std::string_view> kTypes = {"openai", "azure", "anthropic", "bedrock", "gemini", "mock"};
+  return kTypes;
+}
+
+std::optional<Url> parse_url(std::string_view s) {
+  Url u;
+  if (s.starts_with("https://")) {
+    u.tls = true;
+    s.remove_prefix(8);
+  } else if (s.starts_with("http://")) {
+    s.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
+  size_t slash = s.find('/');
+  std::string_view authority = s.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : s.substr(slash);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (authority.empty()) return std::nullopt;
+  std::string_view host = authority;
+  u.port = u.tls ? 443 : 80;
+  if (authority.front() == '[') {  // IPv6 literal
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      rest.remove_prefix(1);
+      unsigned port = 0;
+      auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), port);
+      if (ec != std::errc() || p != rest.data() + rest.size() || port == 0 || port > 65535) return std::nullopt;
+      u.port = static_cast<std::uint16_t>(port);
+    }
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    std::string_view ps = authority.substr(colon + 1);
+    unsigned port = 0;
+    auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+    if (ec != std::errc() || p != ps.data() + ps.size() || port == 0 || port > 65535) return std::nullopt;
+    u.port = static_cast<std::uint16_t>(port);
+  }
+  if (host.empty()) return std::nullopt;
+  u.host = std::string(host);
+  u.base_path = std::string(path);
+  return u;
+}
+
+const ModelConfig* Config::find_model(std::string_view name) const {
+  auto it = model_index_.find(std::string(name));
+  return it == model_index_.end() ? nullptr : &models[it->second];
+}
+const RouterConfig* Config::find_router(std::string_view name) const {
+  auto it = router_index_.find(std::string(name));
+  return it == router_index_.end() ? nullptr : &routers[it->second];
+}
+const ProviderConfig* Config::find_provider(std::string_view name) const {
+  auto it = provider_index_.find(std::string(name));
+  return it == provider_index_.end() ? nullptr : &providers[it->second];
+}
+
+struct ConfigBuilder {
+  Diagnostics& d;
+  Config& c;
+
+  void server(const Node& n) {
+    if (!n.is_map()) {
+      if (!n.is_null()) n.error(d, "expected a map");
+      return;
+    }
+    n.check_keys({"listen", "threads", "max_body_bytes", "max_header_bytes", "header_timeout", "body_timeout",
+                  "idle_timeout", "drain_timeout", "max_connections"},
+                 d);
+    auto& s = c.server;
+    if (auto listen = n.str("listen", d)) {
+      size_t colon = listen->rfind(':');
+      unsigned port = 0;
+      std::string_view ps = colon == std::string::npos ? std::string_view{} : std::string_view(*listen).substr(colon + 1);
+      auto [p, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), port);
+      if (colon == std::string::npos || ec != std::errc() || p != ps.data() + ps.size() || port > 65535) {
+        n.get("listen")->error(d, "expected host:port, e.g. 127.0.0.1:8080");
+      } else {
+        s.host = listen->substr(0, colon);
+        if (s.host.size() > 2 && s.host.front() == '[' && s.host.back() == ']') s.host = s.host.substr(1, s.host.size() - 2);
+        s.port = static_cast<std::uint16_t>(port);
+      }
+    }
+    if (auto v = n.integer("threads", d, 0, 1024)) s.threads = static_cast<int>(*v);
+    if (auto v = n.bytes("max_body_bytes", d)) s.max_body_bytes = *v;
+    if (auto v = n.bytes("max_header_bytes", d)) s.max_header_bytes = *v;
+    if (auto v = n.duration_ms("header_timeout", d)) s.header_timeout = Millis(*v);
+    if (auto v = n.duration_ms("body_timeout", d)) s.body_timeout = Millis(*v);
+    if (auto v = n.duration_ms("idle_timeout", d)) s.idle_timeout = Millis(*v);
+    if (auto v = n.duration_ms("drain_timeout", d)) s.drain_timeout = Millis(*v);
+    if (auto v = n.integer("max_connections", d, 1, 1'000'000)) s.max_connections = static_cast<int>(*v);
+    if (s.max_body_bytes < 1024) n.error(d, "max_body_bytes must be at least 1KiB");
+    if (s.max_header_bytes < 1024) n.error(d, "max_header_bytes must be at least 1KiB");
+  }
+
+  void logging(const Node& n) {
+    if (!n.is_map()) {
+      if (!n.is_null()) n.error(d, "expected a map");
+      return;
+    }
+    n.check_keys({"level", "format", "access_log"}, d);
+    if (auto v = n.str("level", d)) {
+      static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (std::find(kLevels.begin(), kLevels.end(), *v) == kLevels.end()) {
+        n.get("level")->error(d, "expected one of trace, debug, info, warn, error, critical, off");
+      } else {
+        c.logging.level = *v;
+      }
+    }
+    if (auto v = n.str("format", d)) {
+      if (*v != "text" && *v != "json") n.get("format")->error(d, "expected text or json");
+      else c.logging.format = *v;
+    }
+    if (auto v = n.boolean("access_log", d)) c.logging.access_log = *v;
+  }
+
+  void mock(const Node& n, MockConfig& m) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map");
+      return;
+    }
+    n.check_keys({"latency", "tokens_per_second", "reply", "fail_rate", "fail_status", "hang"}, d);
+    if (auto v = n.duration_ms("latency", d)) m.latency = Millis(*v);
+    if (auto v = n.number("tokens_per_second", d, 0, 1e9)) m.tokens_per_second = *v;
+    if (auto v = n.str("reply", d)) m.reply = *v;
+    if (auto v = n.number("fail_rate", d, 0, 1)) m.fail_rate = *v;
+    if (auto v = n.integer("fail_status", d, 400, 599)) m.fail_status = static_cast<int>(*v);
+    if (auto v = n.boolean("hang", d)) m.hang = *v;
+  }
+
+  void provider(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with name and type");
+      return;
+    }
+    n.check_keys({"name", "type", "base_url", "api_key", "headers", "connect_timeout", "first_byte_timeout",
+                  "idle_timeout", "total_timeout", "verify_tls", "max_idle_connections", "mock", "options"},
+                 d);
+    ProviderConfig p;
+    p.name = n.str("name", d, true).value_or("");
+    p.type = n.str("type", d, true).value_or("");
+    const auto& types = known_provider_types();
+    if (!p.type.empty() && std::find(types.begin(), types.end(), p.type) == types.end()) {
+      std::string list;
+      for (auto t : types) list += (list.empty() ? "" : ", ") + std::string(t);
+      n.get("type")->error(d, "unknown provider type \"" + p.type + "\" (known: " + list + ")");
+    }
+    if (!p.name.empty() && c.find_provider(p.name)) n.get("name")->error(d, "duplicate provider name \"" + p.name + "\"");
+    if (auto url = n.str("base_url", d, p.type != "mock" && p.type != "bedrock")) {
+      p.base_url = *url;
+      if (auto u = parse_url(*url)) p.url = *u;
+      else n.get("base_url")->error(d, "expected an http:// or https:// URL");
+    }
+    if (const Node* k = n.get("api_key"); k && !k->is_null()) {
+      if (!k->is_scalar()) {
+        k->error(d, "expected a string such as ${OPENAI_API_KEY}");
+      } else {
+        p.api_key = k->scalar();
+      }
+    }
+    if (const Node* h = n.get("headers"); h && !h->is_null()) {
+      if (!h->is_map()) {
+        h->error(d, "expected a map of header name to value");
+      } else {
+        for (const auto& [k, v] : h->members()) {
+          if (!v.is_scalar()) v.error(d, "expected a string");
+          else p.headers.emplace_back(k, v.scalar());
+        }
+      }
+    }
+    if (auto v = n.duration_ms("connect_timeout", d)) p.connect_timeout = Millis(*v);
+    if (auto v = n.duration_ms("first_byte_timeout", d)) p.first_byte_timeout = Millis(*v);
+    if (auto v = n.duration_ms("idle_timeout", d)) p.idle_timeout = Millis(*v);
+    if (auto v = n.duration_ms("total_timeout", d)) p.total_timeout = Millis(*v);
+    if (auto v = n.boolean("verify_tls", d)) p.verify_tls = *v;
+    if (auto v = n.integer("max_idle_connections", d, 0, 100'000)) p.max_idle_connections = static_cast<int>(*v);
+    if (const Node* m = n.get("mock")) {
+      if (p.type != "mock") m->error(d, "only providers of type mock take mock settings");
+      else mock(*m, p.mock);
+    }
+    if (const Node* o = n.get("options")) p.options = *o;
+    if (!p.name.empty()) c.provider_index_[p.name] = c.providers.size();
+    c.providers.push_back(std::move(p));
+  }
+
+  void deployment(const Node& n, ModelConfig& m, size_t index) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with provider and model");
+      return;
+    }
+    n.check_keys({"provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm",
+                  "max_concurrent", "weight"},
+                 d);
+    DeploymentConfig dep;
+    dep.provider = n.str("provider", d, true).value_or("");
+    if (!dep.provider.empty()) {
+      auto it = c.provider_index_.find(dep.provider);
+      if (it == c.provider_index_.end()) {
+        std::string msg = "unknown provider \"" + dep.provider + "\"";
+        if (!c.providers.empty()) {
+          msg += " (defined:";
+          for (const auto& p : c.providers) msg += " " + p.name;
+          msg += ")";
+        }
+        n.get("provider")->error(d, msg);
+      } else {
+        dep.provider_index = it->second;
+      }
+    }
+    dep.upstream_model = n.str("model", d).value_or(m.name);
+    dep.input_price = n.number("input_price", d, 0, 1e6).value_or(0);
+    dep.output_price = n.number("output_price", d, 0, 1e6).value_or(0);
+    dep.context_window = n.integer("context_window", d, 0, 1'000'000'000).value_or(0);
+    dep.rpm = n.integer("rpm", d, 1, 1'000'000'000);
+    dep.tpm = n.integer("tpm", d, 1, 1'000'000'000'000);
+    dep.max_concurrent = n.integer("max_concurrent", d, 1, 1'000'000);
+    dep.weight = n.number("weight", d, 0, 1e9).value_or(1);
+    dep.id = m.name + "/" + dep.provider + "/" + std::to_string(index);
+    m.deployments.push_back(std::move(dep));
+  }
+
+  void model(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with name and deployments");
+      return;
+    }
+    n.check_keys({"name", "deployments", "fallbacks", "strategy", "context_fallback", "content_policy_fallback",
+                  "provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm", "max_concurrent",
+                  "weight"},
+                 d);
+    ModelConfig m;
+    m.name = n.str("name", d, true).value_or("");
+    if (!m.name.empty() && c.find_model(m.name)) n.get("name")->error(d, "duplicate model name \"" + m.name + "\"");
+    const Node* deps = n.get("deployments");
+    if (deps) {
+      if (n.get("provider")) n.get("provider")->error(d, "give either provider (one deployment) or deployments, not both");
+      if (!deps->is_sequence() || deps->items().empty()) {
+        deps->error(d, "expected a non-empty list of deployments");
+      } else {
+        for (size_t i = 0; i < deps->items().size(); ++i) deployment(deps->items()[i], m, i);
+      }
+    } else if (n.get("provider")) {
+      // Shorthand: the model itself is its only deployment.
+      Node copy = n;
+      deployment(copy, m, 0);
+    } else {
+      d.error(n.child_path("deployments"), n.line(), "required key is missing (or give provider: for one deployment)");
+    }
+    if (auto v = n.str_list("fallbacks", d)) m.fallbacks = *v;
+    if (auto v = n.str("strategy", d)) {
+      if (*v != "weighted" && *v != "least-busy" && *v != "latency") {
+        n.get("strategy")->error(d, "expected weighted, least-busy or latency");
+      } else {
+        m.strategy = *v;
+      }
+    }
+    if (auto v = n.str("context_fallback", d)) m.context_fallback = *v;
+    if (auto v = n.str("content_policy_fallback", d)) m.content_policy_fallback = *v;
+    if (!m.name.empty()) c.model_index_[m.name] = c.models.size();
+    c.models.push_back(std::move(m));
+  }
+
+  void router(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with name and stages");
+      return;
+    }
+    RouterConfig r;
+    r.name = n.str("name", d, true).value_or("");
+    if (!r.name.empty()) {
+      if (c.find_router(r.name)) n.get("name")->error(d, "duplicate router name \"" + r.name + "\"");
+      if (c.find_model(r.name)) n.get("name")->error(d, "router name \"" + r.name + "\" is also a model name");
+      c.router_index_[r.name] = c.routers.size();
+    }
+    r.node = n;
+    c.routers.push_back(std::move(r));
+  }
+
+  void check_model_refs() {
+    for (size_t i = 0; i < c.models.size(); ++i) {
+      const auto& m = c.models[i];
+      std::string base = "models[" + std::to_string(i) + "]";
+      for (size_t j = 0; j < m.fallbacks.size(); ++j) {
+        if (!c.find_model(m.fallbacks[j])) {
+          d.error(base + ".fallbacks[" + std::to_string(j) + "]", 0, "unknown model \"" + m.fallbacks[j] + "\"");
+        }
+      }
+      if (!m.context_fallback.empty() && !c.find_model(m.context_fallback)) {
+        d.error(base + ".context_fallback", 0, "unknown model \"" + m.context_fallback + "\"");
+      }
+      if (!m.content_policy_fallback.empty() && !c.find_model(m.content_policy_fallback)) {
+        d.error(base + ".content_policy_fallback", 0, "unknown model \"" + m.content_policy_fallback + "\"");
+      }
+    }
+  }
+
+  template <class F>
+  void list(const Node& root, std::string_view key, F&& each) {
+    const Node* n = root.get(key);
+    if (!n || n->is_null()) return;
+    if (!n->is_sequence()) {
+      n->error(d, "expected a list");
+      return;
+    }
+    for (const auto& item : n->items()) each(item);
+  }
+};
+
+std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::string source, Diagnostics& d) {
+  d.set_file(source);
+  auto cfg = std::make_shared<Config>();
+  cfg->source = std::move(source);
+  Node root = parse_yaml(yaml, d);
+  if (!d.empty()) return nullptr;
+  if (!root.is_map()) {
+    d.error("", root.line(), "the config must be a YAML map with providers and models");
+    return nullptr;
+  }
+  // Sections owned by other modules are listed here so typos in top-level keys are still caught.
+  root.check_keys({"server", "logging", "providers", "models", "routers", "limits", "telemetry", "decision_log",
+                   "auth", "reload", "redis", "metrics"},
+                  d);
+  ConfigBuilder b{d, *cfg};
+  if (const Node* s = root.get("server")) b.server(*s);
+  if (const Node* l = root.get("logging")) b.logging(*l);
+  b.list(root, "providers", [&](const Node& n) { b.provider(n); });
+  b.list(root, "models", [&](const Node& n) { b.model(n); });
+  b.list(root, "routers", [&](const Node& n) { b.router(n); });
+  b.check_model_refs();
+  if (cfg->models.empty() && cfg->routers.empty()) d.error("models", root.line(), "at least one model is required");
+  cfg->root = std::move(root);
+  if (cfg->server.threads == 0) {
+    cfg->server.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  if (!d.empty()) return nullptr;
+  return cfg;
+}
+
+std::shared_ptr<const Config> load_config_file(const std::string& path, Diagnostics& d) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    d.set_file(path);
+    d.error("", 0, "cannot read the config file");
+    return nullptr;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path, d);
+}
+
+}  // namespace sy::config

@@ -1,0 +1,203 @@
+#include "switchyard/core/request.hpp"
+
+namespace sy {
+
+std::string_view endpoint_path(Endpoint e) {
+  switch (e) {
+    case Endpoint::chat: return "/chat/completions";
+    case Endpoint::completions: return "/completions";
+    case Endpoint::embeddings: return "/embeddings";
+  }
+  return "/chat/completions";
+}
+
+namespace {
+
+Error field_error(std::string_view field, std::string message) {
+  return Error::bad_request(std::move(message), std::string(field), "invalid_value");
+}
+
+Error wrong_type(std::string_view field, std::string_view expected, json::Type got) {
+  return Error::bad_request("Invalid type for '" + std::string(field) + "': expected " + std::string(expected) +
+                                ", but got " + std::string(json::type_name(got)) + ".",
+                            std::string(field), "invalid_type");
+}
+
+Error missing(std::string_view field) {
+  return Error::bad_request("Missing required parameter: '" + std::string(field) + "'.", std::string(field),
+                            "missing_required_parameter");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string body) {
+  std::unique_ptr<Request> r(new Request());
+  r->endpoint_ = endpoint;
+  r->body_ = std::move(body);
+  auto scanned = json::scan_object(r->body_);
+  if (!scanned) return std::move(scanned).error();
+  r->fields_ = std::move(scanned).value();
+  const auto& f = r->fields_;
+
+  const json::Field* model = f.find("model");
+  if (!model) return missing("model");
+  if (model->type != json::Type::string) return wrong_type("model", "a string", model->type);
+  auto model_name = json::string_value(model->value);
+  if (!model_name || model_name->empty()) return field_error("model", "'model' must be a non-empty string.");
+  r->model_ = std::move(*model_name);
+
+  const char* payload_key = endpoint == Endpoint::chat ? "messages" : endpoint == Endpoint::completions ? "prompt" : "input";
+  const json::Field* payload = f.find(payload_key);
+  if (!payload) return missing(payload_key);
+  if (endpoint == Endpoint::chat) {
+    if (payload->type != json::Type::array) return wrong_type("messages", "an array", payload->type);
+    auto items = json::scan_array(payload->value);
+    if (!items) return std::move(items).error();
+    if (items->empty()) return field_error("messages", "'messages' must contain at least one message.");
+    for (size_t i = 0; i < items->size(); ++i) {
+      if ((*items)[i].type != json::Type::object) {
+        return wrong_type("messages[" + std::to_string(i) + "]", "an object", (*items)[i].type);
+      }
+    }
+  } else if (payload->type != json::Type::string && payload->type != json::Type::array) {
+    return wrong_type(payload_key, "a string or an array", payload->type);
+  }
+  r->payload_ = payload->value;
+
+  if (const auto* s = f.find("stream")) {
+    if (s->type == json::Type::boolean) r->stream_ = s->value == "true";
+    else if (s->type != json::Type::null) return wrong_type("stream", "a boolean", s->type);
+  }
+  if (endpoint == Endpoint::embeddings && r->stream_) return field_error("stream", "Embeddings do not stream.");
+  if (const auto* so = f.find("stream_options"); so && so->type == json::Type::object) {
+    auto opts = json::scan_object(so->value);
+    if (opts) {
+      if (const auto* iu = opts->find("include_usage")) r->client_wants_usage_ = iu->value == "true";
+    }
+  }
+  for (const char* key : {"max_completion_tokens", "max_tokens"}) {
+    if (const auto* mt = f.find(key); mt && !r->max_tokens_) {
+      if (mt->type == json::Type::null) continue;
+      if (mt->type != json::Type::number) return wrong_type(key, "an integer", mt->type);
+      auto v = json::integer_value(mt->value);
+      if (!v || *v < 1) return field_error(key, std::string("'") + key + "' must be a positive integer.");
+      r->max_tokens_ = *v;
+    }
+  }
+  if (const auto* t = f.find("temperature"); t && t->type == json::Type::number) r->temperature_ = json::number_value(t->value);
+  if (const auto* t = f.find("tools"); t && t->type == json::Type::array && t->value.find('{') != std::string_view::npos) {
+    r->has_tools_ = true;
+  }
+  if (const auto* rf = f.find("response_format"); rf && rf->type == json::Type::object) {
+    auto o = json::scan_object(rf->value);
+    if (o) {
+      if (const auto* ty = o->find("type"); ty && ty->type == json::Type::string) {
+        r->response_format_ = json::string_value(ty->value).value_or("");
+      }
+    }
+  }
+  if (const auto* ext = f.find("switchyard")) {
+    if (ext->type != json::Type::object && ext->type != json::Type::null) return wrong_type("switchyard", "an object", ext->type);
+    if (ext->type == json::Type::object) r->extension_ = ext->value;
+  }
+  return r;
+}
+
+namespace {
+
+// Appends the text of a `content` value: a string, or an array of parts with {"type":"text","text":...}.
+void append_content(const json::Field& content, MessageText& m) {
+  if (content.type == json::Type::string) {
+    json::append_string_value(content.value, m.text);
+    return;
+  }
+  if (content.type != json::Type::array) return;
+  auto parts = json::scan_array(content.value);
+  if (!parts) return;
+  for (const auto& part : *parts) {
+    if (part.type == json::Type::string) {  // completions prompt arrays
+      if (!m.text.empty()) m.text.push_back('\n');
+      json::append_string_value(part.value, m.text);
+      continue;
+    }
+    if (part.type != json::Type::object) continue;
+    auto p = json::scan_object(part.value);
+    if (!p) continue;
+    const auto* type = p->find("type");
+    std::string t = type ? json::string_value(type->value).value_or("") : "";
+    if (t == "text" || t == "input_text") {
+      if (const auto* text = p->find("text"); text && text->type == json::Type::string) {
+        if (!m.text.empty()) m.text.push_back('\n');
+        json::append_string_value(text->value, m.text);
+      }
+    } else if (t == "image_url" || t == "input_image" || t == "image") {
+      m.has_image = true;
+    }
+  }
+}
+
+}  // namespace
+
+void Request::compute_texts() const {
+  if (texts_ready_) return;
+  texts_ready_ = true;
+  if (endpoint_ == Endpoint::chat) {
+    auto items = json::scan_array(payload_);
+    if (items) {
+      messages_.reserve(items->size());
+      for (const auto& item : *items) {
+        auto obj = json::scan_object(item.value);
+        if (!obj) continue;
+        MessageText m;
+        if (const auto* role = obj->find("role"); role && role->type == json::Type::string) {
+          m.role = json::string_value(role->value).value_or("");
+        }
+        if (const auto* content = obj->find("content")) append_content(*content, m);
+        messages_.push_back(std::move(m));
+      }
+    }
+  } else {
+    MessageText m;
+    m.role = "user";
+    append_content(json::Field{{}, payload_, payload_.starts_with('"') ? json::Type::string : json::Type::array}, m);
+    messages_.push_back(std::move(m));
+  }
+  for (const auto& m : messages_) {
+    if (!all_text_.empty()) all_text_.push_back('\n');
+    all_text_.append(m.text);
+  }
+}
+
+const std::vector<MessageText>& Request::messages() const {
+  compute_texts();
+  return messages_;
+}
+
+std::string_view Request::last_user_text() const {
+  compute_texts();
+  for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+    if (it->role == "user") return it->text;
+  }
+  return {};
+}
+
+const std::string& Request::all_text() const {
+  compute_texts();
+  return all_text_;
+}
+
+bool Request::has_images() const {
+  compute_texts();
+  for (const auto& m : messages_) {
+    if (m.has_image) return true;
+  }
+  return false;
+}
+
+std::string Request::forward_body(std::string_view upstream_model, std::vector<json::Edit> extra) const {
+  extra.push_back(json::Edit{"model", json::quote(upstream_model)});
+  if (fields_.find("switchyard")) extra.push_back(json::Edit{"switchyard", std::nullopt});
+  return json::splice(body_, fields_, extra);
+}
+
+}  // namespace sy

@@ -1,0 +1,87 @@
+#include "switchyard/core/json_scan.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sy::json {
+namespace {
+
+TEST(JsonScanTest, FindsTopLevelFieldsWithRawValues) {
+  auto r = scan_object(R"({"model": "gpt-4o", "messages":[{"role":"user","content":"hi"}], "stream":true, "n":1.5e3})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->fields.size(), 4u);
+  EXPECT_EQ(r->find("model")->value, "\"gpt-4o\"");
+  EXPECT_EQ(r->find("model")->type, Type::string);
+  EXPECT_EQ(r->find("messages")->type, Type::array);
+  EXPECT_EQ(r->find("stream")->value, "true");
+  EXPECT_EQ(r->find("n")->type, Type::number);
+  EXPECT_EQ(r->find("missing"), nullptr);
+}
+
+TEST(JsonScanTest, RejectsMalformedDocumentsWithOffset) {
+  for (const char* bad : {"", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\":tru}", "{\"a\":\"\x01\"}", "{\"a\":1} x",
+                          "{\"a\":01}", "{\"a\":\"\\x\"}", "{'a':1}", "{\"a\":-}", "{\"a\":1.}"}) {
+    auto r = scan_object(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().kind, ErrorKind::bad_request);
+    }
+  }
+}
+
+TEST(JsonScanTest, LimitsNestingDepth) {
+  std::string deep = "{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "}";
+  auto r = scan_object(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("nesting too deep"), std::string::npos);
+}
+
+TEST(JsonScanTest, DecodesStringsWithEscapesAndSurrogates) {
+  EXPECT_EQ(string_value(R"("a\"b\\c\/d\n")"), std::optional<std::string>("a\"b\\c/d\n"));
+  EXPECT_EQ(string_value(R"("\u00e9\ud83d\ude00")"), std::optional<std::string>("\xc3\xa9\xf0\x9f\x98\x80"));
+  EXPECT_FALSE(string_value("abc").has_value());
+}
+
+TEST(JsonScanTest, QuoteRoundTrips) {
+  std::string s = "line\n\"quoted\"\t\x01 end";
+  EXPECT_EQ(string_value(quote(s)), std::optional<std::string>(s));
+}
+
+TEST(JsonScanTest, SpliceReplacesOnlyTheEditedValue) {
+  std::string body = R"({"model":"auto", "messages":[], "x":{"y":1}})";
+  auto r = scan_object(body);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(splice(body, *r, {{"model", quote("gpt-4o-mini")}}), R"({"model":"gpt-4o-mini", "messages":[], "x":{"y":1}})");
+}
+
+TEST(JsonScanTest, SpliceRemovesMembersAndTheirCommas) {
+  std::string body = R"({"a":1,"b":2,"c":3})";
+  auto r = scan_object(body);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(splice(body, *r, {{"a", std::nullopt}}), R"({"b":2,"c":3})");
+  EXPECT_EQ(splice(body, *r, {{"c", std::nullopt}}), R"({"a":1,"b":2})");
+  EXPECT_EQ(splice(body, *r, {{"b", std::nullopt}}), R"({"a":1,"c":3})");
+  EXPECT_EQ(splice(body, *r, {{"a", std::nullopt}, {"b", std::nullopt}}), R"({"c":3})");
+  EXPECT_EQ(splice(body, *r, {{"b", std::nullopt}, {"c", std::nullopt}}), R"({"a":1})");
+  EXPECT_EQ(splice(body, *r, {{"a", std::nullopt}, {"b", std::nullopt}, {"c", std::nullopt}}), R"({})");
+}
+
+TEST(JsonScanTest, SpliceAppendsAbsentMembers) {
+  std::string body = R"({"a":1})";
+  auto r = scan_object(body);
+  ASSERT_TRUE(r.ok());
+  std::string out = splice(body, *r, {{"stream_options", std::string(R"({"include_usage":true})")}});
+  EXPECT_EQ(out, R"({"a":1,"stream_options":{"include_usage":true}})");
+  auto empty = scan_object("{}");
+  EXPECT_EQ(splice("{}", *empty, {{"a", std::string("1")}}), R"({"a":1})");
+  EXPECT_TRUE(validate(out).ok());
+}
+
+TEST(JsonScanTest, ParsesNumbers) {
+  EXPECT_EQ(integer_value("42"), std::optional<std::int64_t>(42));
+  EXPECT_EQ(integer_value("1e3"), std::optional<std::int64_t>(1000));
+  EXPECT_FALSE(integer_value("1.5").has_value());
+  EXPECT_DOUBLE_EQ(*number_value("-0.25"), -0.25);
+}
+
+}  // namespace
+}  // namespace sy::json
