@@ -27,6 +27,7 @@ command -v node >/dev/null || die "node is required"
 
 # file_digest ALGO ENCODING FILE: sha256 as hex, sha512 as npm's base64 integrity string.
 file_digest() {
+  # shellcheck disable=SC2016 # the single-quoted program is JavaScript, not shell
   node -e '
     const [algo, encoding, file] = process.argv.slice(1);
     const h = require("crypto").createHash(algo).update(require("fs").readFileSync(file));
@@ -64,6 +65,7 @@ for enc in "${ENCODINGS[@]}"; do
   if verified "$enc"; then continue; fi
   # The package's rank module is `export default {"pat_str":..,"bpe_ranks":"! <first rank> <base64>..."}`.
   # It is parsed as JSON, not executed.
+  # shellcheck disable=SC2016 # the single-quoted program is JavaScript, not shell
   node -e '
     const fs = require("fs");
     const [src, dst] = process.argv.slice(1);
