@@ -1,5 +1,6 @@
 #include "tokenize/pretokenize.hpp"
 
+#include <array>
 #include <cstdint>
 
 #include "tokenize/unicode_tables.hpp"
@@ -36,10 +37,25 @@ struct Char {
 
 bool is_cont(unsigned char b) { return (b & 0xC0) == 0x80; }
 
+// ASCII classes, to skip the two-stage lookup for the common case. The generated tables are constant-
+// initialised, so reading them during this dynamic initialisation is safe.
+const std::array<CharClass, 128> kAsciiClass = [] {
+  std::array<CharClass, 128> t{};
+  for (char32_t c = 0; c < 128; ++c) t[c] = char_class(c);
+  return t;
+}();
+
+Char decode_multibyte(const unsigned char* s, std::size_t n, std::size_t pos);
+
 // Decodes the character at `pos` (< n). Invalid or truncated sequences yield one byte of class kOther.
-Char decode(const unsigned char* s, std::size_t n, std::size_t pos) {
+[[gnu::always_inline]] inline Char decode(const unsigned char* s, std::size_t n, std::size_t pos) {
   const unsigned char b0 = s[pos];
-  if (b0 < 0x80) return {b0, 1, char_class(b0)};
+  if (b0 < 0x80) [[likely]] return {b0, 1, kAsciiClass[b0]};
+  return decode_multibyte(s, n, pos);
+}
+
+Char decode_multibyte(const unsigned char* s, std::size_t n, std::size_t pos) {
+  const unsigned char b0 = s[pos];
   const std::size_t left = n - pos;
   if (b0 >= 0xC2 && b0 <= 0xDF) {
     if (left >= 2 && is_cont(s[pos + 1])) {

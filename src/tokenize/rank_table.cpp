@@ -22,15 +22,22 @@ std::uint32_t RankTable::finish() {
   const std::size_t capacity = std::bit_ceil(std::max<std::size_t>(16, count_ * 2));
   slots_.assign(capacity, Slot{});
   mask_ = capacity - 1;
+  pair_rank_.assign(std::size_t{1} << 16, kNone);
   for (std::uint32_t rank = 0; rank < entries_.size(); ++rank) {
     const Entry& e = entries_[rank];
     if (e.length == 0) continue;
     const auto* p = reinterpret_cast<const unsigned char*>(arena_.data() + e.offset);
-    const std::uint64_t h = hash(p, e.length);
+    if (e.length == 2) {
+      std::uint32_t& pair = pair_rank_[(std::size_t{p[0]} << 8) | p[1]];
+      if (pair != kNone) return rank;
+      pair = rank;
+      continue;
+    }
     if (find(p, e.length) != kNone) return rank;
-    std::size_t i = h & mask_;
+    const std::uint64_t key = e.length <= 8 ? pack(p, e.length) : hash(p, e.length);
+    std::size_t i = slot_index(key, e.length);
     while (slots_[i].rank != kNone) i = (i + 1) & mask_;
-    slots_[i] = Slot{static_cast<std::uint32_t>(h >> 32), rank};
+    slots_[i] = Slot{key, rank, e.length};
   }
   return kNone;
 }
