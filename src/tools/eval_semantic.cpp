@@ -1,0 +1,570 @@
+// `switchyard eval-semantic`: the CLINC150 protocol of shared/notes/routing-eval.md.
+//
+// For each embedder and each k: routes are the first k training utterances of every intent; report
+// in-scope accuracy on `test` with no fallback, a global threshold tuned on `val` + `oos_val`, the
+// accuracy on `test` + `oos_test` with that threshold (out-of-scope counts as correct when it goes to
+// the fallback), the per-query routing time (embed + score, p50/p99) and the utterance index memory.
+// Embeddings of the dense model are computed once per distinct text, on all cores.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/embed/hashing_embedder.hpp"
+#include "switchyard/embed/hybrid_embedder.hpp"
+#include "switchyard/embed/semantic_index.hpp"
+#include "switchyard/embed/use_lite_embedder.hpp"
+#include "switchyard/tools/tools.hpp"
+
+namespace sy::tools {
+namespace {
+
+using sy::embed::Embedding;
+using sy::embed::SemanticIndex;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string data = "../shared/data/clinc150/data_full.json";
+  std::string model;  // empty = UseLiteEmbedder::default_model_path()
+  std::vector<std::string> embedders = {"hashing", "use-lite", "hybrid"};
+  std::vector<std::size_t> ks = {5, 10, 100};
+  sy::embed::Aggregation aggregation = sy::embed::Aggregation::centroid;
+  std::size_t top_k = 3;
+  float hybrid_weight = 0.5f;  // weight of hashing in the hybrid
+  sy::embed::HashingOptions hashing;
+  std::size_t timing_queries = 500;  // test queries timed end to end per configuration
+  unsigned threads = 0;              // 0 = hardware concurrency
+  std::string json_path;
+  bool tune_on_test = false;         // never by default: thresholds come from val + oos_val
+};
+
+void usage() {
+  std::fputs(
+      "usage: switchyard eval-semantic [options]\n"
+      "  --data FILE          CLINC150 data_full.json (default ../shared/data/clinc150/data_full.json)\n"
+      "  --embedders LIST     comma list of hashing,use-lite,hybrid (default: all; use-lite and hybrid\n"
+      "                       are skipped when the model blob is missing)\n"
+      "  --k LIST             utterances per route, comma list (default 5,10,100)\n"
+      "  --model FILE         use-lite blob (default $SWITCHYARD_MODELS/use-lite-0.2.0.bin,\n"
+      "                       made by scripts/fetch-use-lite.sh)\n"
+      "  --aggregation NAME   centroid | max | top_k_mean (default centroid)\n"
+      "  --top-k N            k of top_k_mean (default 3)\n"
+      "  --hybrid-weight W    share of the hashing similarity in the hybrid (default 0.5)\n"
+      "  --word-weight W      share of word features in hashing (default 0.5)\n"
+      "  --bucket-bits N      hashing buckets = 2^N (default 18)\n"
+      "  --timing-queries N   test queries timed end to end per configuration (default 500)\n"
+      "  --threads N          threads for the dense embeddings (default: all cores)\n"
+      "  --json FILE          also write the results as JSON\n",
+      stderr);
+}
+
+template <class T>
+std::vector<T> split_list(const std::string& s, T (*conv)(const std::string&)) {
+  std::vector<T> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(conv(item));
+  return out;
+}
+
+std::optional<Options> parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::optional<std::string> {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "eval-semantic: %s needs a value\n", a.c_str());
+        return std::nullopt;
+      }
+      return std::string(argv[++i]);
+    };
+    if (a == "-h" || a == "--help") {
+      usage();
+      return std::nullopt;
+    }
+    auto v = value();
+    if (!v) return std::nullopt;
+    try {
+      if (a == "--data") {
+        o.data = *v;
+      } else if (a == "--model") {
+        o.model = *v;
+      } else if (a == "--embedders") {
+        o.embedders = split_list<std::string>(*v, [](const std::string& s) { return s; });
+        for (const auto& e : o.embedders)
+          if (e != "hashing" && e != "use-lite" && e != "hybrid") {
+            std::fprintf(stderr, "eval-semantic: unknown embedder '%s'\n", e.c_str());
+            return std::nullopt;
+          }
+      } else if (a == "--k") {
+        o.ks = split_list<std::size_t>(*v, [](const std::string& s) { return static_cast<std::size_t>(std::stoul(s)); });
+      } else if (a == "--aggregation") {
+        auto agg = sy::embed::parse_aggregation(*v);
+        if (!agg) {
+          std::fprintf(stderr, "eval-semantic: unknown aggregation '%s'\n", v->c_str());
+          return std::nullopt;
+        }
+        o.aggregation = *agg;
+      } else if (a == "--top-k") {
+        o.top_k = std::stoul(*v);
+      } else if (a == "--hybrid-weight") {
+        o.hybrid_weight = std::stof(*v);
+      } else if (a == "--word-weight") {
+        o.hashing.word_weight = std::stof(*v);
+      } else if (a == "--bucket-bits") {
+        o.hashing.bucket_bits = static_cast<std::uint32_t>(std::stoul(*v));
+      } else if (a == "--timing-queries") {
+        o.timing_queries = std::stoul(*v);
+      } else if (a == "--threads") {
+        o.threads = static_cast<unsigned>(std::stoul(*v));
+      } else if (a == "--json") {
+        o.json_path = *v;
+      } else {
+        std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
+        usage();
+        return std::nullopt;
+      }
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "eval-semantic: bad value for %s: %s\n", a.c_str(), v->c_str());
+      return std::nullopt;
+    }
+  }
+  if (o.ks.empty() || std::find(o.ks.begin(), o.ks.end(), 0u) != o.ks.end()) {
+    std::fputs("eval-semantic: --k needs positive values\n", stderr);
+    return std::nullopt;
+  }
+  return o;
+}
+
+struct Query {
+  std::string text;
+  int intent;  // -1 = out of scope
+};
+
+struct Dataset {
+  std::vector<std::string> intents;                    // in order of first appearance in train
+  std::vector<std::vector<std::string>> train;         // per intent, in file order
+  std::vector<Query> val, test;                        // in-scope + out-of-scope
+};
+
+std::optional<Dataset> load_dataset(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "eval-semantic: cannot open %s (pass --data)\n", path.c_str());
+    return std::nullopt;
+  }
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eval-semantic: %s is not valid JSON: %s\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+  Dataset d;
+  std::unordered_map<std::string, int> ids;
+  try {
+    for (const auto& item : j.at("train")) {
+      const std::string intent = item.at(1).get<std::string>();
+      auto [it, fresh] = ids.emplace(intent, static_cast<int>(d.intents.size()));
+      if (fresh) {
+        d.intents.push_back(intent);
+        d.train.emplace_back();
+      }
+      d.train[static_cast<std::size_t>(it->second)].push_back(item.at(0).get<std::string>());
+    }
+    auto add = [&](const char* key, std::vector<Query>& out, bool oos) {
+      for (const auto& item : j.at(key)) {
+        int intent = -1;
+        if (!oos) {
+          auto it = ids.find(item.at(1).get<std::string>());
+          if (it == ids.end()) throw std::runtime_error(std::string("unknown intent in ") + key);
+          intent = it->second;
+        }
+        out.push_back(Query{item.at(0).get<std::string>(), intent});
+      }
+    };
+    add("val", d.val, false);
+    add("oos_val", d.val, true);
+    add("test", d.test, false);
+    add("oos_test", d.test, true);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eval-semantic: %s does not look like CLINC150 data_full.json: %s\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+  return d;
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads, printing progress to stderr.
+void parallel_for(std::size_t n, unsigned threads, const char* what, const std::function<void(std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0}, done{0};
+  const auto start = Clock::now();
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+      fn(i);
+      done.fetch_add(1);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  // The calling thread works too and reports progress every 2,000 items.
+  for (std::size_t i; (i = next.fetch_add(1)) < n;) {
+    fn(i);
+    const std::size_t d = done.fetch_add(1) + 1;
+    if (d % 2000 == 0)
+      std::fprintf(stderr, "  %s: %zu/%zu (%.1f s)\n", what, d, n,
+                   std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  for (auto& t : pool) t.join();
+}
+
+struct Row {
+  std::string embedder;
+  std::size_t k = 0;
+  std::size_t utterances = 0;
+  double in_scope_accuracy = 0;      // test, no fallback
+  float threshold = 0;               // tuned on val + oos_val
+  double val_accuracy_threshold = 0; // val + oos_val with the tuned threshold
+  double accuracy_threshold = 0;     // test + oos_test with the tuned threshold
+  double in_scope_accuracy_threshold = 0;
+  double oos_recall = 0;
+  double mean_top_in = 0, mean_top_oos = 0;
+  double p50_us = 0, p99_us = 0;     // end-to-end routing time (embed + score)
+  std::size_t timed = 0;
+  std::size_t index_bytes = 0, embedder_bytes = 0;
+};
+
+// Best-score and predicted intent per query.
+struct Scored {
+  std::vector<float> best_score;
+  std::vector<int> best_intent;
+};
+
+Scored score_all(const SemanticIndex& index, const std::vector<Embedding>& queries) {
+  Scored s;
+  s.best_score.reserve(queries.size());
+  for (const Embedding& q : queries) {
+    auto m = index.score(q);
+    s.best_score.push_back(m.best_score);
+    s.best_intent.push_back(static_cast<int>(m.best));
+  }
+  return s;
+}
+
+// Accuracy with a global threshold: in-scope correct when the best route is right and clears it;
+// out-of-scope correct when the best score is below it.
+double accuracy_at(const Scored& s, const std::vector<Query>& q, float t) {
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    const bool routed = s.best_score[i] >= t;
+    if (q[i].intent < 0 ? !routed : (routed && s.best_intent[i] == q[i].intent)) ++ok;
+  }
+  return q.empty() ? 0.0 : static_cast<double>(ok) / static_cast<double>(q.size());
+}
+
+float tune_threshold(const Scored& s, const std::vector<Query>& q) {
+  // Every distinct score is a candidate; midpoints would change nothing on this set. Sweep in
+  // ascending order keeping the running count so the search is O(n log n).
+  std::vector<std::size_t> order(q.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return s.best_score[a] < s.best_score[b]; });
+  // At threshold = -inf: all routed. correct = in-scope with the right intent.
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < q.size(); ++i)
+    if (q[i].intent >= 0 && s.best_intent[i] == q[i].intent) ++correct;
+  std::size_t best_correct = correct;
+  float best_t = -std::numeric_limits<float>::infinity();
+  for (std::size_t pos = 0; pos < order.size();) {
+    // Raise the threshold just above score v: every query with score v falls back.
+    const float v = s.best_score[order[pos]];
+    while (pos < order.size() && s.best_score[order[pos]] == v) {
+      const std::size_t i = order[pos++];
+      if (q[i].intent < 0) ++correct;
+      else if (s.best_intent[i] == q[i].intent) --correct;
+    }
+    if (correct > best_correct) {
+      best_correct = correct;
+      best_t = pos < order.size() ? 0.5f * (v + s.best_score[order[pos]]) : std::nextafter(v, 1e9f);
+    }
+  }
+  return best_t;
+}
+
+std::string format_bytes(std::size_t b) {
+  char buf[32];
+  if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1 << 20));
+  else std::snprintf(buf, sizeof buf, "%.0f KiB", static_cast<double>(b) / 1024);
+  return buf;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  return v[i];
+}
+
+}  // namespace
+
+int eval_semantic_main(int argc, char** argv) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed) return 2;
+  Options opt = *parsed;
+  if (std::string err = opt.hashing.validate(); !err.empty()) {
+    std::fprintf(stderr, "eval-semantic: %s\n", err.c_str());
+    return 2;
+  }
+  const unsigned threads = opt.threads ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  const auto t_start = Clock::now();
+
+  auto data = load_dataset(opt.data);
+  if (!data) return 1;
+  const Dataset& d = *data;
+  std::fprintf(stderr, "eval-semantic: %zu intents, %zu val, %zu test queries\n", d.intents.size(), d.val.size(),
+               d.test.size());
+  const std::size_t max_k = *std::max_element(opt.ks.begin(), opt.ks.end());
+
+  auto wants = [&](const char* e) { return std::find(opt.embedders.begin(), opt.embedders.end(), e) != opt.embedders.end(); };
+
+  // The dense model, when wanted and present.
+  std::shared_ptr<const sy::embed::UseLiteEmbedder> use;
+  if (wants("use-lite") || wants("hybrid")) {
+    const std::string path = opt.model.empty() ? sy::embed::UseLiteEmbedder::default_model_path() : opt.model;
+    auto loaded = sy::embed::UseLiteEmbedder::load(path);
+    if (loaded) {
+      use = *loaded;
+    } else {
+      std::fprintf(stderr, "eval-semantic: skipping use-lite and hybrid: %s\n", loaded.error().message.c_str());
+    }
+  }
+
+  // Dense embeddings of every distinct text, computed once.
+  std::vector<Embedding> use_train_flat;  // per intent, first max_k utterances, concatenated
+  std::vector<std::size_t> use_train_begin;
+  std::vector<Embedding> use_val, use_test;
+  if (use) {
+    std::vector<const std::string*> texts;
+    for (const auto& utts : d.train) {
+      use_train_begin.push_back(texts.size());
+      for (std::size_t u = 0; u < std::min(max_k, utts.size()); ++u) texts.push_back(&utts[u]);
+    }
+    const std::size_t n_train = texts.size();
+    for (const auto& q : d.val) texts.push_back(&q.text);
+    for (const auto& q : d.test) texts.push_back(&q.text);
+    std::vector<Embedding> all(texts.size());
+    std::fprintf(stderr, "eval-semantic: use-lite: embedding %zu texts on %u threads\n", texts.size(), threads);
+    const auto t0 = Clock::now();
+    parallel_for(texts.size(), threads, "use-lite", [&](std::size_t i) { all[i] = use->embed(*texts[i]); });
+    std::fprintf(stderr, "eval-semantic: use-lite: done in %.1f s\n",
+                 std::chrono::duration<double>(Clock::now() - t0).count());
+    use_train_flat.assign(std::make_move_iterator(all.begin()), std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train)));
+    use_val.assign(std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train)),
+                   std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train + d.val.size())));
+    use_test.assign(std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train + d.val.size())),
+                    std::make_move_iterator(all.end()));
+  }
+
+  std::vector<Row> rows;
+  sy::embed::IndexOptions index_opt;
+  index_opt.aggregation = opt.aggregation;
+  index_opt.top_k = opt.top_k;
+
+  for (std::size_t k : opt.ks) {
+    std::vector<sy::embed::RouteSpec> routes;
+    std::vector<std::string> corpus;
+    for (std::size_t r = 0; r < d.intents.size(); ++r) {
+      sy::embed::RouteSpec spec;
+      spec.name = d.intents[r];
+      for (std::size_t u = 0; u < std::min(k, d.train[r].size()); ++u) spec.utterances.push_back(d.train[r][u]);
+      corpus.insert(corpus.end(), spec.utterances.begin(), spec.utterances.end());
+      routes.push_back(std::move(spec));
+    }
+    // Hashing: IDF fitted on this k's utterances.
+    auto hashing_r = sy::embed::HashingEmbedder::create(opt.hashing, corpus);
+    if (!hashing_r) {
+      std::fprintf(stderr, "eval-semantic: %s\n", hashing_r.error().message.c_str());
+      return 1;
+    }
+    std::shared_ptr<const sy::embed::HashingEmbedder> hashing = *hashing_r;
+    std::vector<Embedding> hash_val, hash_test;
+    std::vector<std::vector<Embedding>> hash_routes(routes.size());
+    if (wants("hashing") || (use && wants("hybrid"))) {
+      for (std::size_t r = 0; r < routes.size(); ++r)
+        for (const auto& u : routes[r].utterances) hash_routes[r].push_back(hashing->embed(u));
+      for (const auto& q : d.val) hash_val.push_back(hashing->embed(q.text));
+      for (const auto& q : d.test) hash_test.push_back(hashing->embed(q.text));
+    }
+
+    for (const std::string& name : opt.embedders) {
+      if (name != "hashing" && !use) continue;
+      std::fprintf(stderr, "eval-semantic: %s, k=%zu\n", name.c_str(), k);
+      std::shared_ptr<const sy::embed::Embedder> embedder;
+      std::vector<std::vector<Embedding>> route_vecs(routes.size());
+      std::vector<Embedding> val_vecs, test_vecs;
+      if (name == "hashing") {
+        embedder = hashing;
+        route_vecs = hash_routes;
+        val_vecs = hash_val;
+        test_vecs = hash_test;
+      } else if (name == "use-lite") {
+        embedder = use;
+        for (std::size_t r = 0; r < routes.size(); ++r)
+          for (std::size_t u = 0; u < routes[r].utterances.size(); ++u)
+            route_vecs[r].push_back(use_train_flat[use_train_begin[r] + u]);
+        val_vecs = use_val;
+        test_vecs = use_test;
+      } else {
+        auto hybrid = sy::embed::HybridEmbedder::create(hashing, use, opt.hybrid_weight);
+        if (!hybrid) {
+          std::fprintf(stderr, "eval-semantic: %s\n", hybrid.error().message.c_str());
+          return 1;
+        }
+        embedder = *hybrid;
+        for (std::size_t r = 0; r < routes.size(); ++r)
+          for (std::size_t u = 0; u < routes[r].utterances.size(); ++u)
+            route_vecs[r].push_back((*hybrid)->combine(hash_routes[r][u], use_train_flat[use_train_begin[r] + u]));
+        for (std::size_t i = 0; i < d.val.size(); ++i) val_vecs.push_back((*hybrid)->combine(hash_val[i], use_val[i]));
+        for (std::size_t i = 0; i < d.test.size(); ++i) test_vecs.push_back((*hybrid)->combine(hash_test[i], use_test[i]));
+      }
+      auto index_r = SemanticIndex::build(routes, embedder, route_vecs, index_opt);
+      if (!index_r) {
+        std::fprintf(stderr, "eval-semantic: %s\n", index_r.error().message.c_str());
+        return 1;
+      }
+      const SemanticIndex& index = **index_r;
+
+      Row row;
+      row.embedder = name;
+      row.k = k;
+      row.utterances = corpus.size();
+      const Scored val_s = score_all(index, val_vecs);
+      const Scored test_s = score_all(index, test_vecs);
+      std::size_t in_total = 0, in_ok = 0, oos_total = 0;
+      double top_in = 0, top_oos = 0;
+      for (std::size_t i = 0; i < d.test.size(); ++i) {
+        if (d.test[i].intent >= 0) {
+          ++in_total;
+          if (test_s.best_intent[i] == d.test[i].intent) ++in_ok;
+          top_in += test_s.best_score[i];
+        } else {
+          ++oos_total;
+          top_oos += test_s.best_score[i];
+        }
+      }
+      row.in_scope_accuracy = in_total ? static_cast<double>(in_ok) / static_cast<double>(in_total) : 0.0;
+      row.mean_top_in = in_total ? top_in / static_cast<double>(in_total) : 0.0;
+      row.mean_top_oos = oos_total ? top_oos / static_cast<double>(oos_total) : 0.0;
+      row.threshold = tune_threshold(val_s, d.val);
+      row.val_accuracy_threshold = accuracy_at(val_s, d.val, row.threshold);
+      row.accuracy_threshold = accuracy_at(test_s, d.test, row.threshold);
+      std::size_t in_ok_t = 0, oos_ok = 0;
+      for (std::size_t i = 0; i < d.test.size(); ++i) {
+        const bool routed = test_s.best_score[i] >= row.threshold;
+        if (d.test[i].intent >= 0) {
+          if (routed && test_s.best_intent[i] == d.test[i].intent) ++in_ok_t;
+        } else if (!routed) {
+          ++oos_ok;
+        }
+      }
+      row.in_scope_accuracy_threshold = in_total ? static_cast<double>(in_ok_t) / static_cast<double>(in_total) : 0.0;
+      row.oos_recall = oos_total ? static_cast<double>(oos_ok) / static_cast<double>(oos_total) : 0.0;
+
+      // End-to-end routing time on one thread: embed the raw text and score it, as the router would.
+      std::vector<double> us;
+      const std::size_t n_time = std::min(opt.timing_queries, d.test.size());
+      const std::size_t stride = n_time ? std::max<std::size_t>(1, d.test.size() / n_time) : 1;
+      for (std::size_t i = 0; i < d.test.size() && us.size() < n_time; i += stride) {
+        const auto t0 = Clock::now();
+        auto m = index.score(d.test[i].text);
+        const auto t1 = Clock::now();
+        if (m.scores.empty()) std::abort();
+        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      }
+      row.timed = us.size();
+      row.p50_us = percentile(us, 0.50);
+      row.p99_us = percentile(us, 0.99);
+      row.index_bytes = index.memory_bytes();
+      row.embedder_bytes = embedder->memory_bytes();
+      rows.push_back(row);
+    }
+  }
+
+  // The table.
+  std::printf("CLINC150 (%s): %zu intents; test %zu in-scope + %zu out-of-scope; aggregation %s\n", opt.data.c_str(),
+              d.intents.size(),
+              static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent >= 0; })),
+              static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent < 0; })),
+              std::string(sy::embed::to_string(opt.aggregation)).c_str());
+  std::printf("%-9s %4s %9s %10s %11s %9s %9s %13s %10s %10s %10s\n", "embedder", "k", "in-scope", "threshold",
+              "acc+fallbk", "in@thr", "oos-rec", "top in/oos", "p50", "p99", "index");
+  for (const Row& r : rows) {
+    char top[32];
+    std::snprintf(top, sizeof top, "%.2f/%.2f", r.mean_top_in, r.mean_top_oos);
+    auto fmt_t = [](double v) {
+      char b[32];
+      if (v >= 1000) std::snprintf(b, sizeof b, "%.2f ms", v / 1000);
+      else std::snprintf(b, sizeof b, "%.0f us", v);
+      return std::string(b);
+    };
+    std::printf("%-9s %4zu %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %13s %10s %10s %10s\n", r.embedder.c_str(), r.k,
+                100 * r.in_scope_accuracy, r.threshold, 100 * r.accuracy_threshold, 100 * r.in_scope_accuracy_threshold,
+                100 * r.oos_recall, top, fmt_t(r.p50_us).c_str(), fmt_t(r.p99_us).c_str(),
+                format_bytes(r.index_bytes).c_str());
+  }
+  std::printf("in-scope: test accuracy, no fallback. threshold: tuned on val+oos_val. acc+fallbk: test+oos_test with "
+              "that threshold (oos correct when sent to fallback). in@thr / oos-rec: its in-scope and oos parts.\n"
+              "p50/p99: one thread, embed + score of the raw text, over %zu test queries. index: utterance index only.\n",
+              rows.empty() ? std::size_t{0} : rows.front().timed);
+  std::fprintf(stderr, "eval-semantic: total %.1f s\n", std::chrono::duration<double>(Clock::now() - t_start).count());
+
+  if (!opt.json_path.empty()) {
+    nlohmann::json j;
+    j["data"] = opt.data;
+    j["aggregation"] = sy::embed::to_string(opt.aggregation);
+    j["hybrid_weight"] = opt.hybrid_weight;
+    j["hashing"] = {{"bucket_bits", opt.hashing.bucket_bits}, {"word_weight", opt.hashing.word_weight},
+                    {"char_min", opt.hashing.char_min}, {"char_max", opt.hashing.char_max}};
+    j["results"] = nlohmann::json::array();
+    for (const Row& r : rows) {
+      j["results"].push_back({{"embedder", r.embedder},
+                              {"k", r.k},
+                              {"utterances", r.utterances},
+                              {"in_scope_accuracy", r.in_scope_accuracy},
+                              {"threshold", r.threshold},
+                              {"val_accuracy_with_threshold", r.val_accuracy_threshold},
+                              {"accuracy_with_threshold", r.accuracy_threshold},
+                              {"in_scope_accuracy_with_threshold", r.in_scope_accuracy_threshold},
+                              {"oos_recall", r.oos_recall},
+                              {"mean_top_score_in_scope", r.mean_top_in},
+                              {"mean_top_score_oos", r.mean_top_oos},
+                              {"route_p50_us", r.p50_us},
+                              {"route_p99_us", r.p99_us},
+                              {"timed_queries", r.timed},
+                              {"index_bytes", r.index_bytes},
+                              {"embedder_bytes", r.embedder_bytes}});
+    }
+    std::ofstream out(opt.json_path);
+    if (!out) {
+      std::fprintf(stderr, "eval-semantic: cannot write %s\n", opt.json_path.c_str());
+      return 1;
+    }
+    out << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace sy::tools
