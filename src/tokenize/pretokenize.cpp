@@ -1,58 +1,8 @@
 #include "tokenize/pretokenize.hpp"
 
-#include <array>
-#include <cstdint>
-
-#include "tokenize/unicode_tables.hpp"
+#include "tokenize/utf8.hpp"
 
 namespace sy::tokenize::detail {
-namespace {
-
-constexpr std::size_t kFail = 0;  // a piece never ends at offset 0, so 0 can mean "no match"
-
-using Mask = std::uint16_t;
-constexpr Mask bit(CharClass c) { return static_cast<Mask>(1u << static_cast<unsigned>(c)); }
-
-constexpr Mask kLetter = bit(CharClass::kUpper) | bit(CharClass::kLower) | bit(CharClass::kTitle) |
-                         bit(CharClass::kModifier) | bit(CharClass::kOtherLetter);
-// o200k's two letter classes: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}].
-constexpr Mask kUpperish = bit(CharClass::kUpper) | bit(CharClass::kTitle) | bit(CharClass::kModifier) |
-                           bit(CharClass::kOtherLetter) | bit(CharClass::kMark);
-constexpr Mask kLowerish = bit(CharClass::kLower) | bit(CharClass::kModifier) |
-                           bit(CharClass::kOtherLetter) | bit(CharClass::kMark);
-// [^\s\p{L}\p{N}]
-constexpr Mask kPunct = bit(CharClass::kOther) | bit(CharClass::kMark);
-
-constexpr char32_t kInvalid = 0x110000;
-
-struct Char {
-  char32_t cp;
-  std::uint32_t len;
-  CharClass cls;
-  bool in(Mask m) const { return (bit(cls) & m) != 0; }
-  bool is_newline() const { return cp == '\r' || cp == '\n'; }
-  // [^\r\n\p{L}\p{N}]: the optional one-character prefix of a word.
-  bool is_word_prefix() const { return !in(kLetter | bit(CharClass::kNumber)) && !is_newline(); }
-};
-
-bool is_cont(unsigned char b) { return (b & 0xC0) == 0x80; }
-
-// ASCII classes, to skip the two-stage lookup for the common case. The generated tables are constant-
-// initialised, so reading them during this dynamic initialisation is safe.
-const std::array<CharClass, 128> kAsciiClass = [] {
-  std::array<CharClass, 128> t{};
-  for (char32_t c = 0; c < 128; ++c) t[c] = char_class(c);
-  return t;
-}();
-
-Char decode_multibyte(const unsigned char* s, std::size_t n, std::size_t pos);
-
-// Decodes the character at `pos` (< n). Invalid or truncated sequences yield one byte of class kOther.
-[[gnu::always_inline]] inline Char decode(const unsigned char* s, std::size_t n, std::size_t pos) {
-  const unsigned char b0 = s[pos];
-  if (b0 < 0x80) [[likely]] return {b0, 1, kAsciiClass[b0]};
-  return decode_multibyte(s, n, pos);
-}
 
 Char decode_multibyte(const unsigned char* s, std::size_t n, std::size_t pos) {
   const unsigned char b0 = s[pos];
@@ -77,6 +27,10 @@ Char decode_multibyte(const unsigned char* s, std::size_t n, std::size_t pos) {
   }
   return {kInvalid, 1, CharClass::kOther};
 }
+
+namespace {
+
+constexpr std::size_t kFail = 0;  // a piece never ends at offset 0, so 0 can mean "no match"
 
 struct Text {
   const unsigned char* s;
