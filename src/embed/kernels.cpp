@@ -79,7 +79,10 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
 template <int R>
 __attribute__((target("avx2,fma"))) void kernel_avx2(const float* a, std::size_t lda, const float* bp,
                                                      std::size_t klen, float* tile) {
+  // The r loops must be fully unrolled so the accumulators live in registers; GCC's -O2 does not do
+  // that on its own for R = 6.
   __m256 acc0[R], acc1[R];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     acc0[r] = _mm256_loadu_ps(tile + r * 16);
     acc1[r] = _mm256_loadu_ps(tile + r * 16 + 8);
@@ -87,12 +90,14 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(const float* a, std::size_t
   for (std::size_t k = 0; k < klen; ++k) {
     const __m256 b0 = _mm256_load_ps(bp + k * 16);
     const __m256 b1 = _mm256_load_ps(bp + k * 16 + 8);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     _mm256_storeu_ps(tile + r * 16, acc0[r]);
     _mm256_storeu_ps(tile + r * 16 + 8, acc1[r]);
@@ -161,6 +166,17 @@ void PackedMatrix::pack(const float* b, std::size_t k, std::size_t n, std::size_
     const std::size_t width = std::min(kPanel, n - n0);
     for (std::size_t kk = 0; kk < k; ++kk)
       for (std::size_t j = 0; j < width; ++j) dst[kk * kPanel + j] = b[kk * ldb + n0 + j];
+  }
+}
+
+void PackedMatrix::pack_transposed(const float* a, std::size_t k, std::size_t n, std::size_t lda) {
+  k_ = k;
+  n_ = n;
+  data_.assign(panels() * k * kPanel, 0.0f);
+  for (std::size_t j = 0; j < n; ++j) {
+    float* dst = data_.data() + (j / kPanel) * k * kPanel + (j % kPanel);
+    const float* src = a + j * lda;
+    for (std::size_t kk = 0; kk < k; ++kk) dst[kk * kPanel] = src[kk];
   }
 }
 

@@ -45,6 +45,8 @@ class PackedMatrix {
   /// Packs the row-major k x n matrix `b` (row stride ldb).
   PackedMatrix(const float* b, std::size_t k, std::size_t n, std::size_t ldb);
   void pack(const float* b, std::size_t k, std::size_t n, std::size_t ldb);
+  /// Packs the transpose of the row-major n x k matrix `a` (row stride lda): B[kk][j] = a[j * lda + kk].
+  void pack_transposed(const float* a, std::size_t k, std::size_t n, std::size_t lda);
   std::size_t k() const { return k_; }
   std::size_t n() const { return n_; }
   const float* panel(std::size_t p) const { return data_.data() + p * k_ * kPanel; }

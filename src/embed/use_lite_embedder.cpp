@@ -1,12 +1,467 @@
 #include "switchyard/embed/use_lite_embedder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+#include <utility>
+
+#include "kernels.hpp"
+
 namespace sy::embed {
-struct UseLiteEmbedder::Model {};
-std::string UseLiteEmbedder::default_model_path() { return "/nonexistent"; }
-Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::string&) { return Error::make(ErrorKind::internal, "todo"); }
-UseLiteEmbedder::UseLiteEmbedder(std::unique_ptr<Model> m) : model_(std::move(m)) {}
-UseLiteEmbedder::~UseLiteEmbedder() = default;
-Embedding UseLiteEmbedder::embed(std::string_view) const { return {}; }
-std::size_t UseLiteEmbedder::memory_bytes() const { return 0; }
-std::vector<std::int32_t> UseLiteEmbedder::tokenize(std::string_view) const { return {}; }
-void UseLiteEmbedder::encode(const std::vector<std::int32_t>&, float*) const {}
+namespace {
+
+using kernels::AlignedVector;
+using kernels::PackedMatrix;
+
+// Blob layout: see scripts/fetch-use-lite.sh, which writes it.
+constexpr char kMagic[8] = {'S', 'Y', 'U', 'S', 'E', 'L', 'I', 'T'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderBytes = 80;
+constexpr std::size_t kEntryBytes = 24;
+
+constexpr std::uint32_t kD0 = 256;    // width of the embeddings and layer 0's attention
+constexpr std::uint32_t kD1 = 512;    // width after layer 0
+constexpr std::uint32_t kFfn = 1536;  // FFN hidden width
+constexpr std::uint32_t kHeads = 4;
+constexpr std::uint32_t kTimescales = 128;
+constexpr std::uint32_t kEmbedRows = 8002;
+constexpr std::uint32_t kReservedIds = 6;  // <unk> <s> </s> and three extra ids: never produced by the tokenizer
+
+// Tensor ids in blob order.
+enum TensorId : std::uint32_t {
+  kEmbeddings, kInvTimescales,
+  kL0AttnLnScale, kL0AttnLnBias, kL0Qkv, kL0QkvBias, kL0Out, kL0OutBias, kL0Res, kL0ResBias,
+  kL0FfnLnScale, kL0FfnLnBias, kL0Ffn1, kL0Ffn1Bias, kL0Ffn2, kL0Ffn2Bias,
+  kL1AttnLnScale, kL1AttnLnBias, kL1Qkv, kL1QkvBias, kL1Out, kL1OutBias,
+  kL1FfnLnScale, kL1FfnLnBias, kL1Ffn1, kL1Ffn1Bias, kL1Ffn2, kL1Ffn2Bias,
+  kTanh, kTanhBias, kTensorCount
+};
+
+struct Shape {
+  std::uint32_t rows, cols;
+};
+constexpr Shape kShapes[kTensorCount] = {
+    {kEmbedRows, kD0}, {1, kTimescales},
+    {1, kD0}, {1, kD0}, {kD0, 3 * kD0}, {1, 3 * kD0}, {kD0, kD1}, {1, kD1}, {kD0, kD1}, {1, kD1},
+    {1, kD1}, {1, kD1}, {kD1, kFfn}, {1, kFfn}, {kFfn, kD1}, {1, kD1},
+    {1, kD1}, {1, kD1}, {kD1, 3 * kD1}, {1, 3 * kD1}, {kD1, kD1}, {1, kD1},
+    {1, kD1}, {1, kD1}, {kD1, kFfn}, {1, kFfn}, {kFfn, kD1}, {1, kD1},
+    {kD1, kD1}, {1, kD1},
+};
+
+template <class T>
+T read_le(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);  // the blob is little-endian, like every target we build for
+  return v;
 }
+
+std::uint32_t checksum(const char* p, std::size_t n) {
+  std::uint32_t h = 0x811c9dc5u;
+  for (std::size_t i = 0; i + 4 <= n; i += 4) h = (h ^ read_le<std::uint32_t>(p + i)) * 0x01000193u;
+  return h;
+}
+
+// Byte trie over the vocabulary pieces: one hash lookup per input byte, walks stop at the first miss.
+class PieceTrie {
+ public:
+  void insert(std::string_view piece, std::int32_t id) {
+    std::uint32_t node = 0;
+    for (unsigned char c : piece) {
+      const std::uint64_t key = (static_cast<std::uint64_t>(node) << 8) | c;
+      auto it = edges_.find(key);
+      if (it == edges_.end()) {
+        ids_.push_back(-1);
+        it = edges_.emplace(key, static_cast<std::uint32_t>(ids_.size() - 1)).first;
+      }
+      node = it->second;
+    }
+    ids_[node] = id;  // a later duplicate wins, as in the reference trie
+  }
+  // Calls fn(end_byte, id) for every piece that is a prefix of text[start..].
+  template <class Fn>
+  void prefixes(std::string_view text, std::size_t start, Fn&& fn) const {
+    std::uint32_t node = 0;
+    for (std::size_t i = start; i < text.size(); ++i) {
+      auto it = edges_.find((static_cast<std::uint64_t>(node) << 8) | static_cast<unsigned char>(text[i]));
+      if (it == edges_.end()) return;
+      node = it->second;
+      if (ids_[node] >= 0) fn(i + 1, ids_[node]);
+    }
+  }
+  std::size_t memory_bytes() const { return edges_.size() * 32 + ids_.capacity() * 4; }
+
+ private:
+  std::unordered_map<std::uint64_t, std::uint32_t> edges_;
+  std::vector<std::int32_t> ids_ = {-1};  // node 0 = root
+};
+
+std::size_t utf8_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if ((lead >> 5) == 0x6) return 2;
+  if ((lead >> 4) == 0xe) return 3;
+  if ((lead >> 3) == 0x1e) return 4;
+  return 1;  // stray continuation or invalid byte: its own symbol
+}
+
+std::size_t codepoints(std::string_view s) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); i += std::min(utf8_length(static_cast<unsigned char>(s[i])), s.size() - i)) ++n;
+  return n;
+}
+
+// Activations for one forward pass; reused per thread.
+struct Scratch {
+  std::vector<float> x0, qkv, attn, h, ln, ffn, scores, pooled, out;
+  PackedMatrix kt, v;
+  std::vector<std::uint32_t> sym_start;
+  std::vector<std::int32_t> sym_of_byte;
+  std::vector<double> best;
+  std::vector<std::int32_t> words;
+  struct Match {
+    std::uint32_t len;  // in symbols
+    std::int32_t id;
+  };
+  std::vector<std::vector<Match>> matches;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void layer_norm(const float* x, std::size_t rows, std::size_t dim, const float* scale, const float* bias, float eps,
+                float* out) {
+  for (std::size_t t = 0; t < rows; ++t) {
+    const float* xr = x + t * dim;
+    float* o = out + t * dim;
+    float mean = 0;
+    for (std::size_t i = 0; i < dim; ++i) mean += xr[i];
+    mean /= static_cast<float>(dim);
+    float var = 0;
+    for (std::size_t i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= static_cast<float>(dim);
+    const float inv = 1.0f / std::sqrt(var + eps);
+    for (std::size_t i = 0; i < dim; ++i) o[i] = (xr[i] - mean) * (scale[i] * inv) + bias[i];
+  }
+}
+
+}  // namespace
+
+struct UseLiteEmbedder::Model {
+  // Tokenizer.
+  PieceTrie trie;
+  std::vector<double> scores;                // per id
+  std::vector<std::uint32_t> piece_symbols;  // per id, length in code points
+  // Weights.
+  std::vector<float> embeddings;  // kEmbedRows x kD0
+  std::vector<float> inv_timescales;
+  std::vector<float> vec[kTensorCount];  // biases and layer-norm parameters (1 x n tensors)
+  PackedMatrix mat[kTensorCount];        // matrices, packed for the GEMM kernel
+  float ln_eps = 1e-6f, q_scale0 = 0.125f, q_scale1 = 0.0883883f, l2_eps = 1e-12f;
+  std::size_t max_tokens = UseLiteEmbedder::kMaxTokens;
+};
+
+std::string UseLiteEmbedder::default_model_path() {
+  std::string dir;
+  if (const char* m = std::getenv("SWITCHYARD_MODELS"); m != nullptr && *m != '\0') {
+    dir = m;
+  } else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    dir = std::string(home) + "/.cache/switchyard/models";
+  } else {
+    dir = ".";
+  }
+  return dir + "/" + std::string(kBlobName);
+}
+
+Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::string& path) {
+  auto fail = [&](const std::string& why) {
+    return Error::make(ErrorKind::internal, "use-lite model " + path + ": " + why +
+                                                " (run scripts/fetch-use-lite.sh to fetch and convert it)");
+  };
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return fail("cannot open file");
+  const std::streamoff size = in.tellg();
+  if (size < static_cast<std::streamoff>(kHeaderBytes)) return fail("file too small to be a model blob");
+  std::vector<char> buf(static_cast<std::size_t>(size));
+  in.seekg(0);
+  if (!in.read(buf.data(), size)) return fail("read failed");
+  const char* p = buf.data();
+  if (std::memcmp(p, kMagic, sizeof kMagic) != 0) return fail("bad magic: not a use-lite blob");
+  if (read_le<std::uint32_t>(p + 8) != kVersion)
+    return fail("unsupported blob version " + std::to_string(read_le<std::uint32_t>(p + 8)));
+  const std::uint32_t header_bytes = read_le<std::uint32_t>(p + 12);
+  const std::uint32_t vocab_count = read_le<std::uint32_t>(p + 16);
+  const std::uint32_t embed_rows = read_le<std::uint32_t>(p + 20);
+  const std::uint32_t tensor_count = read_le<std::uint32_t>(p + 24);
+  const std::uint64_t vocab_offset = read_le<std::uint64_t>(p + 48);
+  const std::uint64_t vocab_bytes = read_le<std::uint64_t>(p + 56);
+  const std::uint64_t sum = read_le<std::uint64_t>(p + 64);
+  const std::uint64_t file_bytes = read_le<std::uint64_t>(p + 72);
+  if (file_bytes != buf.size())
+    return fail("truncated or padded: header says " + std::to_string(file_bytes) + " bytes, file has " +
+                std::to_string(buf.size()));
+  if (tensor_count != kTensorCount) return fail("expected " + std::to_string(kTensorCount) + " tensors, blob has " +
+                                                std::to_string(tensor_count));
+  if (embed_rows != kEmbedRows) return fail("unexpected embedding rows " + std::to_string(embed_rows));
+  if (header_bytes < kHeaderBytes + kEntryBytes * tensor_count || header_bytes > buf.size() || header_bytes % 4 != 0)
+    return fail("bad header size");
+  if (vocab_count == 0 || vocab_count > embed_rows || vocab_offset < header_bytes ||
+      vocab_offset + vocab_bytes > buf.size())
+    return fail("bad vocabulary section");
+  if (checksum(p + header_bytes, buf.size() - header_bytes) != sum) return fail("checksum mismatch (corrupt file)");
+
+  auto model = std::make_unique<Model>();
+  model->ln_eps = read_le<float>(p + 28);
+  model->q_scale0 = read_le<float>(p + 32);
+  model->q_scale1 = read_le<float>(p + 36);
+  model->l2_eps = read_le<float>(p + 40);
+  model->max_tokens = read_le<std::uint32_t>(p + 44);
+  if (model->max_tokens == 0 || model->max_tokens > kMaxTokens) return fail("bad max token count");
+
+  // Vocabulary.
+  const char* v = p + vocab_offset;
+  const char* v_end = v + vocab_bytes;
+  model->scores.resize(vocab_count);
+  model->piece_symbols.resize(vocab_count);
+  for (std::uint32_t id = 0; id < vocab_count; ++id) {
+    if (v_end - v < 12) return fail("vocabulary truncated");
+    model->scores[id] = read_le<double>(v);
+    const std::uint32_t len = read_le<std::uint32_t>(v + 8);
+    v += 12;
+    if (static_cast<std::size_t>(v_end - v) < len) return fail("vocabulary truncated");
+    const std::string_view piece(v, len);
+    v += len;
+    model->piece_symbols[id] = static_cast<std::uint32_t>(std::max<std::size_t>(1, codepoints(piece)));
+    if (id >= kReservedIds && !piece.empty()) model->trie.insert(piece, static_cast<std::int32_t>(id));
+  }
+
+  // Tensors.
+  for (std::uint32_t i = 0; i < tensor_count; ++i) {
+    const char* e = p + kHeaderBytes + kEntryBytes * i;
+    const std::uint32_t id = read_le<std::uint32_t>(e);
+    const std::uint32_t rows = read_le<std::uint32_t>(e + 4);
+    const std::uint32_t cols = read_le<std::uint32_t>(e + 8);
+    const std::uint64_t offset = read_le<std::uint64_t>(e + 16);
+    if (id != i) return fail("tensor table out of order at entry " + std::to_string(i));
+    if (rows != kShapes[id].rows || cols != kShapes[id].cols)
+      return fail("tensor " + std::to_string(id) + " has shape " + std::to_string(rows) + "x" + std::to_string(cols) +
+                  ", expected " + std::to_string(kShapes[id].rows) + "x" + std::to_string(kShapes[id].cols));
+    const std::uint64_t bytes = std::uint64_t{rows} * cols * 4;
+    if (offset < header_bytes || offset + bytes > buf.size()) return fail("tensor " + std::to_string(id) + " out of bounds");
+    std::vector<float> data(static_cast<std::size_t>(rows) * cols);
+    std::memcpy(data.data(), p + offset, bytes);
+    if (id == kEmbeddings) {
+      model->embeddings = std::move(data);
+    } else if (id == kInvTimescales) {
+      model->inv_timescales = std::move(data);
+    } else if (rows == 1) {
+      model->vec[id] = std::move(data);
+    } else {
+      model->mat[id].pack(data.data(), rows, cols, cols);
+    }
+  }
+  return std::shared_ptr<const UseLiteEmbedder>(std::make_shared<UseLiteEmbedder>(std::move(model)));
+}
+
+UseLiteEmbedder::UseLiteEmbedder(std::unique_ptr<Model> model) : model_(std::move(model)) {
+  layout_ = {PartLayout{kDim, false, 1.0f, "use-lite"}};
+}
+
+UseLiteEmbedder::~UseLiteEmbedder() = default;
+
+std::size_t UseLiteEmbedder::memory_bytes() const {
+  const Model& m = *model_;
+  std::size_t n = sizeof(Model) + m.trie.memory_bytes() + m.scores.capacity() * 8 + m.piece_symbols.capacity() * 4 +
+                  (m.embeddings.capacity() + m.inv_timescales.capacity()) * 4;
+  for (std::uint32_t i = 0; i < kTensorCount; ++i) n += m.vec[i].capacity() * 4 + m.mat[i].memory_bytes();
+  return n;
+}
+
+std::vector<std::int32_t> UseLiteEmbedder::tokenize(std::string_view raw) const {
+  const Model& m = *model_;
+  if (raw.empty()) return {};
+  Scratch& s = scratch();
+  // Every piece containing "▁" has it first, so a token boundary falls before each "▁" and the
+  // tokens of a prefix ending at one do not depend on what follows. The model reads 128 tokens and
+  // each space-separated segment yields at least one, so 128 segments are enough: cut there.
+  std::size_t cut = raw.size();
+  for (std::size_t i = 0, spaces = 0; i < raw.size(); ++i)
+    if (raw[i] == ' ' && ++spaces == m.max_tokens) {
+      cut = i;
+      break;
+    }
+  // Reference preprocessing: "▁" + text with every space replaced by "▁". (NFKC is not applied.)
+  static constexpr std::string_view kSep = "\xe2\x96\x81";
+  std::string text;
+  text.reserve(cut + kSep.size() * 8);
+  text.append(kSep);
+  for (std::size_t i = 0; i < cut; ++i) {
+    if (raw[i] == ' ') text.append(kSep);
+    else text.push_back(raw[i]);
+  }
+
+  // Symbols are code points; sym_of_byte maps a byte offset that starts a symbol to its index.
+  s.sym_start.clear();
+  s.sym_of_byte.assign(text.size() + 1, -1);
+  for (std::size_t i = 0; i < text.size();) {
+    s.sym_of_byte[i] = static_cast<std::int32_t>(s.sym_start.size());
+    s.sym_start.push_back(static_cast<std::uint32_t>(i));
+    i += std::min(utf8_length(static_cast<unsigned char>(text[i])), text.size() - i);
+  }
+  const std::size_t n = s.sym_start.size();
+  s.sym_of_byte[text.size()] = static_cast<std::int32_t>(n);
+
+  // Pieces starting at each symbol; a symbol no piece starts with becomes one unknown (id 0, score 0).
+  if (s.matches.size() < n) s.matches.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& list = s.matches[i];
+    list.clear();
+    m.trie.prefixes(text, s.sym_start[i], [&](std::size_t end_byte, std::int32_t id) {
+      const std::int32_t end_sym = s.sym_of_byte[end_byte];
+      if (end_sym >= 0) list.push_back({static_cast<std::uint32_t>(end_sym - static_cast<std::int32_t>(i)), id});
+    });
+    if (list.empty()) list.push_back({1, 0});
+  }
+
+  // Viterbi exactly as the reference: for each end position in order, candidates by ascending start;
+  // a candidate replaces the current best when the best is still 0 or the score is >= (ties: later
+  // start wins). Sums are doubles, as in JavaScript.
+  s.best.assign(n + 1, 0.0);
+  s.words.assign(n + 1, 0);
+  constexpr std::size_t kMaxPieceSymbols = 32;
+  for (std::size_t end = 1; end <= n; ++end) {
+    const std::size_t first = end > kMaxPieceSymbols ? end - kMaxPieceSymbols : 0;
+    for (std::size_t start = first; start < end; ++start) {
+      for (const auto& mt : s.matches[start]) {
+        if (start + mt.len != end) continue;
+        const double score = (mt.id == 0 ? 0.0 : m.scores[static_cast<std::size_t>(mt.id)]) + s.best[start];
+        if (s.best[end] == 0.0 || score >= s.best[end]) {
+          s.best[end] = score;
+          s.words[end] = mt.id;
+        }
+      }
+    }
+  }
+  std::vector<std::int32_t> reversed;
+  for (std::size_t it = n; it > 0;) {
+    const std::int32_t id = s.words[it];
+    reversed.push_back(id);
+    const std::size_t len = m.piece_symbols[static_cast<std::size_t>(id)];
+    it = len >= it ? 0 : it - len;
+  }
+  // Runs of unknowns merge into one.
+  std::vector<std::int32_t> ids;
+  bool prev_unknown = false;
+  for (std::int32_t id : reversed) {
+    if (!(prev_unknown && id == 0)) ids.push_back(id);
+    prev_unknown = id == 0;
+  }
+  std::reverse(ids.begin(), ids.end());
+  return ids;
+}
+
+void UseLiteEmbedder::encode(const std::vector<std::int32_t>& all_ids, float* out) const {
+  const Model& m = *model_;
+  const std::size_t t_len = std::min(all_ids.size(), m.max_tokens);
+  if (t_len == 0) {
+    std::fill(out, out + kDim, 0.0f);
+    return;
+  }
+  Scratch& s = scratch();
+  const std::size_t T = t_len;
+  s.x0.resize(T * kD0);
+  s.qkv.resize(T * 3 * kD1);
+  s.attn.resize(T * kD1);
+  s.h.resize(T * kD1);
+  s.ln.resize(T * kD1);
+  s.ffn.resize(T * kFfn);
+  s.scores.resize(T * T);
+
+  // Input: the graph adds the embedding twice (once through the timing-signal branch) plus the
+  // sinusoidal timing signal [sin(p * inv_t), cos(p * inv_t)].
+  for (std::size_t t = 0; t < T; ++t) {
+    const std::int32_t id = all_ids[t];
+    const std::size_t row = (id >= 0 && static_cast<std::uint32_t>(id) < kEmbedRows) ? static_cast<std::size_t>(id) : 0;
+    const float* e = m.embeddings.data() + row * kD0;
+    float* x = s.x0.data() + t * kD0;
+    for (std::uint32_t j = 0; j < kTimescales; ++j) {
+      const float arg = static_cast<float>(t) * m.inv_timescales[j];
+      x[j] = (e[j] + e[j]) + std::sin(arg);
+      x[j + kTimescales] = (e[j + kTimescales] + e[j + kTimescales]) + std::cos(arg);
+    }
+  }
+
+  // Multi-head self-attention over the rows of `in` (width d), output in s.attn (width d).
+  auto attention = [&](const float* in, std::size_t d, TensorId qkv_w, float q_scale) {
+    kernels::gemm(in, T, d, m.mat[qkv_w], m.vec[qkv_w + 1].data(), s.qkv.data(), 3 * d);
+    const std::size_t hd = d / kHeads;
+    const std::size_t ld = 3 * d;
+    for (std::size_t t = 0; t < T; ++t)
+      for (std::size_t j = 0; j < d; ++j) s.qkv[t * ld + j] *= q_scale;
+    for (std::size_t h = 0; h < kHeads; ++h) {
+      const float* q = s.qkv.data() + h * hd;
+      const float* k = s.qkv.data() + d + h * hd;
+      const float* v = s.qkv.data() + 2 * d + h * hd;
+      s.kt.pack_transposed(k, hd, T, ld);
+      kernels::gemm(q, T, ld, s.kt, nullptr, s.scores.data(), T);
+      for (std::size_t t = 0; t < T; ++t) kernels::softmax(s.scores.data() + t * T, T);
+      s.v.pack(v, T, hd, ld);
+      kernels::gemm(s.scores.data(), T, T, s.v, nullptr, s.attn.data() + h * hd, d);
+    }
+  };
+  auto ffn = [&](float* h, TensorId ln_scale, TensorId w1, TensorId w2) {
+    layer_norm(h, T, kD1, m.vec[ln_scale].data(), m.vec[ln_scale + 1].data(), m.ln_eps, s.ln.data());
+    kernels::gemm(s.ln.data(), T, kD1, m.mat[w1], m.vec[w1 + 1].data(), s.ffn.data(), kFfn);
+    for (float& x : s.ffn) x = x > 0.0f ? x : 0.0f;
+    kernels::gemm(s.ffn.data(), T, kFfn, m.mat[w2], m.vec[w2 + 1].data(), s.ln.data(), kD1);
+    for (std::size_t i = 0; i < T * kD1; ++i) h[i] += s.ln[i];
+  };
+
+  // Layer 0: width 256 -> 512; the residual goes through a dense projection.
+  layer_norm(s.x0.data(), T, kD0, m.vec[kL0AttnLnScale].data(), m.vec[kL0AttnLnBias].data(), m.ln_eps, s.ln.data());
+  attention(s.ln.data(), kD0, kL0Qkv, m.q_scale0);
+  kernels::gemm(s.attn.data(), T, kD0, m.mat[kL0Out], m.vec[kL0OutBias].data(), s.h.data(), kD1);
+  kernels::gemm(s.x0.data(), T, kD0, m.mat[kL0Res], m.vec[kL0ResBias].data(), s.ln.data(), kD1);
+  for (std::size_t i = 0; i < T * kD1; ++i) s.h[i] += s.ln[i];
+  ffn(s.h.data(), kL0FfnLnScale, kL0Ffn1, kL0Ffn2);
+
+  // Layer 1: width 512, identity residual.
+  layer_norm(s.h.data(), T, kD1, m.vec[kL1AttnLnScale].data(), m.vec[kL1AttnLnBias].data(), m.ln_eps, s.ln.data());
+  attention(s.ln.data(), kD1, kL1Qkv, m.q_scale1);
+  kernels::gemm(s.attn.data(), T, kD1, m.mat[kL1Out], m.vec[kL1OutBias].data(), s.ln.data(), kD1);
+  for (std::size_t i = 0; i < T * kD1; ++i) s.h[i] += s.ln[i];
+  ffn(s.h.data(), kL1FfnLnScale, kL1Ffn1, kL1Ffn2);
+
+  // Mean over tokens, dense + tanh, L2 normalisation.
+  s.pooled.assign(kD1, 0.0f);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t j = 0; j < kD1; ++j) s.pooled[j] += s.h[t * kD1 + j];
+  const float count = static_cast<float>(T);
+  for (float& x : s.pooled) x /= count;
+  kernels::gemm(s.pooled.data(), 1, kD1, m.mat[kTanh], m.vec[kTanhBias].data(), out, kDim);
+  float ss = 0;
+  for (std::size_t j = 0; j < kDim; ++j) {
+    out[j] = std::tanh(out[j]);
+    ss += out[j] * out[j];
+  }
+  const float inv = 1.0f / std::sqrt(std::max(ss, m.l2_eps));
+  for (std::size_t j = 0; j < kDim; ++j) out[j] *= inv;
+}
+
+Embedding UseLiteEmbedder::embed(std::string_view text) const {
+  Embedding e;
+  e.parts.resize(1);
+  EmbeddingPart& part = e.parts[0];
+  part.dim = kDim;
+  part.sparse = false;
+  part.weight = 1.0f;
+  part.values.resize(kDim);
+  encode(tokenize(text), part.values.data());
+  return e;
+}
+
+}  // namespace sy::embed
