@@ -1,0 +1,90 @@
+#pragma once
+/// Prompt features for the learned router: hashed word n-grams and character n-grams (sublinear TF,
+/// IDF-weighted, L2-normalised) plus a few dense length/structure features, standardised.
+///
+/// The extractor is a pure function of its `FeatureConfig`; the IDF table and the dense means/scales are
+/// fitted on training data (`FeatureTransform::fit`) and stored in the model file. Both classes are
+/// immutable after construction and safe to share between threads.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sy::learn {
+
+/// Which features to extract. Stored in the model file.
+struct FeatureConfig {
+  int hash_bits = 18;        ///< 2^hash_bits buckets for all hashed features
+  int word_ngram_max = 2;    ///< word 1..n-grams; 0 disables word features
+  int char_ngram_min = 0;    ///< character n-grams from min to max; 0 disables
+  int char_ngram_max = 0;
+  bool dense = true;         ///< length and structure features
+  bool number_shapes = true; ///< also emit a "number with k digits" token for each number
+  std::size_t max_bytes = 8192;  ///< n-grams look at the first max_bytes of the prompt (dense: all)
+};
+
+/// Names of the dense features, in order (for docs and `train --verbose`).
+inline constexpr std::size_t kDenseFeatures = 18;
+const std::array<std::string_view, kDenseFeatures>& dense_feature_names();
+
+/// A sparse feature vector: strictly increasing indices.
+struct SparseVector {
+  std::vector<std::uint32_t> index;
+  std::vector<float> value;
+  void clear() { index.clear(); value.clear(); }
+};
+
+/// Raw features of one prompt before fitting: hashed term counts and unscaled dense values.
+struct RawFeatures {
+  std::vector<std::uint32_t> bucket;  ///< distinct buckets, increasing
+  std::vector<float> count;           ///< term frequency per bucket
+  std::array<float, kDenseFeatures> dense{};
+};
+
+class FeatureExtractor {
+ public:
+  explicit FeatureExtractor(FeatureConfig config);
+  const FeatureConfig& config() const { return config_; }
+  std::uint32_t hash_buckets() const { return 1u << config_.hash_bits; }
+  /// Total dimension: hash buckets followed by the dense features.
+  std::size_t dimension() const { return hash_buckets() + (config_.dense ? kDenseFeatures : 0); }
+
+  /// Extracts raw features. `scratch` is reused between calls to avoid allocation.
+  void extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const;
+  /// Dense length/structure features of the whole prompt.
+  static void dense_features(std::string_view prompt, std::span<float, kDenseFeatures> out);
+
+ private:
+  FeatureConfig config_;
+};
+
+/// The fitted part: IDF per bucket and the dense standardisation.
+class FeatureTransform {
+ public:
+  FeatureTransform() = default;
+  FeatureTransform(FeatureConfig config, std::vector<float> idf, std::array<float, kDenseFeatures> mean,
+                   std::array<float, kDenseFeatures> inv_std);
+
+  /// Fits IDF (smooth: ln((1+n)/(1+df)) + 1) and dense mean/std on `rows` (the training fold only).
+  static FeatureTransform fit(const FeatureConfig& config, std::span<const RawFeatures* const> rows);
+
+  const FeatureConfig& config() const { return config_; }
+  std::size_t dimension() const { return FeatureExtractor(config_).dimension(); }
+  const std::vector<float>& idf() const { return idf_; }
+  const std::array<float, kDenseFeatures>& dense_mean() const { return mean_; }
+  const std::array<float, kDenseFeatures>& dense_inv_std() const { return inv_std_; }
+
+  /// Final vector: sublinear TF x IDF over the buckets, L2-normalised, then the standardised dense block.
+  void apply(const RawFeatures& raw, SparseVector& out) const;
+
+ private:
+  FeatureConfig config_;
+  std::vector<float> idf_;  ///< size 2^hash_bits
+  std::array<float, kDenseFeatures> mean_{};
+  std::array<float, kDenseFeatures> inv_std_{};
+};
+
+}  // namespace sy::learn

@@ -1,0 +1,127 @@
+#pragma once
+/// The learned router's model, as the pipeline's learned stage uses it.
+///
+/// A `LearnedModel` is loaded once (`load`) and then only read: every method is `const`, allocation-free
+/// after warm-up (per-thread scratch buffers) and safe to call from any number of threads at once. Share
+/// it as `std::shared_ptr<const LearnedModel>`; swap the pointer atomically to reload.
+///
+/// What it computes, from the prompt text alone:
+///  - `score(prompt)`: the route score in [0,1], higher = "send to the strong model". Compare it with a
+///    threshold (`switchyard calibrate` prints the one that gives a target share of strong calls).
+///  - `predict_quality(prompt)`: per model, the predicted chance that the model answers well.
+///  - `choose(prompt, policy, prices)`: picks one of N >= 2 models from those predictions and their prices.
+///
+/// Every head is a logistic model over the same features (see features.hpp), so scoring is one pass
+/// over the prompt plus one dot product per head.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchyard/core/error.hpp"
+#include "switchyard/learn/features.hpp"
+
+namespace sy::learn {
+
+/// Price of one model, USD per 1M tokens (the units of the config's `input_price`/`output_price`).
+struct ModelPrice {
+  double input_per_m = 0;
+  double output_per_m = 0;
+};
+
+/// How `choose` trades predicted quality against price.
+struct ChoicePolicy {
+  enum class Kind {
+    /// The cheapest model whose predicted quality >= `value`; if none reaches it, the model with the
+    /// highest predicted quality (ties go to the cheaper).
+    quality_target,
+    /// argmax_m p_m - value * cost_m, where p_m is the predicted quality and cost_m the estimated USD
+    /// cost of this request on model m in thousandths of a dollar (prompt tokens ~ bytes/4 of the
+    /// prompt, plus `expected_output_tokens`). `value` is the quality points given up per $0.001.
+    cost_penalty,
+  };
+  Kind kind = Kind::quality_target;
+  double value = 0.8;
+  double expected_output_tokens = 256;  ///< used to estimate the cost of each model for this request
+};
+
+struct Choice {
+  std::size_t model = 0;               ///< index into LearnedModel::models()
+  std::vector<double> predicted_quality;  ///< per model
+  std::vector<double> estimated_cost;     ///< per model, USD for this request
+};
+
+/// One logistic head: its name ("route" or "quality:<model>") and meaning.
+struct HeadInfo {
+  std::string name;
+  int model = -1;  ///< quality heads: the model's index; route head: -1
+};
+
+/// Everything a model file holds, as plain values. Built by the trainer; `LearnedModel` takes it over.
+struct ModelParts {
+  FeatureTransform transform;
+  std::vector<std::string> models;     ///< model names, as in the training data
+  std::vector<ModelPrice> prices;      ///< optional default prices, same order as models (may be empty)
+  int strong = -1, weak = -1;          ///< the pair the route head was trained for (indices into models)
+  std::vector<HeadInfo> heads;
+  std::vector<float> weights;          ///< dimension x heads, row-major by feature
+  std::vector<float> bias;             ///< per head
+  std::vector<double> quality_mean;    ///< per model: mean quality in the training data
+  double threshold = 0.5;              ///< default threshold for `route_strong` (set by train --strong-share)
+  std::string notes;                   ///< free text: training data, options, CV numbers
+};
+
+class LearnedModel {
+ public:
+  /// Reads a model file written by `save` (`switchyard train`). Errors name the file and the problem.
+  static Result<std::shared_ptr<const LearnedModel>> load(const std::string& path);
+  /// Parses the bytes of a model file.
+  static Result<std::shared_ptr<const LearnedModel>> from_bytes(std::string_view bytes);
+  /// Builds a model from trained parts (used by the trainer and tests).
+  static Result<std::shared_ptr<const LearnedModel>> from_parts(ModelParts parts);
+
+  /// Serialises to the model file format (see README "Model file").
+  std::string to_bytes() const;
+  Result<bool> save(const std::string& path) const;
+
+  /// Route score in [0,1] for a strong-vs-weak decision; higher means "send to the strong model".
+  /// Without a route head: predicted quality of the strong model minus that of the weak one, mapped
+  /// to [0,1] as (1 + diff) / 2.
+  double score(std::string_view prompt) const;
+  /// score(prompt) >= threshold.
+  bool route_strong(std::string_view prompt, double threshold) const { return score(prompt) >= threshold; }
+  /// route_strong with the threshold stored in the file.
+  bool route_strong(std::string_view prompt) const { return score(prompt) >= parts_.threshold; }
+
+  /// Per model (order of `models()`): predicted probability that it answers well. Models without a
+  /// quality head get their training mean.
+  std::vector<double> predict_quality(std::string_view prompt) const;
+  /// Picks a model for this prompt (see ChoicePolicy). `prices` must have one entry per model, in the
+  /// order of `models()`; an empty span uses the prices stored in the file.
+  Choice choose(std::string_view prompt, const ChoicePolicy& policy, std::span<const ModelPrice> prices = {}) const;
+
+  /// All heads' raw logits for the prompt (route head first when present); for tools and tests.
+  void logits(std::string_view prompt, std::span<double> out) const;
+
+  const std::vector<std::string>& models() const { return parts_.models; }
+  const std::vector<HeadInfo>& heads() const { return parts_.heads; }
+  const ModelParts& parts() const { return parts_; }
+  double default_threshold() const { return parts_.threshold; }
+  int strong_model() const { return parts_.strong; }
+  int weak_model() const { return parts_.weak; }
+
+  explicit LearnedModel(ModelParts parts);
+
+ private:
+  void features(std::string_view prompt, SparseVector& out) const;
+
+  ModelParts parts_;
+  FeatureExtractor extractor_;
+  int route_head_ = -1;
+  std::vector<int> quality_head_;  ///< per model: head index or -1
+};
+
+}  // namespace sy::learn

@@ -1,0 +1,291 @@
+#include "switchyard/learn/features.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+namespace sy::learn {
+namespace {
+
+// Namespaces keep a word unigram, a word bigram and a character n-gram with equal bytes apart.
+constexpr std::uint64_t kWordSeed = 0x9e3779b97f4a7c15ULL;
+constexpr std::uint64_t kBigramSeed = 0xc2b2ae3d27d4eb4fULL;
+constexpr std::uint64_t kShapeSeed = 0x165667b19e3779f9ULL;
+constexpr std::uint64_t kCharSeed = 0x27d4eb2f165667c5ULL;
+
+inline std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+inline std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return mix(h);
+}
+
+inline bool is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
+inline bool is_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
+  static const std::array<std::string_view, kDenseFeatures> names = {
+      "log_chars",        "log_words",       "log_lines",          "digit_fraction",    "log_numbers",
+      "log_distinct_nums", "log_question_marks", "log_code_markers", "upper_fraction",   "mean_word_length",
+      "log_sentences",    "choice_lines",    "max_number_digits",  "log_math_symbols",  "non_ascii_fraction",
+      "log_longest_line", "log_long_words",  "capitalised_fraction"};
+  return names;
+}
+
+FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
+  config_.hash_bits = std::clamp(config_.hash_bits, 8, 26);
+}
+
+void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDenseFeatures> out) {
+  std::size_t digits = 0, upper = 0, non_ascii = 0, words = 0, word_bytes = 0, lines = 1, questions = 0;
+  std::size_t code = 0, sentences = 0, math = 0, long_words = 0, capitalised = 0, choice_lines = 0;
+  std::size_t numbers = 0, max_digits = 0, line_len = 0, longest_line = 0;
+  // Distinct numbers: a small open-addressing set of hashes is enough (prompts rarely have > 64).
+  std::array<std::uint64_t, 128> num_set{};
+  std::size_t distinct = 0;
+  const std::size_t n = p.size();
+  bool line_start = true;
+  for (std::size_t i = 0; i < n;) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (line_start) {
+      // "A." "B)" "(c)" at the start of a line: multiple-choice options.
+      std::size_t j = i;
+      while (j < n && (p[j] == ' ' || p[j] == '\t')) ++j;
+      if (j < n && p[j] == '(') ++j;
+      if (j + 1 < n && std::isalpha(static_cast<unsigned char>(p[j])) && (p[j + 1] == '.' || p[j + 1] == ')') &&
+          (j + 2 >= n || p[j + 2] == ' ')) {
+        ++choice_lines;
+      }
+      line_start = false;
+    }
+    if (c == '\n') {
+      ++lines;
+      longest_line = std::max(longest_line, line_len);
+      line_len = 0;
+      line_start = true;
+      ++i;
+      continue;
+    }
+    ++line_len;
+    if (is_word_byte(c)) {
+      std::size_t start = i;
+      bool all_digits = true;
+      std::size_t d = 0;
+      while (i < n) {
+        unsigned char w = static_cast<unsigned char>(p[i]);
+        if (is_word_byte(w)) {
+          if (w >= '0' && w <= '9') ++d;
+          else all_digits = false;
+          if (w >= 'A' && w <= 'Z') ++upper;
+          if (w >= 0x80) ++non_ascii;
+          ++i;
+        } else if ((w == '.' || w == ',') && all_digits && i + 1 < n && p[i + 1] >= '0' && p[i + 1] <= '9') {
+          ++i;  // 1,000.50 stays one number
+        } else {
+          break;
+        }
+      }
+      std::size_t len = i - start;
+      line_len += len - 1;
+      digits += d;
+      ++words;
+      word_bytes += len;
+      if (len >= 10) ++long_words;
+      if (p[start] >= 'A' && p[start] <= 'Z') ++capitalised;
+      if (all_digits) {
+        ++numbers;
+        max_digits = std::max(max_digits, d);
+        std::uint64_t h = fnv1a(p.substr(start, len), 0) | 1;
+        std::size_t slot = h & 127;
+        for (std::size_t probe = 0; probe < 128; ++probe, slot = (slot + 1) & 127) {
+          if (num_set[slot] == h) break;
+          if (num_set[slot] == 0) {
+            num_set[slot] = h;
+            ++distinct;
+            break;
+          }
+        }
+      }
+      continue;
+    }
+    switch (c) {
+      case '?': ++questions; ++sentences; break;
+      case '.': case '!':
+        if (i + 1 >= n || is_space(static_cast<unsigned char>(p[i + 1]))) ++sentences;
+        break;
+      case '{': case '}': case ';': case '`': ++code; break;
+      case '+': case '-': case '*': case '/': case '=': case '^': case '%': case '$': case '<': case '>': ++math; break;
+      default: break;
+    }
+    if (c >= 0x80) ++non_ascii;
+    ++i;
+  }
+  longest_line = std::max(longest_line, line_len);
+  const float fn = static_cast<float>(std::max<std::size_t>(n, 1));
+  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  out[0] = lg(n);
+  out[1] = lg(words);
+  out[2] = lg(lines);
+  out[3] = static_cast<float>(digits) / fn;
+  out[4] = lg(numbers);
+  out[5] = lg(distinct);
+  out[6] = lg(questions);
+  out[7] = lg(code);
+  out[8] = static_cast<float>(upper) / fn;
+  out[9] = words ? static_cast<float>(word_bytes) / static_cast<float>(words) : 0.0f;
+  out[10] = lg(sentences);
+  out[11] = static_cast<float>(std::min<std::size_t>(choice_lines, 10));
+  out[12] = static_cast<float>(std::min<std::size_t>(max_digits, 20));
+  out[13] = lg(math);
+  out[14] = static_cast<float>(non_ascii) / fn;
+  out[15] = lg(longest_line);
+  out[16] = lg(long_words);
+  out[17] = words ? static_cast<float>(capitalised) / static_cast<float>(words) : 0.0f;
+}
+
+void FeatureExtractor::extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const {
+  scratch.clear();
+  const std::uint32_t mask = hash_buckets() - 1;
+  auto bucket = [&](std::uint64_t h) { scratch.push_back(static_cast<std::uint32_t>(h >> 20) & mask); };
+  std::string_view text = prompt.substr(0, std::min(prompt.size(), config_.max_bytes));
+
+  if (config_.word_ngram_max > 0) {
+    char word[64];
+    std::uint64_t prev = 0;
+    bool have_prev = false;
+    const std::size_t n = text.size();
+    for (std::size_t i = 0; i < n;) {
+      unsigned char c = static_cast<unsigned char>(text[i]);
+      if (is_space(c)) {
+        ++i;
+        continue;
+      }
+      std::size_t len = 0;
+      std::size_t digits = 0;
+      bool number = false;
+      if (is_word_byte(c)) {
+        while (i < n && is_word_byte(static_cast<unsigned char>(text[i]))) {
+          unsigned char w = lower(static_cast<unsigned char>(text[i]));
+          if (len < sizeof word) word[len++] = static_cast<char>(w);
+          if (w >= '0' && w <= '9') ++digits;
+          ++i;
+        }
+        number = digits == len;
+      } else {
+        word[len++] = static_cast<char>(c);  // punctuation is a token of its own
+        ++i;
+      }
+      std::uint64_t h = fnv1a(std::string_view(word, len), kWordSeed);
+      bucket(h);
+      if (number && config_.number_shapes) {
+        char shape = static_cast<char>('0' + std::min<std::size_t>(digits, 9));
+        bucket(fnv1a(std::string_view(&shape, 1), kShapeSeed));
+      }
+      if (config_.word_ngram_max >= 2 && have_prev) bucket(mix(prev * 31 + h + kBigramSeed));
+      prev = h;
+      have_prev = true;
+    }
+  }
+  if (config_.char_ngram_min > 0 && config_.char_ngram_max >= config_.char_ngram_min) {
+    // Character n-grams over the lower-cased text with whitespace runs collapsed to one space.
+    thread_local std::string norm;
+    norm.clear();
+    norm.push_back(' ');
+    for (char ch : text) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (is_space(c)) {
+        if (norm.back() != ' ') norm.push_back(' ');
+      } else {
+        norm.push_back(static_cast<char>(lower(c)));
+      }
+    }
+    if (norm.back() != ' ') norm.push_back(' ');
+    const std::size_t m = norm.size();
+    for (int k = config_.char_ngram_min; k <= config_.char_ngram_max; ++k) {
+      const std::size_t kk = static_cast<std::size_t>(k);
+      for (std::size_t i = 0; i + kk <= m; ++i) bucket(fnv1a(std::string_view(norm).substr(i, kk), kCharSeed + kk));
+    }
+  }
+  std::sort(scratch.begin(), scratch.end());
+  out.bucket.clear();
+  out.count.clear();
+  for (std::size_t i = 0; i < scratch.size();) {
+    std::size_t j = i;
+    while (j < scratch.size() && scratch[j] == scratch[i]) ++j;
+    out.bucket.push_back(scratch[i]);
+    out.count.push_back(static_cast<float>(j - i));
+    i = j;
+  }
+  if (config_.dense) dense_features(prompt, out.dense);
+  else out.dense.fill(0.0f);
+}
+
+FeatureTransform::FeatureTransform(FeatureConfig config, std::vector<float> idf, std::array<float, kDenseFeatures> mean,
+                                   std::array<float, kDenseFeatures> inv_std)
+    : config_(config), idf_(std::move(idf)), mean_(mean), inv_std_(inv_std) {}
+
+FeatureTransform FeatureTransform::fit(const FeatureConfig& config, std::span<const RawFeatures* const> rows) {
+  FeatureExtractor fx(config);
+  const std::size_t buckets = fx.hash_buckets();
+  std::vector<std::uint32_t> df(buckets, 0);
+  std::array<double, kDenseFeatures> sum{}, sq{};
+  for (const RawFeatures* r : rows) {
+    for (std::uint32_t b : r->bucket) ++df[b];
+    for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+      sum[j] += r->dense[j];
+      sq[j] += static_cast<double>(r->dense[j]) * r->dense[j];
+    }
+  }
+  const double n = static_cast<double>(rows.size());
+  std::vector<float> idf(buckets);
+  for (std::size_t b = 0; b < buckets; ++b) idf[b] = static_cast<float>(std::log((1.0 + n) / (1.0 + df[b])) + 1.0);
+  std::array<float, kDenseFeatures> mean{}, inv{};
+  for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+    double m = n > 0 ? sum[j] / n : 0.0;
+    double var = n > 0 ? std::max(0.0, sq[j] / n - m * m) : 0.0;
+    mean[j] = static_cast<float>(m);
+    inv[j] = var > 1e-12 ? static_cast<float>(1.0 / std::sqrt(var)) : 0.0f;
+  }
+  return FeatureTransform(fx.config(), std::move(idf), mean, inv);
+}
+
+void FeatureTransform::apply(const RawFeatures& raw, SparseVector& out) const {
+  out.clear();
+  double norm = 0;
+  for (std::size_t i = 0; i < raw.bucket.size(); ++i) {
+    float v = (1.0f + std::log(raw.count[i])) * idf_[raw.bucket[i]];
+    out.index.push_back(raw.bucket[i]);
+    out.value.push_back(v);
+    norm += static_cast<double>(v) * v;
+  }
+  if (norm > 0) {
+    float inv = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& v : out.value) v *= inv;
+  }
+  if (config_.dense) {
+    const std::uint32_t base = 1u << config_.hash_bits;
+    for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+      if (inv_std_[j] == 0.0f) continue;
+      out.index.push_back(base + static_cast<std::uint32_t>(j));
+      out.value.push_back((raw.dense[j] - mean_[j]) * inv_std_[j]);
+    }
+  }
+}
+
+}  // namespace sy::learn

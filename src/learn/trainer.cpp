@@ -1,0 +1,373 @@
+#include "switchyard/learn/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <numeric>
+#include <string>
+#include <unordered_map>
+
+namespace sy::learn {
+
+void Csr::add_row(const SparseVector& v) {
+  index.insert(index.end(), v.index.begin(), v.index.end());
+  value.insert(value.end(), v.value.begin(), v.value.end());
+  row_start.push_back(index.size());
+}
+
+namespace {
+
+inline double softplus(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
+inline double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
+
+/// Objective and gradient of the weighted logistic loss. Parameter vector: weights then bias.
+class LogisticObjective {
+ public:
+  LogisticObjective(const Csr& x, std::size_t dim, std::span<const float> y, std::span<const float> c, double l2)
+      : x_(x), dim_(dim), y_(y), c_(c), l2_(l2) {
+    total_weight_ = c.empty() ? static_cast<double>(x.rows()) : std::accumulate(c.begin(), c.end(), 0.0);
+    if (total_weight_ <= 0) total_weight_ = 1;
+  }
+  double eval(const std::vector<double>& w, std::vector<double>* grad) const {
+    const std::size_t n = x_.rows();
+    if (grad) std::fill(grad->begin(), grad->end(), 0.0);
+    double loss = 0;
+    const double b = w[dim_];
+    for (std::size_t i = 0; i < n; ++i) {
+      double z = b;
+      for (std::size_t k = x_.row_start[i]; k < x_.row_start[i + 1]; ++k) z += w[x_.index[k]] * x_.value[k];
+      const double ci = c_.empty() ? 1.0 : c_[i];
+      const double yi = y_[i];
+      loss += ci * (softplus(z) - yi * z);
+      if (grad) {
+        const double g = ci * (sigmoid(z) - yi);
+        for (std::size_t k = x_.row_start[i]; k < x_.row_start[i + 1]; ++k) (*grad)[x_.index[k]] += g * x_.value[k];
+        (*grad)[dim_] += g;
+      }
+    }
+    loss /= total_weight_;
+    double reg = 0;
+    for (std::size_t j = 0; j < dim_; ++j) reg += w[j] * w[j];
+    loss += 0.5 * l2_ * reg;
+    if (grad) {
+      for (std::size_t j = 0; j < dim_; ++j) (*grad)[j] = (*grad)[j] / total_weight_ + l2_ * w[j];
+      (*grad)[dim_] /= total_weight_;
+    }
+    return loss;
+  }
+
+ private:
+  const Csr& x_;
+  std::size_t dim_;
+  std::span<const float> y_, c_;
+  double l2_;
+  double total_weight_ = 1;
+};
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+}  // namespace
+
+namespace {
+
+LogisticFit fit_compact(const Csr& x, std::size_t dim, std::span<const float> y, std::span<const float> weight,
+                        const LogisticOptions& opts) {
+  LogisticObjective f(x, dim, y, weight, opts.l2);
+  const std::size_t p = dim + 1;
+  std::vector<double> w(p, 0.0), g(p), w_new(p), g_new(p), d(p);
+  // Start the bias at the weighted base rate: fewer iterations, same optimum.
+  {
+    double sy = 0, sc = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      double c = weight.empty() ? 1.0 : weight[i];
+      sy += c * y[i];
+      sc += c;
+    }
+    double base = sc > 0 ? std::clamp(sy / sc, 1e-6, 1 - 1e-6) : 0.5;
+    w[dim] = std::log(base / (1 - base));
+  }
+  double loss = f.eval(w, &g);
+  std::deque<std::vector<double>> s_hist, y_hist;
+  std::deque<double> rho_hist;
+  std::vector<double> alpha(static_cast<std::size_t>(std::max(1, opts.history)));
+  int it = 0;
+  for (; it < opts.max_iterations; ++it) {
+    double gmax = 0;
+    for (double v : g) gmax = std::max(gmax, std::abs(v));
+    if (gmax < opts.tolerance) break;
+    // Two-loop recursion: d = -H g.
+    d = g;
+    for (std::size_t k = s_hist.size(); k-- > 0;) {
+      alpha[k] = rho_hist[k] * dot(s_hist[k], d);
+      for (std::size_t j = 0; j < p; ++j) d[j] -= alpha[k] * y_hist[k][j];
+    }
+    double gamma = 1.0;
+    if (!s_hist.empty()) gamma = dot(s_hist.back(), y_hist.back()) / dot(y_hist.back(), y_hist.back());
+    else gamma = 1.0 / std::max(1e-12, std::sqrt(dot(g, g)));
+    for (double& v : d) v *= gamma;
+    for (std::size_t k = 0; k < s_hist.size(); ++k) {
+      double beta = rho_hist[k] * dot(y_hist[k], d);
+      for (std::size_t j = 0; j < p; ++j) d[j] += s_hist[k][j] * (alpha[k] - beta);
+    }
+    for (double& v : d) v = -v;
+    double slope = dot(g, d);
+    if (slope >= 0) {  // not a descent direction: restart from steepest descent
+      s_hist.clear();
+      y_hist.clear();
+      rho_hist.clear();
+      for (std::size_t j = 0; j < p; ++j) d[j] = -g[j];
+      slope = dot(g, d);
+    }
+    // Backtracking line search (Armijo).
+    double step = 1.0, new_loss = 0;
+    bool accepted = false;
+    for (int ls = 0; ls < 30; ++ls) {
+      for (std::size_t j = 0; j < p; ++j) w_new[j] = w[j] + step * d[j];
+      new_loss = f.eval(w_new, &g_new);
+      if (new_loss <= loss + 1e-4 * step * slope) {
+        accepted = true;
+        break;
+      }
+      step *= 0.5;
+    }
+    if (!accepted) break;
+    std::vector<double> s(p), yv(p);
+    for (std::size_t j = 0; j < p; ++j) {
+      s[j] = w_new[j] - w[j];
+      yv[j] = g_new[j] - g[j];
+    }
+    double sy = dot(s, yv);
+    const double rel = (loss - new_loss) / std::max(1e-12, std::abs(loss));
+    w.swap(w_new);
+    g.swap(g_new);
+    loss = new_loss;
+    if (sy > 1e-12) {
+      s_hist.push_back(std::move(s));
+      y_hist.push_back(std::move(yv));
+      rho_hist.push_back(1.0 / sy);
+      if (s_hist.size() > static_cast<std::size_t>(std::max(1, opts.history))) {
+        s_hist.pop_front();
+        y_hist.pop_front();
+        rho_hist.pop_front();
+      }
+    }
+    if (rel < 1e-10) break;
+  }
+  LogisticFit fit;
+  fit.weights.resize(dim);
+  for (std::size_t j = 0; j < dim; ++j) fit.weights[j] = static_cast<float>(w[j]);
+  fit.bias = static_cast<float>(w[dim]);
+  fit.iterations = it;
+  fit.loss = loss;
+  return fit;
+}
+
+}  // namespace
+
+LogisticFit fit_logistic(const Csr& x, std::size_t dim, std::span<const float> y, std::span<const float> weight,
+                         const LogisticOptions& opts) {
+  // Features no training row uses keep weight 0 under L2, so optimise over the used columns only: with
+  // 2^18 hash buckets and a few thousand prompts this is most of the work saved.
+  std::vector<std::uint32_t> used(x.index.begin(), x.index.end());
+  std::sort(used.begin(), used.end());
+  used.erase(std::unique(used.begin(), used.end()), used.end());
+  Csr compact;
+  compact.row_start = x.row_start;
+  compact.value = x.value;
+  compact.index.resize(x.index.size());
+  for (std::size_t k = 0; k < x.index.size(); ++k)
+    compact.index[k] = static_cast<std::uint32_t>(std::lower_bound(used.begin(), used.end(), x.index[k]) - used.begin());
+  LogisticFit c = fit_compact(compact, used.size(), y, weight, opts);
+  LogisticFit fit;
+  fit.weights.assign(dim, 0.0f);
+  for (std::size_t j = 0; j < used.size(); ++j) fit.weights[used[j]] = c.weights[j];
+  fit.bias = c.bias;
+  fit.iterations = c.iterations;
+  fit.loss = c.loss;
+  return fit;
+}
+
+int best_model(const Dataset& data) {
+  int best = -1;
+  double best_q = -1;
+  for (std::size_t m = 0; m < data.models.size(); ++m) {
+    double s = 0, n = 0;
+    for (const Example& e : data.examples) {
+      if (std::isnan(e.quality[m])) continue;
+      s += e.quality[m];
+      ++n;
+    }
+    double q = n > 0 ? s / n : 0;
+    if (q > best_q) {
+      best_q = q;
+      best = static_cast<int>(m);
+    }
+  }
+  return best;
+}
+
+int worst_model(const Dataset& data) {
+  int worst = -1;
+  double worst_q = 2;
+  for (std::size_t m = 0; m < data.models.size(); ++m) {
+    double s = 0, n = 0;
+    for (const Example& e : data.examples) {
+      if (std::isnan(e.quality[m])) continue;
+      s += e.quality[m];
+      ++n;
+    }
+    double q = n > 0 ? s / n : 0;
+    if (q < worst_q) {
+      worst_q = q;
+      worst = static_cast<int>(m);
+    }
+  }
+  return worst;
+}
+
+std::vector<RawFeatures> extract_all(const Dataset& data, const FeatureConfig& config, const Progress& progress) {
+  FeatureExtractor fx(config);
+  std::vector<RawFeatures> out(data.examples.size());
+  std::vector<std::uint32_t> scratch;
+  const std::size_t n = out.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    fx.extract(data.examples[i].prompt, out[i], scratch);
+    if (progress && (i % 512 == 0 || i + 1 == n)) progress("features", static_cast<double>(i + 1) / static_cast<double>(n));
+  }
+  return out;
+}
+
+namespace {
+
+/// Replaces each target by (1-a)*y + a*rate(group), rates shrunk towards the global mean.
+void smooth_by_group(const Dataset& data, std::span<const std::size_t> rows, std::vector<float>& y, double a,
+                     double prior) {
+  if (a <= 0) return;
+  std::unordered_map<std::string_view, std::pair<double, double>> acc;  // group -> (sum, count)
+  double total = 0;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    auto& [s, c] = acc[data.examples[rows[k]].group];
+    s += y[k];
+    c += 1;
+    total += y[k];
+  }
+  if (acc.size() < 2) return;  // one group carries no information beyond the global mean
+  const double global = rows.empty() ? 0.5 : total / static_cast<double>(rows.size());
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const std::string_view g = data.examples[rows[k]].group;
+    if (g.empty()) continue;
+    const auto& [s, c] = acc[g];
+    const double rate = (s + prior * global) / (c + prior);
+    y[k] = static_cast<float>((1 - a) * y[k] + a * rate);
+  }
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, std::span<const std::size_t> rows_in,
+                                                         std::span<const RawFeatures> raw_in, const TrainOptions& opts,
+                                                         const Progress& progress) {
+  if (data.models.empty()) return Error::bad_request("training data names no models");
+  std::vector<std::size_t> all;
+  std::span<const std::size_t> rows = rows_in;
+  if (rows.empty()) {
+    all.resize(data.examples.size());
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    rows = all;
+  }
+  if (rows.size() < 2) return Error::bad_request("need at least two training examples");
+  std::vector<RawFeatures> own_raw;
+  if (raw_in.empty()) {
+    own_raw = extract_all(data, opts.features, progress);
+    raw_in = own_raw;
+  }
+  if (raw_in.size() != data.examples.size()) return Error::bad_request("raw features do not match the dataset");
+
+  std::vector<const RawFeatures*> train_raw;
+  train_raw.reserve(rows.size());
+  for (std::size_t r : rows) train_raw.push_back(&raw_in[r]);
+  ModelParts parts;
+  parts.transform = FeatureTransform::fit(opts.features, train_raw);
+  const std::size_t dim = parts.transform.dimension();
+  Csr x;
+  {
+    SparseVector v;
+    for (const RawFeatures* r : train_raw) {
+      parts.transform.apply(*r, v);
+      x.add_row(v);
+    }
+  }
+  parts.models = data.models;
+  const std::size_t nm = data.models.size();
+  parts.strong = opts.strong >= 0 ? opts.strong : best_model(data);
+  parts.weak = opts.weak >= 0 ? opts.weak : worst_model(data);
+  if (nm < 2 || parts.strong == parts.weak) parts.strong = parts.weak = -1;
+
+  struct Target {
+    HeadInfo info;
+    std::vector<float> y, c;
+  };
+  std::vector<Target> targets;
+  if (opts.route_head && parts.strong >= 0) {
+    Target t;
+    t.info.name = "route";
+    const auto s = static_cast<std::size_t>(parts.strong), w = static_cast<std::size_t>(parts.weak);
+    for (std::size_t r : rows) {
+      const Example& e = data.examples[r];
+      float qs = e.quality[s], qw = e.quality[w];
+      bool known = !std::isnan(qs) && !std::isnan(qw);
+      if (!known) qs = qw = 0;
+      float y = 0;
+      switch (opts.label) {
+        case RouteLabel::strong_only: y = qs * (1 - qw); break;
+        case RouteLabel::weak_wrong: y = 1 - qw; break;
+        case RouteLabel::gap: y = 0.5f * (1 + qs - qw); break;
+      }
+      t.y.push_back(y);
+      t.c.push_back(known ? 1.0f : 0.0f);
+    }
+    smooth_by_group(data, rows, t.y, opts.group_smoothing, opts.group_prior);
+    targets.push_back(std::move(t));
+  }
+  parts.quality_mean.assign(nm, 0.5);
+  for (std::size_t m = 0; m < nm; ++m) {
+    double s = 0, n = 0;
+    Target t;
+    t.info.name = "quality:" + data.models[m];
+    t.info.model = static_cast<int>(m);
+    for (std::size_t r : rows) {
+      float q = data.examples[r].quality[m];
+      bool known = !std::isnan(q);
+      t.y.push_back(known ? std::clamp(q, 0.0f, 1.0f) : 0.0f);
+      t.c.push_back(known ? 1.0f : 0.0f);
+      if (known) {
+        s += q;
+        ++n;
+      }
+    }
+    if (n > 0) parts.quality_mean[m] = s / n;
+    if (!opts.quality_heads) continue;
+    smooth_by_group(data, rows, t.y, opts.group_smoothing, opts.group_prior);
+    targets.push_back(std::move(t));
+  }
+  if (targets.empty()) return Error::bad_request("nothing to train: no route head and no quality heads");
+
+  const std::size_t nh = targets.size();
+  parts.weights.assign(dim * nh, 0.0f);
+  parts.bias.assign(nh, 0.0f);
+  for (std::size_t h = 0; h < nh; ++h) {
+    if (progress) progress("fit " + targets[h].info.name, static_cast<double>(h) / static_cast<double>(nh));
+    LogisticFit fit = fit_logistic(x, dim, targets[h].y, targets[h].c, opts.logistic);
+    for (std::size_t j = 0; j < dim; ++j) parts.weights[j * nh + h] = fit.weights[j];
+    parts.bias[h] = fit.bias;
+    parts.heads.push_back(targets[h].info);
+  }
+  if (progress) progress("fit", 1.0);
+  return LearnedModel::from_parts(std::move(parts));
+}
+
+}  // namespace sy::learn
