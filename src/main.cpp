@@ -1,19 +1,145 @@
-// Composition root: parse the command line, then either run an offline tool or load the config,
-// build the objects and serve. Nothing else lives here.
+// Composition root: parse the command line, then either run an offline tool, check a config, or
+// load the config, build the objects and serve. Nothing else lives here.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <spdlog/spdlog.h>
 #include <string_view>
+#include <thread>
 
+#include "switchyard/config/config.hpp"
+#include "switchyard/pipeline/dispatcher.hpp"
+#include "switchyard/pipeline/runtime.hpp"
+#include "switchyard/server/server.hpp"
+#include "switchyard/telemetry/log.hpp"
 #include "switchyard/tools/tools.hpp"
 
-int main(int argc, char** argv) {
-  if (argc >= 2) {
-    std::string_view cmd = argv[1];
-    if (cmd == "train") return sy::tools::train_main(argc - 1, argv + 1);
-    if (cmd == "calibrate") return sy::tools::calibrate_main(argc - 1, argv + 1);
-    if (cmd == "eval") return sy::tools::eval_main(argc - 1, argv + 1);
-    if (cmd == "eval-semantic") return sy::tools::eval_semantic_main(argc - 1, argv + 1);
+namespace {
+
+constexpr const char* kUsage =
+    "usage: switchyard --config FILE         serve (SIGHUP or editing FILE reloads it)\n"
+    "       switchyard --check-config FILE   validate FILE and exit 0 (valid) or 1\n"
+    "       switchyard train|calibrate|eval|eval-semantic [--help]\n"
+    "       switchyard --version\n";
+
+/// Loads and validates a config into a runtime snapshot; prints every problem to stderr on failure.
+std::shared_ptr<const sy::pipeline::Runtime> build_runtime(const std::string& path, std::uint64_t generation) {
+  sy::config::Diagnostics d;
+  auto cfg = sy::config::load_config_file(path, d);
+  if (!cfg) {
+    for (const auto& e : d.errors()) std::cerr << e << "\n";
+    return nullptr;
   }
-  std::cerr << "usage: switchyard --config FILE | --check-config FILE | train | calibrate | eval | eval-semantic\n";
+  auto rt = std::make_shared<sy::pipeline::Runtime>();
+  rt->config = std::move(cfg);
+  rt->generation = generation;
+  return rt;
+}
+
+std::int64_t mtime_ns(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+int serve(const std::string& path) {
+  auto rt = build_runtime(path, 1);
+  if (!rt) return 1;
+  sy::telemetry::setup_logging(rt->config->logging);
+  auto log = sy::telemetry::logger("switchyard");
+
+  sy::pipeline::RuntimeStore store(rt);
+  sy::pipeline::Dispatcher dispatcher(
+      sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()});
+
+  std::mutex reload_mu;
+  std::atomic<std::uint64_t> generation{1};
+  auto reload = [&] {
+    std::lock_guard lock(reload_mu);
+    auto next = build_runtime(path, generation + 1);
+    if (!next) {
+      log->error("reload of {} failed; keeping the running config (errors above)", path);
+      return;
+    }
+    const auto& old = store.current()->config->server;
+    const auto& now = next->config->server;
+    if (old.host != now.host || old.port != now.port || old.threads != now.threads) {
+      log->warn("server.listen and server.threads changes take effect after a restart");
+    }
+    sy::telemetry::setup_logging(next->config->logging);
+    ++generation;
+    store.publish(std::move(next));
+    log->info("reloaded {} (generation {})", path, generation.load());
+  };
+
+  int code = 0;
+  try {
+    sy::server::Server server(sy::server::ServerDeps{store, dispatcher, reload});
+    // Watch the file: a saved edit reloads it like SIGHUP does.
+    std::mutex watch_mu;
+    std::condition_variable watch_cv;
+    bool stop_watch = false;
+    std::thread watcher([&] {
+      std::int64_t seen = mtime_ns(path);
+      std::unique_lock lock(watch_mu);
+      while (!watch_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_watch; })) {
+        std::int64_t m = mtime_ns(path);
+        if (m != 0 && m != seen) {
+          seen = m;
+          reload();
+        }
+      }
+    });
+    code = server.run();
+    {
+      std::lock_guard lock(watch_mu);
+      stop_watch = true;
+    }
+    watch_cv.notify_all();
+    watcher.join();
+  } catch (const std::exception& e) {
+    log->critical("{}", e.what());
+    code = 1;
+  }
+  sy::telemetry::shutdown_logging();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "train") return sy::tools::train_main(argc - 1, argv + 1);
+  if (cmd == "calibrate") return sy::tools::calibrate_main(argc - 1, argv + 1);
+  if (cmd == "eval") return sy::tools::eval_main(argc - 1, argv + 1);
+  if (cmd == "eval-semantic") return sy::tools::eval_semantic_main(argc - 1, argv + 1);
+  if (cmd == "--version") {
+    std::cout << "switchyard 0.1.0\n";
+    return 0;
+  }
+  if (cmd == "--help" || cmd == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if ((cmd == "--check-config" || cmd == "--config") && argc >= 3) {
+    std::string path = argv[2];
+    if (cmd == "--check-config") {
+      auto rt = build_runtime(path, 1);
+      if (!rt) return 1;
+      std::cout << path << ": ok (" << rt->config->providers.size() << " providers, " << rt->config->models.size()
+                << " models, " << rt->config->routers.size() << " routers)\n";
+      return 0;
+    }
+    return serve(path);
+  }
+  std::cerr << kUsage;
   return 2;
 }

@@ -198,14 +198,17 @@ struct ConfigBuilder {
     c.providers.push_back(std::move(p));
   }
 
-  void deployment(const Node& n, ModelConfig& m, size_t index) {
+  // `shorthand`: the model map itself holds the single deployment (its keys were checked already).
+  void deployment(const Node& n, ModelConfig& m, size_t index, bool shorthand = false) {
     if (!n.is_map()) {
       n.error(d, "expected a map with provider and model");
       return;
     }
-    n.check_keys({"provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm",
-                  "max_concurrent", "weight"},
-                 d);
+    if (!shorthand) {
+      n.check_keys({"provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm",
+                    "max_concurrent", "weight"},
+                   d);
+    }
     DeploymentConfig dep;
     dep.provider = n.str("provider", d, true).value_or("");
     if (!dep.provider.empty()) {
@@ -256,8 +259,7 @@ struct ConfigBuilder {
       }
     } else if (n.get("provider")) {
       // Shorthand: the model itself is its only deployment.
-      Node copy = n;
-      deployment(copy, m, 0);
+      deployment(n, m, 0, true);
     } else {
       d.error(n.child_path("deployments"), n.line(), "required key is missing (or give provider: for one deployment)");
     }
@@ -326,7 +328,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   auto cfg = std::make_shared<Config>();
   cfg->source = std::move(source);
   Node root = parse_yaml(yaml, d);
-  if (!d.empty()) return nullptr;
+  if (root.is_null() && !d.empty()) return nullptr;  // YAML syntax error: nothing to validate
   if (!root.is_map()) {
     d.error("", root.line(), "the config must be a YAML map with providers and models");
     return nullptr;

@@ -100,14 +100,16 @@ static std::string_view default_code(ErrorKind kind) {
 }
 
 std::string to_openai_json(const Error& e) {
-  nlohmann::json err = {
-      {"message", e.message},
-      {"type", openai_type(e)},
-      {"param", e.param.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.param)},
-  };
+  // ordered_json keeps OpenAI's member order: message, type, param, code.
+  nlohmann::ordered_json err;
+  err["message"] = e.message;
+  err["type"] = openai_type(e);
+  err["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.param);
   std::string_view code = e.code.empty() ? default_code(e.kind) : std::string_view(e.code);
-  err["code"] = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(std::string(code));
-  return nlohmann::json{{"error", std::move(err)}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  err["code"] = code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(std::string(code));
+  nlohmann::ordered_json out;
+  out["error"] = std::move(err);
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool is_retryable(ErrorKind kind) {

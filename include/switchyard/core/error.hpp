@@ -99,3 +99,9 @@ class Result {
 };
 
 }  // namespace sy
+
+namespace sy {
+/// Success or Error, for operations without a value.
+using Status = Result<std::monostate>;
+inline Status ok_status() { return std::monostate{}; }
+}  // namespace sy

@@ -1,0 +1,42 @@
+#pragma once
+/// Everything derived from one configuration load, published as one immutable snapshot.
+///
+/// A request takes the current snapshot once at its start and keeps it (a shared_ptr) until it ends, so
+/// a reload never changes the rules under an in-flight request or stream. `RuntimeStore` is the only
+/// mutable piece: a pointer swapped under a mutex, read through a per-thread cache keyed by an atomic
+/// generation counter, so the hot path takes no lock.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "switchyard/config/config.hpp"
+
+namespace sy::pipeline {
+
+class RouterSet;  // routers built from config (pipeline module)
+
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const RouterSet> routers;  ///< may be empty when no routers are configured
+  std::uint64_t generation = 0;
+};
+
+class RuntimeStore {
+ public:
+  explicit RuntimeStore(std::shared_ptr<const Runtime> initial) { publish(std::move(initial)); }
+  /// The current snapshot. Thread-safe; lock-free unless a reload happened since this thread last looked.
+  std::shared_ptr<const Runtime> current() const;
+  /// Replaces the snapshot (reload). Thread-safe.
+  void publish(std::shared_ptr<const Runtime> rt);
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Runtime> rt_;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+}  // namespace sy::pipeline

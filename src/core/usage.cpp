@@ -1,0 +1,30 @@
+#include "switchyard/core/usage.hpp"
+
+#include "switchyard/core/json_scan.hpp"
+
+namespace sy {
+
+bool parse_openai_usage(std::string_view raw, Usage& u) {
+  auto obj = json::scan_object(raw);
+  if (!obj) return false;
+  bool any = false;
+  if (const auto* p = obj->find("prompt_tokens"); p && p->type == json::Type::number) {
+    u.prompt_tokens = json::integer_value(p->value).value_or(0);
+    any = true;
+  }
+  if (const auto* c = obj->find("completion_tokens"); c && c->type == json::Type::number) {
+    u.completion_tokens = json::integer_value(c->value).value_or(0);
+    any = true;
+  }
+  if (const auto* d = obj->find("prompt_tokens_details"); d && d->type == json::Type::object) {
+    if (auto details = json::scan_object(d->value)) {
+      if (const auto* ct = details->find("cached_tokens"); ct && ct->type == json::Type::number) {
+        u.cached_tokens = json::integer_value(ct->value).value_or(0);
+      }
+    }
+  }
+  if (any) u.known = true;
+  return any;
+}
+
+}  // namespace sy

@@ -1,0 +1,313 @@
+// HTTP(S) transport: Beast over Asio with OpenSSL. A keep-alive pool per worker thread (no locks:
+// each worker only touches its own), SNI plus certificate and hostname verification by default,
+// and a timeout on every step: connect, TLS handshake, write, first byte, idle between reads, total.
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <optional>
+#include <unordered_map>
+
+#include "switchyard/providers/transport.hpp"
+
+namespace sy::providers {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// An idle pooled connection older than this is dropped rather than reused: most servers close idle
+// keep-alive connections after 60-75 s, and a write into a half-closed socket costs a retry.
+constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
+constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
+}  // namespace
+
+/// One upstream connection, plain or TLS.
+struct Connection {
+  std::string key;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since{};
+  bool reused = false;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  /// True when the idle connection cannot be reused: the peer closed it, or sent unsolicited bytes.
+  bool looks_dead() {
+    int fd = lowest().socket().native_handle();
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return true;
+    return !(errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
+/// Per-worker keep-alive pool and DNS cache. Not thread-safe: used only from its worker's io_context.
+class HttpPool {
+ public:
+  std::unique_ptr<Connection> take(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    auto& v = it->second;
+    auto now = Clock::now();
+    while (!v.empty()) {
+      auto c = std::move(v.back());
+      v.pop_back();
+      if (now - c->idle_since < kMaxPooledIdle && !c->looks_dead()) {
+        c->reused = true;
+        return c;
+      }
+    }
+    return nullptr;
+  }
+  void give(std::unique_ptr<Connection> c, int max_idle) {
+    auto& v = idle_[c->key];
+    if (static_cast<int>(v.size()) >= max_idle) return;  // dropping it closes the socket
+    c->idle_since = Clock::now();
+    c->lowest().expires_never();
+    v.push_back(std::move(c));
+  }
+
+  struct DnsEntry {
+    tcp::resolver::results_type results;
+    Clock::time_point expires;
+  };
+  std::unordered_map<std::string, DnsEntry> dns;
+
+ private:
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+};
+
+void HttpPoolDeleter::operator()(HttpPool* pool) const { delete pool; }
+HttpPoolPtr make_http_pool() { return HttpPoolPtr(new HttpPool()); }
+
+namespace {
+
+Error net_error(ErrorKind kind, std::string_view what, const config::ProviderConfig& p, const beast::error_code& ec) {
+  return Error::make(kind, std::string(what) + " " + p.name + " (" + p.url.host + ":" + std::to_string(p.url.port) +
+                               "): " + ec.message());
+}
+
+ErrorKind kind_of(const beast::error_code& ec) {
+  return ec == beast::error::timeout ? ErrorKind::timeout : ErrorKind::connection;
+}
+
+std::chrono::milliseconds remaining(Clock::time_point deadline, std::chrono::milliseconds step) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
+  return std::min(left, step);
+}
+
+class HttpExchange final : public Exchange {
+ public:
+  HttpExchange(HttpPool* pool, std::unique_ptr<Connection> conn, const config::ProviderConfig& provider,
+               Clock::time_point deadline)
+      : pool_(pool), conn_(std::move(conn)), provider_name_(provider.name), idle_(provider.idle_timeout),
+        max_idle_(provider.max_idle_connections), deadline_(deadline) {
+    parser_.emplace();
+    parser_->body_limit(boost::none);
+    parser_->header_limit(kMaxResponseHeader);
+  }
+
+  const ResponseHead& head() const override { return head_; }
+
+  /// Writes the request and reads the response head. `fresh_error` is set when the connection was
+  /// reused and failed before any response byte arrived (the caller may retry on a new connection).
+  net::awaitable<Status> begin(http::request<http::string_body>& req, const config::ProviderConfig& p,
+                               bool& stale) {
+    stale = false;
+    auto& s = conn_->lowest();
+    s.expires_after(remaining(deadline_, p.first_byte_timeout));
+    beast::error_code ec;
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_write(*conn_->tls, req, kTuple);
+    else std::tie(ec, std::ignore) = co_await http::async_write(*conn_->plain, req, kTuple);
+    if (ec) {
+      stale = conn_->reused && ec != beast::error::timeout;
+      co_return net_error(kind_of(ec), "sending to", p, ec);
+    }
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, *parser_, kTuple);
+    else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, *parser_, kTuple);
+    if (ec) {
+      bool nothing_read = conn_->buffer.size() == 0;
+      stale = conn_->reused && nothing_read &&
+              (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+               ec == net::error::broken_pipe);
+      if (ec == beast::error::timeout) co_return net_error(ErrorKind::timeout, "no response head from", p, ec);
+      co_return net_error(ErrorKind::connection, "reading the response head from", p, ec);
+    }
+    const auto& msg = parser_->get();
+    head_.status = static_cast<int>(msg.result_int());
+    head_.headers.reserve(16);
+    for (const auto& f : msg) head_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    if (parser_->is_done()) finish_body();
+    co_return ok_status();
+  }
+
+  net::awaitable<Result<bool>> read_some(std::string& out) override {
+    for (;;) {
+      if (!conn_ || !parser_ || parser_->is_done()) {
+        finish_body();
+        co_return false;
+      }
+      size_t old = out.size();
+      out.resize(old + kReadChunk);
+      auto& body = parser_->get().body();
+      body.data = out.data() + old;
+      body.size = kReadChunk;
+      conn_->lowest().expires_after(remaining(deadline_, idle_));
+      beast::error_code ec;
+      if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTuple);
+      else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, *parser_, kTuple);
+      size_t got = kReadChunk - parser_->get().body().size;
+      out.resize(old + got);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        conn_.reset();  // never reuse a connection in an unknown state
+        if (ec == beast::error::timeout) {
+          co_return Error::make(ErrorKind::timeout, "upstream " + provider_name_ + " stalled (idle or total timeout)");
+        }
+        co_return Error::make(ErrorKind::connection, "reading the body from " + provider_name_ + ": " + ec.message());
+      }
+      if (parser_->is_done()) finish_body();
+      if (got > 0) co_return true;
+      if (!conn_ || !parser_ || parser_->is_done()) co_return false;
+    }
+  }
+
+ private:
+  void finish_body() {
+    if (conn_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
+      pool_->give(std::move(conn_), max_idle_);
+    }
+    conn_.reset();
+  }
+
+  HttpPool* pool_;
+  std::unique_ptr<Connection> conn_;
+  std::string provider_name_;
+  std::chrono::milliseconds idle_;
+  int max_idle_;
+  Clock::time_point deadline_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
+  ResponseHead head_;
+};
+
+class HttpTransport final : public Transport {
+ public:
+  HttpTransport() : verify_ctx_(ssl::context::tls_client), noverify_ctx_(ssl::context::tls_client) {
+    verify_ctx_.set_default_verify_paths();
+    verify_ctx_.set_verify_mode(ssl::verify_peer);
+    noverify_ctx_.set_verify_mode(ssl::verify_none);
+    for (auto* ctx : {&verify_ctx_, &noverify_ctx_}) {
+      ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    }
+  }
+
+  net::awaitable<Result<std::unique_ptr<Exchange>>> start(WorkerContext& ctx, const config::ProviderConfig& p,
+                                                          UpstreamRequest request,
+                                                          Clock::time_point deadline) override {
+    auto started = Clock::now();
+    http::request<http::string_body> req;
+    req.method(http::string_to_verb(request.method));
+    req.target(request.target);
+    req.version(11);
+    bool default_port = p.url.port == (p.url.tls ? 443 : 80);
+    req.set(http::field::host, default_port ? p.url.host : p.url.host + ":" + std::to_string(p.url.port));
+    req.set(http::field::user_agent, "switchyard");
+    for (auto& h : request.headers) req.set(h.name, h.value);
+    req.body() = std::move(request.body);
+    req.prepare_payload();
+    req.keep_alive(true);
+
+    std::string key = (p.url.tls ? (p.verify_tls ? "https://" : "https-noverify://") : "http://") + p.url.host + ":" +
+                      std::to_string(p.url.port);
+    // At most one retry, and only when a pooled connection turned out to be closed by the server
+    // before it answered: the request never reached it.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<Connection> conn = ctx.pool->take(key);
+      if (!conn) {
+        auto fresh = co_await connect(ctx, p, key, deadline);
+        if (!fresh) co_return std::move(fresh).error();
+        conn = std::move(*fresh);
+      }
+      auto ex = std::make_unique<HttpExchange>(ctx.pool, std::move(conn), p, deadline);
+      bool stale = false;
+      auto st = co_await ex->begin(req, p, stale);
+      if (st) {
+        ex->time_to_head = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+        co_return std::unique_ptr<Exchange>(std::move(ex));
+      }
+      if (!stale) co_return std::move(st).error();
+    }
+    co_return Error::make(ErrorKind::connection, "upstream " + p.name + " closed the connection");
+  }
+
+ private:
+  net::awaitable<Result<tcp::resolver::results_type>> resolve(WorkerContext& ctx, const config::ProviderConfig& p) {
+    std::string dns_key = p.url.host + ":" + std::to_string(p.url.port);
+    auto now = Clock::now();
+    if (auto it = ctx.pool->dns.find(dns_key); it != ctx.pool->dns.end() && it->second.expires > now) {
+      co_return it->second.results;
+    }
+    tcp::resolver resolver(co_await net::this_coro::executor);
+    auto [ec, results] = co_await resolver.async_resolve(p.url.host, std::to_string(p.url.port), kTuple);
+    if (ec) co_return net_error(ErrorKind::connection, "resolving", p, ec);
+    ctx.pool->dns[dns_key] = {results, now + kDnsCacheTtl};
+    co_return results;
+  }
+
+  net::awaitable<Result<std::unique_ptr<Connection>>> connect(WorkerContext& ctx, const config::ProviderConfig& p,
+                                                              const std::string& key, Clock::time_point deadline) {
+    auto results = co_await resolve(ctx, p);
+    if (!results) co_return std::move(results).error();
+    auto conn = std::make_unique<Connection>();
+    conn->key = key;
+    beast::tcp_stream stream(co_await net::this_coro::executor);
+    stream.expires_after(remaining(deadline, p.connect_timeout));
+    auto [ec, ep] = co_await stream.async_connect(*results, kTuple);
+    if (ec) co_return net_error(kind_of(ec), "connecting to", p, ec);
+    stream.socket().set_option(tcp::no_delay(true));
+    if (!p.url.tls) {
+      conn->plain.emplace(std::move(stream));
+      co_return conn;
+    }
+    conn->tls.emplace(std::move(stream), p.verify_tls ? verify_ctx_ : noverify_ctx_);
+    auto& tls = *conn->tls;
+    // SNI, then certificate chain and hostname checks (unless the provider opted out).
+    if (!SSL_set_tlsext_host_name(tls.native_handle(), p.url.host.c_str())) {
+      co_return Error::make(ErrorKind::connection, "TLS: cannot set SNI for " + p.url.host);
+    }
+    if (p.verify_tls) {
+      tls.set_verify_mode(ssl::verify_peer);
+      tls.set_verify_callback(ssl::host_name_verification(p.url.host));
+    }
+    beast::get_lowest_layer(tls).expires_after(remaining(deadline, p.connect_timeout));
+    auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
+    if (hec) co_return net_error(kind_of(hec), "TLS handshake with", p, hec);
+    co_return conn;
+  }
+
+  ssl::context verify_ctx_;
+  ssl::context noverify_ctx_;
+};
+
+}  // namespace
+
+std::shared_ptr<Transport> make_http_transport() { return std::make_shared<HttpTransport>(); }
+
+}  // namespace sy::providers

@@ -1,0 +1,283 @@
+// The built-in mock provider: an in-process OpenAI-compatible server for the demo and tests.
+// Deterministic replies (a fixed text or an echo of the prompt), configurable latency and pacing,
+// usage filled in, streaming, and failure injection (status codes, hangs) for the reliability tests.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include "switchyard/core/json_scan.hpp"
+#include "switchyard/core/request.hpp"
+#include "switchyard/providers/transport.hpp"
+
+namespace sy::providers {
+namespace {
+
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+net::awaitable<bool> sleep_until(Clock::time_point t) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_at(t);
+  auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  co_return !ec;
+}
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string hex(std::uint64_t v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    s[static_cast<size_t>(i)] = kHex[v & 0xF];
+    v >>= 4;
+  }
+  return s;
+}
+
+class MockExchange final : public Exchange {
+ public:
+  MockExchange(ResponseHead head, std::vector<std::string> pieces, std::chrono::microseconds pace,
+               Clock::time_point deadline)
+      : head_(std::move(head)), pieces_(std::move(pieces)), pace_(pace), deadline_(deadline) {}
+
+  const ResponseHead& head() const override { return head_; }
+
+  net::awaitable<Result<bool>> read_some(std::string& out) override {
+    if (next_ >= pieces_.size()) co_return false;
+    if (pace_.count() > 0 && next_ > 0) {
+      auto when = Clock::now() + pace_;
+      if (when > deadline_) {
+        co_await sleep_until(deadline_);
+        co_return Error::make(ErrorKind::timeout, "mock upstream exceeded the request deadline");
+      }
+      if (!co_await sleep_until(when)) co_return Error::make(ErrorKind::connection, "cancelled");
+    }
+    out.append(pieces_[next_++]);
+    co_return true;
+  }
+
+ private:
+  ResponseHead head_;
+  std::vector<std::string> pieces_;
+  std::chrono::microseconds pace_;
+  Clock::time_point deadline_;
+  size_t next_ = 0;
+};
+
+/// Splits a reply into word-sized tokens (a word plus its trailing space).
+std::vector<std::string> tokens_of(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(' ', i);
+    j = j == std::string_view::npos ? text.size() : j + 1;
+    out.emplace_back(text.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+std::int64_t estimate_prompt_tokens(const Request& r) {
+  std::int64_t bytes = static_cast<std::int64_t>(r.all_text().size());
+  return (bytes + 3) / 4 + 3 * static_cast<std::int64_t>(r.messages().size()) + 3;
+}
+
+std::string usage_json(std::int64_t prompt, std::int64_t completion) {
+  return R"({"prompt_tokens":)" + std::to_string(prompt) + R"(,"completion_tokens":)" + std::to_string(completion) +
+         R"(,"total_tokens":)" + std::to_string(prompt + completion) + "}";
+}
+
+class MockTransport final : public Transport {
+ public:
+  net::awaitable<Result<std::unique_ptr<Exchange>>> start(WorkerContext&, const config::ProviderConfig& provider,
+                                                          UpstreamRequest request,
+                                                          Clock::time_point deadline) override {
+    const auto& m = provider.mock;
+    auto started = Clock::now();
+    auto timeout = [&]() -> Result<std::unique_ptr<Exchange>> {
+      return Error::make(ErrorKind::timeout, "mock upstream did not answer before the deadline");
+    };
+    if (m.hang) {
+      co_await sleep_until(deadline);
+      co_return timeout();
+    }
+    if (m.latency.count() > 0) {
+      auto when = started + m.latency;
+      if (when > deadline) {
+        co_await sleep_until(deadline);
+        co_return timeout();
+      }
+      co_await sleep_until(when);
+    }
+
+    ResponseHead head;
+    head.headers.push_back({"content-type", "application/json"});
+    if (should_fail(provider)) {
+      head.status = m.fail_status;
+      if (m.fail_status == 429) head.headers.push_back({"retry-after-ms", "1000"});
+      std::string body = R"({"error":{"message":"mock failure injected","type":"mock_error","code":"mock_)" +
+                         std::to_string(m.fail_status) + "\"}}";
+      co_return finish(std::move(head), {std::move(body)}, {}, deadline, started);
+    }
+
+    Endpoint ep = request.target.ends_with("/embeddings")    ? Endpoint::embeddings
+                  : request.target.ends_with("/completions") && !request.target.ends_with("/chat/completions")
+                      ? Endpoint::completions
+                      : Endpoint::chat;
+    auto parsed = Request::parse(ep, std::move(request.body));
+    if (!parsed) {
+      head.status = 400;
+      co_return finish(std::move(head), {to_openai_json(parsed.error())}, {}, deadline, started);
+    }
+    const Request& r = **parsed;
+    head.status = 200;
+    if (ep == Endpoint::embeddings) co_return finish(std::move(head), {embeddings(r)}, {}, deadline, started);
+
+    std::string text = m.reply;
+    if (text.empty()) {
+      std::string_view said = r.last_user_text().substr(0, 200);
+      text = "This is a mock response from " + r.model() + ". You said: " + std::string(said);
+    }
+    auto toks = tokens_of(text);
+    std::string finish_reason = "stop";
+    if (r.max_tokens() && static_cast<std::int64_t>(toks.size()) > *r.max_tokens()) {
+      toks.resize(static_cast<size_t>(*r.max_tokens()));
+      finish_reason = "length";
+    }
+    std::int64_t prompt_tokens = estimate_prompt_tokens(r);
+    auto completion_tokens = static_cast<std::int64_t>(toks.size());
+    std::string id = (ep == Endpoint::chat ? "chatcmpl-mock" : "cmpl-mock") + hex(fnv1a(r.body())).substr(0, 12);
+    std::string created = std::to_string(std::time(nullptr));
+    std::string model = json::quote(r.model());
+
+    if (!r.stream()) {
+      std::string joined;
+      for (const auto& t : toks) joined += t;
+      std::string body;
+      if (ep == Endpoint::chat) {
+        body = R"({"id":")" + id + R"(","object":"chat.completion","created":)" + created + R"(,"model":)" + model +
+               R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)" + json::quote(joined) +
+               R"(,"refusal":null},"logprobs":null,"finish_reason":")" + finish_reason + R"("}],"usage":)" +
+               usage_json(prompt_tokens, completion_tokens) + R"(,"system_fingerprint":"mock"})";
+      } else {
+        body = R"({"id":")" + id + R"(","object":"text_completion","created":)" + created + R"(,"model":)" + model +
+               R"(,"choices":[{"index":0,"text":)" + json::quote(joined) + R"(,"logprobs":null,"finish_reason":")" +
+               finish_reason + R"("}],"usage":)" + usage_json(prompt_tokens, completion_tokens) + "}";
+      }
+      co_return finish(std::move(head), {std::move(body)}, {}, deadline, started);
+    }
+
+    head.headers[0].value = "text/event-stream";
+    std::vector<std::string> frames;
+    frames.reserve(toks.size() + 4);
+    std::string prefix = R"(data: {"id":")" + id + R"(","object":")" +
+                         (ep == Endpoint::chat ? "chat.completion.chunk" : "text_completion") + R"(","created":)" +
+                         created + R"(,"model":)" + model + R"(,"choices":[)";
+    if (ep == Endpoint::chat) {
+      frames.push_back(prefix + R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})" + "\n\n");
+      for (const auto& t : toks) {
+        frames.push_back(prefix + R"({"index":0,"delta":{"content":)" + json::quote(t) + R"(},"finish_reason":null}]})" + "\n\n");
+      }
+      frames.push_back(prefix + R"({"index":0,"delta":{},"finish_reason":")" + finish_reason + R"("}]})" + "\n\n");
+    } else {
+      for (const auto& t : toks) {
+        frames.push_back(prefix + R"({"index":0,"text":)" + json::quote(t) + R"(,"finish_reason":null}]})" + "\n\n");
+      }
+      frames.push_back(prefix + R"({"index":0,"text":"","finish_reason":")" + finish_reason + R"("}]})" + "\n\n");
+    }
+    if (r.client_wants_usage()) {
+      frames.push_back(prefix + "]," + R"("usage":)" + usage_json(prompt_tokens, completion_tokens) + "}\n\n");
+    }
+    frames.push_back("data: [DONE]\n\n");
+    std::chrono::microseconds pace{0};
+    if (m.tokens_per_second > 0) pace = std::chrono::microseconds(static_cast<std::int64_t>(1e6 / m.tokens_per_second));
+    co_return finish(std::move(head), std::move(frames), pace, deadline, started);
+  }
+
+ private:
+  static Result<std::unique_ptr<Exchange>> finish(ResponseHead head, std::vector<std::string> pieces,
+                                                  std::chrono::microseconds pace, Clock::time_point deadline,
+                                                  Clock::time_point started) {
+    auto ex = std::make_unique<MockExchange>(std::move(head), std::move(pieces), pace, deadline);
+    ex->time_to_head = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+    return std::unique_ptr<Exchange>(std::move(ex));
+  }
+
+  static std::string embeddings(const Request& r) {
+    std::int64_t dims = 16;
+    if (const auto* d = r.fields().find("dimensions"); d && d->type == json::Type::number) {
+      dims = std::clamp<std::int64_t>(json::integer_value(d->value).value_or(16), 1, 4096);
+    }
+    std::vector<std::string> inputs;
+    if (r.payload().starts_with('"')) {
+      inputs.push_back(json::string_value(r.payload()).value_or(""));
+    } else if (auto items = json::scan_array(r.payload())) {
+      for (const auto& it : *items) inputs.push_back(it.type == json::Type::string ? json::string_value(it.value).value_or("") : std::string(it.value));
+    }
+    std::string data;
+    std::int64_t tokens = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      tokens += static_cast<std::int64_t>(inputs[i].size() + 3) / 4;
+      std::uint64_t h = fnv1a(inputs[i]);
+      std::string vec;
+      double norm = 0;
+      std::vector<double> v(static_cast<size_t>(dims));
+      for (auto& x : v) {
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+        x = static_cast<double>(h % 20001) / 10000.0 - 1.0;
+        norm += x * x;
+      }
+      norm = std::sqrt(norm);
+      for (size_t k = 0; k < v.size(); ++k) {
+        if (k) vec.push_back(',');
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.6f", norm > 0 ? v[k] / norm : 0.0);
+        vec.append(buf);
+      }
+      if (i) data.push_back(',');
+      data += R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":[)" + vec + "]}";
+    }
+    return R"({"object":"list","data":[)" + data + R"(],"model":)" + json::quote(r.model()) +
+           R"(,"usage":{"prompt_tokens":)" + std::to_string(tokens) + R"(,"total_tokens":)" + std::to_string(tokens) + "}}";
+  }
+
+  // Fails exactly fail_rate of the requests, spread evenly, per provider.
+  bool should_fail(const config::ProviderConfig& p) {
+    if (p.mock.fail_rate <= 0) return false;
+    std::atomic<std::uint64_t>* counter;
+    {
+      std::lock_guard lock(mu_);
+      counter = &counters_[p.name];
+    }
+    std::uint64_t n = counter->fetch_add(1, std::memory_order_relaxed);
+    double r = p.mock.fail_rate;
+    return static_cast<std::uint64_t>(static_cast<double>(n + 1) * r) > static_cast<std::uint64_t>(static_cast<double>(n) * r);
+  }
+
+  std::mutex mu_;
+  std::unordered_map<std::string, std::atomic<std::uint64_t>> counters_;
+};
+
+}  // namespace
+
+std::shared_ptr<Transport> make_mock_transport() { return std::make_shared<MockTransport>(); }
+
+}  // namespace sy::providers

@@ -1,0 +1,110 @@
+#include "providers/openai/openai_format.hpp"
+
+#include <cstring>
+
+#include "switchyard/core/json_scan.hpp"
+#include "switchyard/providers/sse.hpp"
+
+namespace sy::providers {
+
+std::optional<json::Edit> stream_usage_edit(const Request& request) {
+  if (!request.stream() || request.client_wants_usage()) return std::nullopt;
+  const json::Field* so = request.fields().find("stream_options");
+  if (so && so->type == json::Type::object) {
+    auto opts = json::scan_object(so->value);
+    if (opts) return json::Edit{"stream_options", json::splice(so->value, *opts, {{"include_usage", std::string("true")}})};
+  }
+  return json::Edit{"stream_options", std::string(R"({"include_usage":true})")};
+}
+
+Result<UpstreamRequest> OpenAIFormat::encode(const Request& request, const EncodeOptions& options) const {
+  UpstreamRequest up;
+  up.target = options.provider.url.base_path + std::string(endpoint_path(request.endpoint()));
+  up.headers.reserve(2 + options.provider.headers.size());
+  up.headers.push_back({"content-type", "application/json"});
+  if (!options.provider.api_key.empty()) up.headers.push_back({"authorization", "Bearer " + options.provider.api_key});
+  for (const auto& [k, v] : options.provider.headers) up.headers.push_back({k, v});
+  std::vector<json::Edit> edits;
+  if (options.stream_usage) {
+    if (auto e = stream_usage_edit(request)) edits.push_back(std::move(*e));
+  }
+  up.body = request.forward_body(options.deployment.upstream_model, std::move(edits));
+  return up;
+}
+
+Result<std::string> OpenAIFormat::decode_response(const Request&, std::string body, Usage& usage) const {
+  auto obj = json::scan_object(body);
+  if (!obj) {
+    Error e = Error::make(ErrorKind::connection, "upstream returned a malformed JSON body");
+    return e;
+  }
+  if (const auto* u = obj->find("usage"); u && u->type == json::Type::object) parse_openai_usage(u->value, usage);
+  return body;
+}
+
+std::unique_ptr<StreamDecoder> OpenAIFormat::stream_decoder(const Request& request) const {
+  return std::make_unique<OpenAIStreamDecoder>(request.client_wants_usage());
+}
+
+Error OpenAIFormat::classify_error(int status, const Headers& headers, std::string_view body) const {
+  return classify_http_error(status, headers, body);
+}
+
+namespace {
+
+// The raw value after `"usage":` when it is an object, else empty. Cheap: no full parse per chunk.
+std::string_view usage_object(std::string_view data) {
+  size_t at = 0;
+  for (;;) {
+    size_t k = data.find("\"usage\"", at);
+    if (k == std::string_view::npos) return {};
+    size_t p = k + 7;
+    while (p < data.size() && (data[p] == ' ' || data[p] == ':')) ++p;
+    if (p < data.size() && data[p] == '{') {
+      auto obj = json::scan_object(data);
+      if (!obj) return {};
+      const auto* u = obj->find("usage");
+      return u && u->type == json::Type::object ? u->value : std::string_view{};
+    }
+    at = p;
+  }
+}
+
+bool has_empty_choices(std::string_view data) {
+  size_t k = data.find("\"choices\"");
+  if (k == std::string_view::npos) return true;
+  size_t p = k + 9;
+  while (p < data.size() && (data[p] == ' ' || data[p] == ':')) ++p;
+  if (p >= data.size() || data[p] != '[') return false;
+  ++p;
+  while (p < data.size() && (data[p] == ' ' || data[p] == '\n')) ++p;
+  return p < data.size() && data[p] == ']';
+}
+
+}  // namespace
+
+Status OpenAIStreamDecoder::feed(std::string_view bytes, std::string& out) {
+  parser_.feed(bytes, [&](std::string_view, std::string_view data) {
+    if (data == "[DONE]") {
+      done_ = true;
+    } else if (auto u = usage_object(data); !u.empty()) {
+      parse_openai_usage(u, usage_);
+      // The usage-only chunk we asked for on the client's behalf is not theirs to see.
+      if (!client_wants_usage_ && has_empty_choices(data)) return;
+    }
+    out.append("data: ");
+    out.append(data);
+    out.append("\n\n");
+    ++events_;
+  });
+  return ok_status();
+}
+
+Status OpenAIStreamDecoder::finish(std::string& out) {
+  // A final event without its blank line still counts.
+  feed("\n\n", out);
+  if (!done_) return Error::make(ErrorKind::connection, "the upstream stream ended before [DONE]");
+  return ok_status();
+}
+
+}  // namespace sy::providers

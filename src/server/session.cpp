@@ -1,0 +1,203 @@
+#include "server/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <sys/socket.h>
+
+#include "switchyard/core/ids.hpp"
+#include "switchyard/telemetry/log.hpp"
+
+namespace sy::server {
+
+namespace {
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+}  // namespace
+
+Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker)
+    : stream_(std::move(socket)), shared_(shared), worker_(worker) {
+  shared_.connections.fetch_add(1, std::memory_order_relaxed);
+  registry_it_ = worker_.sessions.insert(worker_.sessions.end(), this);
+}
+
+Session::~Session() {
+  worker_.sessions.erase(registry_it_);
+  shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::close_if_idle() {
+  if (idle_) {
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
+  }
+}
+
+void Session::apply_common_headers(Call& call, http::fields& fields) {
+  fields.set("x-request-id", call.request_id);
+  for (const auto& [k, v] : call.headers) fields.set(k, v);
+}
+
+net::awaitable<bool> Session::send(Call& call, int status, std::string body, std::string_view content_type) {
+  http::response<http::string_body> res{static_cast<http::status>(status), call.req.version()};
+  res.set(http::field::server, "switchyard");
+  res.set(http::field::content_type, content_type);
+  apply_common_headers(call, res.base());
+  res.body() = std::move(body);
+  res.keep_alive(call.keep_alive && !shared_.draining.load(std::memory_order_relaxed));
+  call.keep_alive = res.keep_alive();
+  res.prepare_payload();
+  call.status = status;
+  stream_.expires_after(std::chrono::seconds(30));
+  auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
+  co_return !ec;
+}
+
+net::awaitable<bool> Session::send_error(Call& call, const Error& e) {
+  if (e.retry_after) {
+    auto secs = (e.retry_after->count() + 999) / 1000;
+    call.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
+    call.headers.emplace_back("retry-after-ms", std::to_string(e.retry_after->count()));
+  }
+  if (e.kind == ErrorKind::method_not_allowed) call.headers.emplace_back("allow", e.param.empty() ? "POST" : e.param);
+  Error shown = e;
+  if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
+  co_return co_await send(call, http_status(e), to_openai_json(shown));
+}
+
+net::awaitable<bool> Session::begin_stream(Call& call) {
+  http::response<http::empty_body> res{http::status::ok, call.req.version()};
+  res.set(http::field::server, "switchyard");
+  res.set(http::field::content_type, "text/event-stream");
+  res.set(http::field::cache_control, "no-cache");
+  apply_common_headers(call, res.base());
+  res.keep_alive(call.keep_alive && !shared_.draining.load(std::memory_order_relaxed));
+  call.keep_alive = res.keep_alive();
+  res.chunked(true);
+  call.status = 200;
+  http::response_serializer<http::empty_body> sr{res};
+  stream_.expires_after(std::chrono::seconds(30));
+  auto [ec, n] = co_await http::async_write_header(stream_, sr, kTuple);
+  co_return !ec;
+}
+
+net::awaitable<bool> Session::send_chunk(std::string_view data) {
+  if (data.empty()) co_return true;
+  stream_.expires_after(std::chrono::seconds(30));
+  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk(net::buffer(data.data(), data.size())), kTuple);
+  co_return !ec;
+}
+
+net::awaitable<bool> Session::end_stream() {
+  stream_.expires_after(std::chrono::seconds(30));
+  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kTuple);
+  co_return !ec;
+}
+
+net::awaitable<void> Session::wait_client_gone() {
+  auto& sock = stream_.socket();
+  for (;;) {
+    auto [ec] = co_await sock.async_wait(net::ip::tcp::socket::wait_read, kTuple);
+    if (ec) co_return;  // cancelled (the stream ended) or socket error
+    char c;
+    ssize_t n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) co_return;  // closed or reset
+    if (n > 0) {
+      // The client pipelined its next request: it is still there. Wait for the stream to end.
+      net::steady_timer forever(co_await net::this_coro::executor, Clock::time_point::max());
+      co_await forever.async_wait(kTuple);
+      co_return;
+    }
+  }
+}
+
+net::awaitable<void> Session::run() {
+  stream_.socket().set_option(net::ip::tcp::no_delay(true));
+  for (;;) {
+    auto rt = shared_.store.current();
+    const auto& sc = rt->config->server;
+    if (shared_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
+    // Wait for the first byte of the next request under the idle timeout.
+    if (buffer_.size() == 0) {
+      idle_ = true;
+      stream_.expires_after(sc.idle_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
+      idle_ = false;
+      if (ec) break;
+      buffer_.commit(n);
+    }
+    Call call;
+    call.started = Clock::now();
+    call.runtime = rt;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
+    parser.body_limit(static_cast<std::uint64_t>(sc.max_body_bytes));
+    // The whole header must arrive within header_timeout: a client trickling bytes is cut off.
+    stream_.expires_after(sc.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    call.request_id = new_request_id();
+    call.keep_alive = false;
+    if (hec) {
+      if (hec == http::error::header_limit) {
+        co_await send_error(call, Error::make(ErrorKind::header_too_large,
+                                              "Request headers exceed " + std::to_string(sc.max_header_bytes) + " bytes."));
+      } else if (hec == http::error::body_limit) {
+        co_await send_error(call, Error::make(ErrorKind::payload_too_large,
+                                              "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) +
+                                                  " bytes."));
+      } else if (hec != beast::error::timeout && hec != http::error::end_of_stream && hec != net::error::eof &&
+                 hec != net::error::connection_reset && hec != net::error::operation_aborted) {
+        co_await send_error(call, Error::bad_request("Malformed HTTP request: " + hec.message()));
+      }
+      break;
+    }
+    {
+      auto& h = parser.get();
+      if (auto rid = h["x-request-id"]; valid_request_id(rid)) call.request_id = std::string(rid);
+      if (h[http::field::expect] == "100-continue" && !parser.is_done()) {
+        http::response<http::empty_body> cont{http::status::continue_, h.version()};
+        auto [cec, cn] = co_await http::async_write(stream_, cont, kTuple);
+        if (cec) break;
+      }
+    }
+    if (!parser.is_done()) {
+      stream_.expires_after(sc.body_timeout);
+      auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      if (bec) {
+        if (bec == http::error::body_limit) {
+          co_await send_error(call, Error::make(ErrorKind::payload_too_large,
+                                                "Request body exceeds the limit of " +
+                                                    std::to_string(sc.max_body_bytes) + " bytes."));
+        } else if (bec == beast::error::timeout) {
+          Error e = Error::make(ErrorKind::bad_request, "The request body did not arrive within the body timeout.");
+          e.status_override = 408;
+          co_await send_error(call, e);
+        }
+        break;
+      }
+    }
+    stream_.expires_never();
+    call.req = parser.release();
+    call.keep_alive = call.req.keep_alive();
+    shared_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    co_await handle(call);
+    shared_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (!call.keep_alive || closed_) break;
+  }
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+net::awaitable<void> Session::handle(Call& call) {
+  co_await dispatch_api(*this, call);
+}
+
+}  // namespace sy::server

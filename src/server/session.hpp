@@ -1,0 +1,72 @@
+#pragma once
+// One client connection: reads requests with limits and timeouts, hands each to the API handlers,
+// writes plain and streamed responses. Runs as one coroutine on its worker's io_context.
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <list>
+#include <string>
+#include <vector>
+
+#include "server/shared.hpp"
+#include "switchyard/core/error.hpp"
+
+namespace sy::server {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+/// Per-request response state the handlers fill.
+struct Call {
+  http::request<http::string_body> req;
+  std::string request_id;
+  Clock::time_point started;
+  bool keep_alive = true;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra response headers
+  std::shared_ptr<const pipeline::Runtime> runtime;
+  int status = 0;  ///< status sent, for the access log
+};
+
+class Session {
+ public:
+  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker);
+  ~Session();
+  net::awaitable<void> run();
+
+  /// Closes the connection if it is waiting for a request (drain).
+  void close_if_idle();
+
+  // Response writers for handlers. Each returns false when the client is gone.
+  net::awaitable<bool> send(Call& call, int status, std::string body,
+                            std::string_view content_type = "application/json");
+  net::awaitable<bool> send_error(Call& call, const Error& e);
+  net::awaitable<bool> begin_stream(Call& call);
+  net::awaitable<bool> send_chunk(std::string_view data);
+  net::awaitable<bool> end_stream();
+  /// Completes when the client closes the connection (or it fails); never completes while the client
+  /// stays connected. Used to cancel upstream work when a client leaves mid-stream.
+  net::awaitable<void> wait_client_gone();
+
+  Shared& shared() { return shared_; }
+  Worker& worker() { return worker_; }
+
+ private:
+  net::awaitable<void> handle(Call& call);
+  void apply_common_headers(Call& call, http::fields& fields);
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  Shared& shared_;
+  Worker& worker_;
+  std::list<Session*>::iterator registry_it_;
+  bool idle_ = false;
+  bool closed_ = false;
+};
+
+/// API entry point: routes one request to its handler (api.cpp).
+net::awaitable<void> dispatch_api(Session& session, Call& call);
+
+}  // namespace sy::server

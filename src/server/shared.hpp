@@ -1,0 +1,32 @@
+#pragma once
+// State shared by every worker of one server: counters and flags behind atomics.
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <list>
+
+#include "switchyard/pipeline/dispatcher.hpp"
+#include "switchyard/pipeline/runtime.hpp"
+#include "switchyard/providers/transport.hpp"
+
+namespace sy::server {
+
+class Session;
+
+struct Shared {
+  pipeline::RuntimeStore& store;
+  const pipeline::Dispatcher& dispatcher;
+  std::atomic<int> connections{0};  ///< open client connections
+  std::atomic<int> in_flight{0};    ///< requests being handled (including streams)
+  std::atomic<bool> draining{false};
+};
+
+/// Per worker thread. Only that thread touches `sessions` and `pool`.
+struct Worker {
+  boost::asio::io_context ioc{1};
+  providers::HttpPoolPtr pool = providers::make_http_pool();
+  providers::WorkerContext ctx;
+  std::list<Session*> sessions;  ///< live sessions, for closing idle ones on drain
+  int index = 0;
+};
+
+}  // namespace sy::server
