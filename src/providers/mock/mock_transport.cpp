@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -48,6 +49,27 @@ std::string hex(std::uint64_t v) {
     v >>= 4;
   }
   return s;
+}
+
+std::string base64_encode(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    std::uint32_t n = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                      static_cast<unsigned char>(in[i + 2]);
+    out += {kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63], kAlphabet[n & 63]};
+  }
+  if (i < in.size()) {
+    std::uint32_t n = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
 }
 
 class MockExchange final : public Exchange {
@@ -230,6 +252,10 @@ class MockTransport final : public Transport {
     } else if (auto items = json::scan_array(r.payload())) {
       for (const auto& it : *items) inputs.push_back(it.type == json::Type::string ? json::string_value(it.value).value_or("") : std::string(it.value));
     }
+    bool base64 = false;
+    if (const auto* f = r.fields().find("encoding_format"); f && f->type == json::Type::string) {
+      base64 = json::string_value(f->value).value_or("") == "base64";
+    }
     std::string data;
     std::int64_t tokens = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -246,14 +272,29 @@ class MockTransport final : public Transport {
         norm += x * x;
       }
       norm = std::sqrt(norm);
-      for (size_t k = 0; k < v.size(); ++k) {
-        if (k) vec.push_back(',');
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.6f", norm > 0 ? v[k] / norm : 0.0);
-        vec.append(buf);
+      for (auto& x : v) x = norm > 0 ? x / norm : 0.0;
+      if (base64) {
+        // OpenAI's base64 format: little-endian float32s.
+        std::string bytes;
+        for (double x : v) {
+          auto f = static_cast<float>(x);
+          char b[4];
+          std::memcpy(b, &f, 4);
+          bytes.append(b, 4);
+        }
+        vec = "\"" + base64_encode(bytes) + "\"";
+      } else {
+        vec = "[";
+        for (size_t k = 0; k < v.size(); ++k) {
+          if (k) vec.push_back(',');
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.6f", v[k]);
+          vec.append(buf);
+        }
+        vec += "]";
       }
       if (i) data.push_back(',');
-      data += R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":[)" + vec + "]}";
+      data += R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":)" + vec + "}";
     }
     return R"({"object":"list","data":[)" + data + R"(],"model":)" + json::quote(r.model()) +
            R"(,"usage":{"prompt_tokens":)" + std::to_string(tokens) + R"(,"total_tokens":)" + std::to_string(tokens) + "}}";

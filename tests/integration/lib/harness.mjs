@@ -1,0 +1,181 @@
+// Test harness: starts the real switchyard binary on 127.0.0.1 port 0 with a generated config, and
+// fake upstream servers that record what they receive. Everything is awaited; nothing sleeps to wait.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+export const BIN = process.env.SWITCHYARD_BIN ?? path.resolve(import.meta.dirname, '../../../build/switchyard');
+export const SOURCE_DIR = process.env.SWITCHYARD_SOURCE_DIR ?? path.resolve(import.meta.dirname, '../../..');
+
+/** Writes `yaml` to a temp file and returns its path. */
+export function writeConfig(yaml) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
+  const file = path.join(dir, 'config.yaml');
+  fs.writeFileSync(file, yaml);
+  return file;
+}
+
+/**
+ * Starts switchyard with the given YAML (its server.listen should be 127.0.0.1:0) and resolves once it
+ * printed the port it listens on.
+ */
+export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
+  const file = writeConfig(yaml);
+  const proc = spawn(BIN, ['--config', file, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const onData = (d) => { output += d.toString(); };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  const port = await new Promise((resolve, reject) => {
+    const check = () => {
+      const m = output.match(/listening on [\d.]+:(\d+)/);
+      if (m) { cleanup(); resolve(Number(m[1])); }
+    };
+    const onExit = (code) => { cleanup(); reject(new Error(`switchyard exited (${code}) before listening:\n${output}`)); };
+    const cleanup = () => { proc.stdout.off('data', check); proc.stderr.off('data', check); proc.off('exit', onExit); };
+    proc.stdout.on('data', check);
+    proc.stderr.on('data', check);
+    proc.on('exit', onExit);
+    check();
+  });
+  const exited = once(proc, 'exit');
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    configFile: file,
+    output: () => output,
+    /** Resolves when the output contains `re` (a RegExp), or rejects after `ms`. */
+    async waitForOutput(re, ms = 5000) {
+      if (re.test(output)) return;
+      await new Promise((resolve, reject) => {
+        const t = setTimeout(() => { proc.stdout.off('data', f); reject(new Error(`timed out waiting for ${re} in:\n${output}`)); }, ms);
+        const f = () => { if (re.test(output)) { clearTimeout(t); proc.stdout.off('data', f); resolve(); } };
+        proc.stdout.on('data', f);
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, signal: proc.signalCode };
+      proc.kill(signal);
+      const [code, sig] = await exited;
+      return { code, signal: sig };
+    },
+    exited,
+  };
+}
+
+/** Runs the binary to completion with args; resolves {code, stdout, stderr}. */
+export async function runSwitchyard(args, env = {}) {
+  const proc = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  proc.stdout.on('data', (d) => { stdout += d; });
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const [code] = await once(proc, 'exit');
+  return { code, stdout, stderr };
+}
+
+/**
+ * A fake upstream HTTP server. `handler(req, res, body)` answers; every request is recorded in
+ * `requests` as {method, url, headers, body}. `closed` counts server-side sockets that closed.
+ */
+export async function startUpstream(handler) {
+  const requests = [];
+  const sockets = new Set();
+  const waiters = [];
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = Buffer.concat(chunks).toString();
+    const rec = { method: req.method, url: req.url, headers: req.headers, body, json: safeJson(body) };
+    requests.push(rec);
+    for (const w of waiters.splice(0)) w(rec);
+    try {
+      await handler(req, res, rec);
+    } catch (e) {
+      if (!res.headersSent) { res.writeHead(500); }
+      res.end(String(e));
+    }
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    openSockets: () => sockets.size,
+    /** Resolves with the next request received (or the n-th overall when already there). */
+    nextRequest() { return new Promise((r) => waiters.push(r)); },
+    async close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+function safeJson(s) { try { return JSON.parse(s); } catch { return undefined; } }
+
+/** A canned OpenAI chat.completion body. */
+export function completion(content, model = 'upstream-model', usage = { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 }) {
+  return {
+    id: 'chatcmpl-test', object: 'chat.completion', created: 1700000000, model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop', logprobs: null }],
+    usage,
+  };
+}
+
+/** One SSE chunk frame of a streamed chat completion. */
+export function chunk(content, { model = 'upstream-model', finish = null, role } = {}) {
+  const delta = {};
+  if (role) delta.role = role;
+  if (content !== undefined && content !== null) delta.content = content;
+  return `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+}
+
+export function usageChunk(usage = { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }) {
+  return `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model: 'upstream-model', choices: [], usage })}\n\n`;
+}
+
+/** POSTs JSON; resolves {status, headers, text, json}. */
+export async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Parses an SSE body into the list of data payloads. */
+export function sseData(text) {
+  return text.split(/\n\n/).map((e) => e.trim()).filter((e) => e.startsWith('data:')).map((e) => e.slice(5).trim());
+}
+
+/** A minimal config: one openai-type provider at `upstreamUrl`, model `m` -> upstream `up-m`. */
+export function basicConfig(upstreamUrl, extra = '') {
+  return `server:
+  listen: 127.0.0.1:0
+  threads: 2
+logging:
+  level: info
+providers:
+  - name: fake
+    type: openai
+    base_url: ${upstreamUrl}/v1
+    api_key: \${FAKE_KEY:-sk-test-secret}
+models:
+  - name: m
+    deployments:
+      - provider: fake
+        model: up-m
+        input_price: 1.0
+        output_price: 2.0
+${extra}`;
+}
