@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tokenize/rank_files.hpp"
@@ -119,6 +120,23 @@ TEST(TokenizerTest, InvalidUtf8StillRoundTrips) {
   SY_REQUIRE_RANKS(tok, Encoding::o200k_base);
   const std::string text = "ok \xFF\xC3 then \xE2\x82";
   EXPECT_EQ(tok->decode(tok->encode(text)), text);
+}
+
+TEST(TokenizerTest, ConcurrentCallsAgree) {
+  SY_REQUIRE_RANKS(tok, Encoding::o200k_base);
+  std::string text;
+  for (const Sample& s : samples()) text += s.text + "\n";
+  text += std::string(300, 'z');  // one piece on the heap path
+  const std::size_t want = tok->count(text);
+  std::vector<std::size_t> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) mismatches[t] += tok->count(text) != want || tok->encode(text).size() != want;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (std::size_t m : mismatches) EXPECT_EQ(m, 0u);
 }
 
 }  // namespace

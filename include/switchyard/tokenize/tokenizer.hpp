@@ -32,10 +32,10 @@ std::optional<Encoding> encoding_from_name(std::string_view name);
 std::filesystem::path default_models_dir();
 
 /// One loaded encoding. Immutable after `load`, so every member is safe to call from any number of
-/// threads at once; share it as `shared_ptr<const Tokenizer>`. `count` and `encode` never allocate per
-/// token (`encode` grows only its output vector) and never fail: bytes that are not valid UTF-8 are
-/// tokenised as single bytes, and special-token text such as "<|endoftext|>" counts as ordinary text
-/// (tiktoken's `encode_ordinary`).
+/// threads at once; share it as `shared_ptr<const Tokenizer>`. `count` allocates nothing except for
+/// pre-tokenised pieces longer than 128 bytes (`encode` also grows its output vector). Neither fails:
+/// bytes that are not valid UTF-8 are tokenised as single bytes, and special-token text such as
+/// "<|endoftext|>" counts as ordinary text (tiktoken's `encode_ordinary`). Cost: roughly 10-35 µs per KB.
 class Tokenizer {
  public:
   ~Tokenizer();
@@ -64,9 +64,8 @@ class Tokenizer {
   /// The bytes of the tokens (not necessarily valid UTF-8 for a partial sequence); unknown ids are skipped.
   std::string decode(std::span<const std::uint32_t> tokens) const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
