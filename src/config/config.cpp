@@ -194,6 +194,16 @@ struct ConfigBuilder {
       else mock(*m, p.mock);
     }
     if (const Node* o = n.get("options")) p.options = *o;
+    // Bedrock's endpoint follows from its region when no base_url is given.
+    if (p.type == "bedrock" && p.base_url.empty()) {
+      const Node* region = p.options.is_map() ? p.options.get("region") : nullptr;
+      if (!region || !region->is_scalar() || region->scalar().empty()) {
+        n.error(d, "bedrock providers need options.region (or a base_url)");
+      } else {
+        p.base_url = "https://bedrock-runtime." + region->scalar() + ".amazonaws.com";
+        p.url = *parse_url(p.base_url);
+      }
+    }
     if (!p.name.empty()) c.provider_index_[p.name] = c.providers.size();
     c.providers.push_back(std::move(p));
   }
