@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <unordered_map>
 #include <utility>
 
 #include "kernels.hpp"
+#include "switchyard/embed/unigram_tokenizer.hpp"
 
 namespace sy::embed {
 namespace {
@@ -65,67 +65,10 @@ std::uint32_t checksum(const char* p, std::size_t n) {
   return h;
 }
 
-// Byte trie over the vocabulary pieces: one hash lookup per input byte, walks stop at the first miss.
-class PieceTrie {
- public:
-  void insert(std::string_view piece, std::int32_t id) {
-    std::uint32_t node = 0;
-    for (unsigned char c : piece) {
-      const std::uint64_t key = (static_cast<std::uint64_t>(node) << 8) | c;
-      auto it = edges_.find(key);
-      if (it == edges_.end()) {
-        ids_.push_back(-1);
-        it = edges_.emplace(key, static_cast<std::uint32_t>(ids_.size() - 1)).first;
-      }
-      node = it->second;
-    }
-    ids_[node] = id;  // a later duplicate wins, as in the reference trie
-  }
-  // Calls fn(end_byte, id) for every piece that is a prefix of text[start..].
-  template <class Fn>
-  void prefixes(std::string_view text, std::size_t start, Fn&& fn) const {
-    std::uint32_t node = 0;
-    for (std::size_t i = start; i < text.size(); ++i) {
-      auto it = edges_.find((static_cast<std::uint64_t>(node) << 8) | static_cast<unsigned char>(text[i]));
-      if (it == edges_.end()) return;
-      node = it->second;
-      if (ids_[node] >= 0) fn(i + 1, ids_[node]);
-    }
-  }
-  std::size_t memory_bytes() const { return edges_.size() * 32 + ids_.capacity() * 4; }
-
- private:
-  std::unordered_map<std::uint64_t, std::uint32_t> edges_;
-  std::vector<std::int32_t> ids_ = {-1};  // node 0 = root
-};
-
-std::size_t utf8_length(unsigned char lead) {
-  if (lead < 0x80) return 1;
-  if ((lead >> 5) == 0x6) return 2;
-  if ((lead >> 4) == 0xe) return 3;
-  if ((lead >> 3) == 0x1e) return 4;
-  return 1;  // stray continuation or invalid byte: its own symbol
-}
-
-std::size_t codepoints(std::string_view s) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < s.size(); i += std::min(utf8_length(static_cast<unsigned char>(s[i])), s.size() - i)) ++n;
-  return n;
-}
-
 // Activations for one forward pass; reused per thread.
 struct Scratch {
   std::vector<float> x0, qkv, attn, h, ln, ffn, scores, pooled, out;
   PackedMatrix kt, v;
-  std::vector<std::uint32_t> sym_start;
-  std::vector<std::int32_t> sym_of_byte;
-  std::vector<double> best;
-  std::vector<std::int32_t> words;
-  struct Match {
-    std::uint32_t len;  // in symbols
-    std::int32_t id;
-  };
-  std::vector<std::vector<Match>> matches;
 };
 
 Scratch& scratch() {
@@ -152,10 +95,7 @@ void layer_norm(const float* x, std::size_t rows, std::size_t dim, const float* 
 }  // namespace
 
 struct UseLiteEmbedder::Model {
-  // Tokenizer.
-  PieceTrie trie;
-  std::vector<double> scores;                // per id
-  std::vector<std::uint32_t> piece_symbols;  // per id, length in code points
+  std::unique_ptr<UnigramTokenizer> tokenizer;
   // Weights.
   std::vector<float> embeddings;  // kEmbedRows x kD0
   std::vector<float> inv_timescales;
@@ -225,19 +165,17 @@ Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::
   // Vocabulary.
   const char* v = p + vocab_offset;
   const char* v_end = v + vocab_bytes;
-  model->scores.resize(vocab_count);
-  model->piece_symbols.resize(vocab_count);
+  std::vector<std::pair<std::string, double>> pieces(vocab_count);
   for (std::uint32_t id = 0; id < vocab_count; ++id) {
     if (v_end - v < 12) return fail("vocabulary truncated");
-    model->scores[id] = read_le<double>(v);
+    pieces[id].second = read_le<double>(v);
     const std::uint32_t len = read_le<std::uint32_t>(v + 8);
     v += 12;
     if (static_cast<std::size_t>(v_end - v) < len) return fail("vocabulary truncated");
-    const std::string_view piece(v, len);
+    pieces[id].first.assign(v, len);
     v += len;
-    model->piece_symbols[id] = static_cast<std::uint32_t>(std::max<std::size_t>(1, codepoints(piece)));
-    if (id >= kReservedIds && !piece.empty()) model->trie.insert(piece, static_cast<std::int32_t>(id));
   }
+  model->tokenizer = std::make_unique<UnigramTokenizer>(pieces, kReservedIds);
 
   // Tensors.
   for (std::uint32_t i = 0; i < tensor_count; ++i) {
@@ -275,93 +213,14 @@ UseLiteEmbedder::~UseLiteEmbedder() = default;
 
 std::size_t UseLiteEmbedder::memory_bytes() const {
   const Model& m = *model_;
-  std::size_t n = sizeof(Model) + m.trie.memory_bytes() + m.scores.capacity() * 8 + m.piece_symbols.capacity() * 4 +
+  std::size_t n = sizeof(Model) + m.tokenizer->memory_bytes() +
                   (m.embeddings.capacity() + m.inv_timescales.capacity()) * 4;
   for (std::uint32_t i = 0; i < kTensorCount; ++i) n += m.vec[i].capacity() * 4 + m.mat[i].memory_bytes();
   return n;
 }
 
-std::vector<std::int32_t> UseLiteEmbedder::tokenize(std::string_view raw) const {
-  const Model& m = *model_;
-  if (raw.empty()) return {};
-  Scratch& s = scratch();
-  // Every piece containing "▁" has it first, so a token boundary falls before each "▁" and the
-  // tokens of a prefix ending at one do not depend on what follows. The model reads 128 tokens and
-  // each space-separated segment yields at least one, so 128 segments are enough: cut there.
-  std::size_t cut = raw.size();
-  for (std::size_t i = 0, spaces = 0; i < raw.size(); ++i)
-    if (raw[i] == ' ' && ++spaces == m.max_tokens) {
-      cut = i;
-      break;
-    }
-  // Reference preprocessing: "▁" + text with every space replaced by "▁". (NFKC is not applied.)
-  static constexpr std::string_view kSep = "\xe2\x96\x81";
-  std::string text;
-  text.reserve(cut + kSep.size() * 8);
-  text.append(kSep);
-  for (std::size_t i = 0; i < cut; ++i) {
-    if (raw[i] == ' ') text.append(kSep);
-    else text.push_back(raw[i]);
-  }
-
-  // Symbols are code points; sym_of_byte maps a byte offset that starts a symbol to its index.
-  s.sym_start.clear();
-  s.sym_of_byte.assign(text.size() + 1, -1);
-  for (std::size_t i = 0; i < text.size();) {
-    s.sym_of_byte[i] = static_cast<std::int32_t>(s.sym_start.size());
-    s.sym_start.push_back(static_cast<std::uint32_t>(i));
-    i += std::min(utf8_length(static_cast<unsigned char>(text[i])), text.size() - i);
-  }
-  const std::size_t n = s.sym_start.size();
-  s.sym_of_byte[text.size()] = static_cast<std::int32_t>(n);
-
-  // Pieces starting at each symbol; a symbol no piece starts with becomes one unknown (id 0, score 0).
-  if (s.matches.size() < n) s.matches.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto& list = s.matches[i];
-    list.clear();
-    m.trie.prefixes(text, s.sym_start[i], [&](std::size_t end_byte, std::int32_t id) {
-      const std::int32_t end_sym = s.sym_of_byte[end_byte];
-      if (end_sym >= 0) list.push_back({static_cast<std::uint32_t>(end_sym - static_cast<std::int32_t>(i)), id});
-    });
-    if (list.empty()) list.push_back({1, 0});
-  }
-
-  // Viterbi exactly as the reference: for each end position in order, candidates by ascending start;
-  // a candidate replaces the current best when the best is still 0 or the score is >= (ties: later
-  // start wins). Sums are doubles, as in JavaScript.
-  s.best.assign(n + 1, 0.0);
-  s.words.assign(n + 1, 0);
-  constexpr std::size_t kMaxPieceSymbols = 32;
-  for (std::size_t end = 1; end <= n; ++end) {
-    const std::size_t first = end > kMaxPieceSymbols ? end - kMaxPieceSymbols : 0;
-    for (std::size_t start = first; start < end; ++start) {
-      for (const auto& mt : s.matches[start]) {
-        if (start + mt.len != end) continue;
-        const double score = (mt.id == 0 ? 0.0 : m.scores[static_cast<std::size_t>(mt.id)]) + s.best[start];
-        if (s.best[end] == 0.0 || score >= s.best[end]) {
-          s.best[end] = score;
-          s.words[end] = mt.id;
-        }
-      }
-    }
-  }
-  std::vector<std::int32_t> reversed;
-  for (std::size_t it = n; it > 0;) {
-    const std::int32_t id = s.words[it];
-    reversed.push_back(id);
-    const std::size_t len = m.piece_symbols[static_cast<std::size_t>(id)];
-    it = len >= it ? 0 : it - len;
-  }
-  // Runs of unknowns merge into one.
-  std::vector<std::int32_t> ids;
-  bool prev_unknown = false;
-  for (std::int32_t id : reversed) {
-    if (!(prev_unknown && id == 0)) ids.push_back(id);
-    prev_unknown = id == 0;
-  }
-  std::reverse(ids.begin(), ids.end());
-  return ids;
+std::vector<std::int32_t> UseLiteEmbedder::tokenize(std::string_view text) const {
+  return model_->tokenizer->encode(text, model_->max_tokens);
 }
 
 void UseLiteEmbedder::encode(const std::vector<std::int32_t>& all_ids, float* out) const {

@@ -46,7 +46,8 @@ class UseLiteEmbedder final : public Embedder {
   bool cpu_heavy() const override { return true; }
   std::size_t memory_bytes() const override;
 
-  /// SentencePiece ids of `text` (unclipped), as the reference tokenizer produces them.
+  /// SentencePiece ids of `text` as the reference tokenizer produces them; at least the first
+  /// kMaxTokens are exact (input past what can affect them is not read), there may be more.
   std::vector<std::int32_t> tokenize(std::string_view text) const;
   /// Runs the encoder on ids (clipped to kMaxTokens) into `out` (kDim floats).
   void encode(const std::vector<std::int32_t>& ids, float* out) const;
