@@ -164,7 +164,7 @@ Choice LearnedModel::choose(std::string_view prompt, const ChoicePolicy& policy,
   } else {
     double best = -std::numeric_limits<double>::infinity();
     for (std::size_t m = 0; m < nm; ++m) {
-      double u = c.predicted_quality[m] - policy.value * c.estimated_cost[m] * 1000.0;
+      double u = c.predicted_quality[m] - policy.value * c.estimated_cost[m];
       if (u > best) {
         best = u;
         pick = m;

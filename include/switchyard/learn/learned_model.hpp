@@ -39,8 +39,9 @@ struct ChoicePolicy {
     /// highest predicted quality (ties go to the cheaper).
     quality_target,
     /// argmax_m p_m - value * cost_m, where p_m is the predicted quality and cost_m the estimated USD
-    /// cost of this request on model m in thousandths of a dollar (prompt tokens ~ bytes/4 of the
-    /// prompt, plus `expected_output_tokens`). `value` is the quality points given up per $0.001.
+    /// cost of this request on model m (prompt tokens ~ bytes/4 of the prompt, plus
+    /// `expected_output_tokens`). `value` (lambda) is the predicted quality one would give up to save
+    /// one dollar per request: lambda = 10 trades 0.1 of success probability for a cent.
     cost_penalty,
   };
   Kind kind = Kind::quality_target;

@@ -1,0 +1,148 @@
+#include "switchyard/learn/dataset.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "switchyard/learn/evaluation.hpp"
+
+namespace sy::learn {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A scratch directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("sy_learn_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string write(const std::string& rel, const std::string& text) const {
+    fs::path p = path_ / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  std::string path(const std::string& rel = "") const { return (path_ / rel).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// The RouteLLM layout: mmlu/responses/mmlu_<subject>.csv and mmlu/contaminated_prompts.jsonl.
+void write_mmlu_like(const TempDir& d) {
+  d.write("mmlu/responses/mmlu_anatomy.csv",
+          "prompt,weak-model,strong-model\n"
+          "\"Which bone?\nA. femur\nB. tibia\nAnswer:\",True,True\n"
+          "\"A \"\"dished face\"\" is\nA. x\nB. y\nAnswer:\",False,True\n");
+  d.write("mmlu/responses/mmlu_virology.csv",
+          "prompt,weak-model,strong-model\r\n"
+          "\"Which virus?\r\nA. flu\r\nAnswer:\",False,False\r\n"
+          "\"Leaked question\nAnswer:\",True,False\r\n");
+  d.write("mmlu/contaminated_prompts.jsonl",
+          "{\"train_prompt\":\"x\",\"eval_prompt\":\"Leaked question\\nAnswer:\",\"train_idx\":1,\"eval_idx\":3}\n");
+}
+
+TEST(DatasetTest, LoadsDirectoryOfCsvsAndDropsContaminatedPrompts) {
+  TempDir d;
+  write_mmlu_like(d);
+  LoadReport rep;
+  auto data = load_dataset({d.path("mmlu/responses")}, LoadOptions{}, &rep);
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(data->models, (std::vector<std::string>{"weak-model", "strong-model"}));
+  EXPECT_EQ(rep.rows_read, 4u);
+  EXPECT_EQ(rep.dropped_contaminated, 1u);
+  ASSERT_EQ(data->examples.size(), 3u);
+  EXPECT_EQ(data->examples[0].prompt, "Which bone?\nA. femur\nB. tibia\nAnswer:");
+  EXPECT_EQ(data->examples[1].prompt, "A \"dished face\" is\nA. x\nB. y\nAnswer:");
+  EXPECT_EQ(data->examples[2].prompt, "Which virus?\r\nA. flu\r\nAnswer:");
+  EXPECT_EQ(data->examples[1].quality, (std::vector<float>{0, 1}));
+  EXPECT_EQ(data->examples[0].group, "mmlu_anatomy");
+  EXPECT_EQ(data->examples[2].group, "mmlu_virology");
+  EXPECT_TRUE(std::isnan(data->examples[0].output_tokens[0]));
+}
+
+TEST(DatasetTest, GlobAndNoDecontaminate) {
+  TempDir d;
+  write_mmlu_like(d);
+  LoadOptions o;
+  o.find_contaminated = false;
+  auto data = load_dataset({d.path("mmlu/responses/mmlu_v*.csv")}, o);
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(data->examples.size(), 2u);
+  EXPECT_EQ(data->sources.size(), 1u);
+}
+
+TEST(DatasetTest, ResponseColumnsGiveOutputTokenEstimates) {
+  TempDir d;
+  const std::string f = d.write("g.csv",
+                                "prompt,w,s,w_response,s_response,s_input_tokens\n"
+                                "\"q1\",True,False,\"12345678\",\"1234\",40\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(data->models, (std::vector<std::string>{"w", "s"}));
+  const Example& e = data->examples[0];
+  EXPECT_FLOAT_EQ(e.output_tokens[0], 2.0f);
+  EXPECT_FLOAT_EQ(e.output_tokens[1], 1.0f);
+  EXPECT_FLOAT_EQ(e.input_tokens[1], 40.0f);
+  EXPECT_TRUE(std::isnan(e.input_tokens[0]));
+}
+
+TEST(DatasetTest, LoadsJsonlWithScoresGroupsAndTokens) {
+  TempDir d;
+  const std::string f = d.write(
+      "x.jsonl",
+      "{\"prompt\":\"a\",\"scores\":{\"m1\":1,\"m2\":0.5,\"m3\":false},\"group\":\"g1\",\"input_tokens\":{\"m1\":7}}\n"
+      "\n"
+      "{\"prompt\":\"b\",\"m1\":true,\"m2\":0,\"m3\":1}\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(data->models, (std::vector<std::string>{"m1", "m2", "m3"}));
+  ASSERT_EQ(data->examples.size(), 2u);
+  EXPECT_EQ(data->examples[0].quality, (std::vector<float>{1, 0.5f, 0}));
+  EXPECT_EQ(data->examples[0].group, "g1");
+  EXPECT_EQ(data->examples[1].group, "x");
+  EXPECT_FLOAT_EQ(data->examples[0].input_tokens[0], 7.0f);
+  EXPECT_EQ(data->examples[1].quality, (std::vector<float>{1, 0, 1}));
+}
+
+TEST(DatasetTest, ErrorsNameTheFile) {
+  TempDir d;
+  const std::string f = d.write("bad.csv", "text,a\nx,True\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_FALSE(data.ok());
+  EXPECT_NE(data.error().message.find("bad.csv"), std::string::npos);
+  EXPECT_FALSE(load_dataset({d.path("missing.csv")}, LoadOptions{}).ok());
+}
+
+TEST(FoldsTest, FoldsByPromptKeepDuplicatesTogetherAndAreDeterministic) {
+  Dataset data;
+  data.models = {"w", "s"};
+  for (int i = 0; i < 103; ++i) data.examples.push_back({"p" + std::to_string(i % 90), {1, 1}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, ""});
+  auto a = folds_by_prompt(data, 5, 42);
+  auto b = folds_by_prompt(data, 5, 42);
+  auto c = folds_by_prompt(data, 5, 43);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  ASSERT_EQ(a.size(), 5u);
+  std::vector<int> fold_of(103, -1);
+  std::size_t total = 0;
+  for (std::size_t f = 0; f < a.size(); ++f) {
+    EXPECT_GE(a[f].size(), 19u);
+    EXPECT_LE(a[f].size(), 23u);
+    total += a[f].size();
+    for (std::size_t r : a[f]) fold_of[r] = static_cast<int>(f);
+  }
+  EXPECT_EQ(total, 103u);
+  for (int i = 90; i < 103; ++i) EXPECT_EQ(fold_of[static_cast<std::size_t>(i)], fold_of[static_cast<std::size_t>(i - 90)]);
+}
+
+}  // namespace
+}  // namespace sy::learn
