@@ -91,7 +91,10 @@ UnigramTokenizer::UnigramTokenizer(const std::vector<std::pair<std::string, doub
   for (std::size_t id = 0; id < pieces.size(); ++id) {
     const auto& [piece, score] = pieces[id];
     impl_->scores[id] = score;
-    impl_->piece_symbols[id] = static_cast<std::uint32_t>(std::max<std::size_t>(1, codepoints(piece)));
+    // The reference steps back by the piece's own length; for id 0 that is USE-lite's one-character
+    // "\ufffd", i.e. one unknown symbol, whatever the id-0 piece of another vocabulary looks like.
+    impl_->piece_symbols[id] =
+        id == 0 ? 1u : static_cast<std::uint32_t>(std::max<std::size_t>(1, codepoints(piece)));
     if (id >= reserved && id > 0 && !piece.empty()) {
       impl_->trie.insert(piece, static_cast<std::int32_t>(id));
       impl_->max_piece_symbols = std::max<std::size_t>(impl_->max_piece_symbols, impl_->piece_symbols[id]);
