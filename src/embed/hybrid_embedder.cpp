@@ -41,4 +41,12 @@ Embedding HybridEmbedder::combine(Embedding ea, Embedding eb) const {
 
 Embedding HybridEmbedder::embed(std::string_view text) const { return combine(a_->embed(text), b_->embed(text)); }
 
+std::vector<Embedding> HybridEmbedder::embed_batch(std::span<const std::string_view> texts) const {
+  std::vector<Embedding> a = a_->embed_batch(texts), b = b_->embed_batch(texts);
+  std::vector<Embedding> out;
+  out.reserve(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) out.push_back(combine(std::move(a[i]), std::move(b[i])));
+  return out;
+}
+
 }  // namespace sy::embed

@@ -104,11 +104,12 @@ Result<std::shared_ptr<const SemanticIndex>> SemanticIndex::build(std::vector<Ro
                                                                   std::shared_ptr<const Embedder> embedder,
                                                                   const IndexOptions& options) {
   if (!embedder) return Error::make(ErrorKind::internal, "semantic index: no embedder");
+  std::vector<std::string_view> texts;
+  for (const RouteSpec& r : routes) texts.insert(texts.end(), r.utterances.begin(), r.utterances.end());
+  std::vector<Embedding> flat = embedder->embed_batch(texts);
   std::vector<std::vector<Embedding>> vectors(routes.size());
-  for (std::size_t r = 0; r < routes.size(); ++r) {
-    vectors[r].reserve(routes[r].utterances.size());
-    for (const std::string& u : routes[r].utterances) vectors[r].push_back(embedder->embed(u));
-  }
+  for (std::size_t r = 0, i = 0; r < routes.size(); ++r)
+    for (std::size_t u = 0; u < routes[r].utterances.size(); ++u) vectors[r].push_back(std::move(flat[i++]));
   return build(std::move(routes), std::move(embedder), vectors, options);
 }
 

@@ -223,53 +223,65 @@ std::vector<std::int32_t> UseLiteEmbedder::tokenize(std::string_view text) const
   return model_->tokenizer->encode(text, model_->max_tokens);
 }
 
-void UseLiteEmbedder::encode(const std::vector<std::int32_t>& all_ids, float* out) const {
+void UseLiteEmbedder::encode(const std::vector<std::int32_t>& ids, float* out) const {
+  const std::vector<std::int32_t>* one = &ids;
+  encode_batch(std::span<const std::vector<std::int32_t>* const>(&one, 1), out);
+}
+
+void UseLiteEmbedder::encode_batch(std::span<const std::vector<std::int32_t>* const> batch, float* out) const {
   const Model& m = *model_;
-  const std::size_t t_len = std::min(all_ids.size(), m.max_tokens);
-  if (t_len == 0) {
-    std::fill(out, out + kDim, 0.0f);
+  // Sequences are stacked row-wise: every matrix product runs once over all their tokens (so the
+  // weights stream from memory once per batch), attention and pooling run per sequence.
+  std::vector<std::size_t> begin(batch.size() + 1, 0);
+  for (std::size_t b = 0; b < batch.size(); ++b) begin[b + 1] = begin[b] + std::min(batch[b]->size(), m.max_tokens);
+  const std::size_t T = begin.back();
+  if (T == 0) {
+    std::fill(out, out + batch.size() * kDim, 0.0f);
     return;
   }
   Scratch& s = scratch();
-  const std::size_t T = t_len;
   s.x0.resize(T * kD0);
   s.qkv.resize(T * 3 * kD1);
   s.attn.resize(T * kD1);
   s.h.resize(T * kD1);
   s.ln.resize(T * kD1);
   s.ffn.resize(T * kFfn);
-  s.scores.resize(T * T);
+  s.scores.resize(m.max_tokens * m.max_tokens);
 
   // Input: the graph adds the embedding twice (once through the timing-signal branch) plus the
-  // sinusoidal timing signal [sin(p * inv_t), cos(p * inv_t)].
-  for (std::size_t t = 0; t < T; ++t) {
-    const std::int32_t id = all_ids[t];
-    const std::size_t row = (id >= 0 && static_cast<std::uint32_t>(id) < kEmbedRows) ? static_cast<std::size_t>(id) : 0;
-    const float* e = m.embeddings.data() + row * kD0;
-    float* x = s.x0.data() + t * kD0;
-    for (std::uint32_t j = 0; j < kTimescales; ++j) {
-      const float arg = static_cast<float>(t) * m.inv_timescales[j];
-      x[j] = (e[j] + e[j]) + std::sin(arg);
-      x[j + kTimescales] = (e[j + kTimescales] + e[j + kTimescales]) + std::cos(arg);
+  // sinusoidal timing signal [sin(p * inv_t), cos(p * inv_t)], p the position in the sequence.
+  for (std::size_t b = 0; b < batch.size(); ++b) {
+    for (std::size_t t = 0; t < begin[b + 1] - begin[b]; ++t) {
+      const std::int32_t id = (*batch[b])[t];
+      const std::size_t row = (id >= 0 && static_cast<std::uint32_t>(id) < kEmbedRows) ? static_cast<std::size_t>(id) : 0;
+      const float* e = m.embeddings.data() + row * kD0;
+      float* x = s.x0.data() + (begin[b] + t) * kD0;
+      for (std::uint32_t j = 0; j < kTimescales; ++j) {
+        const float arg = static_cast<float>(t) * m.inv_timescales[j];
+        x[j] = (e[j] + e[j]) + std::sin(arg);
+        x[j + kTimescales] = (e[j + kTimescales] + e[j + kTimescales]) + std::cos(arg);
+      }
     }
   }
 
-  // Multi-head self-attention over the rows of `in` (width d), output in s.attn (width d).
+  // Multi-head self-attention of each sequence over the rows of `in` (width d), into s.attn.
   auto attention = [&](const float* in, std::size_t d, TensorId qkv_w, float q_scale) {
     kernels::gemm(in, T, d, m.mat[qkv_w], m.vec[qkv_w + 1].data(), s.qkv.data(), 3 * d);
     const std::size_t hd = d / kHeads;
     const std::size_t ld = 3 * d;
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t j = 0; j < d; ++j) s.qkv[t * ld + j] *= q_scale;
-    for (std::size_t h = 0; h < kHeads; ++h) {
-      const float* q = s.qkv.data() + h * hd;
-      const float* k = s.qkv.data() + d + h * hd;
-      const float* v = s.qkv.data() + 2 * d + h * hd;
-      s.kt.pack_transposed(k, hd, T, ld);
-      kernels::gemm(q, T, ld, s.kt, nullptr, s.scores.data(), T);
-      for (std::size_t t = 0; t < T; ++t) kernels::softmax(s.scores.data() + t * T, T);
-      s.v.pack(v, T, hd, ld);
-      kernels::gemm(s.scores.data(), T, T, s.v, nullptr, s.attn.data() + h * hd, d);
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+      const std::size_t n = begin[b + 1] - begin[b];
+      if (n == 0) continue;
+      const float* rows = s.qkv.data() + begin[b] * ld;
+      for (std::size_t h = 0; h < kHeads; ++h) {
+        s.kt.pack_transposed(rows + d + h * hd, hd, n, ld);
+        kernels::gemm(rows + h * hd, n, ld, s.kt, nullptr, s.scores.data(), n);
+        for (std::size_t t = 0; t < n; ++t) kernels::softmax(s.scores.data() + t * n, n);
+        s.v.pack(rows + 2 * d + h * hd, n, hd, ld);
+        kernels::gemm(s.scores.data(), n, n, s.v, nullptr, s.attn.data() + begin[b] * d + h * hd, d);
+      }
     }
   };
   auto ffn = [&](float* h, TensorId ln_scale, TensorId w1, TensorId w2) {
@@ -295,20 +307,31 @@ void UseLiteEmbedder::encode(const std::vector<std::int32_t>& all_ids, float* ou
   for (std::size_t i = 0; i < T * kD1; ++i) s.h[i] += s.ln[i];
   ffn(s.h.data(), kL1FfnLnScale, kL1Ffn1, kL1Ffn2);
 
-  // Mean over tokens, dense + tanh, L2 normalisation.
-  s.pooled.assign(kD1, 0.0f);
-  for (std::size_t t = 0; t < T; ++t)
-    for (std::size_t j = 0; j < kD1; ++j) s.pooled[j] += s.h[t * kD1 + j];
-  const float count = static_cast<float>(T);
-  for (float& x : s.pooled) x /= count;
-  kernels::gemm(s.pooled.data(), 1, kD1, m.mat[kTanh], m.vec[kTanhBias].data(), out, kDim);
-  float ss = 0;
-  for (std::size_t j = 0; j < kDim; ++j) {
-    out[j] = std::tanh(out[j]);
-    ss += out[j] * out[j];
+  // Per sequence: mean over its tokens; then dense + tanh and L2 normalisation for all at once.
+  s.pooled.assign(batch.size() * kD1, 0.0f);
+  for (std::size_t b = 0; b < batch.size(); ++b) {
+    const std::size_t n = begin[b + 1] - begin[b];
+    float* pooled = s.pooled.data() + b * kD1;
+    for (std::size_t t = begin[b]; t < begin[b + 1]; ++t)
+      for (std::size_t j = 0; j < kD1; ++j) pooled[j] += s.h[t * kD1 + j];
+    const float count = static_cast<float>(std::max<std::size_t>(n, 1));
+    for (std::size_t j = 0; j < kD1; ++j) pooled[j] /= count;
   }
-  const float inv = 1.0f / std::sqrt(std::max(ss, m.l2_eps));
-  for (std::size_t j = 0; j < kDim; ++j) out[j] *= inv;
+  kernels::gemm(s.pooled.data(), batch.size(), kD1, m.mat[kTanh], m.vec[kTanhBias].data(), out, kDim);
+  for (std::size_t b = 0; b < batch.size(); ++b) {
+    float* o = out + b * kDim;
+    if (begin[b + 1] == begin[b]) {  // empty input: the zero vector, similar to nothing
+      std::fill(o, o + kDim, 0.0f);
+      continue;
+    }
+    float ss = 0;
+    for (std::size_t j = 0; j < kDim; ++j) {
+      o[j] = std::tanh(o[j]);
+      ss += o[j] * o[j];
+    }
+    const float inv = 1.0f / std::sqrt(std::max(ss, m.l2_eps));
+    for (std::size_t j = 0; j < kDim; ++j) o[j] *= inv;
+  }
 }
 
 Embedding UseLiteEmbedder::embed(std::string_view text) const {
@@ -321,6 +344,37 @@ Embedding UseLiteEmbedder::embed(std::string_view text) const {
   part.values.resize(kDim);
   encode(tokenize(text), part.values.data());
   return e;
+}
+
+std::vector<Embedding> UseLiteEmbedder::embed_batch(std::span<const std::string_view> texts) const {
+  std::vector<Embedding> out(texts.size());
+  // Chunks of ~512 token rows keep the activations (a few MB) in cache-friendly bounds.
+  constexpr std::size_t kMaxRows = 512;
+  std::vector<std::vector<std::int32_t>> ids;
+  std::vector<const std::vector<std::int32_t>*> ptrs;
+  std::vector<float> buf;
+  for (std::size_t i = 0; i < texts.size();) {
+    ids.clear();
+    std::size_t rows = 0, j = i;
+    while (j < texts.size() && (j == i || rows < kMaxRows)) {
+      ids.push_back(tokenize(texts[j]));
+      rows += std::min(ids.back().size(), model_->max_tokens);
+      ++j;
+    }
+    ptrs.clear();
+    for (const auto& v : ids) ptrs.push_back(&v);
+    buf.resize(ptrs.size() * kDim);
+    encode_batch(ptrs, buf.data());
+    for (std::size_t k = 0; k < ptrs.size(); ++k) {
+      EmbeddingPart part;
+      part.dim = kDim;
+      part.values.assign(buf.begin() + static_cast<std::ptrdiff_t>(k * kDim),
+                         buf.begin() + static_cast<std::ptrdiff_t>((k + 1) * kDim));
+      out[i + k].parts.push_back(std::move(part));
+    }
+    i = j;
+  }
+  return out;
 }
 
 }  // namespace sy::embed

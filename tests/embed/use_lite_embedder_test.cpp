@@ -171,6 +171,20 @@ TEST(UseLiteEmbedderTest, ParaphrasesAreCloserThanUnrelatedSentences) {
   EXPECT_TRUE(model->cpu_heavy());
 }
 
+TEST(UseLiteEmbedderTest, BatchGivesTheSameVectorsAsSingleCalls) {
+  REQUIRE_MODEL();
+  const std::string long_text = quarterly();
+  const std::vector<std::string_view> texts = {"set an alarm for 7am", "", long_text, "x", "what's my credit score?"};
+  const std::vector<Embedding> batch = model->embed_batch(texts);
+  ASSERT_EQ(batch.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const Embedding one = model->embed(texts[i]);
+    ASSERT_TRUE(batch[i].matches(model->layout())) << i;
+    for (std::size_t j = 0; j < UseLiteEmbedder::kDim; ++j)
+      ASSERT_NEAR(batch[i].parts[0].values[j], one.parts[0].values[j], 1e-6f) << "text " << i << " dim " << j;
+  }
+}
+
 TEST(UseLiteEmbedderTest, EmptyTextGivesTheZeroVector) {
   REQUIRE_MODEL();
   const Embedding e = model->embed("");

@@ -7,6 +7,7 @@
 /// Implementations in this module: `HashingEmbedder` ("hashing"), `UseLiteEmbedder` ("use-lite") and
 /// `HybridEmbedder` ("hybrid").
 #include <cstddef>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -28,6 +29,15 @@ class Embedder {
   /// parts, which are similar to nothing. Thread-safe: const, no shared mutable state (scratch
   /// buffers are thread-local or on the stack).
   virtual Embedding embed(std::string_view text) const = 0;
+
+  /// Embeds several texts; same results as calling embed() on each. Dense embedders override it to
+  /// share each weight pass across the batch (index builds, offline evaluation). Thread-safe.
+  virtual std::vector<Embedding> embed_batch(std::span<const std::string_view> texts) const {
+    std::vector<Embedding> out;
+    out.reserve(texts.size());
+    for (std::string_view t : texts) out.push_back(embed(t));
+    return out;
+  }
 
   /// True when `embed()` costs milliseconds of CPU (a transformer forward pass). The caller must then
   /// run it on a worker pool, never on an io thread. False for embedders costing microseconds.

@@ -24,6 +24,7 @@ class HybridEmbedder final : public Embedder {
   std::string_view type() const override { return kType; }
   const std::vector<PartLayout>& layout() const override { return layout_; }
   Embedding embed(std::string_view text) const override;
+  std::vector<Embedding> embed_batch(std::span<const std::string_view> texts) const override;
   /// True when either child is (use-lite makes the hybrid CPU-heavy).
   bool cpu_heavy() const override { return a_->cpu_heavy() || b_->cpu_heavy(); }
   std::size_t memory_bytes() const override { return a_->memory_bytes() + b_->memory_bytes(); }

@@ -14,6 +14,7 @@
 /// in thread-local scratch buffers, weights are read-only).
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ class UseLiteEmbedder final : public Embedder {
   /// applies NFKC first, which changes nothing for ASCII; non-ASCII compatibility forms may tokenise
   /// differently). Empty text gives the zero vector.
   Embedding embed(std::string_view text) const override;
+  /// Same results as embed() per text, computed with the sequences stacked so each weight matrix
+  /// streams from memory once per chunk of ~512 tokens: about twice the throughput for short texts.
+  std::vector<Embedding> embed_batch(std::span<const std::string_view> texts) const override;
   bool cpu_heavy() const override { return true; }
   std::size_t memory_bytes() const override;
 
@@ -51,6 +55,8 @@ class UseLiteEmbedder final : public Embedder {
   std::vector<std::int32_t> tokenize(std::string_view text) const;
   /// Runs the encoder on ids (clipped to kMaxTokens) into `out` (kDim floats).
   void encode(const std::vector<std::int32_t>& ids, float* out) const;
+  /// Encodes several id sequences into `out` (batch.size() x kDim floats).
+  void encode_batch(std::span<const std::vector<std::int32_t>* const> batch, float* out) const;
 
   struct Model;
   explicit UseLiteEmbedder(std::unique_ptr<Model> model);  ///< use load()
