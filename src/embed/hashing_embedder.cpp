@@ -65,35 +65,42 @@ void for_each_feature(std::string_view text, const HashingOptions& o, std::strin
     prev = w;
     prev_hash = wh;
 
-    // char_wb: n-grams of " word ", never across words. A padded word no longer than n is emitted
-    // once, whole, and stops the n loop (as scikit-learn does).
+    // char_wb: n-grams of " word ", never across words.
     padded.resize(w.size() + 2);
     padded[0] = ' ';
     std::memcpy(padded.data() + 1, w.data(), w.size());
     padded[w.size() + 1] = ' ';
     const std::size_t len = padded.size();
-    for (std::size_t g = o.char_min; g <= o.char_max; ++g) {
-      if (len <= g) {
-        chr(fmix64(fnv1a(padded.data(), len, kSeedChar)), std::string_view(padded));
-        break;
+    // Windows of every length g in [char_min, char_max] with g < len, hashed incrementally from each
+    // start (FNV-1a is sequential, so this equals hashing each window on its own). A padded word of
+    // length <= char_max is also emitted once, whole — scikit-learn's rule for short words.
+    const std::size_t gmax = std::min<std::size_t>(o.char_max, len - 1);
+    if (gmax >= o.char_min) {
+      for (std::size_t off = 0; off + o.char_min <= len; ++off) {
+        std::uint64_t h = kFnvOffset ^ kSeedChar;
+        const std::size_t jmax = std::min(gmax, len - off);
+        for (std::size_t g = 1; g <= jmax; ++g) {
+          h ^= static_cast<unsigned char>(padded[off + g - 1]);
+          h *= kFnvPrime;
+          if (g >= o.char_min) chr(fmix64(h), std::string_view(padded.data() + off, g));
+        }
       }
-      for (std::size_t off = 0; off + g <= len; ++off)
-        chr(fmix64(fnv1a(padded.data() + off, g, kSeedChar)), std::string_view(padded.data() + off, g));
     }
+    if (len <= o.char_max) chr(fmix64(fnv1a(padded.data(), len, kSeedChar)), std::string_view(padded));
   }
 }
 
 // Per-thread term-frequency accumulator over the bucket space: a dense count array that is only
 // touched where features land, plus the list of touched buckets so resetting is O(features).
 struct Accumulator {
-  std::vector<std::uint16_t> counts;
+  std::vector<std::uint8_t> counts;  // saturates at 255: 1 + ln(255) already flattens tf
   std::vector<std::uint32_t> touched;
   void ensure(std::size_t buckets) {
     if (counts.size() < buckets) counts.assign(buckets, 0);
   }
   void add(std::uint32_t b) {
     if (counts[b] == 0) touched.push_back(b);
-    if (counts[b] != 0xffff) ++counts[b];
+    if (counts[b] != 0xff) ++counts[b];
   }
 };
 
@@ -124,7 +131,7 @@ void emit(Accumulator& acc, const std::vector<float>& idf, bool sublinear, Embed
   double ss = 0;
   for (std::size_t i = 0; i < acc.touched.size(); ++i) {
     const std::uint32_t b = acc.touched[i];
-    const std::uint16_t tf = acc.counts[b];
+    const std::uint8_t tf = acc.counts[b];
     acc.counts[b] = 0;
     float w = !sublinear ? static_cast<float>(tf)
               : tf < table.size() ? table[tf]

@@ -110,13 +110,13 @@ Result<std::shared_ptr<const SemanticIndex>> SemanticIndex::build(std::vector<Ro
   std::vector<std::vector<Embedding>> vectors(routes.size());
   for (std::size_t r = 0, i = 0; r < routes.size(); ++r)
     for (std::size_t u = 0; u < routes[r].utterances.size(); ++u) vectors[r].push_back(std::move(flat[i++]));
-  return build(std::move(routes), std::move(embedder), vectors, options);
+  return build_from_vectors(std::move(routes), std::move(embedder), vectors, options);
 }
 
-Result<std::shared_ptr<const SemanticIndex>> SemanticIndex::build(std::vector<RouteSpec> routes,
-                                                                  std::shared_ptr<const Embedder> embedder,
-                                                                  const std::vector<std::vector<Embedding>>& vectors,
-                                                                  const IndexOptions& options) {
+Result<std::shared_ptr<const SemanticIndex>> SemanticIndex::build_from_vectors(
+    std::vector<RouteSpec> routes, std::shared_ptr<const Embedder> embedder,
+    const std::vector<std::vector<Embedding>>& vectors,
+    const IndexOptions& options) {
   auto fail = [](std::string msg) { return Error::make(ErrorKind::internal, "semantic index: " + std::move(msg)); };
   if (!embedder) return fail("no embedder");
   if (routes.empty()) return fail("no routes");

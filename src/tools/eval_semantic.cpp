@@ -456,7 +456,7 @@ int eval_semantic_main(int argc, char** argv) {
       sy::embed::IndexOptions index_opt;
       index_opt.aggregation = aggregation;
       index_opt.top_k = opt.top_k;
-      auto index_r = SemanticIndex::build(routes, embedder, route_vecs, index_opt);
+      auto index_r = SemanticIndex::build_from_vectors(routes, embedder, route_vecs, index_opt);
       if (!index_r) {
         std::fprintf(stderr, "eval-semantic: %s\n", index_r.error().message.c_str());
         return 1;

@@ -77,7 +77,7 @@ class SemanticIndex {
 
   /// Same with the utterance vectors already computed: `vectors[r][u]` embeds
   /// `routes[r].utterances[u]` and must match `embedder->layout()`.
-  static Result<std::shared_ptr<const SemanticIndex>> build(std::vector<RouteSpec> routes,
+  static Result<std::shared_ptr<const SemanticIndex>> build_from_vectors(std::vector<RouteSpec> routes,
                                                             std::shared_ptr<const Embedder> embedder,
                                                             const std::vector<std::vector<Embedding>>& vectors,
                                                             const IndexOptions& options = {});
