@@ -2,7 +2,9 @@
 /// A provider's wire format: how an OpenAI-shaped request is encoded for it and how its answers,
 /// stream events and errors are decoded back. Pure functions over bytes, no I/O, so each format is
 /// tested against golden files. One implementation per provider type, all the same shape.
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,8 @@ struct EncodeOptions {
   /// Ask the upstream for usage in streams even when the client did not (to settle token limits and
   /// price the request); the decoder strips that chunk unless the client asked.
   bool stream_usage = true;
+  /// Wall-clock time for request signing (AWS SigV4); unset means now. Tests pin it.
+  std::optional<std::chrono::system_clock::time_point> now = std::nullopt;
 };
 
 /// Turns upstream stream bytes into OpenAI `chat.completion.chunk` SSE frames. Stateful, one per
