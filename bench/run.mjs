@@ -1,0 +1,714 @@
+#!/usr/bin/env node
+// Switchyard end-to-end benchmark: the floor (plain nginx reverse proxy) and Switchyard in front of the
+// same upstream stub, driven by wrk (and bench/tools/sse_client for streams), side by side, with CPU per
+// request from /proc. Run through bench/run.sh, which builds what this needs; see bench/README.md.
+//
+// Everything listens on 127.0.0.1 on free ports, every load is bounded in time, and every process this
+// starts is stopped on exit (normal, error, SIGINT, SIGTERM).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+
+const USAGE = `usage: bench/run.sh [options]
+  --only IDS        comma-separated scenario ids (a,a+log,b,c,d,e,f; idle) — default: all
+  --soak            also run the 60 s soak (RSS sampled every second; start/end/max)
+  --soak-seconds S  soak length (default 60)
+  --quick           quarter-length runs (a smoke test of the harness; numbers are rough)
+  --json FILE       where to write the JSON results (default bench/out/results-<time>.json)
+  --proxy-cpu N     CPU the proxy under test is pinned to (default 1)
+  --load-cpu N      CPU wrk, the stubs and the streaming client are pinned to (default 0)
+  --keep-tmp        keep the temp dir (generated configs, logs)
+  --bin PATH        the switchyard binary (bench/run.sh passes it)
+  --bin-label TEXT  what the binary was built from, for the header and the JSON (bench/run.sh passes it)
+  --tools DIR       directory holding sse_stub and sse_client (bench/run.sh passes it)`;
+
+function parseArgs(argv) {
+  const o = { only: null, soak: false, soakSeconds: 60, quick: false, json: null, proxyCpu: 1, loadCpu: 0,
+              keepTmp: false, bin: null, tools: null, binLabel: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) die(`missing value for ${a}`);
+      return argv[++i];
+    };
+    if (a === '--only') o.only = new Set(val().split(',').map((s) => s.trim()).filter(Boolean));
+    else if (a === '--soak') o.soak = true;
+    else if (a === '--soak-seconds') o.soakSeconds = Number(val());
+    else if (a === '--quick') o.quick = true;
+    else if (a === '--json') o.json = val();
+    else if (a === '--proxy-cpu') o.proxyCpu = Number(val());
+    else if (a === '--load-cpu') o.loadCpu = Number(val());
+    else if (a === '--keep-tmp') o.keepTmp = true;
+    else if (a === '--bin') o.bin = val();
+    else if (a === '--tools') o.tools = val();
+    else if (a === '--bin-label') o.binLabel = val();
+    else if (a === '-h' || a === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else die(`unknown option ${a}\n${USAGE}`);
+  }
+  if (!o.bin || !o.tools) die('--bin and --tools are required (use bench/run.sh)');
+  return o;
+}
+
+function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+const opt = parseArgs(process.argv.slice(2));
+// The harness itself stays off the proxy's CPU.
+spawnSync('taskset', ['-a', '-pc', String(opt.loadCpu), String(process.pid)], { stdio: 'ignore' });
+const scale = opt.quick ? 0.25 : 1;
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------------
+// Processes: everything started goes through start() and is killed on exit.
+
+const children = new Map();  // pid -> {name, child}
+
+function descendants(pid) {
+  // Scan /proc once for ppid links; returns every descendant pid of `pid`.
+  const kids = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const walk = (p) => { for (const k of kids.get(p) || []) { out.push(k); walk(k); } };
+  walk(pid);
+  return out;
+}
+
+function start(name, cmd, args, { cpu, logFile, env } = {}) {
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn('taskset', ['-c', String(cpu), cmd, ...args], { stdio: ['ignore', fd, fd], env: env || process.env });
+  fs.closeSync(fd);
+  children.set(child.pid, { name, child });
+  child.exited = new Promise((resolve) => child.on('exit', (code, sig) => { children.delete(child.pid); resolve({ code, sig }); }));
+  child.logFile = logFile;
+  return child;
+}
+
+async function stop(child, graceMs = 3000) {
+  if (!children.has(child.pid)) return;
+  const tree = descendants(child.pid);
+  try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+  const done = await Promise.race([child.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } await child.exited; }
+  for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ } }
+}
+
+function killAllNow() {
+  for (const [pid] of children) {
+    for (const p of descendants(pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { log(`${sig}: stopping`); process.exit(130); });
+
+/// Runs a command to completion (pinned), capturing stdout; bounded by `timeoutMs`.
+function run(cmd, args, { cpu, env, timeoutMs = 120000 } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn('taskset', ['-c', String(cpu ?? opt.loadCpu), cmd, ...args], { env: env || process.env });
+    children.set(child.pid, { name: cmd, child });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    child.on('exit', (code, sig) => { clearTimeout(timer); children.delete(child.pid); resolve({ code, sig, out, err }); });
+  });
+}
+
+async function waitFor(pred, what, timeoutMs = 10000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await pred();
+    if (v) return v;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// /proc accounting
+
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);  // utime, stime (fields 14, 15), all threads of the process
+    } catch { /* gone */ }
+  }
+  return ticks / CLK_TCK;
+}
+
+/// Cross-check with nanosecond resolution: on-CPU time of every live thread (schedstat). Threads that
+/// exited during the run are missed, so the table uses utime+stime; this goes to the JSON only.
+function schedSeconds(pids) {
+  let ns = 0;
+  for (const p of pids) {
+    try {
+      for (const t of fs.readdirSync(`/proc/${p}/task`)) ns += Number(fs.readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch { /* gone */ }
+  }
+  return ns / 1e9;
+}
+
+function statusKb(pid, key) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch { return 0; }
+}
+
+/// The pids that make up a target: the process and its descendants (nginx master + worker).
+const treeOf = (child) => [child.pid, ...descendants(child.pid)];
+const sumKb = (pids, key) => pids.reduce((s, p) => s + statusKb(p, key), 0);
+
+// ---------------------------------------------------------------------------------------------------
+// Targets: the stubs, the floor, Switchyard
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
+fs.chmodSync(tmp, 0o755);  // nginx workers run as nobody when started as root
+process.on('exit', () => { if (!opt.keepTmp) fs.rmSync(tmp, { recursive: true, force: true }); });
+
+function nginxCommon(dir, accessLog) {
+  for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+  access_log ${accessLog ? `${dir}/access.log` : 'off'};
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 75s;
+`;
+}
+
+async function startNginx(name, confBody, port) {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), confBody(dir));
+  const child = start(name, 'nginx', ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`],
+                      { cpu: name.startsWith('stub') ? opt.loadCpu : opt.proxyCpu, logFile: path.join(dir, 'stdout.log') });
+  await waitFor(async () => (!children.has(child.pid) ? Promise.reject(new Error(`${name} exited: ${fs.readFileSync(`${dir}/error.log`, 'utf8')}`)) : canConnect(port)), `${name} on port ${port}`);
+  await waitFor(() => descendants(child.pid).length > 0, `${name} worker`);
+  child.port = port;
+  return child;
+}
+
+async function startStubNginx() {
+  const port = await freePort();
+  const canned = fs.readFileSync(path.join(BENCH, 'stub', 'chat_completion.json'), 'utf8').trim();
+  if (/['$\\]/.test(canned)) throw new Error('stub/chat_completion.json must not contain quote, dollar or backslash');
+  return startNginx('stub-nginx', (dir) => `${nginxCommon(dir, false)}
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    client_max_body_size 0;
+    location / {
+      default_type application/json;
+      return 200 '${canned}';
+    }
+  }
+}
+`, port);
+}
+
+async function startSseStub(sc) {
+  const logFile = path.join(tmp, 'sse-stub.log');
+  const child = start('sse-stub', path.join(opt.tools, 'sse_stub'),
+                      ['--port', '0', '--events', String(sc.events ?? 20), '--delay-us', String(sc.delay_us ?? 500)],
+                      { cpu: opt.loadCpu, logFile });
+  child.port = Number(await waitFor(() => (fs.readFileSync(logFile, 'utf8').match(/listening on 127\.0\.0\.1:(\d+)/) || [])[1], 'sse stub'));
+  return child;
+}
+
+async function startFloor(sc, upstreamPort) {
+  const port = await freePort();
+  const keepalive = sc.upstream_keepalive ?? 64;
+  return startNginx(`floor-${sc.id.replace(/\W/g, '_')}`, (dir) => `${nginxCommon(dir, !!sc.access_log)}
+  upstream stub {
+    server 127.0.0.1:${upstreamPort};
+    keepalive ${keepalive};
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    client_max_body_size 8m;
+    client_body_buffer_size 2m;  # bodies stay in memory, as Switchyard keeps them
+    location / {
+      proxy_pass http://stub;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      ${sc.kind === 'stream' ? 'proxy_buffering off;  # relay SSE events as they arrive' : ''}
+    }
+  }
+}
+`, port);
+}
+
+function renderConfig(templatePath, vars) {
+  let text = fs.readFileSync(templatePath, 'utf8');
+  text = text.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  // Always a free loopback port, whatever the template says.
+  text = text.replace(/^(\s*listen:\s*)\S+/m, '$1127.0.0.1:0');
+  return text;
+}
+
+async function startSwitchyard(name, configFile) {
+  const logFile = path.join(tmp, `${name}.log`);
+  const child = start(name, opt.bin, ['--config', configFile], { cpu: opt.proxyCpu, logFile });
+  child.port = Number(await waitFor(() => {
+    if (!children.has(child.pid)) throw new Error(`${name} exited: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+    return (fs.readFileSync(logFile, 'utf8').match(/listening on 127\.0\.0\.1:(\d+)/) || [])[1];
+  }, `${name} to listen`));
+  return child;
+}
+
+function checkConfig(file) {
+  const r = spawnSync(opt.bin, ['--check-config', file], { encoding: 'utf8', timeout: 30000 });
+  if (r.status === 0) return null;
+  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.length ? `${lines[0]}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}` : `exit ${r.status}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Requests and load
+
+function makeBody(spec) {
+  const obj = { model: spec.model, messages: [{ role: 'system', content: 'You are a helpful assistant.' },
+                                               { role: 'user', content: spec.prompt }], max_tokens: 64, temperature: 0.2 };
+  if (spec.stream) obj.stream = true;
+  let s = JSON.stringify(obj);
+  if (spec.bytes && Buffer.byteLength(s) < spec.bytes) {
+    const filler = ' The quick brown fox jumps over the lazy dog while the router decides.';
+    const need = spec.bytes - Buffer.byteLength(s);
+    obj.messages[1].content = spec.prompt + filler.repeat(Math.ceil(need / filler.length)).slice(0, need);
+    s = JSON.stringify(obj);
+  }
+  return s;
+}
+
+/// One request as a correctness check before loading a target: status and the shape of the answer.
+function probe(port, body, stream) {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions',
+                               headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10000 },
+    (res) => {
+      let data = '';
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => {
+        if (res.statusCode !== 200) return resolve(`HTTP ${res.statusCode}: ${data.slice(0, 300).replace(/\s+/g, ' ')}`);
+        if (stream ? !data.includes('data: [DONE]') : !data.includes('"chat.completion"')) return resolve(`unexpected body: ${data.slice(0, 200)}`);
+        resolve(null);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve(`request failed: ${e.message}`));
+    req.end(body);
+  });
+}
+
+/// Drives `target` with wrk; CPU and memory of the target's processes over the run.
+async function wrk(target, bodyFile, connections, seconds) {
+  const pids = treeOf(target);
+  let rssMax = 0;
+  const sampler = setInterval(() => { rssMax = Math.max(rssMax, sumKb(pids, 'VmRSS')); }, 250);
+  const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
+  const r = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', path.join(BENCH, 'lib', 'post.lua'),
+                              `http://127.0.0.1:${target.port}/v1/chat/completions`],
+                      { env: { ...process.env, BENCH_BODY_FILE: bodyFile }, timeoutMs: (seconds + 30) * 1000 });
+  const cpu1 = cpuSeconds(pids), sched1 = schedSeconds(pids);
+  clearInterval(sampler);
+  const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (!line) throw new Error(`wrk failed (exit ${r.code}): ${r.err || r.out}`);
+  const w = JSON.parse(line.slice(11));
+  const errors = w.err_connect + w.err_read + w.err_write + w.err_status + w.err_timeout;
+  return {
+    connections, seconds,
+    requests: w.requests,
+    rps: w.requests / (w.duration_us / 1e6),
+    p50_ms: w.lat_p50_us / 1000, p99_ms: w.lat_p99_us / 1000,
+    cpu_us_per_req: w.requests ? ((cpu1 - cpu0) * 1e6) / w.requests : null,
+    cpu_us_per_req_schedstat: w.requests ? ((sched1 - sched0) * 1e6) / w.requests : null,
+    cpu_util: (cpu1 - cpu0) / (w.duration_us / 1e6),
+    peak_rss_mb: sumKb(treeOf(target), 'VmHWM') / 1024,
+    sampled_rss_mb: rssMax / 1024,
+    errors,
+    error_detail: { connect: w.err_connect, read: w.err_read, write: w.err_write, status: w.err_status, timeout: w.err_timeout },
+  };
+}
+
+/// Sequential streams through `target` with the SSE client: TTFE and total, CPU per stream.
+async function streams(target, bodyFile, requests, durationS = 0) {
+  const pids = treeOf(target);
+  const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
+  const warmup = durationS ? 0 : Math.min(20, requests);
+  const args = ['--port', String(target.port), '--body', bodyFile, '--requests', String(requests), '--warmup', String(warmup)];
+  if (durationS) args.push('--duration-s', String(durationS));
+  const r = await run(path.join(opt.tools, 'sse_client'), args, { timeoutMs: 120000 + durationS * 1000 });
+  const cpu1 = cpuSeconds(pids), sched1 = schedSeconds(pids);
+  let s;
+  try { s = JSON.parse(r.out.trim().split('\n').pop()); } catch { throw new Error(`sse_client failed: ${r.err || r.out}`); }
+  return {
+    connections: 1, requests: s.requests,
+    rps: s.requests / s.elapsed_s,
+    p50_ms: s.ttfe_ms.p50, p99_ms: s.ttfe_ms.p99,
+    total_p50_ms: s.total_ms.p50, total_p99_ms: s.total_ms.p99,
+    events_per_stream: s.events_per_stream,
+    // CPU covers the warm-up streams too.
+    cpu_us_per_req: s.requests ? ((cpu1 - cpu0) * 1e6) / (s.requests + warmup) : null,
+    cpu_us_per_req_schedstat: s.requests ? ((sched1 - sched0) * 1e6) / (s.requests + warmup) : null,
+    peak_rss_mb: sumKb(treeOf(target), 'VmHWM') / 1024,
+    errors: s.errors, first_error: s.first_error || undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scenarios
+
+const HIDDEN = ['--bin', '--tools', '--bin-label'];
+const manifest = JSON.parse(fs.readFileSync(path.join(BENCH, 'scenarios.json'), 'utf8'));
+const results = {
+  date: new Date().toISOString(),
+  machine: machineInfo(),
+  command: `bench/run.sh ${process.env.BENCH_REV ? `--rev ${process.env.BENCH_REV} ` : ''}${process.argv.slice(2).filter((a, i, all) => !HIDDEN.includes(a) && !HIDDEN.includes(all[i - 1])).join(' ')}`.trim(),
+  pinning: { proxy_cpu: opt.proxyCpu, load_cpu: opt.loadCpu, note: 'proxy under test alone on its CPU; wrk, the stubs and the streaming client share the other' },
+  versions: versions(),
+  quick: opt.quick,
+  scenarios: [],
+  idle: null,
+  soak: null,
+  targets: [],
+};
+
+function machineInfo() {
+  let model = os.cpus()[0]?.model || 'unknown';
+  try { model = execFileSync('lscpu', { encoding: 'utf8' }).match(/^Model name:\s*(.+)$/m)[1].trim(); } catch { /* keep os.cpus */ }
+  return { cpu_model: model, cores: os.cpus().length, kernel: os.release(), load_average_at_start: os.loadavg().map((x) => +x.toFixed(2)) };
+}
+
+function versions() {
+  const v = {};
+  const safe = (f) => { try { return f(); } catch { return 'unknown'; } };
+  v.switchyard = opt.binLabel || opt.bin;
+  v.nginx = safe(() => spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', ''));
+  v.wrk = safe(() => (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.match(/wrk (\S+)/) || [])[1]);
+  v.node = process.version;
+  return v;
+}
+
+async function runScenario(sc, stubs) {
+  const res = { id: sc.id, name: sc.name, kind: sc.kind || 'wrk', status: 'ok', note: '', rows: [] };
+  results.scenarios.push(res);
+  const dir = path.join(tmp, `sc-${sc.id.replace(/\W/g, '_')}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const stub = sc.stub === 'sse' ? stubs.sse : stubs.nginx;
+  const vars = { STUB_URL: `http://127.0.0.1:${stub.port}/v1`, UPSTREAM_KEEPALIVE: sc.upstream_keepalive ?? 64,
+                 ACCESS_LOG: sc.access_log ? 'true' : 'false', TMP: dir, BENCH, BIN: opt.bin };
+  const sub = (s) => s.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+
+  for (const cmd of sc.prepare || []) {
+    const [c, ...args] = cmd.map(sub);
+    const r = spawnSync(c, args, { encoding: 'utf8', timeout: 60000 });
+    if (r.status !== 0) {
+      res.status = 'skipped';
+      res.note = `prepare step failed: ${path.basename(c)} ${args[0] || ''}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0]}`;
+      return res;
+    }
+  }
+  const configFile = path.join(dir, 'switchyard.yaml');
+  fs.writeFileSync(configFile, renderConfig(path.join(BENCH, sc.config), vars));
+  const invalid = checkConfig(configFile);
+  if (invalid) {
+    res.status = 'skipped';
+    res.note = `config does not validate yet: ${invalid.replace(configFile, sc.config)}`;
+    return res;
+  }
+  const bodyFile = path.join(dir, 'body.json');
+  fs.writeFileSync(bodyFile, makeBody(sc.body));
+  res.body_bytes = fs.statSync(bodyFile).size;
+  const stream = sc.kind === 'stream';
+
+  const targets = [];
+  if (sc.direct) targets.push(['stub', async () => stub, false]);
+  targets.push(['floor', () => startFloor(sc, stub.port), true]);
+  targets.push(['switchyard', () => startSwitchyard(`switchyard-${sc.id.replace(/\W/g, '_')}`, configFile), true]);
+
+  for (const [name, startTarget, owned] of targets) {
+    const t = await startTarget();
+    try {
+      const bad = await probe(t.port, fs.readFileSync(bodyFile, 'utf8'), stream);
+      if (bad) {
+        if (name === 'switchyard') {
+          res.status = 'skipped';
+          res.note = `config validates but the first request fails: ${bad}`;
+          res.rows = res.rows.filter(() => false);
+          return res;
+        }
+        throw new Error(`${name} failed its probe request in scenario ${sc.id}: ${bad}`);
+      }
+      if (stream) {
+        log(`${sc.id}: ${name}: ${sc.requests} sequential streams`);
+        res.rows.push({ target: name, load: 'seq', ...(await streams(t, bodyFile, Math.max(20, Math.round(sc.requests * scale)))) });
+      } else {
+        await wrk(t, bodyFile, sc.load[0].connections, 1);  // warm-up: pools, allocator, caches
+        for (const l of sc.load) {
+          const seconds = Math.max(2, Math.round(l.seconds * scale));
+          log(`${sc.id}: ${name}: ${l.connections} connection(s), ${seconds} s`);
+          res.rows.push({ target: name, load: `${l.connections}c`, ...(await wrk(t, bodyFile, l.connections, seconds)) });
+        }
+      }
+    } finally {
+      if (owned) await stop(t);
+    }
+  }
+  // Ratios Switchyard / floor per load level.
+  res.ratios = [];
+  for (const s of res.rows.filter((r) => r.target === 'switchyard')) {
+    const f = res.rows.find((r) => r.target === 'floor' && r.load === s.load);
+    if (!f) continue;
+    res.ratios.push({
+      load: s.load,
+      rps: s.rps / f.rps,
+      p50_added_ms: s.p50_ms - f.p50_ms,
+      p99_added_ms: s.p99_ms - f.p99_ms,
+      cpu_per_req: s.cpu_us_per_req / f.cpu_us_per_req,
+      peak_rss: s.peak_rss_mb / f.peak_rss_mb,
+      ...(stream ? { total_p50_added_ms: s.total_p50_ms - f.total_p50_ms } : {}),
+    });
+  }
+  return res;
+}
+
+/// RSS of Switchyard on the demo config, idle: after start, and after a few requests to each model.
+async function runIdle() {
+  const file = path.join(tmp, 'demo.yaml');
+  fs.writeFileSync(file, renderConfig(path.join(ROOT, 'config', 'demo.yaml'), {}));
+  const sy = await startSwitchyard('switchyard-idle', file);
+  try {
+    await sleep(1000);
+    const afterStart = statusKb(sy.pid, 'VmRSS');
+    for (let i = 0; i < 5; i++) {
+      const bad = await probe(sy.port, makeBody({ model: 'gpt-4o-mini', prompt: 'hello', bytes: 192 }), false);
+      if (bad) throw new Error(`demo config: ${bad}`);
+    }
+    await sleep(500);
+    const afterRequests = statusKb(sy.pid, 'VmRSS');
+    return { config: 'config/demo.yaml', rss_after_start_mb: afterStart / 1024, rss_after_requests_mb: afterRequests / 1024,
+             threads: fs.readdirSync(`/proc/${sy.pid}/task`).length };
+  } finally {
+    await stop(sy);
+  }
+}
+
+/// 60 s of load (wrk on passthrough + sequential streams) with RSS sampled every second.
+async function runSoak(stubs) {
+  const seconds = Math.max(10, Math.round(opt.soakSeconds * (opt.quick ? 0.25 : 1)));
+  const dir = path.join(tmp, 'soak');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'switchyard.yaml');
+  fs.writeFileSync(file, renderConfig(path.join(BENCH, 'configs', 'soak.yaml'),
+                                      { STUB_URL: `http://127.0.0.1:${stubs.nginx.port}/v1`, SSE_URL: `http://127.0.0.1:${stubs.sse.port}/v1` }));
+  const bodyFile = path.join(dir, 'body.json');
+  fs.writeFileSync(bodyFile, makeBody({ model: 'gpt-4o-mini', prompt: 'Say hello in one short sentence, please.', bytes: 192 }));
+  const streamBody = path.join(dir, 'stream.json');
+  fs.writeFileSync(streamBody, makeBody({ model: 'stream-model', prompt: 'Say hello.', bytes: 192, stream: true }));
+  const sy = await startSwitchyard('switchyard-soak', file);
+  try {
+    log(`soak: ${seconds} s, 64 connections + sequential streams`);
+    const samples = [];
+    const t0 = Date.now();
+    const sampler = setInterval(() => samples.push({ t: (Date.now() - t0) / 1000, rss_mb: statusKb(sy.pid, 'VmRSS') / 1024 }), 1000);
+    const [w, s] = await Promise.all([wrk(sy, bodyFile, 64, seconds), streams(sy, streamBody, 1, seconds)]);
+    clearInterval(sampler);
+    const warm = samples.find((x) => x.t >= Math.min(5, seconds / 4)) || samples[0];
+    const end = samples[samples.length - 1];
+    const max = Math.max(...samples.map((x) => x.rss_mb));
+    return { seconds, requests: w.requests, streams: s.requests, errors: w.errors + s.errors,
+             rss_start_mb: warm.rss_mb, rss_start_at_s: warm.t, rss_end_mb: end.rss_mb, rss_max_mb: max,
+             growth_mb: end.rss_mb - warm.rss_mb, samples };
+  } finally {
+    await stop(sy);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Output
+
+const fmtInt = (x) => (x == null ? '-' : Math.round(x).toLocaleString('en-US'));
+const fmt = (x, d = 3) => (x == null || Number.isNaN(x) ? '-' : x.toFixed(d));
+const short = (s, n = 110) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+const pad = (s, n, right = false) => (right ? String(s).padEnd(n) : String(s).padStart(n));
+
+function table() {
+  const L = [];
+  const head = [pad('scenario', 30, true), pad('load', 5), pad('target', 11), pad('req/s', 9), pad('p50 ms', 8), pad('p99 ms', 8),
+                pad('CPU µs/req', 10), pad('RSS MB', 7), pad('errors', 6), '  notes'].join(' ');
+  L.push(head, '-'.repeat(head.length + 10));
+  for (const sc of results.scenarios) {
+    const label = `${sc.id} ${sc.name}`;
+    if (sc.status !== 'ok') {
+      L.push(`${pad(label, 30, true)} ${sc.status}: ${short(sc.note)}`);
+      continue;
+    }
+    let first = true;
+    const loads = [...new Set(sc.rows.map((r) => r.load))];
+    for (const load of loads) {
+      for (const r of sc.rows.filter((x) => x.load === load)) {
+        const notes = [];
+        if (sc.kind === 'stream') notes.push(`p50/p99 = first event; total ${fmt(r.total_p50_ms, 2)}/${fmt(r.total_p99_ms, 2)} ms, ${r.events_per_stream} events`);
+        if (r.errors) notes.push(`errors ${JSON.stringify(r.error_detail || r.first_error)}`);
+        L.push([pad(first ? label : '', 30, true), pad(load, 5), pad(r.target, 11), pad(fmtInt(r.rps), 9), pad(fmt(r.p50_ms), 8),
+                pad(fmt(r.p99_ms), 8), pad(fmt(r.cpu_us_per_req, 1), 10), pad(fmt(r.peak_rss_mb, 1), 7), pad(r.errors, 6),
+                notes.length ? `  ${notes.join('; ')}` : ''].join(' '));
+        first = false;
+      }
+      const q = (sc.ratios || []).find((x) => x.load === load);
+      if (q) {
+        L.push([pad('', 30, true), pad(load, 5), pad('sy/floor', 11), pad(`${fmt(q.rps, 2)}x`, 9), pad(`${q.p50_added_ms >= 0 ? '+' : ''}${fmt(q.p50_added_ms)}`, 8),
+                pad(`${q.p99_added_ms >= 0 ? '+' : ''}${fmt(q.p99_added_ms)}`, 8), pad(`${fmt(q.cpu_per_req, 2)}x`, 10), pad(`${fmt(q.peak_rss, 2)}x`, 7), pad('', 6),
+                q.total_p50_added_ms != null ? `  total p50 ${q.total_p50_added_ms >= 0 ? '+' : ''}${fmt(q.total_p50_added_ms)} ms` : ''].join(' '));
+      }
+    }
+  }
+  if (results.idle) {
+    L.push(`${pad('idle RSS (demo config)', 30, true)} ${fmt(results.idle.rss_after_start_mb, 1)} MB after start, ${fmt(results.idle.rss_after_requests_mb, 1)} MB after 5 requests (${results.idle.threads} threads)`);
+  }
+  if (results.soak) {
+    const s = results.soak;
+    L.push(`${pad(`soak ${s.seconds} s`, 30, true)} RSS start ${fmt(s.rss_start_mb, 1)} MB (at ${fmt(s.rss_start_at_s, 0)} s), end ${fmt(s.rss_end_mb, 1)} MB, max ${fmt(s.rss_max_mb, 1)} MB; ${fmtInt(s.requests)} requests + ${fmtInt(s.streams)} streams, ${s.errors} errors`);
+  }
+  L.push('', 'p50/p99: wrk latency (streaming: time to first event); sy/floor: ratio, or added ms for latencies. CPU: utime+stime of the',
+         'proxy process(es) over the run / requests. RSS: peak (VmHWM, nginx master+worker summed).');
+  return L.join('\n');
+}
+
+function evaluateTargets() {
+  const T = results.targets;
+  const sc = (id) => results.scenarios.find((s) => s.id === id && s.status === 'ok');
+  const ratio = (id, load) => (sc(id)?.ratios || []).find((r) => r.load === load);
+  const add = (name, measured, limit, pass, note = '') => T.push({ name, measured, limit, verdict: measured == null ? 'n/a' : pass ? 'PASS' : 'FAIL', note });
+  const a64 = ratio('a', '64c');
+  add('passthrough CPU/request vs floor (a, 64c)', a64 && `${fmt(a64.cpu_per_req, 2)}x`, '<= 2x', a64 && a64.cpu_per_req <= 2);
+  const c64 = ratio('c', '64c');
+  add('full pipeline CPU/request vs floor (c, 64c)', c64 && `${fmt(c64.cpu_per_req, 2)}x`, '<= 3x', c64 && c64.cpu_per_req <= 3,
+      sc('c') ? '' : `scenario c ${short(results.scenarios.find((s) => s.id === 'c')?.status || 'not run', 40)}`);
+  const a1 = ratio('a', '1c');
+  add('unloaded added p50 (a, 1 connection)', a1 && `${a1.p50_added_ms >= 0 ? '+' : ''}${fmt(a1.p50_added_ms)} ms`, '<= 0.1 ms', a1 && a1.p50_added_ms <= 0.1);
+  const d = ratio('d', 'seq');
+  add('streaming added time to first event (d, p50)', d && `${d.p50_added_ms >= 0 ? '+' : ''}${fmt(d.p50_added_ms)} ms`, '<= 0.2 ms', d && d.p50_added_ms <= 0.2);
+  const idle = results.idle;
+  const idleMb = idle && Math.max(idle.rss_after_start_mb, idle.rss_after_requests_mb);
+  add('RSS idle (demo config)', idle && `${fmt(idleMb, 1)} MB`, '<= 30 MB', idle && idleMb <= 30);
+  const e = sc('e')?.rows.find((r) => r.target === 'switchyard');
+  add('RSS with 1,000 open connections (e)', e && `${fmt(e.peak_rss_mb, 1)} MB`, '<= 150 MB', e && e.peak_rss_mb <= 150);
+  const s = results.soak;
+  add(`RSS growth over ${s?.seconds ?? 60} s (--soak)`, s && `${s.growth_mb >= 0 ? '+' : ''}${fmt(s.growth_mb, 2)} MB`, '<= +1 MB', s && s.growth_mb <= 1,
+      s ? '' : 'run with --soak');
+  let errs = 0, n = 0;
+  for (const x of results.scenarios) for (const r of x.rows) { errs += r.errors; n++; }
+  if (s) errs += s.errors;
+  add('errors, every scenario and target', n ? String(errs) : null, '0', errs === 0);
+}
+
+function targetsTable() {
+  const L = ['', 'Targets'];
+  for (const t of results.targets) {
+    L.push(`  ${pad(t.verdict, 4, true)}  ${pad(t.name, 46, true)} ${pad(t.measured ?? '-', 12)}  (target ${t.limit})${t.note ? `  ${t.note}` : ''}`);
+  }
+  return L.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main() {
+  const selected = manifest.scenarios.filter((s) => !opt.only || opt.only.has(s.id));
+  const runIdleToo = !opt.only || opt.only.has('idle');
+  if (opt.only) {
+    for (const id of opt.only) {
+      if (id !== 'idle' && !manifest.scenarios.some((s) => s.id === id)) die(`unknown scenario ${id}`);
+    }
+  }
+  const started = Date.now();
+  log(`temp dir ${tmp}; proxy on CPU ${opt.proxyCpu}, load and stubs on CPU ${opt.loadCpu}`);
+  const stubs = { nginx: await startStubNginx(), sse: null };
+  for (const sc of selected) {
+    if (sc.stub === 'sse') {
+      if (stubs.sse) await stop(stubs.sse);
+      stubs.sse = await startSseStub(sc);
+    }
+    try {
+      await runScenario(sc, stubs);
+    } catch (e) {
+      const r = results.scenarios.find((x) => x.id === sc.id);
+      r.status = 'failed';
+      r.note = e.message.split('\n')[0];
+      log(`${sc.id}: failed: ${e.message}`);
+    }
+  }
+  if (runIdleToo) results.idle = await runIdle();
+  if (opt.soak) {
+    if (!stubs.sse) stubs.sse = await startSseStub({ events: 20, delay_us: 500 });
+    results.soak = await runSoak(stubs);
+  }
+  evaluateTargets();
+  results.elapsed_s = (Date.now() - started) / 1000;
+
+  const header = `Switchyard benchmark ${results.date.slice(0, 16).replace('T', ' ')} UTC — ${results.machine.cpu_model}, ${results.machine.cores} cores, ` +
+                 `switchyard ${results.versions.switchyard}; proxy pinned to CPU ${opt.proxyCpu}, wrk + stubs on CPU ${opt.loadCpu}` +
+                 `${opt.quick ? ' (--quick: rough numbers)' : ''}`;
+  console.log(`${header}\n\n${table()}\n${targetsTable()}`);
+  const jsonFile = opt.json || path.join(BENCH, 'out', `results-${results.date.replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(jsonFile), { recursive: true });
+  fs.writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nJSON: ${path.relative(process.cwd(), jsonFile) || jsonFile}   (${fmt(results.elapsed_s, 0)} s)`);
+}
+
+main().then(() => process.exit(0), (e) => { console.error(`bench: ${e.stack || e}`); process.exit(1); });
