@@ -56,6 +56,33 @@ std::size_t codepoints(std::string_view s) {
 
 constexpr std::string_view kSep = "\xe2\x96\x81";  // U+2581 "▁"
 
+// NFKC replacement for the compatibility characters common in prompts; nullptr when c is kept.
+const char* compat(std::uint32_t c) {
+  static const char* const kFullwidth[] = {
+      "!", "\"", "#", "$", "%", "&", "'", "(", ")", "*", "+", ",", "-", ".", "/", "0", "1", "2", "3", "4", "5", "6",
+      "7", "8", "9", ":", ";", "<", "=", ">", "?", "@", "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L",
+      "M", "N", "O", "P", "Q", "R", "S", "T", "U", "V", "W", "X", "Y", "Z", "[", "\\", "]", "^", "_", "`", "a", "b",
+      "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x",
+      "y", "z", "{", "|", "}", "~"};
+  static const char* const kCircled[] = {"1",  "2",  "3",  "4",  "5",  "6",  "7",  "8",  "9",  "10",
+                                         "11", "12", "13", "14", "15", "16", "17", "18", "19", "20"};
+  static const char* const kLigatures[] = {"ff", "fi", "fl", "ffi", "ffl", "st", "st"};
+  if (c == 0x00a0 || (c >= 0x2000 && c <= 0x200a) || c == 0x202f || c == 0x205f || c == 0x3000) return " ";
+  if (c >= 0xff01 && c <= 0xff5e) return kFullwidth[c - 0xff01];
+  if (c >= 0x2460 && c <= 0x2473) return kCircled[c - 0x2460];
+  if (c >= 0xfb00 && c <= 0xfb06) return kLigatures[c - 0xfb00];
+  switch (c) {
+    case 0x00b2: return "2";
+    case 0x00b3: return "3";
+    case 0x00b9: return "1";
+    case 0x2024: return ".";
+    case 0x2025: return "..";
+    case 0x2026: return "...";
+    case 0x2122: return "TM";
+    default: return nullptr;
+  }
+}
+
 struct Match {
   std::uint32_t len;  // in symbols
   std::int32_t id;
@@ -116,6 +143,25 @@ std::vector<std::int32_t> UnigramTokenizer::encode(std::string_view raw, std::si
   const Impl& m = *impl_;
   if (raw.empty()) return {};
   Scratch& s = scratch();
+  // The reference applies NFKC first. For ASCII that is the identity; otherwise map the common
+  // compatibility characters (no-break and typographic spaces, fullwidth ASCII, ligatures, circled
+  // and superscript digits, ellipsis, TM). Composition of decomposed accents is not done.
+  std::string normalized;
+  if (std::any_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+    normalized.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size();) {
+      const unsigned char lead = static_cast<unsigned char>(raw[i]);
+      const std::size_t len = std::min(utf8_length(lead), raw.size() - i);
+      std::uint32_t c = lead;
+      if (len == 2) c = ((lead & 0x1fu) << 6) | (raw[i + 1] & 0x3fu);
+      else if (len == 3) c = ((lead & 0x0fu) << 12) | ((raw[i + 1] & 0x3fu) << 6) | (raw[i + 2] & 0x3fu);
+      else if (len == 4) c = ((lead & 0x07u) << 18) | ((raw[i + 1] & 0x3fu) << 12) | ((raw[i + 2] & 0x3fu) << 6) | (raw[i + 3] & 0x3fu);
+      if (const char* rep = len > 1 ? compat(c) : nullptr) normalized.append(rep);
+      else normalized.append(raw.substr(i, len));
+      i += len;
+    }
+    raw = normalized;
+  }
   // A token boundary falls before every "▁" (no piece has one inside), so the ids of a prefix that
   // ends before a space do not depend on what follows; each segment yields at least one id.
   std::size_t cut = raw.size();

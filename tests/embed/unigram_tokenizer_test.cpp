@@ -89,6 +89,16 @@ TEST(UnigramTokenizerTest, MaxTokensCutKeepsTheLeadingIds) {
   EXPECT_TRUE(std::equal(cut.begin(), cut.end(), full.begin()));
 }
 
+TEST(UnigramTokenizerTest, CommonCompatibilityCharactersAreNormalisedAsNfkc) {
+  UnigramTokenizer tok(kToy);
+  const auto plain = tok.encode("hello world");
+  EXPECT_EQ(tok.encode("hello\xc2\xa0world"), plain);        // no-break space
+  EXPECT_EQ(tok.encode("hello\xe3\x80\x80world"), plain);    // ideographic space
+  EXPECT_EQ(tok.encode("\xef\xbd\x88\xef\xbd\x85llo world"), plain);  // fullwidth "he"
+  const UnigramTokenizer fi(with_reserved({{"\xe2\x96\x81" "fi", -1}, {"\xe2\x96\x81", -9}, {"f", -9}, {"i", -9}}));
+  EXPECT_EQ(fi.encode("\xef\xac\x81"), (std::vector<std::int32_t>{6}));  // the "fi" ligature
+}
+
 TEST(UnigramTokenizerTest, EmptyTextHasNoTokens) { EXPECT_TRUE(UnigramTokenizer(kToy).encode("").empty()); }
 
 }  // namespace

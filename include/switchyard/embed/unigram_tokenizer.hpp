@@ -6,7 +6,9 @@
 /// never produced except id 0 (unknown), which covers one code point that no piece starts with;
 /// runs of unknowns merge into one; a candidate replaces the current best when the best is still 0
 /// or the candidate's score is >= it (so among equal scores the later start wins); sums are doubles.
-/// NFKC normalisation is not applied (it changes nothing for ASCII).
+/// The reference applies NFKC first; we apply the part of it that common prompts need (no-break and
+/// typographic spaces, fullwidth ASCII, Latin ligatures, circled and superscript digits, ellipsis,
+/// TM). Decomposed accents are not recomposed, so such text may tokenise differently.
 ///
 /// Immutable after construction; `encode()` is thread-safe (scratch is per call / thread-local).
 #include <cstddef>

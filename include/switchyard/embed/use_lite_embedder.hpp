@@ -40,9 +40,9 @@ class UseLiteEmbedder final : public Embedder {
 
   std::string_view type() const override { return kType; }
   const std::vector<PartLayout>& layout() const override { return layout_; }
-  /// The model's embedding (L2-normalised, 512 floats). Text is tokenised as given (the reference
-  /// applies NFKC first, which changes nothing for ASCII; non-ASCII compatibility forms may tokenise
-  /// differently). Empty text gives the zero vector.
+  /// The model's embedding (L2-normalised, 512 floats). Tokenisation: see UnigramTokenizer (the
+  /// reference's NFKC is approximated by a table of common compatibility characters). Empty text
+  /// gives the zero vector.
   Embedding embed(std::string_view text) const override;
   /// Same results as embed() per text, computed with the sequences stacked so each weight matrix
   /// streams from memory once per chunk of ~512 tokens: about twice the throughput for short texts.
