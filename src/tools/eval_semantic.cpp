@@ -67,6 +67,7 @@ void usage() {
       "  --hybrid-weight W    share of the hashing similarity in the hybrid (default 0.5)\n"
       "  --word-weight W      share of word features in hashing (default 0.5)\n"
       "  --bucket-bits N      hashing buckets = 2^N (default 18)\n"
+      "  --char-ngrams A-B    hashing character n-gram lengths (default 3-5)\n"
       "  --timing-queries N   test queries timed end to end per configuration (default 500)\n"
       "  --threads N          threads for the dense embeddings (default: all cores)\n"
       "  --json FILE          also write the results as JSON\n",
@@ -130,6 +131,11 @@ std::optional<Options> parse_args(int argc, char** argv) {
         o.hybrid_weight = std::stof(*v);
       } else if (a == "--word-weight") {
         o.hashing.word_weight = std::stof(*v);
+      } else if (a == "--char-ngrams") {
+        const auto dash = v->find('-');
+        if (dash == std::string::npos) throw std::invalid_argument("want MIN-MAX");
+        o.hashing.char_min = static_cast<std::uint32_t>(std::stoul(v->substr(0, dash)));
+        o.hashing.char_max = static_cast<std::uint32_t>(std::stoul(v->substr(dash + 1)));
       } else if (a == "--bucket-bits") {
         o.hashing.bucket_bits = static_cast<std::uint32_t>(std::stoul(*v));
       } else if (a == "--timing-queries") {
