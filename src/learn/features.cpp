@@ -52,6 +52,7 @@ const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
 
 FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
   config_.hash_bits = std::clamp(config_.hash_bits, 8, 26);
+  config_.word_ngram_max = std::clamp(config_.word_ngram_max, 0, 2);
 }
 
 void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDenseFeatures> out) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <numeric>
+#include <random>
 #include <string>
 #include <unordered_map>
 
@@ -356,14 +357,28 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
   }
   if (targets.empty()) return Error::bad_request("nothing to train: no route head and no quality heads");
 
+  LogisticOptions lopts = opts.logistic;
+  if (lopts.l2 <= 0) lopts.l2 = 1.0 / static_cast<double>(rows.size());  // sklearn's C = 1
   const std::size_t nh = targets.size();
   parts.weights.assign(dim * nh, 0.0f);
   parts.bias.assign(nh, 0.0f);
   for (std::size_t h = 0; h < nh; ++h) {
     if (progress) progress("fit " + targets[h].info.name, static_cast<double>(h) / static_cast<double>(nh));
-    LogisticFit fit = fit_logistic(x, dim, targets[h].y, targets[h].c, opts.logistic);
-    for (std::size_t j = 0; j < dim; ++j) parts.weights[j * nh + h] = fit.weights[j];
-    parts.bias[h] = fit.bias;
+    const bool bag = opts.bagging > 1 && targets[h].info.name == "route";
+    const int rounds = bag ? opts.bagging : 1;
+    std::mt19937_64 rng(opts.seed);
+    for (int b = 0; b < rounds; ++b) {
+      std::vector<float> c = targets[h].c;
+      if (bag) {
+        std::poisson_distribution<int> poisson(1.0);
+        for (float& v : c) v *= static_cast<float>(poisson(rng));
+      }
+      LogisticFit fit = fit_logistic(x, dim, targets[h].y, c, lopts);
+      const float inv = 1.0f / static_cast<float>(rounds);
+      for (std::size_t j = 0; j < dim; ++j) parts.weights[j * nh + h] += inv * fit.weights[j];
+      parts.bias[h] += inv * fit.bias;
+      if (progress && bag) progress("fit route (bagging)", static_cast<double>(b + 1) / rounds);
+    }
     parts.heads.push_back(targets[h].info);
   }
   if (progress) progress("fit", 1.0);

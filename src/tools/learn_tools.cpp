@@ -1,6 +1,7 @@
 // switchyard train | calibrate | eval: the offline side of the learned router (see src/learn/README.md).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -141,7 +142,7 @@ int fail(const std::string& cmd, const std::string& msg) {
 const std::vector<std::string> kTrainFlags = {"label",     "l2",         "group-smoothing", "group-prior",
                                               "hash-bits", "word-ngrams", "char-ngrams",     "no-dense",
                                               "no-number-shapes", "max-bytes", "max-iter",   "seed",
-                                              "strong",    "weak",        "no-quality-heads", "no-route-head"};
+                                              "strong",    "weak",        "no-quality-heads", "no-route-head", "bagging"};
 const std::vector<std::string> kDataFlags = {"models", "contaminated", "no-decontaminate"};
 
 Result<TrainOptions> train_options(const Args& a) {
@@ -159,14 +160,15 @@ Result<TrainOptions> train_options(const Args& a) {
     o.features.char_ngram_min = lo;
     o.features.char_ngram_max = hi;
   }
-  o.logistic.l2 = a.num("l2", 1e-4);
+  o.logistic.l2 = a.has("l2") && a.get("l2") != "auto" ? a.num("l2", 0) : 0;  // 0: 1/n
   o.logistic.max_iterations = static_cast<int>(a.num("max-iter", 300));
   o.group_smoothing = a.num("group-smoothing", 0.0);
   o.group_prior = a.num("group-prior", 20);
   o.seed = static_cast<std::uint64_t>(a.num("seed", 42));
   o.quality_heads = !a.has("no-quality-heads");
+  o.bagging = static_cast<int>(a.num("bagging", 1));
   o.route_head = !a.has("no-route-head");
-  const std::string label = a.get("label", "strong-only");
+  const std::string label = a.get("label", "gap");
   if (label == "strong-only") o.label = RouteLabel::strong_only;
   else if (label == "weak-wrong") o.label = RouteLabel::weak_wrong;
   else if (label == "gap") o.label = RouteLabel::gap;
@@ -221,9 +223,9 @@ int train_main(int argc, char** argv) {
         "  --no-decontaminate    do not look for contaminated_prompts.jsonl\n"
         "  --models A,B,...      models to keep (default: every score column)\n"
         "  --strong M --weak M   pair for the route head (default: best / worst mean quality)\n"
-        "  --label strong-only|weak-wrong|gap   route head target (default strong-only)\n"
+        "  --label gap|strong-only|weak-wrong   route head target (default gap: (1+q_strong-q_weak)/2)\n"
         "  --group-smoothing A   blend each target with its group's mean (default 0)\n"
-        "  --l2 X --hash-bits N --word-ngrams N --char-ngrams MIN-MAX|0 --no-dense --max-iter N --seed N\n"
+        "  --l2 X|auto (default auto = 1/training rows) --hash-bits N --word-ngrams N --char-ngrams MIN-MAX|0 --no-dense --max-iter N --seed N\n"
         "  --strong-share S      store the threshold that sends share S of the training prompts to strong\n"
         "  --price MODEL=IN,OUT  USD per 1M tokens stored for choose() (repeatable)\n"
         "  --quiet               no progress output\n",
@@ -283,6 +285,23 @@ int train_main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("wrote %s: %zu heads, %zu models, threshold %.6f (%.1f s)\n", a.get("out").c_str(),
                 (*final_model)->heads().size(), (*final_model)->models().size(), (*final_model)->default_threshold(), secs);
+    // Serving-side check: load the file back and time score() on every training prompt.
+    using clock = std::chrono::steady_clock;
+    const auto l0 = clock::now();
+    auto loaded = LearnedModel::load(a.get("out"));
+    const double load_ms = std::chrono::duration<double, std::milli>(clock::now() - l0).count();
+    if (!loaded) return fail("train", "reloading the model failed: " + loaded.error().message);
+    std::vector<double> us;
+    us.reserve(data->examples.size());
+    double sink = 0;
+    for (const Example& e : data->examples) {
+      const auto s0 = clock::now();
+      sink += (*loaded)->score(e.prompt);
+      us.push_back(std::chrono::duration<double, std::micro>(clock::now() - s0).count());
+    }
+    std::sort(us.begin(), us.end());
+    std::printf("load %.1f ms; score() over %zu prompts: p50 %.1f us, p99 %.1f us (checksum %.3f)\n", load_ms, us.size(),
+                us[us.size() / 2], us[us.size() * 99 / 100], sink);
     return 0;
   } catch (const std::exception& e) {
     return fail("train", e.what());

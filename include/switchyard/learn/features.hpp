@@ -18,7 +18,7 @@ namespace sy::learn {
 /// Which features to extract. Stored in the model file.
 struct FeatureConfig {
   int hash_bits = 18;        ///< 2^hash_bits buckets for all hashed features
-  int word_ngram_max = 2;    ///< word 1..n-grams; 0 disables word features
+  int word_ngram_max = 2;    ///< 1: word unigrams, 2: unigrams and bigrams, 0: no word features
   int char_ngram_min = 0;    ///< character n-grams from min to max; 0 disables
   int char_ngram_max = 0;
   bool dense = true;         ///< length and structure features

@@ -30,7 +30,9 @@ struct Csr {
 };
 
 struct LogisticOptions {
-  double l2 = 1e-4;        ///< lambda in mean(loss) + lambda/2 * |w|^2 (bias not penalised)
+  /// lambda in mean(loss) + lambda/2 * |w|^2 (bias not penalised). In TrainOptions, <= 0 means
+  /// 1 / (training rows), i.e. sum(loss) + |w|^2 / 2 (C = 1), which measured best on both RouteLLM sets.
+  double l2 = 1e-4;
   int max_iterations = 300;
   double tolerance = 1e-6; ///< stop when the gradient's max-norm falls below this
   int history = 8;         ///< L-BFGS memory
@@ -57,13 +59,16 @@ enum class RouteLabel {
 
 struct TrainOptions {
   FeatureConfig features;
-  LogisticOptions logistic;
-  RouteLabel label = RouteLabel::strong_only;
+  LogisticOptions logistic{.l2 = 0};
+  RouteLabel label = RouteLabel::gap;
   /// Group-smoothed targets: each row's target becomes (1-a)*y + a*rate(group), with the group's mean
   /// label shrunk towards the global mean by `group_prior` pseudo-rows. Groups (subject, category, file)
   /// exist only in training data; the model still reads only the prompt. 0 disables.
   double group_smoothing = 0;
   double group_prior = 20;
+  /// Bagging: fit the route head this many times on Poisson(1) bootstrap weights drawn from `seed` and
+  /// average the weights (still one linear head). 1 disables.
+  int bagging = 1;
   bool route_head = true;     ///< fit the strong-vs-weak head (needs strong and weak)
   bool quality_heads = true;  ///< fit one P(model answers well) head per model
   int strong = -1;            ///< model index; -1: the model with the highest mean quality
