@@ -82,10 +82,11 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
   // OpenAI's temperature goes to 2, Anthropic's to 1: clamp so one request body works on both.
   if (in.temperature) body["temperature"] = std::clamp(*in.temperature, 0.0, 1.0);
   if (in.top_p) body["top_p"] = *in.top_p;
-  for (const char* key : {"top_k", "thinking", "metadata"}) {
+  // Anthropic-only fields a client may add; OpenAI's own `metadata` means something else and stays.
+  for (const char* key : {"top_k", "thinking"}) {
     if (auto it = in.body.find(key); it != in.body.end() && !it->is_null()) body[key] = *it;
   }
-  if (!in.user.empty() && !body.contains("metadata")) body["metadata"] = Json{{"user_id", in.user}};
+  if (!in.user.empty()) body["metadata"] = Json{{"user_id", in.user}};
 
   if (!in.tools.empty()) {
     Json tools = Json::array();
@@ -107,7 +108,8 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
     if (choice.is_null()) choice = Json{{"type", "auto"}};
     choice["disable_parallel_tool_use"] = true;
   }
-  if (!choice.is_null() && (!in.tools.empty() || in.tool_choice == "none")) body["tool_choice"] = std::move(choice);
+  // Anthropic refuses a tool_choice without tools.
+  if (!choice.is_null() && !in.tools.empty()) body["tool_choice"] = std::move(choice);
   if (request.stream()) body["stream"] = true;
   return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -251,6 +253,8 @@ void AnthropicStreamDecoder::on_event(std::string_view data, std::string& out) {
     return;
   }
   std::string type = string_field(*obj, "type");
+  // Frames need an id and model; an upstream that skipped message_start still gets well-formed chunks.
+  if (type != "message_start" && !writer_.started()) writer_.start("msg", "", static_cast<std::int64_t>(std::time(nullptr)));
   auto index_of = [&]() -> int {
     const auto* f = obj->find("index");
     return f && f->type == json::Type::number ? static_cast<int>(json::integer_value(f->value).value_or(-1)) : -1;

@@ -196,6 +196,19 @@ void read_usage(const json::Object& u, Usage& usage) {
   usage.known = true;
 }
 
+// ConverseStream exceptions and the HTTP status each stands for (AWS API reference); others are 500.
+constexpr std::pair<std::string_view, int> kExceptionStatus[] = {
+    {"validationException", 400},          {"throttlingException", 429},
+    {"modelStreamErrorException", 424},    {"internalServerException", 500},
+    {"serviceUnavailableException", 503},
+};
+int exception_status(std::string_view name) {
+  for (const auto& [n, status] : kExceptionStatus) {
+    if (n == name) return status;
+  }
+  return 500;
+}
+
 std::string chunk_id() { return "chatcmpl-" + new_request_id().substr(4); }
 
 }  // namespace
@@ -292,13 +305,14 @@ void BedrockStreamDecoder::on_message(const eventstream::Message& m, std::string
   if (done_ || error_) return;
   std::string_view kind = m.header(":message-type");
   if (kind == "exception" || kind == "error") {
-    // Exceptions carry {"message": ...} and their name; classify them as the HTTP error they stand for.
+    // Exceptions carry {"message": ...} and their name; error messages carry both in headers. Either is
+    // classified as the HTTP error it stands for.
     std::string name(kind == "exception" ? m.header(":exception-type") : m.header(":error-code"));
+    int status = kind == "exception" ? exception_status(name) : 500;
     if (!name.empty()) name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
     std::string body = m.payload;
     if (kind == "error") body = R"({"message":)" + json::quote(m.header(":error-message")) + "}";
-    Error e = classify_http_error(200, {{"x-amzn-errortype", name}}, body);
-    e.upstream_status = 0;
+    Error e = classify_http_error(status, {{"x-amzn-errortype", name}}, body);
     e.message = "upstream stream error (" + name + "): " + e.message;
     error_ = std::move(e);
     return;
