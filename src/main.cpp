@@ -11,11 +11,14 @@
 #include <string_view>
 #include <thread>
 
+#include <boost/asio/thread_pool.hpp>
+
 #include "switchyard/config/config.hpp"
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/server/server.hpp"
 #include "switchyard/telemetry/log.hpp"
+#include "switchyard/tokenize/token_counter.hpp"
 #include "switchyard/tools/tools.hpp"
 
 namespace {
@@ -27,16 +30,13 @@ constexpr const char* kUsage =
     "       switchyard --version\n";
 
 /// Loads and validates a config into a runtime snapshot; prints every problem to stderr on failure.
-std::shared_ptr<const sy::pipeline::Runtime> build_runtime(const std::string& path, std::uint64_t generation) {
+std::shared_ptr<const sy::pipeline::Runtime> build_runtime(const std::string& path, sy::pipeline::RuntimeDeps& deps,
+                                                           std::uint64_t generation) {
   sy::config::Diagnostics d;
-  auto cfg = sy::config::load_config_file(path, d);
-  if (!cfg) {
+  auto rt = sy::pipeline::build_runtime(path, deps, generation, d);
+  if (!rt) {
     for (const auto& e : d.errors()) std::cerr << e << "\n";
-    return nullptr;
   }
-  auto rt = std::make_shared<sy::pipeline::Runtime>();
-  rt->config = std::move(cfg);
-  rt->generation = generation;
   return rt;
 }
 
@@ -46,11 +46,12 @@ std::int64_t mtime_ns(const std::string& path) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-int serve(const std::string& path) {
-  auto rt = build_runtime(path, 1);
+int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
+  auto rt = build_runtime(path, deps, 1);
   if (!rt) return 1;
   sy::telemetry::setup_logging(rt->config->logging);
   auto log = sy::telemetry::logger("switchyard");
+  for (const auto& e : deps.counter->load_errors()) log->warn("token counting falls back to estimates: {}", e);
 
   sy::pipeline::RuntimeStore store(rt);
   sy::pipeline::Dispatcher dispatcher(
@@ -60,7 +61,7 @@ int serve(const std::string& path) {
   std::atomic<std::uint64_t> generation{1};
   auto reload = [&] {
     std::lock_guard lock(reload_mu);
-    auto next = build_runtime(path, generation + 1);
+    auto next = build_runtime(path, deps, generation + 1);
     if (!next) {
       log->error("reload of {} failed; keeping the running config (errors above)", path);
       return;
@@ -131,14 +132,21 @@ int main(int argc, char** argv) {
   }
   if ((cmd == "--check-config" || cmd == "--config") && argc >= 3) {
     std::string path = argv[2];
+    // Process-wide resources shared by every runtime snapshot.
+    boost::asio::thread_pool cpu_pool(std::max(1u, std::thread::hardware_concurrency() / 2));
+    sy::pipeline::RuntimeDeps deps;
+    deps.counter = sy::tokenize::TokenCounter::load();
+    deps.cpu_pool = &cpu_pool;
     if (cmd == "--check-config") {
-      auto rt = build_runtime(path, 1);
+      auto rt = build_runtime(path, deps, 1);
       if (!rt) return 1;
       std::cout << path << ": ok (" << rt->config->providers.size() << " providers, " << rt->config->models.size()
                 << " models, " << rt->config->routers.size() << " routers)\n";
       return 0;
     }
-    return serve(path);
+    int code = serve(path, deps);
+    cpu_pool.join();
+    return code;
   }
   std::cerr << kUsage;
   return 2;

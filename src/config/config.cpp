@@ -303,6 +303,42 @@ struct ConfigBuilder {
     c.routers.push_back(std::move(r));
   }
 
+  void auth(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with keys");
+      return;
+    }
+    n.check_keys({"required", "keys", "trust_tier_header"}, d);
+    c.auth.required = n.boolean("required", d).value_or(false);
+    c.auth.trust_tier_header = n.boolean("trust_tier_header", d).value_or(true);
+    if (const Node* keys = n.get("keys"); keys && !keys->is_null()) {
+      if (!keys->is_sequence()) {
+        keys->error(d, "expected a list of {key, name, tier}");
+        return;
+      }
+      for (const auto& k : keys->items()) {
+        k.check_keys({"key", "name", "tier"}, d);
+        AuthKey a;
+        a.key = k.str("key", d, true).value_or("");
+        a.name = k.str("name", d).value_or("key" + std::to_string(c.auth.keys.size()));
+        a.tier = k.str("tier", d).value_or("");
+        if (!a.key.empty() && a.key.size() < 8) k.get("key")->error(d, "keys must be at least 8 characters");
+        c.auth.keys.push_back(std::move(a));
+      }
+    }
+    if (c.auth.required && c.auth.keys.empty()) n.error(d, "auth.required needs at least one key");
+  }
+
+  void decision_log(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with path");
+      return;
+    }
+    n.check_keys({"path", "include_prompt"}, d);
+    c.decision_log.path = n.str("path", d, true).value_or("");
+    c.decision_log.include_prompt = n.boolean("include_prompt", d).value_or(false);
+  }
+
   void check_model_refs() {
     for (size_t i = 0; i < c.models.size(); ++i) {
       const auto& m = c.models[i];
@@ -353,6 +389,8 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   b.list(root, "providers", [&](const Node& n) { b.provider(n); });
   b.list(root, "models", [&](const Node& n) { b.model(n); });
   b.list(root, "routers", [&](const Node& n) { b.router(n); });
+  if (const Node* a = root.get("auth")) b.auth(*a);
+  if (const Node* dl = root.get("decision_log")) b.decision_log(*dl);
   b.check_model_refs();
   if (cfg->models.empty() && cfg->routers.empty()) d.error("models", root.line(), "at least one model is required");
   cfg->root = std::move(root);

@@ -1,11 +1,16 @@
 // The API surface: routes a request by method and path to its handler. Every error a handler meets
 // goes to Session::send_error, the one place errors become HTTP.
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "server/session.hpp"
+#include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
+#include "switchyard/pipeline/router.hpp"
+#include "switchyard/telemetry/decision_log.hpp"
 #include "switchyard/telemetry/log.hpp"
 
 namespace sy::server {
@@ -13,6 +18,7 @@ namespace sy::server {
 namespace {
 
 using namespace boost::asio::experimental::awaitable_operators;
+using pipeline::Outcome;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -77,8 +83,171 @@ net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::
   }
 }
 
+std::string header_safe(std::string_view v) {
+  std::string out(v.substr(0, 512));
+  for (auto& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+nlohmann::json records_json(const pipeline::RouteResult& rr) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& r : rr.records) {
+    nlohmann::json scores = nlohmann::json::object();
+    for (const auto& [k, v] : r.scores) scores[k] = std::round(v * 10000) / 10000;
+    stages.push_back({{"name", r.name}, {"type", r.type}, {"outcome", r.outcome}, {"reason", r.reason},
+                      {"scores", std::move(scores)}, {"us", std::round(r.micros * 10) / 10}});
+  }
+  return stages;
+}
+
+/// Everything about one inference request that the access and decision logs report at the end.
+struct InferenceState {
+  Logged log;
+  std::string router;
+  std::optional<pipeline::RouteResult> route;
+  pipeline::DispatchTrace trace;
+  Usage usage;
+  double cost = 0;
+  InferenceState(Call& c, std::string_view path) : log(c, path) {}
+};
+
+void write_decision(Session& s, Call& call, const Request* req, InferenceState& st, Clock::time_point end) {
+  const auto& dl = call.runtime->decision_log;
+  if (!dl || !req) return;
+  nlohmann::json j;
+  j["ts_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  j["request_id"] = call.request_id;
+  j["model_requested"] = req->model();
+  j["router"] = st.router;
+  if (st.route) {
+    j["stage"] = st.route->stage;
+    j["reason"] = st.route->reason;
+    j["stages"] = records_json(*st.route);
+    j["routing_us"] = std::round(st.route->micros * 10) / 10;
+    for (const auto& r : st.route->records) {
+      for (const auto& [k, v] : r.scores) {
+        if (r.type == "learned" && k == "score") j["score"] = v;
+      }
+    }
+  }
+  j["model"] = st.trace.model;
+  j["deployment"] = st.trace.deployment;
+  j["status"] = call.status;
+  j["stream"] = req->stream();
+  j["prompt_tokens"] = st.usage.prompt_tokens;
+  j["completion_tokens"] = st.usage.completion_tokens;
+  j["cost_usd"] = st.cost;
+  j["latency_ms"] = ms_between(call.started, end);
+  j["upstream_ms"] = std::chrono::duration<double, std::milli>(st.trace.upstream_time).count();
+  j["attempts"] = st.trace.attempts.size();
+  if (!st.log.error.empty()) j["error"] = st.log.error;
+  std::string_view prompt = req->last_user_text();
+  if (dl->include_prompt()) j["prompt"] = prompt;
+  else j["prompt_sha256"] = telemetry::sha256_hex(prompt);
+  (void)s;
+  dl->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+/// Reads the per-request controls from headers, the body's `switchyard` object and `router@threshold`.
+Result<pipeline::RequestControls> read_controls(Call& call, const Request& req, const config::Config& cfg,
+                                                std::string& tier_hint) {
+  pipeline::RequestControls c;
+  auto hdr = [&](std::string_view n) -> std::string_view {
+    auto it = call.req.find(n);
+    return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
+  };
+  auto parse_threshold = [](std::string_view v) -> std::optional<double> {
+    double x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc() || p != v.data() + v.size() || !(x >= 0 && x <= 1e9)) return std::nullopt;
+    return x;
+  };
+  c.router = std::string(hdr("x-switchyard-router"));
+  if (auto t = hdr("x-switchyard-threshold"); !t.empty()) {
+    c.threshold = parse_threshold(t);
+    if (!c.threshold) return Error::bad_request("x-switchyard-threshold must be a non-negative number.", "x-switchyard-threshold");
+  }
+  auto dbg = hdr("x-switchyard-debug");
+  c.debug = dbg == "1" || dbg == "true";
+  tier_hint = std::string(hdr("x-switchyard-tier"));
+  if (!req.extension().empty()) {
+    auto ext = json::scan_object(req.extension());
+    if (!ext) return Error::bad_request("'switchyard' must be an object.", "switchyard");
+    for (const auto& f : ext->fields) {
+      if (f.key == "router") {
+        if (f.type != json::Type::string) return Error::bad_request("'switchyard.router' must be a string.", "switchyard.router");
+        c.router = json::string_value(f.value).value_or("");
+      } else if (f.key == "threshold") {
+        if (f.type != json::Type::number) return Error::bad_request("'switchyard.threshold' must be a number.", "switchyard.threshold");
+        c.threshold = parse_threshold(f.value);
+        if (!c.threshold) return Error::bad_request("'switchyard.threshold' must be non-negative.", "switchyard.threshold");
+      } else if (f.key == "debug") {
+        c.debug = f.value == "true";
+      } else if (f.key == "tier") {
+        if (f.type != json::Type::string) return Error::bad_request("'switchyard.tier' must be a string.", "switchyard.tier");
+        tier_hint = json::string_value(f.value).value_or("");
+      } else {
+        return Error::bad_request("Unknown field 'switchyard." + std::string(f.key) + "' (known: router, threshold, tier, debug).",
+                                  "switchyard." + std::string(f.key));
+      }
+    }
+  }
+  // `auto@0.3`: for SDKs that can only set the model name.
+  const std::string& model = req.model();
+  if (auto at = model.rfind('@'); at != std::string::npos && !cfg.find_model(model)) {
+    std::string base = model.substr(0, at);
+    if (cfg.find_router(base)) {
+      auto t = parse_threshold(std::string_view(model).substr(at + 1));
+      if (!t) return Error::bad_request("The threshold after '@' in '" + model + "' must be a number.", "model");
+      if (c.router.empty()) c.router = base;
+      if (!c.threshold) c.threshold = t;
+    }
+  }
+  return c;
+}
+
+/// The caller's gateway key and tier. Unauthorized when keys are required and none matches.
+Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, const std::string& tier_hint) {
+  pipeline::Caller caller;
+  const auto& auth = cfg.auth;
+  if (!auth.keys.empty()) {
+    std::string_view presented;
+    if (auto it = call.req.find(http::field::authorization); it != call.req.end()) {
+      std::string_view v = it->value();
+      if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) presented = v.substr(7);
+    }
+    if (presented.empty()) {
+      if (auto it = call.req.find("x-api-key"); it != call.req.end()) presented = it->value();
+    }
+    const config::AuthKey* match = nullptr;
+    for (const auto& k : auth.keys) {
+      if (constant_time_equal(k.key, presented)) match = &k;
+    }
+    if (match) {
+      caller.key_name = match->name;
+      caller.tier = match->tier;
+    } else if (auth.required) {
+      Error e = Error::make(ErrorKind::unauthorized, "Incorrect or missing API key for this gateway.");
+      e.code = "invalid_api_key";
+      return e;
+    }
+  }
+  if (caller.tier.empty() && auth.trust_tier_header) caller.tier = tier_hint;
+  return caller;
+}
+
 net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path) {
-  Logged log(call, path);
+  InferenceState st(call, path);
+  Logged& log = st.log;
   auto parsed = Request::parse(ep, std::move(call.req.body()));
   if (!parsed) {
     log.error = parsed.error().message;
@@ -90,48 +259,104 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   const config::Config& cfg = *call.runtime->config;
   log.rec.model_requested = req.model();
   log.rec.stream = req.stream();
+  auto fail = [&](const Error& e) -> net::awaitable<void> {
+    log.error = std::string(to_string(e.kind)) + ": " + e.message;
+    co_await s.send_error(call, e);
+    auto end = Clock::now();
+    log.done(end);
+    write_decision(s, call, &req, st, end);
+  };
 
-  const std::string& model = req.model();
-  if (!cfg.find_model(model)) {
+  std::string tier_hint;
+  auto controls = read_controls(call, req, cfg, tier_hint);
+  if (!controls) co_return co_await fail(controls.error());
+  auto caller = identify_caller(call, cfg, tier_hint);
+  if (!caller) co_return co_await fail(caller.error());
+
+  // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
+  std::string model = req.model();
+  const pipeline::Router* router = nullptr;
+  const auto& routers = call.runtime->routers;
+  if (!controls->router.empty()) {
+    router = routers ? routers->find(controls->router) : nullptr;
+    if (!router) {
+      Error e = Error::make(ErrorKind::not_found, "The router '" + controls->router + "' does not exist.");
+      e.param = "router";
+      e.code = "router_not_found";
+      co_return co_await fail(e);
+    }
+  } else if (routers) {
+    router = routers->find(model);
+  }
+  std::optional<Outcome> routed_outcome;
+  if (router) {
+    st.router = router->name();
+    log.rec.router = st.router;
+    pipeline::RequestFeatures features(
+        req, *caller, *controls,
+        [&call](std::string_view n) -> std::string_view {
+          auto it = call.req.find(n);
+          return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
+        },
+        call.runtime->counter.get());
+    pipeline::StageContext sctx{features, s.worker().ctx, cfg, s.shared().dispatcher};
+    st.route = co_await router->route(sctx);
+    auto& rr = *st.route;
+    call.headers.emplace_back("x-switchyard-router", router->name());
+    call.headers.emplace_back("x-switchyard-stage", header_safe(rr.stage));
+    call.headers.emplace_back("x-switchyard-reason", header_safe(rr.reason));
+    if (!rr.extra_header_name.empty()) call.headers.emplace_back(rr.extra_header_name, header_safe(rr.extra_header_value));
+    if (controls->debug) {
+      nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
+      call.headers.emplace_back("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    if (rr.kind == pipeline::RouteResult::Kind::reject) co_return co_await fail(rr.error);
+    model = rr.model;
+    if (rr.kind == pipeline::RouteResult::Kind::respond) {
+      routed_outcome = std::move(rr.outcome);
+      st.trace = std::move(rr.trace);
+    }
+  } else if (!cfg.find_model(model)) {
     Error e = Error::make(ErrorKind::not_found, "The model '" + model + "' does not exist or you do not have access to it.");
     e.param = "model";
     e.code = "model_not_found";
-    log.error = "model_not_found";
-    co_await s.send_error(call, e);
-    log.done();
-    co_return;
+    co_return co_await fail(e);
   }
 
-  pipeline::DispatchTrace trace;
-  auto out = co_await s.shared().dispatcher.dispatch(s.worker().ctx, cfg, req, model, trace);
+  pipeline::DispatchTrace& trace = st.trace;
+  // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
+  Result<Outcome> out = Error::make(ErrorKind::internal, "not dispatched");
+  if (routed_outcome) {
+    out = std::move(*routed_outcome);
+  } else {
+    out = co_await s.shared().dispatcher.dispatch(s.worker().ctx, cfg, req, model, trace);
+  }
   add_trace_headers(call, trace);
   log.rec.model_used = trace.model;
   log.rec.deployment = trace.deployment;
   log.rec.attempts = static_cast<int>(trace.attempts.size());
   log.skipped = skipped_text(trace);
-  if (!out) {
-    const Error& e = out.error();
-    log.error = std::string(to_string(e.kind)) + ": " + e.message;
-    co_await s.send_error(call, e);
-    log.done();
-    co_return;
-  }
+  if (!out) co_return co_await fail(out.error());
+
   auto overhead = [&](Clock::time_point now) {
     return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(trace.upstream_time).count());
   };
   const auto* dep = trace.deployment_config;
   if (!out->stream) {
-    double cost = dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0;
+    st.usage = out->usage;
+    st.cost = dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0;
     auto now = Clock::now();
     double over = overhead(now);
     call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", over));
-    call.headers.emplace_back("x-switchyard-cost-usd", fmt_double("%.8f", cost));
+    call.headers.emplace_back("x-switchyard-cost-usd", fmt_double("%.8f", st.cost));
     log.rec.overhead_ms = over;
-    log.rec.cost_usd = cost;
+    log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = out->usage.prompt_tokens;
     log.rec.completion_tokens = out->usage.completion_tokens;
     co_await s.send(call, 200, std::move(out->body));
-    log.done();
+    auto end = Clock::now();
+    log.done(end);
+    write_decision(s, call, &req, st, end);
     co_return;
   }
 
@@ -151,9 +376,9 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   auto result = co_await (relay(s, *out->stream, buf) || s.wait_client_gone());
   bool client_gone = result.index() == 1;
   if (!client_gone) {
-    Status st = std::get<0>(std::move(result));
-    if (!st) {
-      const Error& e = st.error();
+    Status relayed = std::get<0>(std::move(result));
+    if (!relayed) {
+      const Error& e = relayed.error();
       if (e.message == "client disconnected") {
         client_gone = true;
       } else {
@@ -171,14 +396,17 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     call.keep_alive = false;
     log.error = "client disconnected mid-stream";
   }
-  const Usage& u = out->stream->usage();
-  log.rec.prompt_tokens = u.prompt_tokens;
-  log.rec.completion_tokens = u.completion_tokens;
-  log.rec.cost_usd = dep ? cost_usd(u, dep->input_price, dep->output_price) : 0;
+  st.usage = out->stream->usage();
+  st.cost = dep ? cost_usd(st.usage, dep->input_price, dep->output_price) : 0;
+  log.rec.prompt_tokens = st.usage.prompt_tokens;
+  log.rec.completion_tokens = st.usage.completion_tokens;
+  log.rec.cost_usd = st.cost;
   trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
   log.rec.overhead_ms = overhead(Clock::now());
   out->stream.reset();  // close the upstream before logging
-  log.done();
+  auto end = Clock::now();
+  log.done(end);
+  write_decision(s, call, &req, st, end);
 }
 
 nlohmann::json model_entry(const std::string& id, std::string_view owner) {

@@ -93,6 +93,24 @@ struct ModelConfig {
   std::string content_policy_fallback;   ///< model to use when upstream content filter refuses
 };
 
+/// A key callers present (`Authorization: Bearer <key>`), with the metadata routing may use.
+struct AuthKey {
+  std::string key;   ///< secret; never logged
+  std::string name;  ///< shown in logs instead of the key
+  std::string tier;  ///< caller tier for routing rules
+};
+
+struct AuthConfig {
+  bool required = false;        ///< reject requests without a known key (401)
+  std::vector<AuthKey> keys;
+  bool trust_tier_header = true;  ///< honour x-switchyard-tier when the key has no tier
+};
+
+struct DecisionLogConfig {
+  std::string path;             ///< JSONL file; empty disables the log
+  bool include_prompt = false;  ///< prompt text in the log (otherwise a SHA-256 of it)
+};
+
 /// A named router (virtual model). Its stages are built by the pipeline from the raw nodes.
 struct RouterConfig {
   std::string name;
@@ -106,6 +124,8 @@ struct Config {
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   std::vector<RouterConfig> routers;
+  AuthConfig auth;
+  DecisionLogConfig decision_log;
   Node root;  ///< the whole document, for modules that own sections of their own
 
   const ModelConfig* find_model(std::string_view name) const;

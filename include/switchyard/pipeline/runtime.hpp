@@ -7,6 +7,7 @@
 /// generation counter, so the hot path takes no lock.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,10 +18,23 @@
 namespace sy::pipeline {
 
 class RouterSet;  // routers built from config (pipeline module)
+}  // namespace sy::pipeline
+namespace sy::tokenize {
+class TokenCounter;
+}
+namespace sy::telemetry {
+class DecisionLog;
+}
+namespace sy::embed {
+class Embedder;
+}
+namespace sy::pipeline {
 
 struct Runtime {
   std::shared_ptr<const config::Config> config;
-  std::shared_ptr<const RouterSet> routers;  ///< may be empty when no routers are configured
+  std::shared_ptr<const RouterSet> routers;  ///< empty when no routers are configured
+  std::shared_ptr<const tokenize::TokenCounter> counter;  ///< process-wide, survives reloads
+  std::shared_ptr<telemetry::DecisionLog> decision_log;   ///< null when disabled
   std::uint64_t generation = 0;
 };
 
@@ -38,5 +52,27 @@ class RuntimeStore {
   std::shared_ptr<const Runtime> rt_;
   std::atomic<std::uint64_t> generation_{0};
 };
+
+}  // namespace sy::pipeline
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace sy::pipeline {
+
+/// Process-wide resources runtimes are built with; owned by main, outlive every runtime.
+struct RuntimeDeps {
+  std::shared_ptr<const tokenize::TokenCounter> counter;
+  boost::asio::thread_pool* cpu_pool = nullptr;
+  /// Embedders (e.g. USE-lite weights) kept across reloads. Guarded by `mu`.
+  std::map<std::string, std::shared_ptr<const embed::Embedder>> embedder_cache;
+  std::mutex mu;
+};
+
+/// Loads and validates `path` (config, routers and their stages, decision log) into a snapshot.
+/// Returns null and fills `d` with every problem found.
+std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDeps& deps, std::uint64_t generation,
+                                             config::Diagnostics& d);
 
 }  // namespace sy::pipeline

@@ -1,0 +1,149 @@
+#pragma once
+/// The routing pipeline's building blocks.
+///
+/// A router (a virtual model such as `auto`) runs an ordered list of stages. Each stage looks at the
+/// request — through `RequestFeatures`, which computes shared facts (token estimate, texts, embeddings)
+/// at most once per request — and decides: route to a target model, reject before any upstream is
+/// paid, or pass to the next stage (optionally tagging the request). A stage may also answer the
+/// request itself by calling models through the dispatcher (the cascade does).
+///
+/// Stages are built once per config load by factories registered by YAML `type:` in one place
+/// (stage_registry.cpp), are immutable afterwards, and are shared by every thread: `decide` is const
+/// and thread-safe.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchyard/config/node.hpp"
+#include "switchyard/core/error.hpp"
+#include "switchyard/core/request.hpp"
+#include "switchyard/embed/embedding.hpp"
+#include "switchyard/pipeline/dispatcher.hpp"
+
+namespace boost::asio {
+class thread_pool;
+}
+namespace sy::embed {
+class Embedder;
+}
+namespace sy::tokenize {
+class TokenCounter;
+}
+
+namespace sy::pipeline {
+
+/// Who is calling, from the gateway's own key table or headers.
+struct Caller {
+  std::string key_name;  ///< name of the matched gateway key, empty when none
+  std::string tier;      ///< caller tier ("free", "pro", ...), empty when unknown
+};
+
+/// Per-request overrides a client may send (header, body `switchyard` object, or `router@threshold`).
+struct RequestControls {
+  std::string router;                ///< explicit router choice
+  std::optional<double> threshold;   ///< learned-stage threshold override
+  bool debug = false;                ///< return every stage's scores
+};
+
+/// Facts about one request, computed lazily and at most once, shared by the stages of a pipeline.
+/// Lives on the request's coroutine; not thread-safe (never shared across threads).
+class RequestFeatures {
+ public:
+  using HeaderLookup = std::function<std::string_view(std::string_view)>;
+  RequestFeatures(const Request& request, Caller caller, RequestControls controls, HeaderLookup headers,
+                  const tokenize::TokenCounter* counter)
+      : request_(request), caller_(std::move(caller)), controls_(std::move(controls)),
+        headers_(std::move(headers)), counter_(counter) {}
+
+  const Request& request() const { return request_; }
+  const Caller& caller() const { return caller_; }
+  const RequestControls& controls() const { return controls_; }
+  std::string_view header(std::string_view name) const { return headers_ ? headers_(name) : std::string_view{}; }
+  /// Estimated prompt tokens (o200k_base with chat framing; an estimate when rank files are absent).
+  std::int64_t prompt_tokens() const;
+  /// Tags added by earlier stages' `continue` actions.
+  const std::set<std::string>& tags() const { return tags_; }
+  void add_tag(std::string tag) { tags_.insert(std::move(tag)); }
+  /// A cached embedding of `text` by `embedder` (the same embedder and text within one request).
+  const embed::Embedding* cached_embedding(const embed::Embedder* e, std::string_view text) const;
+  void store_embedding(const embed::Embedder* e, std::string_view text, embed::Embedding v);
+
+ private:
+  const Request& request_;
+  Caller caller_;
+  RequestControls controls_;
+  HeaderLookup headers_;
+  const tokenize::TokenCounter* counter_;
+  mutable std::optional<std::int64_t> prompt_tokens_;
+  std::set<std::string> tags_;
+  struct CachedEmbedding {
+    const embed::Embedder* embedder;
+    std::string text;
+    embed::Embedding vector;
+  };
+  std::vector<CachedEmbedding> embeddings_;
+};
+
+/// One stage's verdict, with what it saw (for headers, the debug output and the decision log).
+struct Decision {
+  enum class Kind { pass, route, reject, respond };
+  Kind kind = Kind::pass;
+  std::string target;         ///< model to route to (Kind::route)
+  Error error;                ///< Kind::reject
+  std::string reason;         ///< e.g. "semantic:billing score=0.71>=0.40"
+  std::vector<std::pair<std::string, double>> scores;  ///< what the stage computed
+  std::optional<Outcome> outcome;  ///< Kind::respond: the stage produced the answer itself
+  DispatchTrace trace;             ///< Kind::respond: the calls it made
+  std::string extra_header_name, extra_header_value;  ///< a stage-specific header (e.g. the cascade path)
+};
+
+/// What a stage may use while deciding.
+struct StageContext {
+  RequestFeatures& features;
+  providers::WorkerContext& worker;
+  const config::Config& config;
+  const Dispatcher& dispatcher;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view type() const = 0;
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+  virtual boost::asio::awaitable<Decision> decide(StageContext& ctx) const = 0;
+
+ private:
+  std::string name_;
+};
+
+/// Shared, reload-surviving resources a factory may use (embedders are expensive to load).
+class BuildContext {
+ public:
+  const config::Config& config;
+  std::shared_ptr<const tokenize::TokenCounter> counter;
+  /// Resolves a stage target: a model name, or a tier of the router mapping to one. Empty when unknown.
+  std::function<std::string(std::string_view)> resolve_target;
+  /// Embedders loaded for earlier configs, keyed by their YAML description, reused across reloads.
+  std::map<std::string, std::shared_ptr<const embed::Embedder>>* embedder_cache = nullptr;
+  std::string base_dir;  ///< directory of the config file, for relative paths
+  /// Pool for CPU-heavy work (dense embeddings) so io threads never run it. Outlives every runtime.
+  boost::asio::thread_pool* cpu_pool = nullptr;
+  std::string resolve_path(const std::string& p) const;
+};
+
+using StageFactory = std::function<std::unique_ptr<Stage>(const config::Node& node, BuildContext& ctx,
+                                                           config::Diagnostics& d)>;
+/// The factory for a YAML stage `type:`, or nullptr. The one place stage types are registered.
+const StageFactory* stage_factory(std::string_view type);
+/// All registered types, for error messages.
+std::vector<std::string_view> stage_types();
+
+}  // namespace sy::pipeline

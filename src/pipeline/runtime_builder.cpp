@@ -1,0 +1,37 @@
+#include <filesystem>
+#include <stdexcept>
+
+#include "switchyard/pipeline/router.hpp"
+#include "switchyard/pipeline/runtime.hpp"
+#include "switchyard/telemetry/decision_log.hpp"
+#include "switchyard/tokenize/token_counter.hpp"
+
+namespace sy::pipeline {
+
+std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDeps& deps, std::uint64_t generation,
+                                             config::Diagnostics& d) {
+  auto cfg = config::load_config_file(path, d);
+  if (!cfg) return nullptr;
+  auto rt = std::make_shared<Runtime>();
+  rt->config = cfg;
+  rt->counter = deps.counter;
+  rt->generation = generation;
+  if (!cfg->routers.empty()) {
+    std::lock_guard lock(deps.mu);
+    BuildContext ctx{*cfg, deps.counter, nullptr, &deps.embedder_cache,
+                     std::filesystem::path(path).parent_path().string(), deps.cpu_pool};
+    rt->routers = RouterSet::build(*cfg, ctx, d);
+    if (!rt->routers) return nullptr;
+  }
+  if (!cfg->decision_log.path.empty()) {
+    try {
+      rt->decision_log = telemetry::DecisionLog::open(cfg->decision_log.path, cfg->decision_log.include_prompt);
+    } catch (const std::exception& e) {
+      d.error("decision_log.path", 0, e.what());
+      return nullptr;
+    }
+  }
+  return rt;
+}
+
+}  // namespace sy::pipeline

@@ -1,0 +1,303 @@
+// Semantic stage: routes defined by example utterances, scored against the prompt by an embedder
+// (hashing, use-lite or hybrid). Below every route's threshold the stage falls back to its fallback
+// target, or passes. Dense embedders run on the CPU pool, never on an io thread, under a per-request
+// time budget that fails open (to the fallback), and their prompt vectors are cached (LRU).
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "switchyard/embed/hashing_embedder.hpp"
+#include "switchyard/embed/hybrid_embedder.hpp"
+#include "switchyard/embed/semantic_index.hpp"
+#include "switchyard/embed/use_lite_embedder.hpp"
+#include "switchyard/pipeline/stage.hpp"
+
+namespace sy::pipeline {
+namespace {
+
+namespace net = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+std::string fmt2(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock).
+class EmbeddingCache {
+ public:
+  explicit EmbeddingCache(size_t capacity) : capacity_(capacity) {}
+  std::optional<embed::Embedding> get(std::uint64_t key) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+  void put(std::uint64_t key, const embed::Embedding& v) {
+    if (capacity_ == 0) return;
+    std::lock_guard lock(mu_);
+    if (auto it = map_.find(key); it != map_.end()) return;
+    order_.emplace_front(key, v);
+    map_[key] = order_.begin();
+    if (map_.size() > capacity_) {
+      map_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  size_t capacity_;
+  std::list<std::pair<std::uint64_t, embed::Embedding>> order_;
+  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, embed::Embedding>>::iterator> map_;
+};
+
+class SemanticStage final : public Stage {
+ public:
+  static constexpr std::string_view kType = "semantic";
+  std::string_view type() const override { return kType; }
+
+  std::shared_ptr<const embed::SemanticIndex> index;
+  std::vector<std::string> targets;  // per route
+  std::string fallback;              // empty: pass
+  bool whole_conversation = false;
+  size_t max_chars = 8192;
+  std::chrono::milliseconds budget{50};
+  net::thread_pool* pool = nullptr;
+  std::unique_ptr<EmbeddingCache> cache = std::make_unique<EmbeddingCache>(4096);
+
+  net::awaitable<Decision> decide(StageContext& ctx) const override {
+    const Request& req = ctx.features.request();
+    std::string_view text = whole_conversation ? std::string_view(req.all_text()) : req.last_user_text();
+    if (text.size() > max_chars) text = text.substr(0, max_chars);
+    const embed::Embedder* e = &index->embedder();
+    Decision d;
+    const embed::Embedding* cached = ctx.features.cached_embedding(e, text);
+    std::optional<embed::Embedding> query;
+    if (!cached) {
+      if (!e->cpu_heavy() || !pool) {
+        query = e->embed(text);
+      } else {
+        std::uint64_t key = fnv1a(text);
+        query = cache->get(key);
+        if (!query) {
+          query = co_await embed_off_thread(e, text);
+          if (!query) {
+            // Over budget: fail open rather than hold the request.
+            return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
+            co_return d;
+          }
+          cache->put(key, *query);
+        }
+      }
+      ctx.features.store_embedding(e, text, *query);
+      cached = ctx.features.cached_embedding(e, text);
+    }
+    embed::RouteMatch m = index->score(*cached);
+    const auto& routes = index->routes();
+    for (size_t i = 0; i < routes.size() && i < m.scores.size(); ++i) d.scores.emplace_back(routes[i].name, m.scores[i]);
+    // Keep the debug output short: the 8 best routes.
+    std::sort(d.scores.begin(), d.scores.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    if (d.scores.size() > 8) d.scores.resize(8);
+    if (m.route) {
+      const auto& r = routes[*m.route];
+      d.kind = Decision::Kind::route;
+      d.target = targets[*m.route];
+      d.reason = "semantic:" + r.name + " score=" + fmt2(m.scores[*m.route]) + ">=" + fmt2(r.threshold);
+      co_return d;
+    }
+    std::string why = "semantic:below threshold";
+    if (m.best != embed::RouteMatch::npos) {
+      why += " best=" + routes[m.best].name + " score=" + fmt2(m.best_score) + "<" + fmt2(routes[m.best].threshold);
+    }
+    return_fallback(d, why);
+    co_return d;
+  }
+
+ private:
+  void return_fallback(Decision& d, std::string why) const {
+    if (fallback.empty()) {
+      d.kind = Decision::Kind::pass;
+      d.reason = std::move(why);
+    } else {
+      d.kind = Decision::Kind::route;
+      d.target = fallback;
+      d.reason = std::move(why) + " -> fallback";
+    }
+  }
+
+  net::awaitable<std::optional<embed::Embedding>> embed_off_thread(const embed::Embedder* e, std::string_view text) const {
+    // The work owns its inputs: if the budget runs out first, it finishes on the pool and is dropped.
+    auto embedder = index->embedder_ptr();
+    auto input = std::make_shared<std::string>(text);
+    auto work = [embedder, input]() -> net::awaitable<embed::Embedding> { co_return embedder->embed(*input); };
+    net::steady_timer timer(co_await net::this_coro::executor, budget);
+    auto result = co_await (net::co_spawn(*pool, work(), net::use_awaitable) ||
+                            timer.async_wait(net::as_tuple(net::use_awaitable)));
+    (void)e;
+    if (result.index() == 0) co_return std::get<0>(std::move(result));
+    co_return std::nullopt;
+  }
+};
+
+std::shared_ptr<const embed::Embedder> load_use_lite(const std::string& path, BuildContext& ctx, const config::Node& at,
+                                                     config::Diagnostics& d) {
+  std::string key = "use-lite:" + path;
+  if (ctx.embedder_cache) {
+    if (auto it = ctx.embedder_cache->find(key); it != ctx.embedder_cache->end()) return it->second;
+  }
+  auto loaded = embed::UseLiteEmbedder::load(path);
+  if (!loaded) {
+    at.error(d, loaded.error().message + " (run scripts/fetch-use-lite.sh)");
+    return nullptr;
+  }
+  std::shared_ptr<const embed::Embedder> e = *loaded;
+  if (ctx.embedder_cache) (*ctx.embedder_cache)[key] = e;
+  return e;
+}
+
+}  // namespace
+
+std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
+  n.check_keys({"type", "name", "embedder", "aggregation", "top_k", "threshold", "routes", "fallback", "text",
+                "max_chars", "budget", "cache_size"},
+               d);
+  auto stage = std::make_unique<SemanticStage>();
+  size_t errors_before = d.errors().size();
+
+  // Routes and their utterances (inline or one per line from a file).
+  std::vector<embed::RouteSpec> specs;
+  const config::Node* routes = n.get("routes");
+  if (!routes || !routes->is_sequence() || routes->items().empty()) {
+    (routes ? *routes : n).error(d, "a semantic stage needs a non-empty list of routes");
+    return nullptr;
+  }
+  std::vector<std::string> corpus;
+  for (const auto& rn : routes->items()) {
+    rn.check_keys({"name", "target", "threshold", "utterances", "utterances_file"}, d);
+    embed::RouteSpec spec;
+    spec.name = rn.str("name", d, true).value_or("");
+    auto target = rn.str("target", d, true);
+    std::string resolved = target ? ctx.resolve_target(*target) : "";
+    if (target && resolved.empty()) rn.get("target")->error(d, "unknown model or tier \"" + *target + "\"");
+    if (auto t = rn.number("threshold", d, -1, 1)) spec.threshold = static_cast<float>(*t);
+    if (auto u = rn.str_list("utterances", d)) spec.utterances = *u;
+    if (auto f = rn.str("utterances_file", d)) {
+      std::ifstream in(ctx.resolve_path(*f));
+      if (!in) {
+        rn.get("utterances_file")->error(d, "cannot read " + ctx.resolve_path(*f));
+      } else {
+        for (std::string line; std::getline(in, line);) {
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          if (!line.empty() && line.front() != '#') spec.utterances.push_back(line);
+        }
+      }
+    }
+    if (spec.utterances.empty()) rn.error(d, "route \"" + spec.name + "\" has no utterances");
+    corpus.insert(corpus.end(), spec.utterances.begin(), spec.utterances.end());
+    stage->targets.push_back(resolved);
+    specs.push_back(std::move(spec));
+  }
+
+  // The embedder: "hashing" (default), "use-lite", "hybrid", or a map {type, weight, model_path}.
+  std::string type = "hashing";
+  float weight = 0.5f;
+  std::string model_path = embed::UseLiteEmbedder::default_model_path();
+  if (const config::Node* e = n.get("embedder"); e && !e->is_null()) {
+    if (e->is_scalar()) {
+      type = e->scalar();
+    } else if (e->is_map()) {
+      e->check_keys({"type", "weight", "model_path"}, d);
+      type = e->str("type", d, true).value_or("hashing");
+      if (auto w = e->number("weight", d, 0, 1)) weight = static_cast<float>(*w);
+      if (auto p = e->str("model_path", d)) model_path = ctx.resolve_path(*p);
+    } else {
+      e->error(d, "expected hashing, use-lite, hybrid or a map with type");
+    }
+  }
+  std::shared_ptr<const embed::Embedder> embedder;
+  float default_threshold = 0;
+  auto hashing = [&]() -> std::shared_ptr<const embed::Embedder> {
+    auto h = embed::HashingEmbedder::create(embed::HashingOptions{}, corpus);
+    if (!h) {
+      n.error(d, h.error().message);
+      return nullptr;
+    }
+    return *h;
+  };
+  const config::Node& at = n.get("embedder") ? *n.get("embedder") : n;
+  // Default thresholds per embedder sit between the typical top scores of in-scope and out-of-scope
+  // prompts measured on CLINC150 (see src/embed/README.md); override per stage or route.
+  if (type == "hashing") {
+    embedder = hashing();
+    default_threshold = 0.22f;
+  } else if (type == "use-lite") {
+    embedder = load_use_lite(model_path, ctx, at, d);
+    default_threshold = 0.62f;
+  } else if (type == "hybrid") {
+    auto dense = load_use_lite(model_path, ctx, at, d);
+    auto sparse = hashing();
+    if (dense && sparse) {
+      auto h = embed::HybridEmbedder::create(dense, sparse, weight);
+      if (!h) at.error(d, h.error().message);
+      else embedder = *h;
+    }
+    default_threshold = 0.41f;
+  } else {
+    at.error(d, "unknown embedder \"" + type + "\" (known: hashing, use-lite, hybrid)");
+  }
+
+  embed::IndexOptions opts;
+  opts.threshold = default_threshold;
+  if (auto t = n.number("threshold", d, -1, 1)) opts.threshold = static_cast<float>(*t);
+  if (auto a = n.str("aggregation", d)) {
+    if (auto parsed = embed::parse_aggregation(*a)) opts.aggregation = *parsed;
+    else n.get("aggregation")->error(d, "expected centroid, max or top_k_mean");
+  }
+  if (auto k = n.integer("top_k", d, 1, 1000)) opts.top_k = static_cast<size_t>(*k);
+  if (auto f = n.str("fallback", d)) {
+    if (*f != "pass") {
+      stage->fallback = ctx.resolve_target(*f);
+      if (stage->fallback.empty()) n.get("fallback")->error(d, "unknown model or tier \"" + *f + "\" (or pass)");
+    }
+  }
+  if (auto t = n.str("text", d)) {
+    if (*t == "all") stage->whole_conversation = true;
+    else if (*t != "last_user") n.get("text")->error(d, "expected last_user or all");
+  }
+  if (auto m = n.integer("max_chars", d, 16, 1 << 24)) stage->max_chars = static_cast<size_t>(*m);
+  if (auto b = n.duration_ms("budget", d)) stage->budget = std::chrono::milliseconds(*b);
+  stage->pool = ctx.cpu_pool;
+  if (auto c = n.integer("cache_size", d, 0, 1 << 22)) stage->cache = std::make_unique<EmbeddingCache>(static_cast<size_t>(*c));
+  if (d.errors().size() != errors_before || !embedder) return nullptr;
+
+  auto index = embed::SemanticIndex::build(std::move(specs), embedder, opts);
+  if (!index) {
+    n.error(d, index.error().message);
+    return nullptr;
+  }
+  stage->index = *index;
+  return stage;
+}
+
+}  // namespace sy::pipeline
