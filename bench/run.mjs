@@ -29,13 +29,18 @@ const USAGE = `usage: bench/run.sh [options]
   --proxy-cpu N     CPU the proxy under test is pinned to (default 1)
   --load-cpu N      CPU wrk, the stubs and the streaming client are pinned to (default 0)
   --keep-tmp        keep the temp dir (generated configs, logs)
+  --profile TOOL    instead of the table: profile Switchyard under load in scenario a (or --only X) with
+                    perf (cpu-clock samples, kernel included), callgrind (instructions, user space) or
+                    strace (system calls per request, floor and Switchyard side by side);
+                    reports go to bench/out/profile-<tool>-<id>.txt and the top is printed
+  --profile-seconds S  length of the profiled load (default 10; callgrind runs ~50x slower)
   --bin PATH        the switchyard binary (bench/run.sh passes it)
   --bin-label TEXT  what the binary was built from, for the header and the JSON (bench/run.sh passes it)
   --tools DIR       directory holding sse_stub and sse_client (bench/run.sh passes it)`;
 
 function parseArgs(argv) {
   const o = { only: null, soak: false, soakSeconds: 60, quick: false, json: null, proxyCpu: 1, loadCpu: 0,
-              keepTmp: false, bin: null, tools: null, binLabel: null };
+              keepTmp: false, profile: null, profileSeconds: 10, bin: null, tools: null, binLabel: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -50,6 +55,8 @@ function parseArgs(argv) {
     else if (a === '--proxy-cpu') o.proxyCpu = Number(val());
     else if (a === '--load-cpu') o.loadCpu = Number(val());
     else if (a === '--keep-tmp') o.keepTmp = true;
+    else if (a === '--profile') o.profile = val();
+    else if (a === '--profile-seconds') o.profileSeconds = Number(val());
     else if (a === '--bin') o.bin = val();
     else if (a === '--tools') o.tools = val();
     else if (a === '--bin-label') o.binLabel = val();
@@ -59,6 +66,7 @@ function parseArgs(argv) {
     } else die(`unknown option ${a}\n${USAGE}`);
   }
   if (!o.bin || !o.tools) die('--bin and --tools are required (use bench/run.sh)');
+  if (o.profile && !['perf', 'callgrind', 'strace'].includes(o.profile)) die('--profile takes perf, callgrind or strace');
   return o;
 }
 
@@ -356,12 +364,12 @@ function probe(port, body, stream) {
 }
 
 /// Drives `target` with wrk; CPU and memory of the target's processes over the run.
-async function wrk(target, bodyFile, connections, seconds) {
+async function wrk(target, bodyFile, connections, seconds, timeoutS = 5) {
   const pids = treeOf(target);
   let rssMax = 0;
   const sampler = setInterval(() => { rssMax = Math.max(rssMax, sumKb(pids, 'VmRSS')); }, 250);
   const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
-  const r = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', path.join(BENCH, 'lib', 'post.lua'),
+  const r = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutS}s`, '-s', path.join(BENCH, 'lib', 'post.lua'),
                               `http://127.0.0.1:${target.port}/v1/chat/completions`],
                       { env: { ...process.env, BENCH_BODY_FILE: bodyFile }, timeoutMs: (seconds + 30) * 1000 });
   const cpu1 = cpuSeconds(pids), sched1 = schedSeconds(pids);
@@ -373,6 +381,7 @@ async function wrk(target, bodyFile, connections, seconds) {
   return {
     connections, seconds,
     requests: w.requests,
+    duration_s: w.duration_us / 1e6, cpu_s: cpu1 - cpu0, sched_s: sched1 - sched0,
     rps: w.requests / (w.duration_us / 1e6),
     p50_ms: w.lat_p50_us / 1000, p99_ms: w.lat_p99_us / 1000,
     cpu_us_per_req: w.requests ? ((cpu1 - cpu0) * 1e6) / w.requests : null,
@@ -386,10 +395,10 @@ async function wrk(target, bodyFile, connections, seconds) {
 }
 
 /// Sequential streams through `target` with the SSE client: TTFE and total, CPU per stream.
-async function streams(target, bodyFile, requests, durationS = 0) {
+async function streams(target, bodyFile, requests, durationS = 0, warmupN = 0) {
   const pids = treeOf(target);
   const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
-  const warmup = durationS ? 0 : Math.min(20, requests);
+  const warmup = durationS ? 0 : warmupN;
   const args = ['--port', String(target.port), '--body', bodyFile, '--requests', String(requests), '--warmup', String(warmup)];
   if (durationS) args.push('--duration-s', String(durationS));
   const r = await run(path.join(opt.tools, 'sse_client'), args, { timeoutMs: 120000 + durationS * 1000 });
@@ -407,6 +416,55 @@ async function streams(target, bodyFile, requests, durationS = 0) {
     cpu_us_per_req_schedstat: s.requests ? ((sched1 - sched0) * 1e6) / (s.requests + warmup) : null,
     peak_rss_mb: sumKb(treeOf(target), 'VmHWM') / 1024,
     errors: s.errors, first_error: s.first_error || undefined,
+    cpu_s: cpu1 - cpu0, sched_s: sched1 - sched0, elapsed_s: s.elapsed_s, warmup,
+    ttfe_samples: s.ttfe_samples, total_samples: s.total_samples,
+  };
+}
+
+const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[Math.floor((v.length - 1) / 2)] : null; };
+function percentile(xs, p) {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? v[Math.min(v.length - 1, Math.round(p * (v.length - 1)))] : null;
+}
+
+/// One row from interleaved wrk rounds: sums for throughput and CPU, medians of the rounds' percentiles.
+function mergeWrk(parts, target) {
+  const sum = (k) => parts.reduce((a, x) => a + x[k], 0);
+  const requests = sum('requests');
+  const errorDetail = {};
+  for (const x of parts) for (const [k, v] of Object.entries(x.error_detail)) errorDetail[k] = (errorDetail[k] || 0) + v;
+  return {
+    connections: parts[0].connections, seconds: sum('seconds'), rounds: parts.length, requests,
+    rps: requests / sum('duration_s'),
+    p50_ms: median(parts.map((x) => x.p50_ms)), p99_ms: median(parts.map((x) => x.p99_ms)),
+    cpu_us_per_req: requests ? (sum('cpu_s') * 1e6) / requests : null,
+    cpu_us_per_req_schedstat: requests ? (sum('sched_s') * 1e6) / requests : null,
+    cpu_util: sum('cpu_s') / sum('duration_s'),
+    peak_rss_mb: sumKb(treeOf(target), 'VmHWM') / 1024,
+    sampled_rss_mb: Math.max(...parts.map((x) => x.sampled_rss_mb)),
+    errors: sum('errors'), error_detail: errorDetail,
+    per_round: parts.map((x) => ({ rps: x.rps, p50_ms: x.p50_ms, p99_ms: x.p99_ms, cpu_us_per_req: x.cpu_us_per_req, errors: x.errors })),
+  };
+}
+
+/// One row from interleaved stream rounds: percentiles over every sample, CPU over every stream.
+function mergeStreams(parts, target) {
+  const ttfe = parts.flatMap((x) => x.ttfe_samples || []);
+  const total = parts.flatMap((x) => x.total_samples || []);
+  const requests = parts.reduce((a, x) => a + x.requests, 0);
+  const cpu = parts.reduce((a, x) => a + x.cpu_s, 0), sched = parts.reduce((a, x) => a + x.sched_s, 0);
+  const streamsRun = parts.reduce((a, x) => a + x.requests + x.warmup, 0);
+  return {
+    connections: 1, rounds: parts.length, requests,
+    rps: requests / parts.reduce((a, x) => a + x.elapsed_s, 0),
+    p50_ms: percentile(ttfe, 0.5), p99_ms: percentile(ttfe, 0.99),
+    total_p50_ms: percentile(total, 0.5), total_p99_ms: percentile(total, 0.99),
+    events_per_stream: parts[parts.length - 1].events_per_stream,
+    cpu_us_per_req: streamsRun ? (cpu * 1e6) / streamsRun : null,
+    cpu_us_per_req_schedstat: streamsRun ? (sched * 1e6) / streamsRun : null,
+    peak_rss_mb: sumKb(treeOf(target), 'VmHWM') / 1024,
+    errors: parts.reduce((a, x) => a + x.errors, 0),
+    first_error: parts.map((x) => x.first_error).find(Boolean),
   };
 }
 
@@ -444,70 +502,85 @@ function versions() {
   return v;
 }
 
-async function runScenario(sc, stubs) {
-  const res = { id: sc.id, name: sc.name, kind: sc.kind || 'wrk', status: 'ok', note: '', rows: [] };
-  results.scenarios.push(res);
+/// Renders a scenario's config and body into its own temp dir and validates the config. Returns
+/// {dir, configFile, bodyFile} or {skip: reason}.
+function prepareScenario(sc, stubs) {
   const dir = path.join(tmp, `sc-${sc.id.replace(/\W/g, '_')}`);
   fs.mkdirSync(dir, { recursive: true });
   const stub = sc.stub === 'sse' ? stubs.sse : stubs.nginx;
   const vars = { STUB_URL: `http://127.0.0.1:${stub.port}/v1`, UPSTREAM_KEEPALIVE: sc.upstream_keepalive ?? 64,
                  ACCESS_LOG: sc.access_log ? 'true' : 'false', TMP: dir, BENCH, BIN: opt.bin };
-  const sub = (s) => s.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-
+  const sub = (x) => x.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   for (const cmd of sc.prepare || []) {
     const [c, ...args] = cmd.map(sub);
     const r = spawnSync(c, args, { encoding: 'utf8', timeout: 60000 });
     if (r.status !== 0) {
-      res.status = 'skipped';
-      res.note = `prepare step failed: ${path.basename(c)} ${args[0] || ''}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0]}`;
-      return res;
+      return { skip: `prepare step failed: ${path.basename(c)} ${args[0] || ''}: ${(r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0]}` };
     }
   }
   const configFile = path.join(dir, 'switchyard.yaml');
   fs.writeFileSync(configFile, renderConfig(path.join(BENCH, sc.config), vars));
   const invalid = checkConfig(configFile);
-  if (invalid) {
-    res.status = 'skipped';
-    res.note = `config does not validate yet: ${invalid.replace(configFile, sc.config)}`;
-    return res;
-  }
+  if (invalid) return { skip: `config does not validate yet: ${invalid.replace(configFile, sc.config)}` };
   const bodyFile = path.join(dir, 'body.json');
   fs.writeFileSync(bodyFile, makeBody(sc.body));
+  return { dir, stub, configFile, bodyFile };
+}
+
+async function runScenario(sc, stubs) {
+  const res = { id: sc.id, name: sc.name, kind: sc.kind || 'wrk', status: 'ok', note: '', rows: [] };
+  results.scenarios.push(res);
+  const prep = prepareScenario(sc, stubs);
+  if (prep.skip) {
+    res.status = 'skipped';
+    res.note = prep.skip;
+    return res;
+  }
+  const { stub, configFile, bodyFile } = prep;
   res.body_bytes = fs.statSync(bodyFile).size;
   const stream = sc.kind === 'stream';
 
+  // All targets run at once (each idle while another is loaded) and the load alternates between them
+  // in short rounds, so drifts in background load hit floor and Switchyard alike.
+  const rounds = Math.max(1, sc.rounds ?? 4);
   const targets = [];
-  if (sc.direct) targets.push(['stub', async () => stub, false]);
-  targets.push(['floor', () => startFloor(sc, stub.port), true]);
-  targets.push(['switchyard', () => startSwitchyard(`switchyard-${sc.id.replace(/\W/g, '_')}`, configFile), true]);
-
-  for (const [name, startTarget, owned] of targets) {
-    const t = await startTarget();
-    try {
-      const bad = await probe(t.port, fs.readFileSync(bodyFile, 'utf8'), stream);
-      if (bad) {
-        if (name === 'switchyard') {
-          res.status = 'skipped';
-          res.note = `config validates but the first request fails: ${bad}`;
-          res.rows = res.rows.filter(() => false);
-          return res;
-        }
-        throw new Error(`${name} failed its probe request in scenario ${sc.id}: ${bad}`);
-      }
-      if (stream) {
-        log(`${sc.id}: ${name}: ${sc.requests} sequential streams`);
-        res.rows.push({ target: name, load: 'seq', ...(await streams(t, bodyFile, Math.max(20, Math.round(sc.requests * scale)))) });
-      } else {
-        await wrk(t, bodyFile, sc.load[0].connections, 1);  // warm-up: pools, allocator, caches
-        for (const l of sc.load) {
-          const seconds = Math.max(2, Math.round(l.seconds * scale));
-          log(`${sc.id}: ${name}: ${l.connections} connection(s), ${seconds} s`);
-          res.rows.push({ target: name, load: `${l.connections}c`, ...(await wrk(t, bodyFile, l.connections, seconds)) });
-        }
-      }
-    } finally {
-      if (owned) await stop(t);
+  try {
+    if (sc.direct) targets.push({ name: 'stub', t: stub, owned: false });
+    const floor = await startFloor(sc, stub.port);
+    targets.push({ name: 'floor', t: floor, owned: true });
+    const sy = await startSwitchyard(`switchyard-${sc.id.replace(/\W/g, '_')}`, configFile);
+    targets.push({ name: 'switchyard', t: sy, owned: true });
+    const body = fs.readFileSync(bodyFile, 'utf8');
+    for (const { name, t } of targets) {
+      const bad = await probe(t.port, body, stream);
+      if (!bad) continue;
+      if (name !== 'switchyard') throw new Error(`${name} failed its probe request in scenario ${sc.id}: ${bad}`);
+      res.status = 'skipped';
+      res.note = `config validates but the first request fails: ${bad}`;
+      return res;
     }
+    if (stream) {
+      const n = Math.max(20, Math.round(sc.requests * scale));
+      const per = Math.ceil(n / rounds);
+      log(`${sc.id}: ${targets.map((x) => x.name).join(', ')}: ${per * rounds} sequential streams each, ${rounds} interleaved rounds`);
+      for (const { t } of targets) await streams(t, bodyFile, 10);  // warm-up
+      const acc = new Map(targets.map((x) => [x.name, []]));
+      for (let r = 0; r < rounds; r++) for (const { name, t } of targets) acc.get(name).push(await streams(t, bodyFile, per));
+      for (const { name, t } of targets) res.rows.push({ target: name, load: 'seq', ...mergeStreams(acc.get(name), t) });
+    } else {
+      for (const { t } of targets) await wrk(t, bodyFile, sc.load[0].connections, 1);  // warm-up: pools, allocator, caches
+      for (const l of sc.load) {
+        const seconds = Math.max(1, Math.round((l.seconds * scale) / rounds));
+        log(`${sc.id}: ${targets.map((x) => x.name).join(', ')}: ${l.connections} connection(s), ${rounds} interleaved rounds of ${seconds} s`);
+        const acc = new Map(targets.map((x) => [x.name, []]));
+        for (let r = 0; r < rounds; r++) {
+          for (const { name, t } of targets) acc.get(name).push(await wrk(t, bodyFile, l.connections, seconds, l.timeout_s));
+        }
+        for (const { name, t } of targets) res.rows.push({ target: name, load: `${l.connections}c`, ...mergeWrk(acc.get(name), t) });
+      }
+    }
+  } finally {
+    for (const x of targets) if (x.owned) await stop(x.t);
   }
   // Ratios Switchyard / floor per load level.
   res.ratios = [];
@@ -557,7 +630,7 @@ async function runSoak(stubs) {
   fs.writeFileSync(file, renderConfig(path.join(BENCH, 'configs', 'soak.yaml'),
                                       { STUB_URL: `http://127.0.0.1:${stubs.nginx.port}/v1`, SSE_URL: `http://127.0.0.1:${stubs.sse.port}/v1` }));
   const bodyFile = path.join(dir, 'body.json');
-  fs.writeFileSync(bodyFile, makeBody({ model: 'gpt-4o-mini', prompt: 'Say hello in one short sentence, please.', bytes: 192 }));
+  fs.writeFileSync(bodyFile, makeBody({ model: 'gpt-4o-mini', prompt: 'Say hello in one sentence.', bytes: 192 }));
   const streamBody = path.join(dir, 'stream.json');
   fs.writeFileSync(streamBody, makeBody({ model: 'stream-model', prompt: 'Say hello.', bytes: 192, stream: true }));
   const sy = await startSwitchyard('switchyard-soak', file);
@@ -577,6 +650,109 @@ async function runSoak(stubs) {
   } finally {
     await stop(sy);
   }
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// Profiling (--profile): where Switchyard's CPU goes under the scenario's load.
+
+async function runProfile(sc, stubs) {
+  const prep = prepareScenario(sc, stubs);
+  if (prep.skip) { log(`${sc.id}: skipped: ${prep.skip}`); return; }
+  const { dir, configFile, bodyFile } = prep;
+  const outDir = path.join(BENCH, 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  const report = path.join(outDir, `profile-${opt.profile}-${sc.id.replace(/\W/g, '_')}.txt`);
+  const seconds = opt.profileSeconds;
+  const conns = sc.load ? sc.load[0].connections : 1;
+  let header = `# ${opt.profile} profile of Switchyard, scenario ${sc.id} (${sc.name}), ${new Date().toISOString()}\n` +
+               `# binary ${opt.binLabel || opt.bin}\n`;
+  if (opt.profile === 'strace') {
+    const counts = {};
+    const requests = {};
+    for (const [name, startTarget] of [['floor', () => startFloor(sc, prep.stub.port)],
+                                       ['switchyard', () => startSwitchyard(`switchyard-strace-${sc.id.replace(/\W/g, '_')}`, configFile)]]) {
+      const t = await startTarget();
+      try {
+        await wrk(t, bodyFile, conns, 1);
+        const file = path.join(dir, `strace-${name}.txt`);
+        const args = ['-c', '-f', '-q', '-o', file];
+        for (const p of treeOf(t)) args.push('-p', String(p));
+        const tr = start('strace', 'strace', args, { cpu: opt.loadCpu, logFile: path.join(dir, `strace-${name}.log`) });
+        await sleep(500);
+        log(`${sc.id}: ${name}: strace -c during ${seconds} s of ${conns}-connection load`);
+        const w = await wrk(t, bodyFile, conns, seconds);
+        process.kill(tr.pid, 'SIGINT');
+        await tr.exited;
+        requests[name] = w.requests;
+        counts[name] = {};
+        for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+          const m = line.trim().match(/^[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)$/);
+          if (m && m[3] !== 'total') counts[name][m[3]] = Number(m[1]);
+        }
+      } finally {
+        await stop(t);
+      }
+    }
+    const names = [...new Set([...Object.keys(counts.floor), ...Object.keys(counts.switchyard)])]
+      .sort((x, y) => (counts.switchyard[y] || 0) / requests.switchyard - (counts.switchyard[x] || 0) / requests.switchyard);
+    const per = (n, k) => (counts[n][k] || 0) / requests[n];
+    let text = `${header}# load: wrk ${conns} connections ${seconds} s under strace -c -f (slowed down; counts per request are what matter)\n\n`;
+    text += `${pad('syscall', 22, true)} ${pad('floor/req', 10)} ${pad('switchyard/req', 15)}\n`;
+    let tf = 0, ts = 0;
+    for (const k of names) {
+      tf += per('floor', k); ts += per('switchyard', k);
+      if (per('floor', k) >= 0.005 || per('switchyard', k) >= 0.005) text += `${pad(k, 22, true)} ${pad(fmt(per('floor', k), 2), 10)} ${pad(fmt(per('switchyard', k), 2), 15)}\n`;
+    }
+    text += `${pad('total', 22, true)} ${pad(fmt(tf, 2), 10)} ${pad(fmt(ts, 2), 15)}\n(requests: floor ${requests.floor}, switchyard ${requests.switchyard})\n`;
+    fs.writeFileSync(report, text);
+  } else if (opt.profile === 'perf') {
+    const sy = await startSwitchyard(`switchyard-profile-${sc.id.replace(/\W/g, '_')}`, configFile);
+    try {
+      await wrk(sy, bodyFile, conns, 1);
+      const data = path.join(dir, 'perf.data');
+      const rec = start('perf', 'perf', ['record', '-e', 'cpu-clock', '-F', '4999', '-p', String(sy.pid), '-o', data],
+                        { cpu: opt.loadCpu, logFile: path.join(dir, 'perf.log') });
+      await sleep(300);
+      log(`${sc.id}: perf record during ${seconds} s of ${conns}-connection load`);
+      const w = await wrk(sy, bodyFile, conns, seconds);
+      process.kill(rec.pid, 'SIGINT');
+      await rec.exited;
+      header += `# load: wrk ${conns} connections ${seconds} s: ${fmtInt(w.requests)} requests, ${fmt(w.cpu_us_per_req, 1)} µs CPU/request\n`;
+      const flat = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'symbol', '--stdio', '--percent-limit', '0.3'],
+                             { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const bydso = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso', '--stdio'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      // perf pads symbol columns to the longest template name and adds empty IPC columns: trim both.
+      const tidy = (t) => t.split('\n').filter((l) => !l.startsWith('#') || l.startsWith('# Samples'))
+        .map((l) => l.replace(/\s+-\s+-\s*$/, '').replace(/\s+$/, '')).filter(Boolean).join('\n');
+      fs.writeFileSync(report, `${header}\n## self time by shared object\n${tidy(bydso.stdout)}\n\n## self time by symbol\n${tidy(flat.stdout)}\n`);
+    } finally {
+      await stop(sy);
+    }
+  } else {
+    const out = path.join(dir, 'callgrind.out');
+    const logFile = path.join(dir, 'callgrind.log');
+    const sy = start('switchyard-callgrind', 'valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`,
+                                                          opt.bin, '--config', configFile], { cpu: opt.proxyCpu, logFile });
+    try {
+      sy.port = Number(await waitFor(() => (fs.readFileSync(logFile, 'utf8').match(/listening on 127\.0\.0\.1:(\d+)/) || [])[1],
+                                     'switchyard under callgrind', 120000));
+      await wrk(sy, bodyFile, conns, 2);
+      spawnSync('callgrind_control', ['-i', 'on', String(sy.pid)]);
+      log(`${sc.id}: callgrind during ${seconds} s of ${conns}-connection load`);
+      const w = await wrk(sy, bodyFile, conns, seconds);
+      spawnSync('callgrind_control', ['-i', 'off', String(sy.pid)]);
+      header += `# load: wrk ${conns} connections ${seconds} s under callgrind: ${fmtInt(w.requests)} requests instrumented\n`;
+    } finally {
+      await stop(sy, 30000);
+    }
+    const self = spawnSync('callgrind_annotate', ['--inclusive=no', '--threshold=99', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const incl = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=99', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    fs.writeFileSync(report, `${header}\n## self (exclusive) instructions\n${self.stdout}\n## inclusive instructions\n${incl.stdout}`);
+  }
+  const lines = fs.readFileSync(report, 'utf8').split('\n');
+  console.log(lines.slice(0, 70).join('\n'));
+  console.log(`\n... full report: ${path.relative(process.cwd(), report)}`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -679,6 +855,16 @@ async function main() {
   const started = Date.now();
   log(`temp dir ${tmp}; proxy on CPU ${opt.proxyCpu}, load and stubs on CPU ${opt.loadCpu}`);
   const stubs = { nginx: await startStubNginx(), sse: null };
+  if (opt.profile) {
+    for (const sc of opt.only ? selected : selected.filter((x) => x.id === 'a')) {
+      if (sc.stub === 'sse') {
+        if (stubs.sse) await stop(stubs.sse);
+        stubs.sse = await startSseStub(sc);
+      }
+      await runProfile(sc, stubs);
+    }
+    return;
+  }
   for (const sc of selected) {
     if (sc.stub === 'sse') {
       if (stubs.sse) await stop(stubs.sse);

@@ -6,9 +6,10 @@
 //   sse_client --port P --body FILE [--path /v1/chat/completions] [--requests 200] [--warmup 10]
 //              [--duration-s S]   (with --duration-s: repeat until S seconds passed, for soak runs)
 //
-// Prints one JSON object: {"requests", "errors", "events_per_stream", "ttfe_ms": {p50, p90, p99, mean,
-// max}, "total_ms": {...}, "first_error"}. A request counts as an error when the status is not 200, the
-// body is not chunked SSE ending in "data: [DONE]", or the connection fails (it is then reopened).
+// Prints one JSON object: {"requests", "errors", "events_per_stream", "elapsed_s", "ttfe_ms": {p50, p90,
+// p99, mean, max}, "total_ms": {...}, "first_error", "ttfe_samples": [...], "total_samples": [...]}.
+// A request counts as an error when the status is not 200, the body is not chunked SSE ending in
+// "data: [DONE]", or the connection fails (it is then reopened).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -154,6 +155,16 @@ std::string json_stats(const Stats& s) {
   return out;
 }
 
+std::string json_array(const std::vector<double>& v) {
+  std::string out = "[";
+  char num[32];
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::snprintf(num, sizeof num, i ? ",%.4f" : "%.4f", v[i]);
+    out += num;
+  }
+  return out + "]";
+}
+
 std::string json_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -237,9 +248,9 @@ int main(int argc, char** argv) {
   }
   if (fd >= 0) ::close(fd);
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf(R"({"requests":%d,"errors":%d,"events_per_stream":%d,"elapsed_s":%.3f,"ttfe_ms":%s,"total_ms":%s,"first_error":"%s"})"
-              "\n",
+  std::printf(R"({"requests":%d,"errors":%d,"events_per_stream":%d,"elapsed_s":%.3f,"ttfe_ms":%s,"total_ms":%s,"first_error":"%s",)"
+              R"("ttfe_samples":%s,"total_samples":%s})" "\n",
               done, errors, events, elapsed, json_stats(stats(ttfe)).c_str(), json_stats(stats(total)).c_str(),
-              json_escape(first_error).c_str());
+              json_escape(first_error).c_str(), json_array(ttfe).c_str(), json_array(total).c_str());
   return 0;
 }
