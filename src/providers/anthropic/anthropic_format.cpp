@@ -11,6 +11,9 @@
 namespace sy::providers {
 namespace {
 
+// Content block indexes index a vector: an upstream cannot make it grow without bound.
+constexpr int kMaxBlocks = 4096;
+
 using chat::Block;
 using chat::Json;
 
@@ -218,9 +221,10 @@ Result<std::string> AnthropicFormat::decode_response(const Request&, std::string
   std::string stop_reason = str(msg, "stop_reason");
 
   anthropic::TokenCounts counts;
-  if (auto it = msg.find("usage"); it != msg.end() && it->is_object()) {
-    std::string raw = it->dump();
-    if (auto u = json::scan_object(raw)) counts.merge(*u);
+  if (auto top = json::scan_object(body)) {
+    if (const auto* u = top->find("usage"); u && u->type == json::Type::object) {
+      if (auto uo = json::scan_object(u->value)) counts.merge(*uo);
+    }
   }
   counts.store(usage);
 
@@ -278,7 +282,7 @@ void AnthropicStreamDecoder::on_event(std::string_view data, std::string& out) {
   } else if (type == "content_block_start") {
     int index = index_of();
     auto block = sub("content_block");
-    if (index < 0 || !block) return;
+    if (index < 0 || index >= kMaxBlocks || !block) return;
     if (static_cast<size_t>(index) >= tool_index_.size()) tool_index_.resize(index + 1, -1);
     std::string btype = string_field(*block, "type");
     if (btype == "tool_use") {

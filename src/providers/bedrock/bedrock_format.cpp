@@ -209,6 +209,9 @@ int exception_status(std::string_view name) {
   return 500;
 }
 
+// Content block indexes index a vector: an upstream cannot make it grow without bound.
+constexpr int kMaxBlocks = 4096;
+
 std::string chunk_id() { return "chatcmpl-" + new_request_id().substr(4); }
 
 }  // namespace
@@ -328,7 +331,7 @@ void BedrockStreamDecoder::on_message(const eventstream::Message& m, std::string
   if (type == "contentBlockStart") {
     auto start = object_member(*obj, "start");
     auto use = start ? object_member(*start, "toolUse") : std::nullopt;
-    if (!use || index < 0) return;
+    if (!use || index < 0 || index >= kMaxBlocks) return;
     if (static_cast<size_t>(index) >= tool_index_.size()) tool_index_.resize(index + 1, -1);
     tool_index_[index] = tools_++;
     writer_.tool_start(tool_index_[index], string_member(*use, "toolUseId"), string_member(*use, "name"), out);

@@ -11,6 +11,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+constexpr std::int64_t kMaxToolCalls = 1024;
+
 Error field_error(const std::string& field, std::string message) {
   return Error::bad_request("'" + field + "': " + std::move(message), field, "invalid_value");
 }
@@ -413,7 +415,9 @@ void StreamTranslator::on_data(std::string_view data, std::string& out) {
   for (const auto& item : *items) {
     auto call = json::scan_object(item.value);
     if (!call) continue;
-    auto k = static_cast<size_t>(std::max<std::int64_t>(0, int_member(*call, "index")));
+    std::int64_t index = int_member(*call, "index");
+    if (index < 0 || index >= kMaxToolCalls) continue;  // bounds the index vectors
+    auto k = static_cast<size_t>(index);
     std::optional<json::Object> fn;
     if (const auto* f = call->find("function"); f && f->type == json::Type::object) {
       if (auto fo = json::scan_object(f->value)) fn = std::move(*fo);
