@@ -10,6 +10,7 @@
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/pipeline/router.hpp"
+#include "switchyard/providers/anthropic_ingress.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
 #include "switchyard/telemetry/log.hpp"
 
@@ -70,13 +71,24 @@ std::string skipped_text(const pipeline::DispatchTrace& trace) {
   return s;
 }
 
-// Relays a committed stream to the client. Returns false when the client went away.
-net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::string& buf) {
+// Relays a committed stream to the client, translating OpenAI frames to Anthropic events for
+// Anthropic-format clients. An error "client disconnected" means the client went away.
+net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::string& buf,
+                             providers::anthropic_ingress::StreamTranslator* translator) {
+  std::string translated;
   for (;;) {
     buf.clear();
     auto more = co_await stream.next(buf);
     if (!more) co_return std::move(more).error();
-    if (!buf.empty() && !co_await s.send_chunk(buf)) {
+    std::string_view out = buf;
+    if (translator) {
+      translated.clear();
+      auto st = translator->feed(buf, translated);
+      if (!st) co_return std::move(st).error();
+      if (!*more) translator->finish(translated);
+      out = translated;
+    }
+    if (!out.empty() && !co_await s.send_chunk(out)) {
       co_return Error::make(ErrorKind::connection, "client disconnected");
     }
     if (!*more) co_return ok_status();
@@ -109,9 +121,13 @@ nlohmann::json records_json(const pipeline::RouteResult& rr) {
   return stages;
 }
 
+/// The API shape the client speaks: OpenAI (native) or Anthropic Messages (translated at the edge).
+enum class Dialect { openai, anthropic };
+
 /// Everything about one inference request that the access and decision logs report at the end.
 struct InferenceState {
   Logged log;
+  Dialect dialect = Dialect::openai;
   std::string router;
   std::optional<pipeline::RouteResult> route;
   pipeline::DispatchTrace trace;
@@ -245,13 +261,35 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
   return caller;
 }
 
-net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path) {
+// Sends an error in the client's dialect.
+net::awaitable<void> send_error_as(Session& s, Call& call, Dialect dialect, const Error& e) {
+  if (dialect == Dialect::openai) {
+    co_await s.send_error(call, e);
+    co_return;
+  }
+  if (e.retry_after) call.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
+  co_await s.send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
+}
+
+net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path, Dialect dialect) {
   InferenceState st(call, path);
+  st.dialect = dialect;
   Logged& log = st.log;
-  auto parsed = Request::parse(ep, std::move(call.req.body()));
+  std::string body = std::move(call.req.body());
+  if (dialect == Dialect::anthropic) {
+    auto translated = providers::anthropic_ingress::to_openai_request(body);
+    if (!translated) {
+      log.error = translated.error().message;
+      co_await send_error_as(s, call, dialect, translated.error());
+      log.done();
+      co_return;
+    }
+    body = std::move(*translated);
+  }
+  auto parsed = Request::parse(ep, std::move(body));
   if (!parsed) {
     log.error = parsed.error().message;
-    co_await s.send_error(call, parsed.error());
+    co_await send_error_as(s, call, dialect, parsed.error());
     log.done();
     co_return;
   }
@@ -261,7 +299,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   log.rec.stream = req.stream();
   auto fail = [&](const Error& e) -> net::awaitable<void> {
     log.error = std::string(to_string(e.kind)) + ": " + e.message;
-    co_await s.send_error(call, e);
+    co_await send_error_as(s, call, dialect, e);
     auto end = Clock::now();
     log.done(end);
     write_decision(s, call, &req, st, end);
@@ -353,6 +391,11 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = out->usage.prompt_tokens;
     log.rec.completion_tokens = out->usage.completion_tokens;
+    if (dialect == Dialect::anthropic) {
+      auto translated = providers::anthropic_ingress::to_anthropic_response(out->body);
+      if (!translated) co_return co_await fail(translated.error());
+      out->body = std::move(*translated);
+    }
     co_await s.send(call, 200, std::move(out->body));
     auto end = Clock::now();
     log.done(end);
@@ -373,7 +416,9 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   buf.reserve(4096);
   // Race the relay against the client leaving: if the client goes, the relay is cancelled, which
   // destroys the upstream exchange and closes its connection.
-  auto result = co_await (relay(s, *out->stream, buf) || s.wait_client_gone());
+  std::optional<providers::anthropic_ingress::StreamTranslator> translator;
+  if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
+  auto result = co_await (relay(s, *out->stream, buf, translator ? &*translator : nullptr) || s.wait_client_gone());
   bool client_gone = result.index() == 1;
   if (!client_gone) {
     Status relayed = std::get<0>(std::move(result));
@@ -384,7 +429,8 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
       } else {
         // Bytes already went to the client: no failover now. End the stream with an error event.
         log.error = std::string(to_string(e.kind)) + " mid-stream: " + e.message;
-        std::string frame = "data: " + to_openai_json(e) + "\n\n";
+        std::string frame = dialect == Dialect::anthropic ? providers::anthropic_ingress::anthropic_error_event(e)
+                                                          : "data: " + to_openai_json(e) + "\n\n";
         if (co_await s.send_chunk(frame)) co_await s.end_stream();
         call.keep_alive = false;
       }
@@ -486,7 +532,14 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
       co_await s.send_error(call, *e);
       co_return;
     }
-    co_return co_await inference(s, call, ep, path);
+    co_return co_await inference(s, call, ep, path, Dialect::openai);
+  }
+  if (api == "/messages") {  // Anthropic Messages API, for Anthropic SDK clients
+    if (auto e = need(http::verb::post, "POST")) {
+      co_await send_error_as(s, call, Dialect::anthropic, *e);
+      co_return;
+    }
+    co_return co_await inference(s, call, Endpoint::chat, path, Dialect::anthropic);
   }
   if (api == "/models") {
     if (auto e = need(http::verb::get, "GET")) {
