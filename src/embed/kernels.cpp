@@ -27,6 +27,10 @@ float dot_generic(const float* a, const float* b, std::size_t n) {
   return s;
 }
 
+void axpy_generic(float* y, const float* x, float a, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 // C block [rows x 16] (+)= A[rows x klen] * panel[klen x 16]
 void kernel_generic(const float* a, std::size_t lda, const float* bp, std::size_t klen, float* tile,
                     std::size_t rows) {
@@ -74,6 +78,13 @@ __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* 
   return s;
 }
 
+__attribute__((target("avx2,fma"))) void axpy_avx2(float* y, const float* x, float a, std::size_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
 // The micro-kernel: R rows of A times one 16-wide panel, 2R accumulators kept in registers
 // (R = 6 uses 12 of the 16 ymm registers). Accumulates into the R x 16 tile.
 template <int R>
@@ -119,11 +130,13 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_rows(const float* a, std::s
 
 using KernelFn = void (*)(const float*, std::size_t, const float*, std::size_t, float*, std::size_t);
 using DotFn = float (*)(const float*, const float*, std::size_t);
+using AxpyFn = void (*)(float*, const float*, float, std::size_t);
 
 struct Dispatch {
   bool avx2 = false;
   KernelFn kernel = kernel_generic;
   DotFn dot = dot_generic;
+  AxpyFn axpy = axpy_generic;
   Dispatch() {
 #ifdef SY_EMBED_X86
     const char* off = std::getenv("SWITCHYARD_EMBED_NO_AVX2");
@@ -132,6 +145,7 @@ struct Dispatch {
       avx2 = true;
       kernel = kernel_avx2_rows;
       dot = dot_avx2;
+      axpy = axpy_avx2;
     }
 #endif
   }
@@ -147,6 +161,8 @@ const Dispatch& dispatch() {
 bool avx2_enabled() { return dispatch().avx2; }
 
 float dot(const float* a, const float* b, std::size_t n) { return dispatch().dot(a, b, n); }
+
+void axpy(float* y, const float* x, float a, std::size_t n) { dispatch().axpy(y, x, a, n); }
 
 void matvec_accumulate(const float* rows, std::size_t count, std::size_t dim, const float* q, float scale,
                        float* out) {

@@ -32,6 +32,9 @@ bool avx2_enabled();
 /// Sum of a[i] * b[i].
 float dot(const float* a, const float* b, std::size_t n);
 
+/// y[i] += a * x[i].
+void axpy(float* y, const float* x, float a, std::size_t n);
+
 /// out[c] += scale * dot(rows + c * dim, q) for c in [0, count): rows is a count x dim row-major matrix.
 void matvec_accumulate(const float* rows, std::size_t count, std::size_t dim, const float* q, float scale,
                        float* out);

@@ -1,6 +1,7 @@
 #include "switchyard/embed/semantic_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <unordered_set>
 #include <utility>
@@ -31,14 +32,24 @@ namespace {
 struct PartStore {
   PartLayout layout;
   // Sparse: inverted index in CSR form. postings of bucket b are [offsets[b], offsets[b+1]).
-  std::vector<std::uint32_t> offsets;
+  // A bucket shared by many columns (common n-grams such as " th") is stored instead as a dense row
+  // of `columns` floats, updated with one vectorised axpy: its single posting is kDenseBit | row.
+  // Only buckets some column uses get an entry: `present` is a bitmap over all buckets (32 KB for
+  // 2^18) with per-word rank counts, and offsets are indexed by rank, so a lookup touches small,
+  // cache-resident arrays and an absent query feature costs one bit test.
+  static constexpr std::uint32_t kDenseBit = 0x80000000u;
+  std::vector<std::uint64_t> present;
+  std::vector<std::uint32_t> rank_base;  // set bits in present[0 .. w)
+  std::vector<std::uint32_t> offsets;    // by rank; postings of rank r are [offsets[r], offsets[r + 1])
   std::vector<std::uint32_t> cols;
   std::vector<float> vals;
+  kernels::AlignedVector<float> dense_rows;  // rows x columns
   // Dense: columns x dim, row-major.
   kernels::AlignedVector<float> rows;
 
   std::size_t memory_bytes() const {
-    return offsets.capacity() * 4 + cols.capacity() * 4 + vals.capacity() * 4 + rows.capacity() * 4;
+    return present.capacity() * 8 + rank_base.capacity() * 4 + offsets.capacity() * 4 + cols.capacity() * 4 + vals.capacity() * 4 + rows.capacity() * 4 +
+           dense_rows.capacity() * 4;
   }
 };
 
@@ -173,19 +184,52 @@ Result<std::shared_ptr<const SemanticIndex>> SemanticIndex::build_from_vectors(
     store.layout = layout[p];
     const auto& cols = column_parts[p];
     if (layout[p].sparse) {
-      store.offsets.assign(static_cast<std::size_t>(layout[p].dim) + 1, 0);
-      std::size_t total = 0;
-      for (const EmbeddingPart* c : cols) {
-        for (std::uint32_t b : c->indices) ++store.offsets[b + 1];
-        total += c->indices.size();
+      const std::size_t dim = layout[p].dim, n_cols = cols.size();
+      std::vector<std::uint32_t> count(dim, 0);
+      for (const EmbeddingPart* c : cols)
+        for (std::uint32_t b : c->indices) ++count[b];
+      // Dense when more than 1/8 of the columns share the bucket: an 8-wide axpy then beats the
+      // scattered updates.
+      const std::size_t dense_min = std::max<std::size_t>(8, n_cols / 8);
+      std::vector<std::uint32_t> dense_row(dim, PartStore::kDenseBit);  // kDenseBit = not dense
+      std::uint32_t n_dense = 0;
+      for (std::size_t b = 0; b < dim; ++b)
+        if (count[b] > dense_min && n_dense < PartStore::kDenseBit - 1) dense_row[b] = n_dense++;
+      store.dense_rows.assign(static_cast<std::size_t>(n_dense) * n_cols, 0.0f);
+      store.present.assign((dim + 63) / 64, 0);
+      store.rank_base.assign(store.present.size(), 0);
+      std::vector<std::uint32_t> rank(dim, 0);
+      std::uint32_t n_present = 0;
+      for (std::size_t b = 0; b < dim; ++b) {
+        if (b % 64 == 0) store.rank_base[b / 64] = n_present;
+        if (count[b] == 0) continue;
+        store.present[b / 64] |= std::uint64_t{1} << (b % 64);
+        rank[b] = n_present++;
       }
-      for (std::size_t b = 0; b < layout[p].dim; ++b) store.offsets[b + 1] += store.offsets[b];
-      store.cols.resize(total);
-      store.vals.resize(total);
-      std::vector<std::uint32_t> fill(store.offsets.begin(), store.offsets.end() - 1);
-      for (std::size_t c = 0; c < cols.size(); ++c) {
+      store.offsets.assign(static_cast<std::size_t>(n_present) + 1, 0);
+      for (std::size_t b = 0; b < dim; ++b)
+        if (count[b] != 0)
+          store.offsets[rank[b] + 1] = dense_row[b] != PartStore::kDenseBit ? 1 : count[b];
+      for (std::size_t r = 0; r < n_present; ++r) store.offsets[r + 1] += store.offsets[r];
+      store.cols.resize(store.offsets[n_present]);
+      store.vals.resize(store.offsets[n_present]);
+      std::vector<std::uint32_t> fill(n_present, 0);
+      for (std::size_t b = 0; b < dim; ++b) {
+        if (count[b] == 0) continue;
+        fill[rank[b]] = store.offsets[rank[b]];
+        if (dense_row[b] != PartStore::kDenseBit) {
+          store.cols[store.offsets[rank[b]]] = PartStore::kDenseBit | dense_row[b];
+          store.vals[store.offsets[rank[b]]] = 0.0f;
+        }
+      }
+      for (std::size_t c = 0; c < n_cols; ++c) {
         for (std::size_t i = 0; i < cols[c]->indices.size(); ++i) {
-          const std::uint32_t slot = fill[cols[c]->indices[i]]++;
+          const std::uint32_t b = cols[c]->indices[i];
+          if (dense_row[b] != PartStore::kDenseBit) {
+            store.dense_rows[static_cast<std::size_t>(dense_row[b]) * n_cols + c] = cols[c]->values[i];
+            continue;
+          }
+          const std::uint32_t slot = fill[rank[b]]++;
           store.cols[slot] = static_cast<std::uint32_t>(c);
           store.vals[slot] = cols[c]->values[i];
         }
@@ -218,10 +262,22 @@ RouteMatch SemanticIndex::score(const Embedding& query) const {
       const std::uint32_t* off = store.offsets.data();
       const std::uint32_t* cols = store.cols.data();
       const float* vals = store.vals.data();
+      const std::size_t n_cols = impl_->columns;
       for (std::size_t i = 0; i < q.indices.size(); ++i) {
         const std::uint32_t b = q.indices[i];
+        const std::uint64_t word = store.present[b >> 6];
+        const std::uint64_t bit = std::uint64_t{1} << (b & 63);
+        if ((word & bit) == 0) continue;  // no column has this feature
+        const std::uint32_t r = store.rank_base[b >> 6] + static_cast<std::uint32_t>(std::popcount(word & (bit - 1)));
         const float qv = q.values[i] * w;
-        for (std::uint32_t j = off[b], end = off[b + 1]; j < end; ++j) acc[cols[j]] += qv * vals[j];
+        std::uint32_t j = off[r];
+        const std::uint32_t end = off[r + 1];
+        if (cols[j] & PartStore::kDenseBit) {
+          const std::size_t row = cols[j] & ~PartStore::kDenseBit;
+          kernels::axpy(acc, store.dense_rows.data() + row * n_cols, qv, n_cols);
+          continue;
+        }
+        for (; j < end; ++j) acc[cols[j]] += qv * vals[j];
       }
     } else {
       kernels::matvec_accumulate(store.rows.data(), impl_->columns, store.layout.dim, q.values.data(), w, acc);
