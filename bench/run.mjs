@@ -656,6 +656,35 @@ async function runSoak(stubs) {
 // ---------------------------------------------------------------------------------------------------
 // Profiling (--profile): where Switchyard's CPU goes under the scenario's load.
 
+// Buckets for perf's flat profile, first match wins: a coarse map of where a request's CPU goes.
+const COMPONENTS = [
+  ['kernel (syscalls, TCP, wake-ups)', (k) => k === 'k'],
+  ['allocator (malloc/free/new/delete)', (k, s) => /malloc|_int_free|\bfree\b|cfree|unlink_chunk|operator new|operator delete|memalign|consolidate|tcache/.test(s)],
+  ['memset/memcpy/memcmp', (k, s) => /__mem(set|move|cpy|cmp|chr)/.test(s)],
+  ['JSON scan/splice (sy::json)', (k, s) => /sy::json::/.test(s)],
+  ['Beast HTTP writing (serializer, buffer sequences)', (k, s) => /serializer|write_some_op|write_op|write_msg_op|buffers_cat_view|buffers_prefix_view|buffers_suffix|buffers_ref|chunk_crlf|chunk_size|buffer_sequence_adapter|buffer_size|mp_with_index/.test(s)],
+  ['Beast HTTP parsing and fields', (k, s) => /basic_parser|http::parser|basic_fields|parse_|read_some_op|read_op|read_header/.test(s)],
+  ['Asio scheduler, coroutines, executors', (k, s) => /any_io_executor|awaitable|scheduler|epoll_reactor|executor_op|composed|transfer_op|reactive_socket|timer_queue|co_spawn|basic_stream|executor_function|handler|asio::/.test(s)],
+  ['printf-style formatting', (k, s) => /printf|strtod|to_chars|__mpn_|hack_digit/.test(s)],
+  ['locks', (k, s) => /pthread_mutex|pthread_cond|futex|spin/.test(s)],
+  ['clock_gettime', (k, s) => /clock_gettime/.test(s)],
+  ['Switchyard code (sy::)', (k, s) => /sy::/.test(s)],
+  ['libstdc++ strings/containers', (k, s) => /std::|basic_string/.test(s)],
+];
+function components(lines) {
+  const sums = new Map(COMPONENTS.map(([n]) => [n, 0]));
+  let other = 0;
+  for (const l of lines) {
+    const m = l.match(/^\s*([\d.]+)%\s+\[(.)\]\s+(.*)$/);
+    if (!m) continue;
+    const hit = COMPONENTS.find(([, f]) => f(m[2], m[3]));
+    if (hit) sums.set(hit[0], sums.get(hit[0]) + Number(m[1]));
+    else other += Number(m[1]);
+  }
+  return [...sums.entries(), ['other', other]].sort((a, b) => b[1] - a[1])
+    .map(([n, v]) => `${pad(v.toFixed(1), 6)}%  ${n}`).join('\n');
+}
+
 async function runProfile(sc, stubs) {
   const prep = prepareScenario(sc, stubs);
   if (prep.skip) { log(`${sc.id}: skipped: ${prep.skip}`); return; }
@@ -719,13 +748,16 @@ async function runProfile(sc, stubs) {
       process.kill(rec.pid, 'SIGINT');
       await rec.exited;
       header += `# load: wrk ${conns} connections ${seconds} s: ${fmtInt(w.requests)} requests, ${fmt(w.cpu_us_per_req, 1)} µs CPU/request\n`;
-      const flat = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'symbol', '--stdio', '--percent-limit', '0.3'],
-                             { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const flat = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'symbol', '--stdio'],
+                             { encoding: 'utf8', maxBuffer: 256 << 20 });
       const bydso = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'dso', '--stdio'], { encoding: 'utf8', maxBuffer: 64 << 20 });
       // perf pads symbol columns to the longest template name and adds empty IPC columns: trim both.
       const tidy = (t) => t.split('\n').filter((l) => !l.startsWith('#') || l.startsWith('# Samples'))
         .map((l) => l.replace(/\s+-\s+-\s*$/, '').replace(/\s+$/, '')).filter(Boolean).join('\n');
-      fs.writeFileSync(report, `${header}\n## self time by shared object\n${tidy(bydso.stdout)}\n\n## self time by symbol\n${tidy(flat.stdout)}\n`);
+      const symbols = tidy(flat.stdout).split('\n');
+      const top = symbols.filter((l) => { const m = l.match(/^\s*([\d.]+)%/); return !m || Number(m[1]) >= 0.3; });
+      fs.writeFileSync(report, `${header}\n## self time by component (symbol name rules in run.mjs)\n${components(symbols)}\n\n` +
+                               `## self time by shared object\n${tidy(bydso.stdout)}\n\n## self time by symbol (>= 0.3%)\n${top.join('\n')}\n`);
     } finally {
       await stop(sy);
     }
