@@ -35,8 +35,6 @@ inline bool is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
 inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
-constexpr float kDenseClip = 5.0f;
-
 inline bool is_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 }  // namespace
@@ -286,7 +284,6 @@ void FeatureTransform::apply(const RawFeatures& raw, SparseVector& out) const {
     for (std::size_t j = 0; j < kDenseFeatures; ++j) {
       if (inv_std_[j] == 0.0f) continue;
       out.index.push_back(base + static_cast<std::uint32_t>(j));
-      // Clipped so that a prompt far outside the training range (a 100k-token paste) cannot swamp the score.
       out.value.push_back(std::clamp((raw.dense[j] - mean_[j]) * inv_std_[j], -kDenseClip, kDenseClip));
     }
   }

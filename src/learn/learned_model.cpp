@@ -56,7 +56,6 @@ Error bad_model(std::string msg) { return Error::make(ErrorKind::internal, "mode
 struct Scratch {
   RawFeatures raw;
   std::vector<std::uint32_t> buckets;
-  SparseVector vec;
   std::vector<double> logits;
 };
 Scratch& scratch() {
@@ -75,6 +74,16 @@ LearnedModel::LearnedModel(ModelParts parts) : parts_(std::move(parts)), extract
       quality_head_[static_cast<std::size_t>(info.model)] = static_cast<int>(h);
   }
   if (parts_.quality_mean.size() != parts_.models.size()) parts_.quality_mean.assign(parts_.models.size(), 0.5);
+  const std::size_t nh = parts_.heads.size();
+  const std::size_t dim = parts_.transform.dimension();
+  const std::vector<float>& idf = parts_.transform.idf();
+  stride_ = 1 + nh;
+  packed_.assign(dim * stride_, 0.0f);
+  for (std::size_t j = 0; j < dim; ++j) {
+    float* row = packed_.data() + j * stride_;
+    row[0] = j < idf.size() ? idf[j] : 1.0f;
+    for (std::size_t h = 0; h < nh; ++h) row[1 + h] = parts_.weights[j * nh + h];
+  }
 }
 
 Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_parts(ModelParts parts) {
@@ -92,23 +101,44 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_parts(ModelParts 
   return std::shared_ptr<const LearnedModel>(std::make_shared<LearnedModel>(std::move(parts)));
 }
 
-void LearnedModel::features(std::string_view prompt, SparseVector& out) const {
+void LearnedModel::logits(std::string_view prompt, std::span<double> out) const {
+  // Fused FeatureTransform::apply + dot products: the L2 normalisation of the hashed block is a common
+  // factor, so it is applied once at the end instead of building the normalised vector.
   Scratch& s = scratch();
   extractor_.extract(prompt, s.raw, s.buckets);
-  parts_.transform.apply(s.raw, out);
-}
-
-void LearnedModel::logits(std::string_view prompt, std::span<double> out) const {
-  Scratch& s = scratch();
-  features(prompt, s.vec);
   const std::size_t nh = parts_.heads.size();
   const std::size_t n = std::min(nh, out.size());
-  for (std::size_t h = 0; h < n; ++h) out[h] = parts_.bias[h];
-  const float* w = parts_.weights.data();
-  for (std::size_t k = 0; k < s.vec.index.size(); ++k) {
-    const float* row = w + static_cast<std::size_t>(s.vec.index[k]) * nh;
-    const double v = s.vec.value[k];
-    for (std::size_t h = 0; h < n; ++h) out[h] += v * row[h];
+  double acc[16];
+  std::vector<double> big;
+  double* a = acc;
+  if (n > 16) {
+    big.assign(n, 0.0);
+    a = big.data();
+  } else {
+    std::fill(acc, acc + n, 0.0);
+  }
+  double norm = 0;
+  const float* packed = packed_.data();
+  for (std::size_t k = 0; k < s.raw.bucket.size(); ++k) {
+    const float* row = packed + static_cast<std::size_t>(s.raw.bucket[k]) * stride_;
+    const float c = s.raw.count[k];
+    const double v = (c == 1.0f ? 1.0f : 1.0f + std::log(c)) * row[0];
+    norm += v * v;
+    for (std::size_t h = 0; h < n; ++h) a[h] += v * row[1 + h];
+  }
+  const double inv = norm > 0 ? 1.0 / std::sqrt(norm) : 0.0;
+  for (std::size_t h = 0; h < n; ++h) out[h] = parts_.bias[h] + a[h] * inv;
+  const FeatureConfig& fc = parts_.transform.config();
+  if (fc.dense) {
+    const auto& mean = parts_.transform.dense_mean();
+    const auto& inv_std = parts_.transform.dense_inv_std();
+    const std::size_t base = std::size_t{1} << fc.hash_bits;
+    for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+      if (inv_std[j] == 0.0f) continue;
+      const double z = std::clamp((s.raw.dense[j] - mean[j]) * inv_std[j], -kDenseClip, kDenseClip);
+      const float* row = packed + (base + j) * stride_;
+      for (std::size_t h = 0; h < n; ++h) out[h] += z * row[1 + h];
+    }
   }
 }
 

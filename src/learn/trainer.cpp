@@ -329,7 +329,8 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
         case RouteLabel::gap: y = 0.5f * (1 + qs - qw); break;
       }
       t.y.push_back(y);
-      t.c.push_back(known ? 1.0f : 0.0f);
+      const bool tie = qs == qw;
+      t.c.push_back(known ? (tie ? static_cast<float>(opts.tie_weight) : 1.0f) : 0.0f);
     }
     smooth_by_group(data, rows, t.y, opts.group_smoothing, opts.group_prior);
     targets.push_back(std::move(t));

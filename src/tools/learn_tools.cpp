@@ -142,7 +142,7 @@ int fail(const std::string& cmd, const std::string& msg) {
 const std::vector<std::string> kTrainFlags = {"label",     "l2",         "group-smoothing", "group-prior",
                                               "hash-bits", "word-ngrams", "char-ngrams",     "no-dense",
                                               "no-number-shapes", "max-bytes", "max-iter",   "seed",
-                                              "strong",    "weak",        "no-quality-heads", "no-route-head", "bagging"};
+                                              "strong",    "weak",        "no-quality-heads", "no-route-head", "bagging", "tie-weight"};
 const std::vector<std::string> kDataFlags = {"models", "contaminated", "no-decontaminate"};
 
 Result<TrainOptions> train_options(const Args& a) {
@@ -167,6 +167,7 @@ Result<TrainOptions> train_options(const Args& a) {
   o.seed = static_cast<std::uint64_t>(a.num("seed", 42));
   o.quality_heads = !a.has("no-quality-heads");
   o.bagging = static_cast<int>(a.num("bagging", 1));
+  o.tie_weight = a.num("tie-weight", 1);
   o.route_head = !a.has("no-route-head");
   const std::string label = a.get("label", "gap");
   if (label == "strong-only") o.label = RouteLabel::strong_only;

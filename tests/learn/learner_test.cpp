@@ -74,12 +74,19 @@ TEST(TrainRouterTest, ScoresHardTopicsAboveEasyOnes) {
   Dataset d = topic_dataset();
   TrainOptions o;
   o.features.hash_bits = 14;
+  o.label = RouteLabel::strong_only;
   auto m = train_router(d, {}, {}, o);
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ((*m)->strong_model(), 1);
   EXPECT_EQ((*m)->weak_model(), 0);
   EXPECT_GT((*m)->score("please compute the integral of cos x"), 0.6);
   EXPECT_LT((*m)->score("please name the capital of spain"), 0.4);
+  // The gap label's targets are 1 (only strong right) and 0.5 (both right).
+  o.label = RouteLabel::gap;
+  auto g = train_router(d, {}, {}, o);
+  ASSERT_TRUE(g.ok());
+  EXPECT_GT((*g)->score("please compute the integral of cos x"), 0.8);
+  EXPECT_LT((*g)->score("please name the capital of spain"), 0.7);
   auto q = (*m)->predict_quality("write a proof that there are infinitely many primes");
   ASSERT_EQ(q.size(), 2u);
   EXPECT_LT(q[0], 0.4);

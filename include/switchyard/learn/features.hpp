@@ -28,6 +28,9 @@ struct FeatureConfig {
 
 /// Names of the dense features, in order (for docs and `train --verbose`).
 inline constexpr std::size_t kDenseFeatures = 18;
+/// Standardised dense values are clipped to [-kDenseClip, kDenseClip] so that a prompt far outside the
+/// training range (a 100k-token paste) cannot swamp the score.
+inline constexpr float kDenseClip = 5.0f;
 const std::array<std::string_view, kDenseFeatures>& dense_feature_names();
 
 /// A sparse feature vector: strictly increasing indices.

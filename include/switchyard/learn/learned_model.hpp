@@ -117,10 +117,12 @@ class LearnedModel {
   explicit LearnedModel(ModelParts parts);
 
  private:
-  void features(std::string_view prompt, SparseVector& out) const;
-
   ModelParts parts_;
   FeatureExtractor extractor_;
+  /// Serving layout: per hash bucket one row [idf, w_head0, w_head1, ...], so a feature costs one cache
+  /// line; then the dense features' weights, one row each.
+  std::vector<float> packed_;
+  std::size_t stride_ = 1;
   int route_head_ = -1;
   std::vector<int> quality_head_;  ///< per model: head index or -1
 };

@@ -65,6 +65,8 @@ struct TrainOptions {
   /// label shrunk towards the global mean by `group_prior` pseudo-rows. Groups (subject, category, file)
   /// exist only in training data; the model still reads only the prompt. 0 disables.
   double group_smoothing = 0;
+  /// Route head: weight of prompts where both models score the same (both right or both wrong).
+  double tie_weight = 1;
   double group_prior = 20;
   /// Bagging: fit the route head this many times on Poisson(1) bootstrap weights drawn from `seed` and
   /// average the weights (still one linear head). 1 disables.
