@@ -94,13 +94,25 @@ void for_each_feature(std::string_view text, const HashingOptions& o, std::strin
 // touched where features land, plus the list of touched buckets so resetting is O(features).
 struct Accumulator {
   std::vector<std::uint8_t> counts;  // saturates at 255: 1 + ln(255) already flattens tf
-  std::vector<std::uint32_t> touched;
+  std::vector<std::uint32_t> touched;  // first n entries are the buckets hit so far
+  std::size_t n = 0;
   void ensure(std::size_t buckets) {
     if (counts.size() < buckets) counts.assign(buckets, 0);
   }
-  void add(std::uint32_t b) {
-    if (counts[b] == 0) touched.push_back(b);
-    if (counts[b] != 0xff) ++counts[b];
+  // Called once per feature: keep it inline, with the rare growth out of line.
+  __attribute__((always_inline)) void add(std::uint32_t b) {
+    std::uint8_t& c = counts[b];
+    if (c == 0) {
+      if (n == touched.size()) grow();
+      touched[n++] = b;
+    }
+    c = static_cast<std::uint8_t>(c + (c != 0xff));
+  }
+  __attribute__((noinline)) void grow() { touched.resize(std::max<std::size_t>(1024, 2 * touched.size())); }
+  // Resets the counts of the touched buckets.
+  void clear() {
+    for (std::size_t i = 0; i < n; ++i) counts[touched[i]] = 0;
+    n = 0;
   }
 };
 
@@ -126,10 +138,10 @@ const std::array<float, 64>& sublinear_table() {
 
 void emit(Accumulator& acc, const std::vector<float>& idf, bool sublinear, EmbeddingPart& out) {
   const auto& table = sublinear_table();
-  out.indices.resize(acc.touched.size());
-  out.values.resize(acc.touched.size());
+  out.indices.resize(acc.n);
+  out.values.resize(acc.n);
   double ss = 0;
-  for (std::size_t i = 0; i < acc.touched.size(); ++i) {
+  for (std::size_t i = 0; i < acc.n; ++i) {
     const std::uint32_t b = acc.touched[i];
     const std::uint8_t tf = acc.counts[b];
     acc.counts[b] = 0;
@@ -141,7 +153,7 @@ void emit(Accumulator& acc, const std::vector<float>& idf, bool sublinear, Embed
     out.values[i] = w;
     ss += static_cast<double>(w) * w;
   }
-  acc.touched.clear();
+  acc.n = 0;
   if (ss > 0) {
     const float inv = static_cast<float>(1.0 / std::sqrt(ss));
     for (float& v : out.values) v *= inv;
@@ -182,10 +194,10 @@ HashingEmbedder::HashingEmbedder(const HashingOptions& options, std::span<const 
         doc, options_, s.lower, s.padded, [&](std::uint64_t h, std::string_view) { s.word.add(h & mask_); },
         [&](std::uint64_t h, std::string_view, std::string_view) { s.word.add(h & mask_); },
         [&](std::uint64_t h, std::string_view) { s.chr.add(h & mask_); });
-    for (std::uint32_t b : s.word.touched) ++df_word[b], s.word.counts[b] = 0;
-    for (std::uint32_t b : s.chr.touched) ++df_char[b], s.chr.counts[b] = 0;
-    s.word.touched.clear();
-    s.chr.touched.clear();
+    for (std::size_t i = 0; i < s.word.n; ++i) ++df_word[s.word.touched[i]];
+    for (std::size_t i = 0; i < s.chr.n; ++i) ++df_char[s.chr.touched[i]];
+    s.word.clear();
+    s.chr.clear();
   }
   // Smoothed IDF (as scikit-learn): ln((1 + N) / (1 + df)) + 1, so unseen features get the maximum.
   const double n1 = 1.0 + static_cast<double>(corpus.size());
