@@ -12,10 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -42,6 +41,7 @@ struct Options {
   std::string data = "../shared/data/clinc150/data_full.json";
   std::string model;  // empty = UseLiteEmbedder::default_model_path()
   std::vector<std::string> embedders = {"hashing", "use-lite", "hybrid"};
+  bool embedders_given = false;  // explicit --embedders: a missing model is then an error, not a skip
   std::vector<std::size_t> ks = {5, 10, 100};
   std::vector<sy::embed::Aggregation> aggregations = {sy::embed::Aggregation::centroid};
   std::size_t top_k = 3;
@@ -50,7 +50,6 @@ struct Options {
   std::size_t timing_queries = 500;  // test queries timed end to end per configuration
   unsigned threads = 0;              // 0 = hardware concurrency
   std::string json_path;
-  bool tune_on_test = false;         // never by default: thresholds come from val + oos_val
 };
 
 void usage() {
@@ -99,6 +98,14 @@ std::optional<Options> parse_args(int argc, char** argv) {
       usage();
       return std::nullopt;
     }
+    static const char* const kFlags[] = {"--data", "--model", "--embedders", "--k", "--aggregation", "--top-k",
+                                         "--hybrid-weight", "--word-weight", "--char-ngrams", "--bucket-bits",
+                                         "--timing-queries", "--threads", "--json"};
+    if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
+      std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
+      usage();
+      return std::nullopt;
+    }
     auto v = value();
     if (!v) return std::nullopt;
     try {
@@ -108,6 +115,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
         o.model = *v;
       } else if (a == "--embedders") {
         o.embedders = split_list<std::string>(*v, [](const std::string& s) { return s; });
+        o.embedders_given = true;
         for (const auto& e : o.embedders)
           if (e != "hashing" && e != "use-lite" && e != "hybrid") {
             std::fprintf(stderr, "eval-semantic: unknown embedder '%s'\n", e.c_str());
@@ -360,6 +368,9 @@ int eval_semantic_main(int argc, char** argv) {
     auto loaded = sy::embed::UseLiteEmbedder::load(path);
     if (loaded) {
       use = *loaded;
+    } else if (opt.embedders_given) {
+      std::fprintf(stderr, "eval-semantic: %s\n", loaded.error().message.c_str());
+      return 1;
     } else {
       std::fprintf(stderr, "eval-semantic: skipping use-lite and hybrid: %s\n", loaded.error().message.c_str());
     }
