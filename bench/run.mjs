@@ -125,9 +125,11 @@ async function stop(child, graceMs = 3000) {
 }
 
 function killAllNow() {
+  // The parent first: an nginx master whose worker dies forks a new one at once.
   for (const [pid] of children) {
-    for (const p of descendants(pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    const tree = descendants(pid);
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   }
 }
 process.on('exit', killAllNow);
@@ -344,11 +346,13 @@ function makeBody(spec) {
 }
 
 /// One request as a correctness check before loading a target: status and the shape of the answer.
-function probe(port, body, stream) {
+/// Resolves to an error text or null; `onHeaders` sees the response headers.
+function probe(port, body, stream, onHeaders = () => {}) {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions',
                                headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10000 },
     (res) => {
+      onHeaders(res.headers);
       let data = '';
       res.on('data', (d) => { data += d; });
       res.on('end', () => {
@@ -552,7 +556,12 @@ async function runScenario(sc, stubs) {
     targets.push({ name: 'switchyard', t: sy, owned: true });
     const body = fs.readFileSync(bodyFile, 'utf8');
     for (const { name, t } of targets) {
-      const bad = await probe(t.port, body, stream);
+      const bad = await probe(t.port, body, stream, (h) => {
+        // What Switchyard decided for this body (routers say which stage and why).
+        if (name === 'switchyard') {
+          res.decision = Object.fromEntries(Object.entries(h).filter(([k]) => /^x-switchyard-(model|router|stage|reason)$/.test(k)));
+        }
+      });
       if (!bad) continue;
       if (name !== 'switchyard') throw new Error(`${name} failed its probe request in scenario ${sc.id}: ${bad}`);
       res.status = 'skipped';
@@ -811,6 +820,10 @@ function table() {
     for (const load of loads) {
       for (const r of sc.rows.filter((x) => x.load === load)) {
         const notes = [];
+        if (r.target === 'switchyard' && sc.decision?.['x-switchyard-router']) {
+          const d = sc.decision;
+          notes.push(`-> ${d['x-switchyard-model']} by ${d['x-switchyard-stage'] || '?'}${d['x-switchyard-reason'] ? ` (${short(d['x-switchyard-reason'], 40)})` : ''}`);
+        }
         if (sc.kind === 'stream') notes.push(`p50/p99 = first event; total ${fmt(r.total_p50_ms, 2)}/${fmt(r.total_p99_ms, 2)} ms, ${r.events_per_stream} events`);
         if (r.errors) notes.push(`errors ${JSON.stringify(r.error_detail || r.first_error)}`);
         L.push([pad(first ? label : '', 30, true), pad(load, 5), pad(r.target, 11), pad(fmtInt(r.rps), 9), pad(fmt(r.p50_ms), 8),
