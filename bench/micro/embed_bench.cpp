@@ -146,12 +146,17 @@ void BM_HashingScorePrecomputed2KB(benchmark::State& state) {
 }
 BENCHMARK(BM_HashingScorePrecomputed2KB)->Unit(benchmark::kMicrosecond);
 
-std::shared_ptr<const UseLiteEmbedder> use_lite() {
-  static const std::shared_ptr<const UseLiteEmbedder> m = [] {
-    auto r = UseLiteEmbedder::load(UseLiteEmbedder::default_model_path());
-    return r.ok() ? *r : nullptr;
-  }();
-  return m;
+std::shared_ptr<const UseLiteEmbedder> use_lite(bool fp16 = false) {
+  static const std::shared_ptr<const UseLiteEmbedder> m[2] = {
+      [] {
+        auto r = UseLiteEmbedder::load(UseLiteEmbedder::default_model_path());
+        return r.ok() ? *r : nullptr;
+      }(),
+      [] {
+        auto r = UseLiteEmbedder::load(UseLiteEmbedder::default_model_path(), UseLiteOptions{true});
+        return r.ok() ? *r : nullptr;
+      }()};
+  return m[fp16 ? 1 : 0];
 }
 
 // Prompt of exactly `tokens` use-lite tokens.
@@ -163,16 +168,19 @@ std::string prompt_of(const UseLiteEmbedder& m, std::size_t tokens) {
 }
 
 void BM_UseLiteEmbed(benchmark::State& state) {
-  auto m = use_lite();
+  auto m = use_lite(state.range(1) != 0);
   if (!m) {
     state.SkipWithError("use-lite blob missing: run scripts/fetch-use-lite.sh");
     return;
   }
   const std::string prompt = prompt_of(*m, static_cast<std::size_t>(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(m->embed(prompt));
-  state.SetLabel(std::to_string(m->tokenize(prompt).size()) + " tokens");
+  state.SetLabel(std::to_string(m->tokenize(prompt).size()) + " tokens, " + (m->fp16_weights() ? "fp16" : "fp32"));
 }
-BENCHMARK(BM_UseLiteEmbed)->Arg(8)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime();
+BENCHMARK(BM_UseLiteEmbed)
+    ->ArgsProduct({{8, 32, 128}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime();
 
 void BM_UseLiteEmbedBatch32Short(benchmark::State& state) {
   auto m = use_lite();

@@ -115,6 +115,52 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(const float* a, std::size_t
   }
 }
 
+// Same with the panel in half precision, widened with F16C on load.
+template <int R>
+__attribute__((target("avx2,fma,f16c"))) void kernel_f16(const float* a, std::size_t lda, const std::uint16_t* bp,
+                                                         std::size_t klen, float* tile) {
+  __m256 acc0[R], acc1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = _mm256_loadu_ps(tile + r * 16);
+    acc1[r] = _mm256_loadu_ps(tile + r * 16 + 8);
+  }
+  for (std::size_t k = 0; k < klen; ++k) {
+    const __m256 b0 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + k * 16)));
+    const __m256 b1 = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + k * 16 + 8)));
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + k);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(tile + r * 16, acc0[r]);
+    _mm256_storeu_ps(tile + r * 16 + 8, acc1[r]);
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void kernel_f16_rows(const float* a, std::size_t lda, const std::uint16_t* bp,
+                                                             std::size_t klen, float* tile, std::size_t rows) {
+  switch (rows) {
+    case 6: kernel_f16<6>(a, lda, bp, klen, tile); break;
+    case 5: kernel_f16<5>(a, lda, bp, klen, tile); break;
+    case 4: kernel_f16<4>(a, lda, bp, klen, tile); break;
+    case 3: kernel_f16<3>(a, lda, bp, klen, tile); break;
+    case 2: kernel_f16<2>(a, lda, bp, klen, tile); break;
+    default: kernel_f16<1>(a, lda, bp, klen, tile); break;
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void to_half_f16c(const float* in, std::uint16_t* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) out[i] = static_cast<std::uint16_t>(_cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 __attribute__((target("avx2,fma"))) void kernel_avx2_rows(const float* a, std::size_t lda, const float* bp,
                                                           std::size_t klen, float* tile, std::size_t rows) {
   switch (rows) {
@@ -129,12 +175,15 @@ __attribute__((target("avx2,fma"))) void kernel_avx2_rows(const float* a, std::s
 #endif
 
 using KernelFn = void (*)(const float*, std::size_t, const float*, std::size_t, float*, std::size_t);
+using HalfKernelFn = void (*)(const float*, std::size_t, const std::uint16_t*, std::size_t, float*, std::size_t);
 using DotFn = float (*)(const float*, const float*, std::size_t);
 using AxpyFn = void (*)(float*, const float*, float, std::size_t);
 
 struct Dispatch {
   bool avx2 = false;
+  bool f16c = false;
   KernelFn kernel = kernel_generic;
+  HalfKernelFn half_kernel = nullptr;
   DotFn dot = dot_generic;
   AxpyFn axpy = axpy_generic;
   Dispatch() {
@@ -146,6 +195,10 @@ struct Dispatch {
       kernel = kernel_avx2_rows;
       dot = dot_avx2;
       axpy = axpy_avx2;
+      if (__builtin_cpu_supports("f16c")) {
+        f16c = true;
+        half_kernel = kernel_f16_rows;
+      }
     }
 #endif
   }
@@ -159,6 +212,19 @@ const Dispatch& dispatch() {
 }  // namespace
 
 bool avx2_enabled() { return dispatch().avx2; }
+bool f16c_enabled() { return dispatch().f16c; }
+
+bool PackedMatrix::to_half() {
+#ifdef SY_EMBED_X86
+  if (!dispatch().f16c) return false;
+  half_.assign(data_.size(), 0);
+  to_half_f16c(data_.data(), half_.data(), data_.size());
+  data_ = AlignedVector<float>();
+  return true;
+#else
+  return false;
+#endif
+}
 
 float dot(const float* a, const float* b, std::size_t n) { return dispatch().dot(a, b, n); }
 
@@ -175,6 +241,7 @@ PackedMatrix::PackedMatrix(const float* b, std::size_t k, std::size_t n, std::si
 void PackedMatrix::pack(const float* b, std::size_t k, std::size_t n, std::size_t ldb) {
   k_ = k;
   n_ = n;
+  half_.clear();
   data_.assign(panels() * k * kPanel, 0.0f);
   for (std::size_t p = 0; p < panels(); ++p) {
     float* dst = data_.data() + p * k * kPanel;
@@ -188,6 +255,7 @@ void PackedMatrix::pack(const float* b, std::size_t k, std::size_t n, std::size_
 void PackedMatrix::pack_transposed(const float* a, std::size_t k, std::size_t n, std::size_t lda) {
   k_ = k;
   n_ = n;
+  half_.clear();
   data_.assign(panels() * k * kPanel, 0.0f);
   for (std::size_t j = 0; j < n; ++j) {
     float* dst = data_.data() + (j / kPanel) * k * kPanel + (j % kPanel);
@@ -196,11 +264,12 @@ void PackedMatrix::pack_transposed(const float* a, std::size_t k, std::size_t n,
   }
 }
 
-void gemm(const float* a, std::size_t m, std::size_t lda, const PackedMatrix& b, const float* bias, float* c,
-          std::size_t ldc) {
-  const KernelFn kernel = dispatch().kernel;
+namespace {
+template <class T, class Kernel, class PanelFn>
+void gemm_blocked(const float* a, std::size_t m, std::size_t lda, const PackedMatrix& b, const float* bias, float* c,
+                  std::size_t ldc, Kernel kernel, PanelFn panel) {
   const std::size_t k = b.k(), n = b.n();
-  // Blocking: a 256-deep slice of one panel is 16 KB and stays in L1 while every row block of A
+  // Blocking: a 256-deep slice of one panel (16 KB in fp32) stays in L1 while every row block of A
   // streams past it; the A slice (m x 256) stays in L2.
   constexpr std::size_t kKc = 256;
   constexpr std::size_t kMr = 6;
@@ -208,7 +277,7 @@ void gemm(const float* a, std::size_t m, std::size_t lda, const PackedMatrix& b,
   for (std::size_t k0 = 0; k0 < k || k0 == 0; k0 += kKc) {
     const std::size_t klen = std::min(kKc, k - k0);
     for (std::size_t p = 0; p < b.panels(); ++p) {
-      const float* bp = b.panel(p) + k0 * PackedMatrix::kPanel;
+      const T* bp = panel(p) + k0 * PackedMatrix::kPanel;
       const std::size_t n0 = p * PackedMatrix::kPanel;
       const std::size_t width = std::min(PackedMatrix::kPanel, n - n0);
       for (std::size_t i = 0; i < m; i += kMr) {
@@ -226,6 +295,17 @@ void gemm(const float* a, std::size_t m, std::size_t lda, const PackedMatrix& b,
       }
     }
     if (k == 0) break;
+  }
+}
+}  // namespace
+
+void gemm(const float* a, std::size_t m, std::size_t lda, const PackedMatrix& b, const float* bias, float* c,
+          std::size_t ldc) {
+  if (b.is_half()) {
+    gemm_blocked<std::uint16_t>(a, m, lda, b, bias, c, ldc, dispatch().half_kernel,
+                                [&](std::size_t p) { return b.half_panel(p); });
+  } else {
+    gemm_blocked<float>(a, m, lda, b, bias, c, ldc, dispatch().kernel, [&](std::size_t p) { return b.panel(p); });
   }
 }
 

@@ -103,6 +103,7 @@ struct UseLiteEmbedder::Model {
   PackedMatrix mat[kTensorCount];        // matrices, packed for the GEMM kernel
   float ln_eps = 1e-6f, q_scale0 = 0.125f, q_scale1 = 0.0883883f, l2_eps = 1e-12f;
   std::size_t max_tokens = UseLiteEmbedder::kMaxTokens;
+  bool fp16 = false;
 };
 
 std::string UseLiteEmbedder::default_model_path() {
@@ -117,7 +118,8 @@ std::string UseLiteEmbedder::default_model_path() {
   return dir + "/" + std::string(kBlobName);
 }
 
-Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::string& path) {
+Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::string& path,
+                                                                     const UseLiteOptions& options) {
   auto fail = [&](const std::string& why) {
     return Error::make(ErrorKind::internal, "use-lite model " + path + ": " + why +
                                                 " (run scripts/fetch-use-lite.sh to fetch and convert it)");
@@ -200,6 +202,7 @@ Result<std::shared_ptr<const UseLiteEmbedder>> UseLiteEmbedder::load(const std::
       model->vec[id] = std::move(data);
     } else {
       model->mat[id].pack(data.data(), rows, cols, cols);
+      if (options.fp16_weights) model->fp16 = model->mat[id].to_half();
     }
   }
   return std::shared_ptr<const UseLiteEmbedder>(std::make_shared<UseLiteEmbedder>(std::move(model)));
@@ -210,6 +213,8 @@ UseLiteEmbedder::UseLiteEmbedder(std::unique_ptr<Model> model) : model_(std::mov
 }
 
 UseLiteEmbedder::~UseLiteEmbedder() = default;
+
+bool UseLiteEmbedder::fp16_weights() const { return model_->fp16; }
 
 std::size_t UseLiteEmbedder::memory_bytes() const {
   const Model& m = *model_;

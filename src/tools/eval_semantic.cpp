@@ -41,7 +41,8 @@ struct Options {
   std::string data = "../shared/data/clinc150/data_full.json";
   std::string model;  // empty = UseLiteEmbedder::default_model_path()
   std::vector<std::string> embedders = {"hashing", "use-lite", "hybrid"};
-  bool embedders_given = false;  // explicit --embedders: a missing model is then an error, not a skip
+  bool embedders_given = false;
+  bool fp16 = false;             // use-lite with half-precision weights  // explicit --embedders: a missing model is then an error, not a skip
   std::vector<std::size_t> ks = {5, 10, 100};
   std::vector<sy::embed::Aggregation> aggregations = {sy::embed::Aggregation::centroid};
   std::size_t top_k = 3;
@@ -69,6 +70,7 @@ void usage() {
       "  --char-ngrams A-B    hashing character n-gram lengths (default 3-5)\n"
       "  --timing-queries N   test queries timed end to end per configuration (default 500)\n"
       "  --threads N          threads for the dense embeddings (default: all cores)\n"
+      "  --fp16               use-lite with half-precision weights (faster on short prompts)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
 }
@@ -97,6 +99,10 @@ std::optional<Options> parse_args(int argc, char** argv) {
     if (a == "-h" || a == "--help") {
       usage();
       return std::nullopt;
+    }
+    if (a == "--fp16") {
+      o.fp16 = true;
+      continue;
     }
     static const char* const kFlags[] = {"--data", "--model", "--embedders", "--k", "--aggregation", "--top-k",
                                          "--hybrid-weight", "--word-weight", "--char-ngrams", "--bucket-bits",
@@ -365,9 +371,10 @@ int eval_semantic_main(int argc, char** argv) {
   std::shared_ptr<const sy::embed::UseLiteEmbedder> use;
   if (wants("use-lite") || wants("hybrid")) {
     const std::string path = opt.model.empty() ? sy::embed::UseLiteEmbedder::default_model_path() : opt.model;
-    auto loaded = sy::embed::UseLiteEmbedder::load(path);
+    auto loaded = sy::embed::UseLiteEmbedder::load(path, sy::embed::UseLiteOptions{opt.fp16});
     if (loaded) {
       use = *loaded;
+      if (opt.fp16 && !use->fp16_weights()) std::fputs("eval-semantic: --fp16 unavailable on this CPU, using fp32\n", stderr);
     } else if (opt.embedders_given) {
       std::fprintf(stderr, "eval-semantic: %s\n", loaded.error().message.c_str());
       return 1;
@@ -578,6 +585,7 @@ int eval_semantic_main(int argc, char** argv) {
     nlohmann::json j;
     j["data"] = opt.data;
     j["top_k"] = opt.top_k;
+  j["use_lite_fp16"] = use && use->fp16_weights();
     j["hybrid_weight"] = opt.hybrid_weight;
     j["hashing"] = {{"bucket_bits", opt.hashing.bucket_bits}, {"word_weight", opt.hashing.word_weight},
                     {"char_min", opt.hashing.char_min}, {"char_max", opt.hashing.char_max}};

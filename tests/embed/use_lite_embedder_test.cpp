@@ -185,6 +185,20 @@ TEST(UseLiteEmbedderTest, BatchGivesTheSameVectorsAsSingleCalls) {
   }
 }
 
+TEST(UseLiteEmbedderTest, HalfPrecisionWeightsStayWithinCosine09999OfTheReference) {
+  REQUIRE_MODEL();
+  auto half = UseLiteEmbedder::load(UseLiteEmbedder::default_model_path(), UseLiteOptions{true});
+  ASSERT_TRUE(half.ok());
+  if (!(*half)->fp16_weights()) GTEST_SKIP() << "CPU without F16C: fp16 weights unavailable";
+  for (const Golden& g : goldens()) {
+    const auto& a = model->embed(g.text).parts[0].values;
+    const auto& b = (*half)->embed(g.text).parts[0].values;
+    double dot = 0;
+    for (std::size_t j = 0; j < a.size(); ++j) dot += static_cast<double>(a[j]) * b[j];
+    EXPECT_GT(dot, 0.9999) << g.text;
+  }
+}
+
 TEST(UseLiteEmbedderTest, EmptyTextGivesTheZeroVector) {
   REQUIRE_MODEL();
   const Embedding e = model->embed("");
