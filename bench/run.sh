@@ -4,8 +4,8 @@
 #
 #   bench/run.sh [--rev REV] [run.mjs options: --only a,d --soak --quick --json FILE ...]
 #
-#   --rev REV            benchmark a committed revision (git archive into $BUILD_DIR-src, built there)
-#                        instead of the working tree; useful in a shared checkout and for A/B runs
+#   --rev REV            benchmark a committed revision (git archive into $BUILD_DIR-src, built in
+#                        $BUILD_DIR-rev) instead of the working tree; for a shared checkout and A/B runs
 #   SWITCHYARD_BIN=PATH  use this binary and build nothing of Switchyard
 #   BENCH_BUILD_DIR=DIR  build directory (default build-bench)
 set -euo pipefail
@@ -29,13 +29,22 @@ if [[ $(nproc) -lt 2 ]]; then echo "bench: needs 2 CPUs (proxy on one, load on t
 
 if [[ -z "${SWITCHYARD_BIN:-}" ]]; then
   if [[ -n "$REV" ]]; then
+    # The revision's tree goes to $BUILD_DIR-src (only changed files are rewritten, so the build in
+    # $BUILD_DIR-rev stays incremental); resolved once, so a moving HEAD does not change the label.
+    SHA=$(git -C "$ROOT" rev-parse --short "$REV^{commit}")
     SRC="$ROOT/$BUILD_DIR-src"
-    rm -rf "$SRC" && mkdir -p "$SRC"
-    git -C "$ROOT" archive "$REV" | tar -x -C "$SRC"
-    echo "bench: building $(git -C "$ROOT" rev-parse --short "$REV") in $SRC" >&2
-    (cd "$SRC" && BUILD_DIR="$SRC/build" TARGET=switchyard scripts/build.sh -DSWITCHYARD_TESTS=OFF >&2)
-    SWITCHYARD_BIN="$SRC/build/switchyard"
-    BIN_LABEL="$(git -C "$ROOT" rev-parse --short "$REV") (--rev $REV)"
+    STAGE="$ROOT/$BUILD_DIR-src.new"
+    rm -rf "$STAGE" && mkdir -p "$STAGE" "$SRC"
+    git -C "$ROOT" archive "$SHA" | tar -x -C "$STAGE"
+    (cd "$STAGE" && find . -type f) | while read -r f; do
+      cmp -s "$STAGE/$f" "$SRC/$f" || { mkdir -p "$(dirname "$SRC/$f")"; cp "$STAGE/$f" "$SRC/$f"; }
+    done
+    (cd "$SRC" && find . -type f) | while read -r f; do [[ -e "$STAGE/$f" ]] || rm -f "$SRC/$f"; done
+    rm -rf "$STAGE"
+    echo "bench: building $SHA in $BUILD_DIR-rev" >&2
+    (cd "$SRC" && BUILD_DIR="$ROOT/$BUILD_DIR-rev" TARGET=switchyard scripts/build.sh -DSWITCHYARD_TESTS=OFF >&2)
+    SWITCHYARD_BIN="$ROOT/$BUILD_DIR-rev/switchyard"
+    BIN_LABEL="$SHA (--rev $REV)"
   else
     echo "bench: building the working tree in $BUILD_DIR" >&2
     BUILD_DIR="$BUILD_DIR" TARGET=switchyard scripts/build.sh -DSWITCHYARD_TESTS=OFF >&2
@@ -44,7 +53,6 @@ if [[ -z "${SWITCHYARD_BIN:-}" ]]; then
   fi
 else
   BIN_LABEL="$SWITCHYARD_BIN (SWITCHYARD_BIN)"
-
 fi
 [[ -x "$SWITCHYARD_BIN" ]] || { echo "bench: $SWITCHYARD_BIN is not an executable" >&2; exit 1; }
 
