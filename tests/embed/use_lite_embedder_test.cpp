@@ -191,8 +191,9 @@ TEST(UseLiteEmbedderTest, HalfPrecisionWeightsStayWithinCosine09999OfTheReferenc
   ASSERT_TRUE(half.ok());
   if (!(*half)->fp16_weights()) GTEST_SKIP() << "CPU without F16C: fp16 weights unavailable";
   for (const Golden& g : goldens()) {
-    const auto& a = model->embed(g.text).parts[0].values;
-    const auto& b = (*half)->embed(g.text).parts[0].values;
+    const Embedding ea = model->embed(g.text), eb = (*half)->embed(g.text);
+    const auto& a = ea.parts[0].values;
+    const auto& b = eb.parts[0].values;
     double dot = 0;
     for (std::size_t j = 0; j < a.size(); ++j) dot += static_cast<double>(a[j]) * b[j];
     EXPECT_GT(dot, 0.9999) << g.text;
