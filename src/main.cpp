@@ -54,8 +54,11 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   for (const auto& e : deps.counter->load_errors()) log->warn("token counting falls back to estimates: {}", e);
 
   sy::pipeline::RuntimeStore store(rt);
+  auto health = std::make_shared<sy::limits::HealthRegistry>();
+  health->on_config(*rt->config);
   sy::pipeline::Dispatcher dispatcher(
-      sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()});
+      sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()}, health,
+      deps.counter);
 
   std::mutex reload_mu;
   std::atomic<std::uint64_t> generation{1};
@@ -72,6 +75,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
       log->warn("server.listen and server.threads changes take effect after a restart");
     }
     sy::telemetry::setup_logging(next->config->logging);
+    health->on_config(*next->config);  // a changed key brings an auth-failed deployment back
     ++generation;
     store.publish(std::move(next));
     log->info("reloaded {} (generation {})", path, generation.load());

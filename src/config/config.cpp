@@ -329,6 +329,39 @@ struct ConfigBuilder {
     if (c.auth.required && c.auth.keys.empty()) n.error(d, "auth.required needs at least one key");
   }
 
+  void reliability(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map");
+      return;
+    }
+    n.check_keys({"max_attempts", "request_timeout", "backoff_base", "backoff_max", "retry_budget_ratio",
+                  "retry_budget_min_per_s", "cooldown", "wait_for_recovery", "default_max_tokens", "headroom", "breaker"},
+                 d);
+    auto& r = c.reliability;
+    if (auto v = n.integer("max_attempts", d, 1, 100)) r.max_attempts = static_cast<int>(*v);
+    if (auto v = n.duration_ms("request_timeout", d)) r.request_timeout = Millis(*v);
+    if (auto v = n.duration_ms("backoff_base", d)) r.backoff_base = Millis(*v);
+    if (auto v = n.duration_ms("backoff_max", d)) r.backoff_max = Millis(*v);
+    if (auto v = n.number("retry_budget_ratio", d, 0, 100)) r.retry_budget_ratio = *v;
+    if (auto v = n.number("retry_budget_min_per_s", d, 0, 1e9)) r.retry_budget_min_per_s = *v;
+    if (auto v = n.duration_ms("cooldown", d)) r.cooldown = Millis(*v);
+    if (auto v = n.duration_ms("wait_for_recovery", d)) r.wait_for_recovery = Millis(*v);
+    if (auto v = n.integer("default_max_tokens", d, 0, 10'000'000)) r.default_max_tokens = *v;
+    if (auto v = n.number("headroom", d, 0, 1)) r.headroom = *v;
+    if (const Node* b = n.get("breaker")) {
+      if (!b->is_map()) {
+        b->error(d, "expected a map");
+      } else {
+        b->check_keys({"window", "min_requests", "error_ratio", "cooldown", "half_open_probes"}, d);
+        if (auto v = b->duration_ms("window", d)) r.breaker.window = Millis(std::max<std::int64_t>(*v, 1000));
+        if (auto v = b->integer("min_requests", d, 1, 1'000'000)) r.breaker.min_requests = static_cast<int>(*v);
+        if (auto v = b->number("error_ratio", d, 0.01, 1)) r.breaker.error_ratio = *v;
+        if (auto v = b->duration_ms("cooldown", d)) r.breaker.cooldown = Millis(*v);
+        if (auto v = b->integer("half_open_probes", d, 1, 1000)) r.breaker.half_open_probes = static_cast<int>(*v);
+      }
+    }
+  }
+
   void decision_log(const Node& n) {
     if (!n.is_map()) {
       n.error(d, "expected a map with path");
@@ -381,7 +414,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   }
   // Sections owned by other modules are listed here so typos in top-level keys are still caught.
   root.check_keys({"server", "logging", "providers", "models", "routers", "limits", "telemetry", "decision_log",
-                   "auth", "reload", "redis", "metrics"},
+                   "auth", "reload", "redis", "metrics", "reliability"},
                   d);
   ConfigBuilder b{d, *cfg};
   if (const Node* s = root.get("server")) b.server(*s);
@@ -391,6 +424,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   b.list(root, "routers", [&](const Node& n) { b.router(n); });
   if (const Node* a = root.get("auth")) b.auth(*a);
   if (const Node* dl = root.get("decision_log")) b.decision_log(*dl);
+  if (const Node* rel = root.get("reliability")) b.reliability(*rel);
   b.check_model_refs();
   if (cfg->models.empty() && cfg->routers.empty()) d.error("models", root.line(), "at least one model is required");
   cfg->root = std::move(root);

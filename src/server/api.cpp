@@ -50,26 +50,28 @@ struct Logged {
   }
 };
 
+/// Deployments passed over, with why: failed attempts (kind and status) and skips (cooldown, ...).
+std::string skipped_text(const pipeline::DispatchTrace& trace) {
+  std::string skipped;
+  for (const auto& a : trace.attempts) {
+    if (a.outcome == "ok") continue;
+    if (!skipped.empty()) skipped += ", ";
+    skipped += a.deployment + "=" + a.outcome + (a.status ? "(" + std::to_string(a.status) + ")" : "");
+  }
+  for (const auto& [d, why] : trace.skipped) {
+    if (!skipped.empty()) skipped += ", ";
+    skipped += d + "=" + why;
+  }
+  return skipped;
+}
+
 void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
   if (!trace.model.empty()) call.headers.emplace_back("x-switchyard-model", trace.model);
   if (!trace.deployment.empty()) call.headers.emplace_back("x-switchyard-deployment", trace.deployment);
   call.headers.emplace_back("x-switchyard-attempts", std::to_string(trace.attempts.size()));
+  if (auto skipped = skipped_text(trace); !skipped.empty()) call.headers.emplace_back("x-switchyard-skipped", skipped);
 }
 
-std::string skipped_text(const pipeline::DispatchTrace& trace) {
-  std::string s;
-  for (const auto& a : trace.attempts) {
-    if (a.outcome == "ok") continue;
-    if (!s.empty()) s += ",";
-    s += a.deployment + ":" + a.outcome;
-    if (a.status) s += "(" + std::to_string(a.status) + ")";
-  }
-  for (const auto& [d, why] : trace.skipped) {
-    if (!s.empty()) s += ",";
-    s += d + ":" + why;
-  }
-  return s;
-}
 
 // Relays a committed stream to the client, translating OpenAI frames to Anthropic events for
 // Anthropic-format clients. An error "client disconnected" means the client went away.
@@ -455,6 +457,14 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   write_decision(s, call, &req, st, end);
 }
 
+net::awaitable<void> admin_deployments(Session& s, Call& call, std::string_view path) {
+  Logged log(call, path);
+  std::string body = "{\"object\":\"list\",\"data\":" +
+                     s.shared().dispatcher.health().to_json(*call.runtime->config, Clock::now()) + "}";
+  co_await s.send(call, 200, std::move(body));
+  log.done();
+}
+
 nlohmann::json model_entry(const std::string& id, std::string_view owner) {
   return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", owner}};
 }
@@ -554,6 +564,13 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
       co_return;
     }
     co_return co_await get_model(s, call, path, api.substr(8));
+  }
+  if (path == "/admin/deployments") {
+    if (auto e = need(http::verb::get, "GET")) {
+      co_await s.send_error(call, *e);
+      co_return;
+    }
+    co_return co_await admin_deployments(s, call, path);
   }
   if (path == "/healthz" || path == "/readyz") {
     if (auto e = need(http::verb::get, "GET")) {

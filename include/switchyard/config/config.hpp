@@ -93,6 +93,29 @@ struct ModelConfig {
   std::string content_policy_fallback;   ///< model to use when upstream content filter refuses
 };
 
+/// Retries, failover, health and limits (see src/limits/README.md).
+struct BreakerConfig {
+  Millis window{30'000};        ///< error ratio measured over this window
+  int min_requests = 5;         ///< fewer requests in the window never open the breaker
+  double error_ratio = 0.5;     ///< open at or above this share of failures
+  Millis cooldown{15'000};      ///< open -> half-open after this long
+  int half_open_probes = 1;     ///< requests let through while half-open
+};
+
+struct ReliabilityConfig {
+  int max_attempts = 4;                 ///< upstream attempts per request, across deployments and fallbacks
+  Millis request_timeout{600'000};      ///< total deadline of a request
+  Millis backoff_base{100};             ///< first retry of the same deployment waits ~this (with jitter)
+  Millis backoff_max{2'000};
+  double retry_budget_ratio = 0.2;      ///< retries allowed as a share of first attempts (global)
+  double retry_budget_min_per_s = 10;   ///< ...but always at least this many per second
+  Millis cooldown{5'000};               ///< after a 429 that says nothing about when to retry
+  Millis wait_for_recovery{0};          ///< when nothing can serve, wait up to this long for a recovery
+  std::int64_t default_max_tokens = 256;  ///< completion tokens reserved when a request gives no max_tokens
+  double headroom = 0.1;                ///< below this share of a learned or configured limit, weight shrinks
+  BreakerConfig breaker;
+};
+
 /// A key callers present (`Authorization: Bearer <key>`), with the metadata routing may use.
 struct AuthKey {
   std::string key;   ///< secret; never logged
@@ -126,6 +149,7 @@ struct Config {
   std::vector<RouterConfig> routers;
   AuthConfig auth;
   DecisionLogConfig decision_log;
+  ReliabilityConfig reliability;
   Node root;  ///< the whole document, for modules that own sections of their own
 
   const ModelConfig* find_model(std::string_view name) const;

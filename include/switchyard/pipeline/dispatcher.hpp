@@ -1,9 +1,21 @@
 #pragma once
-/// The dispatcher: sends a request to a model's deployments, failing over between them and then to the
-/// model's fallbacks, and hands back either a complete response or a stream that is already flowing.
+/// The dispatcher: sends a request to a model's deployments and hands back either a complete response
+/// or a stream that is already flowing. It is the one failover loop of the gateway:
 ///
-/// Stateless apart from the shared transports (thread-safe); one call per request, run on the io
-/// thread of the request's connection.
+///  1. pick a deployment of the model that can serve now (not cooling down after a 429, breaker not
+///     open, credentials not refused, headroom left under configured and learned limits, prompt fits
+///     its context window), ordered by the model's strategy (weighted with headroom steering,
+///     least-busy, or lowest latency);
+///  2. reserve its slot and estimated tokens, call it, settle with the real usage;
+///  3. on a retryable failure fail over to another deployment at once; retry the same one (after an
+///     exponential backoff with jitter) only when no other can serve; all bounded by the attempt
+///     limit, the request deadline and a process-wide retry budget;
+///  4. then the model's fallbacks (and the context-window / content-policy fallbacks when those are
+///     the reason);
+///  5. when nothing can serve: 429 (all rate-limited) or 503 (all down) with Retry-After at the
+///     earliest recovery, optionally after waiting up to `reliability.wait_for_recovery` for it.
+///
+/// Thread-safe: shared by all workers; per-deployment state lives in the HealthRegistry.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
@@ -14,8 +26,13 @@
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/core/usage.hpp"
+#include "switchyard/limits/deployment_state.hpp"
 #include "switchyard/providers/transport.hpp"
 #include "switchyard/providers/wire_format.hpp"
+
+namespace sy::tokenize {
+class TokenCounter;
+}
 
 namespace sy::pipeline {
 
@@ -35,8 +52,30 @@ struct DispatchTrace {
   std::string deployment;       ///< deployment id that answered
   std::string upstream_model;
   const config::DeploymentConfig* deployment_config = nullptr;
-  std::chrono::microseconds upstream_time{0};  ///< time spent waiting on upstreams
+  std::chrono::microseconds upstream_time{0};  ///< time spent waiting on upstreams (and backoff)
   std::chrono::microseconds time_to_head{0};
+};
+
+/// Holds a deployment's slot for one upstream call; settles its token reservation and load when done.
+class Lease {
+ public:
+  Lease(std::shared_ptr<limits::DeploymentState> state, const config::ReliabilityConfig* rel, std::int64_t reserved,
+        bool probe)
+      : state_(std::move(state)), rel_(rel), reserved_(reserved), probe_(probe) {}
+  ~Lease() { settle(nullptr); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  /// Releases the slot with the real usage (null: unknown). Idempotent.
+  void settle(const Usage* usage);
+  limits::DeploymentState& state() { return *state_; }
+  const config::ReliabilityConfig& reliability() const { return *rel_; }
+
+ private:
+  std::shared_ptr<limits::DeploymentState> state_;
+  const config::ReliabilityConfig* rel_;
+  std::int64_t reserved_;
+  bool probe_;
+  bool done_ = false;
 };
 
 /// A committed stream: at least one event has arrived, so the client can be answered 200. Pull
@@ -44,18 +83,22 @@ struct DispatchTrace {
 class ResponseStream {
  public:
   ResponseStream(std::unique_ptr<providers::Exchange> exchange, std::unique_ptr<providers::StreamDecoder> decoder,
-                 std::string initial)
-      : exchange_(std::move(exchange)), decoder_(std::move(decoder)), pending_(std::move(initial)) {}
+                 std::string initial, std::unique_ptr<Lease> lease)
+      : exchange_(std::move(exchange)), decoder_(std::move(decoder)), pending_(std::move(initial)),
+        lease_(std::move(lease)) {}
   /// Appends the next SSE frames to `out`; false once the stream has ended cleanly (the final frames,
-  /// if any, were appended). An error means the upstream failed mid-stream.
+  /// if any, were appended). An error means the upstream failed mid-stream (it counts against the
+  /// deployment's health).
   boost::asio::awaitable<Result<bool>> next(std::string& out);
   const Usage& usage() const { return decoder_->usage(); }
 
  private:
+  void fail(const Error& e);
   std::unique_ptr<providers::Exchange> exchange_;
   std::unique_ptr<providers::StreamDecoder> decoder_;
   std::string pending_;
   std::string raw_;
+  std::unique_ptr<Lease> lease_;
   bool ended_ = false;
 };
 
@@ -73,19 +116,25 @@ struct Transports {
 
 class Dispatcher {
  public:
-  explicit Dispatcher(Transports transports) : transports_(std::move(transports)) {}
+  Dispatcher(Transports transports, std::shared_ptr<limits::HealthRegistry> health,
+             std::shared_ptr<const tokenize::TokenCounter> counter);
 
   /// Sends `request` to public model `model` (its deployments, then its fallbacks).
   boost::asio::awaitable<Result<Outcome>> dispatch(providers::WorkerContext& ctx, const config::Config& config,
                                                    const Request& request, const std::string& model,
                                                    DispatchTrace& trace) const;
 
+  limits::HealthRegistry& health() const { return *health_; }
+
  private:
-  boost::asio::awaitable<Result<Outcome>> try_deployment(providers::WorkerContext& ctx, const config::Config& config,
-                                                         const Request& request, const config::ModelConfig& model,
-                                                         const config::DeploymentConfig& dep,
-                                                         DispatchTrace& trace) const;
+  struct Pick;
+  boost::asio::awaitable<Result<Outcome>> attempt(providers::WorkerContext& ctx, const config::Config& config,
+                                                  const Request& request, const config::ModelConfig& model,
+                                                  const Pick& pick, DispatchTrace& trace) const;
   Transports transports_;
+  std::shared_ptr<limits::HealthRegistry> health_;
+  std::shared_ptr<const tokenize::TokenCounter> counter_;
+  std::shared_ptr<limits::RetryBudget> budget_;
 };
 
 /// Largest upstream response body accepted for non-streaming requests.

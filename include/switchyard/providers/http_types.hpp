@@ -5,17 +5,14 @@
 #include <string_view>
 #include <vector>
 
+#include "switchyard/core/headers.hpp"
+
 namespace sy::providers {
 
-struct Header {
-  std::string name;
-  std::string value;
-};
-using Headers = std::vector<Header>;
-
-/// Case-insensitive lookup; empty when absent.
-std::string_view find_header(const Headers& headers, std::string_view name);
-bool iequals(std::string_view a, std::string_view b);
+using sy::find_header;
+using sy::Header;
+using sy::Headers;
+using sy::iequals;
 
 /// What to send upstream. Built by a WireFormat, sent by a Transport.
 struct UpstreamRequest {

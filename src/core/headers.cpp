@@ -1,6 +1,6 @@
-#include "switchyard/providers/http_types.hpp"
+#include "switchyard/core/headers.hpp"
 
-namespace sy::providers {
+namespace sy {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -20,4 +20,4 @@ std::string_view find_header(const Headers& headers, std::string_view name) {
   return {};
 }
 
-}  // namespace sy::providers
+}  // namespace sy

@@ -1,0 +1,162 @@
+#pragma once
+/// Health, load and limit state of every deployment, shared by all worker threads and kept across
+/// config reloads (keyed by deployment id).
+///
+/// Per deployment: a 429 cooldown until the provider's retry-after / reset time; a circuit breaker fed
+/// by connection errors, timeouts and 5xx (error ratio over a sliding window with a minimum request
+/// count; open -> half-open after a cooldown, which lets a few probes through; a success closes it);
+/// auth failures that take it out until its config changes; sliding one-minute windows for configured
+/// rpm/tpm with token reservations settled on real usage; limits learned from response headers; the
+/// number of requests in flight; and an EWMA of time to first byte.
+///
+/// Thread-safety: `in_flight` is atomic; everything else sits behind the deployment's own mutex, held
+/// for a few hundred nanoseconds at most (no I/O, no allocation in the hot path). Time is passed in
+/// (`now`), so tests drive it without sleeping.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "switchyard/config/config.hpp"
+#include "switchyard/core/error.hpp"
+#include "switchyard/limits/rate_headers.hpp"
+
+namespace sy::limits {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+/// Why a deployment was not used for a request.
+enum class SkipReason { none, cooldown, breaker_open, auth, no_headroom, max_concurrent, context_window };
+std::string_view to_string(SkipReason r);
+
+/// A 60-second sliding window in one-second buckets.
+class MinuteWindow {
+ public:
+  void add(TimePoint now, std::int64_t amount);
+  /// Sum over the last `seconds` (1..60) seconds.
+  std::int64_t sum(TimePoint now, int seconds = 60) const;
+  void clear() { counts_.fill(0); }
+  /// When the oldest non-empty bucket leaves the window (the earliest moment `sum` drops).
+  TimePoint next_expiry(TimePoint now) const;
+
+ private:
+  void roll(TimePoint now) const;
+  static constexpr int kBuckets = 60;
+  mutable std::array<std::int64_t, kBuckets> counts_{};
+  mutable std::int64_t head_second_ = 0;  // absolute second of the newest bucket
+};
+
+enum class BreakerState { closed, open, half_open };
+std::string_view to_string(BreakerState s);
+
+class DeploymentState {
+ public:
+  explicit DeploymentState(std::string id) : id_(std::move(id)) {}
+  const std::string& id() const { return id_; }
+
+  struct Check {
+    SkipReason reason = SkipReason::none;
+    TimePoint recovery{};      ///< when it may serve again (for Retry-After), if known
+    double weight_factor = 1;  ///< 0..1: less headroom, less traffic
+  };
+  /// Can this deployment take a request needing `tokens` now? Read-only.
+  Check check(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel, TimePoint now,
+              std::int64_t tokens) const;
+
+  /// Claims a slot: counts the request in the rpm window, reserves `tokens` in the tpm window and
+  /// increments in_flight. Fails (returning the reason) when a concurrent request took the last slot.
+  /// A half-open breaker admits only its probe count.
+  struct Acquired {
+    SkipReason reason = SkipReason::none;  ///< none: the slot is taken
+    bool probe = false;                    ///< a half-open breaker's probe
+  };
+  Acquired acquire(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel, TimePoint now,
+                   std::int64_t tokens);
+  /// Ends what `acquire` began. `actual_tokens` < 0 when unknown (the reservation stays counted).
+  void release(TimePoint now, std::int64_t reserved_tokens, std::int64_t actual_tokens, bool probe);
+
+  /// Outcome of an attempt. Successes close a half-open breaker and feed the latency EWMA.
+  void on_success(TimePoint now, std::chrono::microseconds time_to_first_byte, const config::ReliabilityConfig& rel);
+  /// Failures by kind: rate_limited -> cooldown; server_error/timeout/connection -> breaker; auth -> out.
+  /// Returns true when this failure newly took the deployment out for bad credentials (log it loudly).
+  bool on_failure(TimePoint now, const Error& e, const LearnedLimits& learned, const config::ReliabilityConfig& rel);
+  /// Headers of any response (success or not): learned remaining/reset.
+  void learn(TimePoint now, const LearnedLimits& learned);
+
+  /// Auth failures stick until the deployment's config fingerprint changes (reload with a new key).
+  void set_fingerprint(std::uint64_t fp);
+
+  int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  /// EWMA of time to first byte in ms; 0 when never measured (so unmeasured deployments sort first).
+  double latency_ms() const {
+    std::lock_guard lock(mu_);
+    return ttfb_ewma_ms_ < 0 ? 0 : ttfb_ewma_ms_;
+  }
+  /// JSON object for /admin/deployments.
+  std::string to_json(TimePoint now, const config::DeploymentConfig* dep, const config::ReliabilityConfig& rel) const;
+
+ private:
+  void record_outcome(TimePoint now, bool failure, const config::BreakerConfig& b);
+  BreakerState breaker_state(TimePoint now, const config::BreakerConfig& b) const;
+
+  std::string id_;
+  std::atomic<int> in_flight_{0};
+  mutable std::mutex mu_;
+  TimePoint cooldown_until_{};
+  // Breaker: outcomes in one-second buckets over the window.
+  BreakerState breaker_ = BreakerState::closed;
+  TimePoint opened_at_{};
+  int probes_ = 0;
+  MinuteWindow ok_window_, fail_window_;
+  // Auth.
+  bool auth_failed_ = false;
+  std::uint64_t fingerprint_ = 0;
+  // Configured limits.
+  MinuteWindow requests_, tokens_;
+  // Learned limits.
+  std::optional<std::int64_t> limit_requests_, remaining_requests_, limit_tokens_, remaining_tokens_;
+  TimePoint reset_requests_at_{}, reset_tokens_at_{};
+  // Latency.
+  double ttfb_ewma_ms_ = -1;
+  std::uint64_t successes_ = 0, failures_ = 0;
+  std::string last_error_;
+};
+
+/// All deployment states, created on first use and kept for the life of the process (a deployment
+/// removed from the config just stops being looked up). Thread-safe.
+class HealthRegistry {
+ public:
+  std::shared_ptr<DeploymentState> get(const std::string& deployment_id);
+  /// Applies a freshly loaded config: resets auth failures of deployments whose key or URL changed.
+  void on_config(const config::Config& cfg);
+  /// JSON array of every deployment of `cfg` with its state.
+  std::string to_json(const config::Config& cfg, TimePoint now);
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<DeploymentState>> states_;
+};
+
+/// Retries allowed as a share of first attempts, with a floor per second: a token bucket shared by
+/// the whole process so a failing provider cannot multiply the load (no retry storms). Thread-safe.
+class RetryBudget {
+ public:
+  /// A first attempt deposits `ratio` tokens.
+  void on_request(double ratio);
+  /// Takes one token for a retry; false when the budget is spent.
+  bool try_retry(TimePoint now, double min_per_second);
+
+ private:
+  std::mutex mu_;
+  double tokens_ = 10;
+  TimePoint last_refill_{};
+};
+
+}  // namespace sy::limits

@@ -1,0 +1,385 @@
+#include "switchyard/limits/deployment_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace sy::limits {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string_view to_string(SkipReason r) {
+  switch (r) {
+    case SkipReason::none: return "none";
+    case SkipReason::cooldown: return "cooldown";
+    case SkipReason::breaker_open: return "breaker_open";
+    case SkipReason::auth: return "auth_failed";
+    case SkipReason::no_headroom: return "no_headroom";
+    case SkipReason::max_concurrent: return "max_concurrent";
+    case SkipReason::context_window: return "context_window";
+  }
+  return "none";
+}
+
+std::string_view to_string(BreakerState s) {
+  switch (s) {
+    case BreakerState::closed: return "closed";
+    case BreakerState::open: return "open";
+    case BreakerState::half_open: return "half_open";
+  }
+  return "closed";
+}
+
+// ---- MinuteWindow ----
+
+static std::int64_t second_of(TimePoint t) {
+  return duration_cast<seconds>(t.time_since_epoch()).count();
+}
+
+void MinuteWindow::roll(TimePoint now) const {
+  std::int64_t sec = second_of(now);
+  if (sec <= head_second_) return;
+  std::int64_t gap = sec - head_second_;
+  if (gap >= kBuckets) {
+    counts_.fill(0);
+  } else {
+    for (std::int64_t s = head_second_ + 1; s <= sec; ++s) counts_[static_cast<size_t>(s % kBuckets)] = 0;
+  }
+  head_second_ = sec;
+}
+
+void MinuteWindow::add(TimePoint now, std::int64_t amount) {
+  roll(now);
+  counts_[static_cast<size_t>(head_second_ % kBuckets)] += amount;
+}
+
+std::int64_t MinuteWindow::sum(TimePoint now, int secs) const {
+  roll(now);
+  secs = std::clamp(secs, 1, kBuckets);
+  std::int64_t total = 0;
+  for (int i = 0; i < secs; ++i) total += counts_[static_cast<size_t>((head_second_ - i + kBuckets * 2) % kBuckets)];
+  return total;
+}
+
+TimePoint MinuteWindow::next_expiry(TimePoint now) const {
+  roll(now);
+  for (int age = kBuckets - 1; age >= 0; --age) {
+    if (counts_[static_cast<size_t>((head_second_ - age + kBuckets * 2) % kBuckets)] != 0) {
+      // The bucket of second (head - age) leaves the window when head reaches (head - age + 60).
+      return TimePoint(seconds(head_second_ - age + kBuckets));
+    }
+  }
+  return now;
+}
+
+// ---- DeploymentState ----
+
+BreakerState DeploymentState::breaker_state(TimePoint now, const config::BreakerConfig& b) const {
+  if (breaker_ == BreakerState::open && now >= opened_at_ + b.cooldown) return BreakerState::half_open;
+  return breaker_;
+}
+
+DeploymentState::Check DeploymentState::check(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel,
+                                              TimePoint now, std::int64_t tokens) const {
+  Check c;
+  std::lock_guard lock(mu_);
+  if (auth_failed_) {
+    c.reason = SkipReason::auth;
+    return c;
+  }
+  if (now < cooldown_until_) {
+    c.reason = SkipReason::cooldown;
+    c.recovery = cooldown_until_;
+    return c;
+  }
+  BreakerState bs = breaker_state(now, rel.breaker);
+  if (bs == BreakerState::open) {
+    c.reason = SkipReason::breaker_open;
+    c.recovery = opened_at_ + rel.breaker.cooldown;
+    return c;
+  }
+  if (bs == BreakerState::half_open && probes_ >= rel.breaker.half_open_probes) {
+    c.reason = SkipReason::breaker_open;
+    c.recovery = now + milliseconds(100);
+    return c;
+  }
+  if (dep.max_concurrent && in_flight_.load(std::memory_order_relaxed) >= *dep.max_concurrent) {
+    c.reason = SkipReason::max_concurrent;
+    c.recovery = now + milliseconds(50);
+    return c;
+  }
+  auto shrink = [&](double left_share) {
+    // Full weight above the headroom share, then linearly less, never quite zero.
+    if (rel.headroom > 0 && left_share < rel.headroom) {
+      c.weight_factor = std::min(c.weight_factor, std::max(0.02, left_share / rel.headroom));
+    }
+  };
+  if (dep.rpm) {
+    std::int64_t used = requests_.sum(now);
+    if (used + 1 > *dep.rpm) {
+      c.reason = SkipReason::no_headroom;
+      c.recovery = requests_.next_expiry(now);
+      return c;
+    }
+    shrink(1.0 - static_cast<double>(used) / static_cast<double>(*dep.rpm));
+  }
+  if (dep.tpm) {
+    std::int64_t used = tokens_.sum(now);
+    if (used + tokens > *dep.tpm) {
+      c.reason = SkipReason::no_headroom;
+      c.recovery = tokens_.next_expiry(now);
+      return c;
+    }
+    shrink(1.0 - static_cast<double>(used) / static_cast<double>(*dep.tpm));
+  }
+  if (remaining_requests_ && now < reset_requests_at_) {
+    if (*remaining_requests_ <= 0) {
+      c.reason = SkipReason::no_headroom;
+      c.recovery = reset_requests_at_;
+      return c;
+    }
+    if (limit_requests_ && *limit_requests_ > 0) {
+      shrink(static_cast<double>(*remaining_requests_) / static_cast<double>(*limit_requests_));
+    }
+  }
+  if (remaining_tokens_ && now < reset_tokens_at_) {
+    if (*remaining_tokens_ < tokens) {
+      c.reason = SkipReason::no_headroom;
+      c.recovery = reset_tokens_at_;
+      return c;
+    }
+    if (limit_tokens_ && *limit_tokens_ > 0) {
+      shrink(static_cast<double>(*remaining_tokens_) / static_cast<double>(*limit_tokens_));
+    }
+  }
+  return c;
+}
+
+DeploymentState::Acquired DeploymentState::acquire(const config::DeploymentConfig& dep,
+                                                   const config::ReliabilityConfig& rel, TimePoint now,
+                                                   std::int64_t tokens) {
+  Check c = check(dep, rel, now, tokens);
+  Acquired a;
+  if (c.reason != SkipReason::none) {
+    a.reason = c.reason;
+    return a;
+  }
+  std::lock_guard lock(mu_);
+  if (breaker_state(now, rel.breaker) == BreakerState::half_open) {
+    if (probes_ >= rel.breaker.half_open_probes) {
+      a.reason = SkipReason::breaker_open;
+      return a;
+    }
+    breaker_ = BreakerState::half_open;
+    ++probes_;
+    a.probe = true;
+  }
+  requests_.add(now, 1);
+  tokens_.add(now, tokens);
+  // Spend the learned headroom locally until the next response refreshes it.
+  if (remaining_requests_ && now < reset_requests_at_) --*remaining_requests_;
+  if (remaining_tokens_ && now < reset_tokens_at_) *remaining_tokens_ -= tokens;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return a;
+}
+
+void DeploymentState::release(TimePoint now, std::int64_t reserved_tokens, std::int64_t actual_tokens, bool probe) {
+  in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  if (probe && probes_ > 0) --probes_;
+  // Settle the reservation with what was really used.
+  if (actual_tokens >= 0 && actual_tokens != reserved_tokens) tokens_.add(now, actual_tokens - reserved_tokens);
+}
+
+void DeploymentState::record_outcome(TimePoint now, bool failure, const config::BreakerConfig& b) {
+  (failure ? fail_window_ : ok_window_).add(now, 1);
+  BreakerState bs = breaker_state(now, b);
+  if (bs == BreakerState::half_open) {
+    if (failure) {
+      breaker_ = BreakerState::open;
+      opened_at_ = now;
+    } else {
+      breaker_ = BreakerState::closed;
+      ok_window_.clear();
+      fail_window_.clear();
+    }
+    return;
+  }
+  if (bs != BreakerState::closed) return;
+  int secs = static_cast<int>(duration_cast<seconds>(b.window).count());
+  std::int64_t fails = fail_window_.sum(now, secs);
+  std::int64_t total = fails + ok_window_.sum(now, secs);
+  if (total >= b.min_requests && static_cast<double>(fails) >= b.error_ratio * static_cast<double>(total)) {
+    breaker_ = BreakerState::open;
+    opened_at_ = now;
+  }
+}
+
+void DeploymentState::on_success(TimePoint now, std::chrono::microseconds ttfb, const config::ReliabilityConfig& rel) {
+  std::lock_guard lock(mu_);
+  ++successes_;
+  record_outcome(now, false, rel.breaker);
+  double ms = static_cast<double>(ttfb.count()) / 1000.0;
+  ttfb_ewma_ms_ = ttfb_ewma_ms_ < 0 ? ms : 0.8 * ttfb_ewma_ms_ + 0.2 * ms;
+}
+
+bool DeploymentState::on_failure(TimePoint now, const Error& e, const LearnedLimits& learned,
+                                 const config::ReliabilityConfig& rel) {
+  std::lock_guard lock(mu_);
+  ++failures_;
+  last_error_ = std::string(sy::to_string(e.kind)) + (e.upstream_status ? " " + std::to_string(e.upstream_status) : "");
+  switch (e.kind) {
+    case ErrorKind::rate_limited: {
+      // Until the provider says it recovers: retry-after, else the later of the reset times, else the default.
+      std::optional<milliseconds> wait = e.retry_after ? e.retry_after : learned.retry_after;
+      if (!wait) {
+        if (learned.reset_requests && learned.remaining_requests && *learned.remaining_requests == 0) wait = learned.reset_requests;
+        if (learned.reset_tokens && (!wait || *learned.reset_tokens > *wait)) wait = learned.reset_tokens;
+      }
+      cooldown_until_ = std::max(cooldown_until_, now + (wait ? *wait : rel.cooldown));
+      return false;
+    }
+    case ErrorKind::server_error:
+    case ErrorKind::timeout:
+    case ErrorKind::connection:
+      record_outcome(now, true, rel.breaker);
+      return false;
+    case ErrorKind::auth: {
+      bool was = auth_failed_;
+      auth_failed_ = true;
+      return !was;
+    }
+    default:
+      // The deployment answered sensibly (a bad request is the caller's fault): it is healthy.
+      record_outcome(now, false, rel.breaker);
+      return false;
+  }
+}
+
+void DeploymentState::learn(TimePoint now, const LearnedLimits& l) {
+  if (!l.any()) return;
+  std::lock_guard lock(mu_);
+  if (l.limit_requests) limit_requests_ = l.limit_requests;
+  if (l.limit_tokens) limit_tokens_ = l.limit_tokens;
+  if (l.remaining_requests) {
+    remaining_requests_ = l.remaining_requests;
+    reset_requests_at_ = now + (l.reset_requests ? *l.reset_requests : milliseconds(60'000));
+  }
+  if (l.remaining_tokens) {
+    remaining_tokens_ = l.remaining_tokens;
+    reset_tokens_at_ = now + (l.reset_tokens ? *l.reset_tokens : milliseconds(60'000));
+  }
+}
+
+void DeploymentState::set_fingerprint(std::uint64_t fp) {
+  std::lock_guard lock(mu_);
+  if (fp != fingerprint_) {
+    fingerprint_ = fp;
+    auth_failed_ = false;
+  }
+}
+
+std::string DeploymentState::to_json(TimePoint now, const config::DeploymentConfig* dep,
+                                     const config::ReliabilityConfig& rel) const {
+  std::lock_guard lock(mu_);
+  nlohmann::ordered_json j;
+  j["id"] = id_;
+  if (dep) {
+    j["provider"] = dep->provider;
+    j["upstream_model"] = dep->upstream_model;
+  }
+  auto ms_until = [&](TimePoint t) -> nlohmann::ordered_json {
+    if (t <= now) return nullptr;
+    return duration_cast<milliseconds>(t - now).count();
+  };
+  BreakerState bs = breaker_state(now, rel.breaker);
+  j["breaker"] = to_string(bs);
+  j["half_open_in_ms"] = bs == BreakerState::open ? ms_until(opened_at_ + rel.breaker.cooldown) : nullptr;
+  j["opened_ms_ago"] = breaker_ == BreakerState::open ? nlohmann::ordered_json(duration_cast<milliseconds>(now - opened_at_).count())
+                                                        : nlohmann::ordered_json(nullptr);
+  j["cooldown_remaining_ms"] = ms_until(cooldown_until_);
+  j["auth_failed"] = auth_failed_;
+  j["in_flight"] = in_flight_.load(std::memory_order_relaxed);
+  j["requests_last_minute"] = requests_.sum(now);
+  j["tokens_last_minute"] = tokens_.sum(now);
+  j["errors_in_window"] = fail_window_.sum(now);
+  j["successes_in_window"] = ok_window_.sum(now);
+  auto opt = [](const std::optional<std::int64_t>& v) -> nlohmann::ordered_json {
+    if (!v) return nullptr;
+    return *v;
+  };
+  j["learned"] = {{"limit_requests", opt(limit_requests_)},
+                  {"remaining_requests", now < reset_requests_at_ ? opt(remaining_requests_) : nullptr},
+                  {"reset_requests_in_ms", ms_until(reset_requests_at_)},
+                  {"limit_tokens", opt(limit_tokens_)},
+                  {"remaining_tokens", now < reset_tokens_at_ ? opt(remaining_tokens_) : nullptr},
+                  {"reset_tokens_in_ms", ms_until(reset_tokens_at_)}};
+  j["latency_ewma_ms"] = ttfb_ewma_ms_ < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(std::round(ttfb_ewma_ms_ * 100) / 100);
+  j["successes"] = successes_;
+  j["failures"] = failures_;
+  j["last_error"] = last_error_;
+  return j.dump();
+}
+
+// ---- HealthRegistry ----
+
+std::shared_ptr<DeploymentState> HealthRegistry::get(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto& s = states_[id];
+  if (!s) s = std::make_shared<DeploymentState>(id);
+  return s;
+}
+
+void HealthRegistry::on_config(const config::Config& cfg) {
+  for (const auto& m : cfg.models) {
+    for (const auto& d : m.deployments) {
+      const auto& p = cfg.providers[d.provider_index];
+      std::uint64_t h = 1469598103934665603ull;
+      for (const std::string* part : {&p.type, &p.base_url, &p.api_key, &d.upstream_model}) {
+        for (unsigned char c : *part) {
+          h ^= c;
+          h *= 1099511628211ull;
+        }
+        h ^= 0xff;
+        h *= 1099511628211ull;
+      }
+      get(d.id)->set_fingerprint(h);
+    }
+  }
+}
+
+std::string HealthRegistry::to_json(const config::Config& cfg, TimePoint now) {
+  std::string out = "[";
+  bool first = true;
+  for (const auto& m : cfg.models) {
+    for (const auto& d : m.deployments) {
+      if (!first) out += ",";
+      first = false;
+      out += get(d.id)->to_json(now, &d, cfg.reliability);
+    }
+  }
+  return out + "]";
+}
+
+// ---- RetryBudget ----
+
+void RetryBudget::on_request(double ratio) {
+  std::lock_guard lock(mu_);
+  tokens_ = std::min(tokens_ + ratio, 1000.0);
+}
+
+bool RetryBudget::try_retry(TimePoint now, double min_per_second) {
+  std::lock_guard lock(mu_);
+  if (last_refill_ == TimePoint{}) last_refill_ = now;
+  double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+  last_refill_ = now;
+  // The floor refills at min_per_second, capped so idle time cannot bank a storm.
+  tokens_ = std::min(tokens_ + elapsed * min_per_second, std::max(tokens_, min_per_second));
+  if (tokens_ < 1 - 1e-9) return false;  // 10 x 0.2 is 1.9999...: one ulp must not cost a retry
+  tokens_ -= 1;
+  return true;
+}
+
+}  // namespace sy::limits
