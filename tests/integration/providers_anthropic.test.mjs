@@ -56,6 +56,10 @@ providers:
 models:
   - name: claude
     deployments: [{provider: claude, model: claude-sonnet-4-5}]
+  # Error scenarios get models of their own: a 429 cools its deployment down.
+  - {name: claude-overloaded, provider: claude, model: claude-sonnet-4-5}
+  - {name: claude-too-long, provider: claude, model: claude-sonnet-4-5}
+  - {name: claude-midstream, provider: claude, model: claude-sonnet-4-5}
   - name: with-failover
     deployments:
       - {provider: claude, model: claude-sonnet-4-5, weight: 1000000}
@@ -153,13 +157,13 @@ models:
 
   test('errors are classified: overloaded is a rate limit, a long prompt a context-length error', async () => {
     answer = () => ({ status: 529, json: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } });
-    const r1 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude', messages: [{ role: 'user', content: 'x' }] });
+    const r1 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude-overloaded', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r1.status, 429);
     assert.equal(r1.json.error.type, 'rate_limit_error');
     assert.equal(r1.json.error.message, 'Overloaded');
     assert.equal(r1.json.error.code, 'rate_limit_exceeded');
     answer = () => ({ status: 400, json: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } } });
-    const r2 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude', messages: [{ role: 'user', content: 'x' }] });
+    const r2 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude-too-long', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r2.status, 400);
     assert.match(r2.json.error.message, /prompt is too long/);
     assert.equal(r2.json.error.code, 'context_length_exceeded');
@@ -175,7 +179,7 @@ models:
 
   test('an error event mid-stream ends the stream with an error', async () => {
     answer = () => ({ sse: streamEvents([{ text: ['Partial'] }], { error: { type: 'overloaded_error', message: 'Overloaded' } }) });
-    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude-midstream', stream: true, messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r.status, 200);
     const data = sseData(r.text);
     assert.equal(data.map((d) => (d.startsWith('{') ? JSON.parse(d).choices?.[0]?.delta?.content ?? '' : '')).join(''), 'Partial');

@@ -42,6 +42,8 @@ providers:
     options: {api_version: 2025-04-01-preview}
 models:
   - {name: gpt-4o, provider: contoso, model: gpt-4o-prod}
+  # A 429 cools its deployment down: the rate-limit scenario gets a model of its own.
+  - {name: gpt-4o-limited, provider: contoso, model: gpt-4o-prod}
   - {name: embed, provider: contoso-preview, model: text-embedding-3-large}
 `, { env: { AZURE_OPENAI_API_KEY: 'azure-secret' } });
   });
@@ -114,8 +116,9 @@ models:
 
   test('rate limits keep the retry hint; embeddings use the configured api-version', async () => {
     answer = () => ({ status: 429, headers: { 'retry-after-ms': '1500', 'retry-after': '2' }, json: { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded token rate limit.' } } });
-    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'gpt-4o-limited', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r.status, 429);
+    assert.equal(r.headers.get('retry-after-ms'), '1500');
     assert.equal(r.json.error.type, 'rate_limit_error');
     assert.match(r.json.error.message, /token rate limit/);
 

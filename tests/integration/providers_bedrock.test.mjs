@@ -98,6 +98,9 @@ providers:
     options: {region: ${REGION}}
 models:
   - {name: claude, provider: aws, model: "${MODEL}"}
+  # Error scenarios get models of their own: a 429 cools its deployment down.
+  - {name: claude-throttled, provider: aws, model: "${MODEL}"}
+  - {name: claude-midstream, provider: aws, model: "${MODEL}"}
 `, { env: { AWS_ACCESS_KEY_ID: CREDS.id, AWS_SECRET_ACCESS_KEY: CREDS.secret, AWS_SESSION_TOKEN: CREDS.token } });
   });
   after(async () => { await sy?.stop(); await up?.close(); });
@@ -190,13 +193,13 @@ models:
 
   test('errors: throttling is a 429, an exception mid-stream ends the stream with an error', async () => {
     answer = () => ({ status: 429, headers: { 'x-amzn-errortype': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/' }, json: { message: 'Too many requests, please wait before trying again.' } });
-    const r1 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude', messages: [{ role: 'user', content: 'x' }] });
+    const r1 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude-throttled', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r1.status, 429);
     assert.match(r1.json.error.message, /Too many requests/);
 
     answer = () => ({ frames: [event('messageStart', { role: 'assistant' }), event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'Part' } }),
       exception('modelStreamErrorException', 'The model stream failed.')] });
-    const r2 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude', stream: true, messages: [{ role: 'user', content: 'x' }] });
+    const r2 = await postJson(`${sy.url}/v1/chat/completions`, { model: 'claude-midstream', stream: true, messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r2.status, 200);
     const data = sseData(r2.text);
     const last = JSON.parse(data.at(-1));

@@ -23,6 +23,9 @@ providers:
   - {name: google, type: gemini, base_url: "${up.url}", api_key: "\${GEMINI_API_KEY}"}
 models:
   - {name: flash, provider: google, model: gemini-2.5-flash}
+  # Error scenarios get models of their own: a 429 cools its deployment down, a refused key takes it out.
+  - {name: flash-limited, provider: google, model: gemini-2.5-flash}
+  - {name: flash-bad-key, provider: google, model: gemini-2.5-flash}
 `, { env: { GEMINI_API_KEY: 'AIza-secret' } });
   });
   after(async () => { await sy?.stop(); await up?.close(); });
@@ -63,13 +66,13 @@ models:
   test("Google's error arrays are classified, with the retry delay kept", async () => {
     answer = () => ({ status: 429, json: [{ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED',
       details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '12s' }] } }] });
-    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'flash', messages: [{ role: 'user', content: 'x' }] });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'flash-limited', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(r.status, 429);
     assert.equal(r.json.error.message, 'Resource has been exhausted (e.g. check quota).');
     assert.equal(r.headers.get('retry-after'), '12');
 
     answer = () => ({ status: 400, json: [{ error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT' } }] });
-    const bad = await postJson(`${sy.url}/v1/chat/completions`, { model: 'flash', messages: [{ role: 'user', content: 'x' }] });
+    const bad = await postJson(`${sy.url}/v1/chat/completions`, { model: 'flash-bad-key', messages: [{ role: 'user', content: 'x' }] });
     assert.equal(bad.status, 502, 'our key being refused is a gateway fault');
     assert.equal(bad.json.error.code, 'upstream_auth_failed');
   });
