@@ -113,6 +113,7 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
       if (std::isnan(out_tokens) && c.response >= 0) out_tokens = static_cast<float>(cell(r, c.response).size()) / 4.0f;
       e.output_tokens.push_back(out_tokens);
       e.cost.push_back(parse_score(cell(r, c.cost)).value_or(kNaN));
+      e.response.emplace_back(c.response >= 0 ? cell(r, c.response) : std::string_view());
     }
     out.examples.push_back(std::move(e));
   }
@@ -141,6 +142,7 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
       e.input_tokens.push_back(kNaN);
       e.output_tokens.push_back(kNaN);
       e.cost.push_back(kNaN);
+      e.response.emplace_back();
     }
     return out.models.size() - 1;
   };
@@ -173,6 +175,7 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
     e.input_tokens.assign(nm_before, kNaN);
     e.output_tokens.assign(nm_before, kNaN);
     e.cost.assign(nm_before, kNaN);
+    e.response.assign(nm_before, std::string());
     out.examples.push_back(std::move(e));
     Example& ex = out.examples.back();
     for (auto& [k, v] : scores) ex.quality[model_index(k)] = v;
@@ -186,8 +189,9 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
     if (j.contains("responses") && j["responses"].is_object()) {
       for (auto& [k, v] : j["responses"].items()) {
         std::size_t m = model_index(k);
-        if (v.is_string() && std::isnan(ex.output_tokens[m]))
-          ex.output_tokens[m] = static_cast<float>(v.get<std::string>().size()) / 4.0f;
+        if (!v.is_string()) continue;
+        ex.response[m] = v.get<std::string>();
+        if (std::isnan(ex.output_tokens[m])) ex.output_tokens[m] = static_cast<float>(ex.response[m].size()) / 4.0f;
       }
     }
   }
@@ -300,6 +304,7 @@ Result<Dataset> load_dataset(const std::vector<std::string>& inputs, const LoadO
         o.input_tokens.push_back(e.input_tokens[ku]);
         o.output_tokens.push_back(e.output_tokens[ku]);
         o.cost.push_back(e.cost[ku]);
+        o.response.push_back(ku < e.response.size() ? std::move(e.response[ku]) : std::string());
       }
       data.examples.push_back(std::move(o));
     }

@@ -102,10 +102,14 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_parts(ModelParts 
 }
 
 void LearnedModel::logits(std::string_view prompt, std::span<double> out) const {
-  // Fused FeatureTransform::apply + dot products: the L2 normalisation of the hashed block is a common
-  // factor, so it is applied once at the end instead of building the normalised vector.
   Scratch& s = scratch();
   extractor_.extract(prompt, s.raw, s.buckets);
+  logits(s.raw, out);
+}
+
+void LearnedModel::logits(const RawFeatures& raw, std::span<double> out) const {
+  // Fused FeatureTransform::apply + dot products: the L2 normalisation of the hashed block is a common
+  // factor, so it is applied once at the end instead of building the normalised vector.
   const std::size_t nh = parts_.heads.size();
   const std::size_t n = std::min(nh, out.size());
   double acc[16];
@@ -119,9 +123,9 @@ void LearnedModel::logits(std::string_view prompt, std::span<double> out) const 
   }
   double norm = 0;
   const float* packed = packed_.data();
-  for (std::size_t k = 0; k < s.raw.bucket.size(); ++k) {
-    const float* row = packed + static_cast<std::size_t>(s.raw.bucket[k]) * stride_;
-    const float c = s.raw.count[k];
+  for (std::size_t k = 0; k < raw.bucket.size(); ++k) {
+    const float* row = packed + static_cast<std::size_t>(raw.bucket[k]) * stride_;
+    const float c = raw.count[k];
     const double v = (c == 1.0f ? 1.0f : 1.0f + std::log(c)) * row[0];
     norm += v * v;
     for (std::size_t h = 0; h < n; ++h) a[h] += v * row[1 + h];
@@ -135,7 +139,7 @@ void LearnedModel::logits(std::string_view prompt, std::span<double> out) const 
     const std::size_t base = std::size_t{1} << fc.hash_bits;
     for (std::size_t j = 0; j < kDenseFeatures; ++j) {
       if (inv_std[j] == 0.0f) continue;
-      const double z = std::clamp((s.raw.dense[j] - mean[j]) * inv_std[j], -kDenseClip, kDenseClip);
+      const double z = std::clamp((raw.dense[j] - mean[j]) * inv_std[j], -kDenseClip, kDenseClip);
       const float* row = packed + (base + j) * stride_;
       for (std::size_t h = 0; h < n; ++h) out[h] += z * row[1 + h];
     }

@@ -27,6 +27,9 @@ struct Example {
   std::vector<float> output_tokens;  ///< per model; NaN when the data has none
   std::vector<float> cost;           ///< per model, USD; NaN when the data has none
   std::string group;                 ///< subject/category/file stem; training-time metadata only
+  /// Per model, the answer text (`<model>_response` column / JSONL `responses`); empty when the data
+  /// has none. Used by the answer scorer and `eval --cascade`.
+  std::vector<std::string> response{};
 };
 
 struct Dataset {

@@ -106,6 +106,10 @@ class LearnedModel {
 
   /// All heads' raw logits for the prompt (route head first when present); for tools and tests.
   void logits(std::string_view prompt, std::span<double> out) const;
+  /// The same from features already extracted with this model's feature config (callers that build
+  /// their own hashed features, e.g. the answer scorer over prompt and answer). Allocation-free for up
+  /// to 16 heads.
+  void logits(const RawFeatures& raw, std::span<double> out) const;
 
   const std::vector<std::string>& models() const { return parts_.models; }
   const std::vector<HeadInfo>& heads() const { return parts_.heads; }
