@@ -18,7 +18,7 @@
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/server/server.hpp"
 #include "switchyard/telemetry/log.hpp"
-#include "switchyard/tokenize/token_counter.hpp"
+#include "switchyard/tokenize/lazy_token_counter.hpp"
 #include "switchyard/tools/tools.hpp"
 
 namespace {
@@ -51,7 +51,6 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   if (!rt) return 1;
   sy::telemetry::setup_logging(rt->config->logging);
   auto log = sy::telemetry::logger("switchyard");
-  for (const auto& e : deps.counter->load_errors()) log->warn("token counting falls back to estimates: {}", e);
 
   sy::pipeline::RuntimeStore store(rt);
   auto health = std::make_shared<sy::limits::HealthRegistry>();
@@ -139,7 +138,13 @@ int main(int argc, char** argv) {
     // Process-wide resources shared by every runtime snapshot.
     boost::asio::thread_pool cpu_pool(std::max(1u, std::thread::hardware_concurrency() / 2));
     sy::pipeline::RuntimeDeps deps;
-    deps.counter = sy::tokenize::TokenCounter::load();
+    // Rank tables load in the background on first use; counts are estimates until then.
+    deps.counter = std::make_shared<sy::tokenize::LazyTokenCounter>(
+        sy::tokenize::default_models_dir(), [](const sy::tokenize::TokenCounter& c) {
+          for (const auto& e : c.load_errors()) {
+            sy::telemetry::logger("switchyard")->warn("token counting falls back to estimates: {}", e);
+          }
+        });
     deps.cpu_pool = &cpu_pool;
     if (cmd == "--check-config") {
       auto rt = build_runtime(path, deps, 1);

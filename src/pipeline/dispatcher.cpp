@@ -13,7 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "switchyard/telemetry/log.hpp"
-#include "switchyard/tokenize/token_counter.hpp"
+#include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
 
@@ -101,7 +101,7 @@ struct Dispatcher::Pick {
 };
 
 Dispatcher::Dispatcher(Transports transports, std::shared_ptr<limits::HealthRegistry> health,
-                       std::shared_ptr<const tokenize::TokenCounter> counter)
+                       std::shared_ptr<const tokenize::LazyTokenCounter> counter)
     : transports_(std::move(transports)), health_(std::move(health)), counter_(std::move(counter)),
       budget_(std::make_shared<limits::RetryBudget>()) {}
 

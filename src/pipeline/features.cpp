@@ -1,6 +1,6 @@
 #include "switchyard/embed/embedder.hpp"
 #include "switchyard/pipeline/stage.hpp"
-#include "switchyard/tokenize/token_counter.hpp"
+#include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
 

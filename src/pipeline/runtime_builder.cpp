@@ -4,7 +4,7 @@
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
-#include "switchyard/tokenize/token_counter.hpp"
+#include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
 

@@ -48,8 +48,9 @@ std::shared_ptr<spdlog::logger> logger(const std::string& module) {
   std::lock_guard lock(g_mu);
   if (auto l = spdlog::get(module)) return l;
   if (!g_sink) {
-    // 64Ki queued lines; when full the oldest is dropped rather than blocking an io thread.
-    spdlog::init_thread_pool(65536, 1);
+    // 8Ki queued lines (each slot is preallocated, ~2 MB in all); when full the oldest is dropped
+    // rather than blocking an io thread.
+    spdlog::init_thread_pool(8192, 1);
     g_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   }
   auto l = std::make_shared<spdlog::async_logger>(module, g_sink, spdlog::thread_pool(),

@@ -31,7 +31,7 @@
 #include "switchyard/providers/wire_format.hpp"
 
 namespace sy::tokenize {
-class TokenCounter;
+class LazyTokenCounter;
 }
 
 namespace sy::pipeline {
@@ -117,7 +117,7 @@ struct Transports {
 class Dispatcher {
  public:
   Dispatcher(Transports transports, std::shared_ptr<limits::HealthRegistry> health,
-             std::shared_ptr<const tokenize::TokenCounter> counter);
+             std::shared_ptr<const tokenize::LazyTokenCounter> counter);
 
   /// Sends `request` to public model `model` (its deployments, then its fallbacks).
   boost::asio::awaitable<Result<Outcome>> dispatch(providers::WorkerContext& ctx, const config::Config& config,
@@ -133,7 +133,7 @@ class Dispatcher {
                                                   const Pick& pick, DispatchTrace& trace) const;
   Transports transports_;
   std::shared_ptr<limits::HealthRegistry> health_;
-  std::shared_ptr<const tokenize::TokenCounter> counter_;
+  std::shared_ptr<const tokenize::LazyTokenCounter> counter_;
   std::shared_ptr<limits::RetryBudget> budget_;
 };
 

@@ -20,7 +20,7 @@ namespace sy::pipeline {
 class RouterSet;  // routers built from config (pipeline module)
 }  // namespace sy::pipeline
 namespace sy::tokenize {
-class TokenCounter;
+class LazyTokenCounter;
 }
 namespace sy::telemetry {
 class DecisionLog;
@@ -33,7 +33,7 @@ namespace sy::pipeline {
 struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const RouterSet> routers;  ///< empty when no routers are configured
-  std::shared_ptr<const tokenize::TokenCounter> counter;  ///< process-wide, survives reloads
+  std::shared_ptr<const tokenize::LazyTokenCounter> counter;  ///< process-wide, survives reloads
   std::shared_ptr<telemetry::DecisionLog> decision_log;   ///< null when disabled
   std::uint64_t generation = 0;
 };
@@ -63,7 +63,7 @@ namespace sy::pipeline {
 
 /// Process-wide resources runtimes are built with; owned by main, outlive every runtime.
 struct RuntimeDeps {
-  std::shared_ptr<const tokenize::TokenCounter> counter;
+  std::shared_ptr<const tokenize::LazyTokenCounter> counter;
   boost::asio::thread_pool* cpu_pool = nullptr;
   /// Embedders (e.g. USE-lite weights) kept across reloads. Guarded by `mu`.
   std::map<std::string, std::shared_ptr<const embed::Embedder>> embedder_cache;

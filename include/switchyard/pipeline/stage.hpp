@@ -34,7 +34,7 @@ namespace sy::embed {
 class Embedder;
 }
 namespace sy::tokenize {
-class TokenCounter;
+class LazyTokenCounter;
 }
 
 namespace sy::pipeline {
@@ -58,7 +58,7 @@ class RequestFeatures {
  public:
   using HeaderLookup = std::function<std::string_view(std::string_view)>;
   RequestFeatures(const Request& request, Caller caller, RequestControls controls, HeaderLookup headers,
-                  const tokenize::TokenCounter* counter)
+                  const tokenize::LazyTokenCounter* counter)
       : request_(request), caller_(std::move(caller)), controls_(std::move(controls)),
         headers_(std::move(headers)), counter_(counter) {}
 
@@ -80,7 +80,7 @@ class RequestFeatures {
   Caller caller_;
   RequestControls controls_;
   HeaderLookup headers_;
-  const tokenize::TokenCounter* counter_;
+  const tokenize::LazyTokenCounter* counter_;
   mutable std::optional<std::int64_t> prompt_tokens_;
   std::set<std::string> tags_;
   struct CachedEmbedding {
@@ -128,7 +128,7 @@ class Stage {
 class BuildContext {
  public:
   const config::Config& config;
-  std::shared_ptr<const tokenize::TokenCounter> counter;
+  std::shared_ptr<const tokenize::LazyTokenCounter> counter;
   /// Resolves a stage target: a model name, or a tier of the router mapping to one. Empty when unknown.
   std::function<std::string(std::string_view)> resolve_target;
   /// Embedders loaded for earlier configs, keyed by their YAML description, reused across reloads.

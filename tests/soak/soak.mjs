@@ -1,0 +1,115 @@
+// Soak: mixed traffic with random upstream faults at 20 %, through the real binary. See scripts/soak.sh.
+import fs from 'node:fs';
+import http from 'node:http';
+
+import { chunk, completion, startSwitchyard, startUpstream } from '../integration/lib/harness.mjs';
+
+const seconds = Number(process.argv[2] ?? 60);
+const concurrency = Number(process.argv[3] ?? 16);
+
+// Each upstream answers correctly 80 % of the time and fails in a random way otherwise. Deployment
+// "stable" of each model never fails, so every request has a healthy place to go.
+function faulty(name, faultRate) {
+  return async (req, res, rec) => {
+    const stream = rec.json?.stream;
+    if (Math.random() < faultRate) {
+      const f = Math.floor(Math.random() * 6);
+      if (f === 0) { res.writeHead(429, { 'retry-after-ms': '200', 'content-type': 'application/json' }); res.end('{"error":{"message":"slow down"}}'); return; }
+      if (f === 1) { res.writeHead([500, 502, 503][Math.floor(Math.random() * 3)], { 'content-type': 'application/json' }); res.end('{"error":{"message":"boom"}}'); return; }
+      if (f === 2) { res.socket.destroy(); return; }
+      if (f === 3) { return; }  // hang: the proxy's first-byte timeout cuts it
+      if (f === 4) { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"id": broken'); return; }
+      if (f === 5 && stream) { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.write(': ping\n\n'); setImmediate(() => res.socket.destroy()); return; }
+    }
+    if (stream) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('', { role: 'assistant' }));
+      for (const w of ['soak ', 'reply ', `from ${name}`]) res.write(chunk(w));
+      res.write(chunk(null, { finish: 'stop' }));
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(completion(`soak reply from ${name}`)));
+  };
+}
+
+const ups = await Promise.all([
+  startUpstream(faulty('a1', 0.2)), startUpstream(faulty('a-stable', 0)),
+  startUpstream(faulty('b1', 0.2)), startUpstream(faulty('b-stable', 0)),
+]);
+const sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
+logging: {level: info, access_log: false}
+reliability: {backoff_base: 10ms, backoff_max: 100ms, max_attempts: 4}
+providers:
+${ups.map((u, i) => `  - {name: u${i}, type: openai, base_url: "${u.url}/v1", first_byte_timeout: 300ms, idle_timeout: 300ms}`).join('\n')}
+models:
+  - name: a
+    deployments: [{provider: u0, model: a1, weight: 3}, {provider: u1, model: a2}]
+  - name: b
+    strategy: least-busy
+    deployments: [{provider: u2, model: b1}, {provider: u3, model: b2}]
+`);
+
+const rss = () => {
+  const m = fs.readFileSync(`/proc/${sy.proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return Number(m[1]) / 1024;
+};
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+function send(body) {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const req = http.request(`${sy.url}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        const okBody = body.stream ? text.includes('data: [DONE]') && !text.includes('"error"') : text.includes('soak reply');
+        resolve({ ok: res.statusCode === 200 && okBody, status: res.statusCode, ms, text });
+      });
+      res.on('error', () => resolve({ ok: false, status: -1, ms: 0, text: 'response error' }));
+    });
+    req.on('error', (e) => resolve({ ok: false, status: -1, ms: 0, text: String(e) }));
+    req.end(JSON.stringify(body));
+  });
+}
+
+process.stderr.write(`soak: proxy on ${sy.url}\n`);
+// Warm up, then measure RSS at the start of the run.
+for (let i = 0; i < 50; i++) await send({ model: 'a', messages: [{ role: 'user', content: 'warm' }] });
+const rssBefore = rss();
+const deadline = Date.now() + seconds * 1000;
+let total = 0;
+const errors = [];
+const lat = [];
+let peakRss = rssBefore;
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, rss()); }, 1000);
+async function worker(id) {
+  let i = 0;
+  while (Date.now() < deadline) {
+    const body = { model: (id + i) % 2 ? 'a' : 'b', stream: i % 3 === 0, messages: [{ role: 'user', content: `soak ${id}-${i}` }] };
+    const r = await send(body);
+    total++;
+    lat.push(r.ms);
+    if (!r.ok) errors.push(`${r.status} ${r.text.slice(0, 200)}`);
+    i++;
+  }
+}
+process.stderr.write(`soak: ${seconds}s, ${concurrency} clients, 20 % upstream faults...\n`);
+await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
+clearInterval(sampler);
+const rssAfter = rss();
+lat.sort((x, y) => x - y);
+const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(1);
+const upstreamCalls = ups.reduce((n, u) => n + u.requests.length, 0);
+const report = {
+  seconds, concurrency, requests: total, client_errors: errors.length, upstream_calls: upstreamCalls,
+  p50_ms: Number(pct(0.5)), p99_ms: Number(pct(0.99)),
+  rss_mb_before: Number(rssBefore.toFixed(1)), rss_mb_after: Number(rssAfter.toFixed(1)), rss_mb_peak: Number(peakRss.toFixed(1)),
+};
+console.log(JSON.stringify(report, null, 2));
+if (errors.length) console.log('first errors:\n' + errors.slice(0, 5).join('\n'));
+agent.destroy();
+await sy.stop();
+for (const u of ups) await u.close();
+process.exit(errors.length ? 1 : 0);
