@@ -52,7 +52,8 @@ const std::array<std::string_view, kAnswerFeatures>& answer_feature_names() {
       "unused_prompt_numbers", "unused_prompt_share",   "doubt_phrases",        "refusal",
       "repeated_lines",        "ends_cleanly",          "log_answer_numbers",   "log_equation_lines",
       "prompt_log_chars",      "prompt_log_numbers",    "answer_prompt_log_ratio", "algebra",
-      "final_decimals_unprompted", "final_conflict"};
+      "final_decimals_unprompted", "final_conflict",     "prompt_numbers_not_computed",
+      "prompt_numbers_not_computed_share", "assumed_small_numbers", "log_steps_per_given"};
   return names;
 }
 
@@ -125,6 +126,24 @@ void answer_features(std::string_view prompt, std::string_view answer, std::span
     ++given;
     if (!contains(avals, n.value) && !(n.percent && contains(avals, n.value / 100))) ++unused;
   }
+  // Given numbers (digits) that no computation uses, e.g. a discount mentioned but never applied; and
+  // small numbers the answer brings in itself ("if he works 8 hours a day").
+  std::size_t not_computed = 0, given_digits = 0, assumed = 0;
+  std::vector<double> seen_digits;
+  for (const TextNumber& n : pnums_all) {
+    if (n.word || contains(seen_digits, n.value)) continue;
+    seen_digits.push_back(n.value);
+    ++given_digits;
+    if (!contains(ar.operands, n.value) && !(n.percent && contains(ar.operands, n.value / 100))) ++not_computed;
+  }
+  for (double o : ar.operands) {
+    const double a = std::abs(o);
+    if (a >= 3 && a <= 12 && a == std::floor(a) && !contains(pvals, o) && !contains(ar.results, o)) ++assumed;
+  }
+  out[30] = static_cast<float>(std::min<std::size_t>(not_computed, 5));
+  out[31] = given_digits ? static_cast<float>(not_computed) / static_cast<float>(given_digits) : 0.0f;
+  out[32] = static_cast<float>(std::min<std::size_t>(assumed, 3));
+  out[33] = static_cast<float>(std::log((1.0 + static_cast<double>(ar.checked + ar.annotated)) / (1.0 + static_cast<double>(given_digits))));
   out[16] = static_cast<float>(std::min<std::size_t>(unused, 5));
   out[17] = given ? static_cast<float>(unused) / static_cast<float>(given) : 0.0f;
 

@@ -325,6 +325,10 @@ class ArithmeticScanner {
     double v = 0;
     if (!e.parse(v)) return;
     ++out_.annotated;
+    if (e.binary_ops > 0)
+      for (const Tok& t : lhs)
+        if (t.kind == Tok::kNum) out_.operands.push_back(t.value);
+    out_.results.push_back(value);
     if (!close(v, value, tol)) {
       ++out_.annotated_wrong;
       if (out_.first_wrong.empty()) out_.first_wrong = "<<" + std::string(inner) + ">>";
@@ -436,7 +440,8 @@ constexpr WordNumber kNumberWords[] = {
     {"eighteen", 18}, {"nineteen", 19},  {"twenty", 20},     {"thirty", 30},    {"forty", 40},    {"fifty", 50},
     {"sixty", 60},    {"seventy", 70},   {"eighty", 80},     {"ninety", 90},    {"hundred", 100}, {"thousand", 1000},
     {"million", 1e6}, {"dozen", 12},     {"half", 0.5},      {"twice", 2},      {"double", 2},    {"triple", 3},
-    {"quarter", 0.25}, {"once", 1},      {"thrice", 3},
+    {"quarter", 0.25}, {"once", 1},      {"thrice", 3},     {"third", 3},      {"thirds", 3},    {"fourth", 4},
+    {"fourths", 4},   {"fifth", 5},      {"fifths", 5},      {"tenth", 10},     {"halves", 2},    {"quarters", 4},
 };
 
 /// The number after position i (skipping spaces, '$', ':', '*', '=' and '{'), within `window` bytes.

@@ -648,6 +648,7 @@ int eval_cascade_cmd(int argc, char** argv) {
         "  prices: --config FILE [--strong-model NAME --weak-model NAME] (default: the data's model names),\n"
         "          or --strong-price IN[,OUT] --weak-price IN[,OUT]\n"
         "  --plot FILE.svg (default cascade.svg; 'none')  --json FILE\n"
+        "  --scores FILE.jsonl   per-prompt out-of-fold scores (p_correct, heuristics, route score, outcomes)\n"
         "  router options as for `switchyard train`; scorer options as for `train --answer-scorer`\n",
         stderr);
     return 0;
@@ -657,7 +658,7 @@ int eval_cascade_cmd(int argc, char** argv) {
   known.insert(known.end(), kDataFlags.begin(), kDataFlags.end());
   known.insert(known.end(), kScorerFlags.begin(), kScorerFlags.end());
   for (const char* k : {"cascade", "data", "cv", "config", "strong-model", "weak-model", "strong-price", "weak-price",
-                        "plot", "json", "quiet", "tolerance", "heuristic-weight"})
+                        "plot", "json", "quiet", "tolerance", "heuristic-weight", "scores"})
     known.emplace_back(k);
   if (auto u = a.unknown(known); !u.empty()) return fail("eval", "unknown option " + u.front() + " (with --cascade)");
   if (!a.has("data")) return fail("eval", "--cascade needs --data (with response texts of the weak model)");
@@ -869,6 +870,21 @@ int eval_cascade_cmd(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::printf("(%.1f s)\n", secs);
 
+    if (a.has("scores")) {
+      std::ofstream f(a.get("scores"));
+      for (std::size_t i = 0; i < n; ++i) {
+        nlohmann::json j = {{"row", i},
+                            {"p_correct", scv->p_correct[i]},
+                            {"heuristics", 1.0 - s_heur[i]},
+                            {"route_score", rcv->scores[i]},
+                            {"p_strong", q_strong[i]},
+                            {"weak_right", pair.weak_quality[i]},
+                            {"strong_right", pair.strong_quality[i]},
+                            {"prompt", data.examples[i].prompt}};
+        f << j.dump() << "\n";
+      }
+      if (!f) return fail("eval", "cannot write " + a.get("scores"));
+    }
     const std::string plot = a.get("plot", "cascade.svg");
     if (plot != "none") {
       OperatingPoint all_strong;

@@ -125,7 +125,7 @@ TEST(DatasetTest, ErrorsNameTheFile) {
 TEST(FoldsTest, FoldsByPromptKeepDuplicatesTogetherAndAreDeterministic) {
   Dataset data;
   data.models = {"w", "s"};
-  for (int i = 0; i < 103; ++i) data.examples.push_back({"p" + std::to_string(i % 90), {1, 1}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, ""});
+  for (int i = 0; i < 103; ++i) data.examples.push_back({std::string(1, 'p') += std::to_string(i % 90), {1, 1}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, ""});
   auto a = folds_by_prompt(data, 5, 42);
   auto b = folds_by_prompt(data, 5, 42);
   auto c = folds_by_prompt(data, 5, 43);
@@ -142,6 +142,27 @@ TEST(FoldsTest, FoldsByPromptKeepDuplicatesTogetherAndAreDeterministic) {
   }
   EXPECT_EQ(total, 103u);
   for (int i = 90; i < 103; ++i) EXPECT_EQ(fold_of[static_cast<std::size_t>(i)], fold_of[static_cast<std::size_t>(i - 90)]);
+}
+
+TEST(DatasetTest, KeepsResponseTextsPerModelFromCsvAndJsonl) {
+  TempDir d;
+  const std::string csv = d.write("g.csv",
+                                  "prompt,weak,strong,weak_response,strong_response\n"
+                                  "\"2+2?\",False,True,\"2 + 2 = 5\n#### 5\",\"4\"\n");
+  auto data = load_dataset({csv}, {});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  ASSERT_EQ(data->examples.size(), 1u);
+  const Example& e = data->examples[0];
+  ASSERT_EQ(e.response.size(), 2u);
+  EXPECT_EQ(e.response[static_cast<std::size_t>(data->model_index("weak"))], "2 + 2 = 5\n#### 5");
+  EXPECT_EQ(e.response[static_cast<std::size_t>(data->model_index("strong"))], "4");
+  const std::string jsonl =
+      d.write("g.jsonl", R"({"prompt": "p", "scores": {"a": 1, "b": 0}, "responses": {"b": "no idea"}})" "\n");
+  auto j = load_dataset({jsonl}, {});
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  ASSERT_EQ(j->examples[0].response.size(), 2u);
+  EXPECT_EQ(j->examples[0].response[static_cast<std::size_t>(j->model_index("b"))], "no idea");
+  EXPECT_TRUE(j->examples[0].response[static_cast<std::size_t>(j->model_index("a"))].empty());
 }
 
 }  // namespace

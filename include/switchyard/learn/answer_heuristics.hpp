@@ -99,8 +99,8 @@ struct ArithmeticCheck {
   std::size_t annotated = 0;        ///< calculator annotations "<<9*2=18>>" (GSM8K style) evaluated
   std::size_t annotated_wrong = 0;  ///< of those, wrong
   std::optional<double> last_result;  ///< the value right of the last '=' evaluated
-  std::vector<double> operands;     ///< numbers on the left of the equalities, in order (for grounding)
-  std::vector<double> results;      ///< values right of '=' that were evaluated, in order
+  std::vector<double> operands;     ///< numbers in the computed sides of equalities and annotations, in order
+  std::vector<double> results;      ///< values right of '=' that were evaluated (annotations too), in order
   std::string first_wrong;          ///< the first wrong equation as written
 };
 
@@ -130,7 +130,7 @@ struct TextNumber {
   bool word = false;     ///< a number word ("three", "dozen", "half")
 };
 /// Every number in a text, in order: digits with thousands separators and decimals, and number words
-/// (zero..twenty, tens, hundred, thousand, dozen, half, twice, double, triple, quarter).
+/// (zero..twenty, tens, hundred, thousand, dozen, half, twice, double, triple, quarter, third, fifth...).
 std::vector<TextNumber> numbers_in(std::string_view text);
 
 }  // namespace sy::learn

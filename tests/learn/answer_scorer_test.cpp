@@ -1,0 +1,153 @@
+#include "switchyard/learn/answer_scorer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "switchyard/learn/cascade.hpp"
+
+namespace sy::learn {
+namespace {
+
+/// Addition word problems. The cheap model's answer is right when its sum is right; a wrong answer either
+/// miscalculates ("a + b = c" with c off) or hedges with "maybe" and states no final number.
+Dataset sums(int n, std::uint64_t seed) {
+  Dataset d;
+  d.models = {"cheap"};
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int> num(2, 90), kind(0, 2), off(1, 9);
+  for (int i = 0; i < n; ++i) {
+    const int a = num(rng), b = num(rng);
+    const std::string prompt = "Sam has " + std::to_string(a) + " apples and buys " + std::to_string(b) +
+                               " more. How many apples does Sam have now? #" + std::to_string(i);
+    std::string answer;
+    float right = 1;
+    switch (kind(rng)) {
+      case 0:
+        answer = "Sam has " + std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(a + b) +
+                 " apples.\n#### " + std::to_string(a + b);
+        break;
+      case 1: {
+        const int c = a + b + off(rng);
+        answer = "Sam has " + std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(c) +
+                 " apples.\n#### " + std::to_string(c);
+        right = 0;
+        break;
+      }
+      default:
+        answer = "Sam has some apples, maybe a few more than before, I think.";
+        right = 0;
+        break;
+    }
+    Example e;
+    e.prompt = prompt;
+    e.quality = {right};
+    e.input_tokens = e.output_tokens = e.cost = {NAN};
+    e.response = {answer};
+    d.examples.push_back(std::move(e));
+  }
+  return d;
+}
+
+AnswerScorerOptions small_options() {
+  AnswerScorerOptions o;
+  o.features.text.hash_bits = 14;
+  return o;
+}
+
+TEST(AnswerScorerTest, LearnsThatMiscalculatedAndHedgedAnswersAreWrong) {
+  Dataset train = sums(300, 1);
+  auto scorer = train_answer_scorer(train, 0, {}, {}, small_options());
+  ASSERT_TRUE(scorer.ok()) << scorer.error().message;
+  EXPECT_NEAR((*scorer)->parts().base_rate, 1.0 / 3.0, 0.08);
+  Dataset test = sums(150, 2);
+  std::size_t correct = 0;
+  for (const Example& e : test.examples) {
+    const double p = (*scorer)->score(e.prompt, e.response[0]);
+    ASSERT_GE(p, 0.0);
+    ASSERT_LE(p, 1.0);
+    correct += (p >= 0.5) == (e.quality[0] >= 0.5f);
+  }
+  EXPECT_GE(correct, 145u) << "held-out accuracy " << correct << "/150";
+  EXPECT_GT((*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 5 apples.\n#### 5"), 0.8);
+  EXPECT_LT((*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 6 apples.\n#### 6"), 0.3);
+}
+
+TEST(AnswerScorerTest, FileRoundTripGivesIdenticalScores) {
+  Dataset train = sums(200, 3);
+  auto scorer = train_answer_scorer(train, 0, {}, {}, small_options());
+  ASSERT_TRUE(scorer.ok());
+  const std::string bytes = (*scorer)->to_bytes();
+  auto back = AnswerScorer::from_bytes(bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)->to_bytes(), bytes);
+  EXPECT_EQ((*back)->model_name(), "cheap");
+  const auto path = (std::filesystem::temp_directory_path() / "sy_answer_scorer_test.bin").string();
+  ASSERT_TRUE((*scorer)->save(path).ok());
+  auto loaded = AnswerScorer::load(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  for (const Example& e : sums(20, 4).examples)
+    EXPECT_EQ((*loaded)->score(e.prompt, e.response[0]), (*scorer)->score(e.prompt, e.response[0]));
+  EXPECT_EQ((*loaded)->default_threshold(), 0.5);
+}
+
+TEST(AnswerScorerTest, RejectsDamagedFiles) {
+  auto scorer = train_answer_scorer(sums(60, 5), 0, {}, {}, small_options());
+  ASSERT_TRUE(scorer.ok());
+  const std::string bytes = (*scorer)->to_bytes();
+  EXPECT_FALSE(AnswerScorer::from_bytes("SYLM" + bytes.substr(4)).ok());
+  EXPECT_FALSE(AnswerScorer::from_bytes(bytes.substr(0, bytes.size() - 3)).ok());
+  EXPECT_FALSE(AnswerScorer::from_bytes(bytes + "x").ok());
+  auto missing = AnswerScorer::load("/nonexistent/scorer.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/nonexistent/scorer.bin"), std::string::npos);
+}
+
+TEST(AnswerScorerTest, NeedsResponsesAndScores) {
+  Dataset d = sums(10, 6);
+  for (Example& e : d.examples) e.response[0].clear();
+  auto s = train_answer_scorer(d, 0, {}, {}, small_options());
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("response"), std::string::npos);
+  EXPECT_FALSE(train_answer_scorer(sums(10, 6), 3, {}, {}, small_options()).ok());
+}
+
+TEST(AnswerScorerTest, ScoresConcurrentlyLikeSequentially) {
+  Dataset d = sums(200, 7);
+  auto scorer = train_answer_scorer(d, 0, {}, {}, small_options());
+  ASSERT_TRUE(scorer.ok());
+  std::vector<double> expected;
+  for (const Example& e : d.examples) expected.push_back((*scorer)->score(e.prompt, e.response[0]));
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (std::size_t i = 0; i < d.examples.size(); ++i)
+        mismatches[static_cast<std::size_t>(t)] +=
+            (*scorer)->score(d.examples[i].prompt, d.examples[i].response[0]) != expected[i];
+    });
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+TEST(AnswerScorerTest, CrossValidationScoresEveryRowOutOfFold) {
+  Dataset d = sums(200, 8);
+  auto folds = folds_by_prompt(d, 4, 42);
+  auto cv = cross_validate_answer_scorer(d, 0, {}, small_options(), folds);
+  ASSERT_TRUE(cv.ok()) << cv.error().message;
+  std::size_t right = 0;
+  for (std::size_t i = 0; i < d.examples.size(); ++i) {
+    ASSERT_FALSE(std::isnan(cv->p_correct[i]));
+    right += (cv->p_correct[i] >= 0.5) == (d.examples[i].quality[0] >= 0.5f);
+  }
+  EXPECT_GE(right, 190u);
+}
+
+}  // namespace
+}  // namespace sy::learn
