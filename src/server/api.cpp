@@ -405,21 +405,30 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     co_return;
   }
 
-  // Streaming: the first event is in hand, so commit to 200 and relay as events arrive.
+  // Streaming: the first event is in hand, so commit to 200 and send it with the head; then relay
+  // events as they arrive.
   call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", overhead(Clock::now())));
-  if (!co_await s.begin_stream(call)) {
+  std::optional<providers::anthropic_ingress::StreamTranslator> translator;
+  if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
+  std::string buf, first;
+  buf.reserve(4096);
+  auto initial = co_await out->stream->next(buf);  // the frames already received: no I/O
+  if (initial && translator) {
+    auto st = translator->feed(buf, first);
+    if (!st) co_return co_await fail(st.error());  // nothing was sent yet: a plain error response
+    if (!*initial) translator->finish(first);
+  } else if (initial) {
+    first.swap(buf);
+  }
+  if (!co_await s.begin_stream(call, first)) {
     call.keep_alive = false;
     log.error = "client disconnected";
     log.done();
     co_return;
   }
   auto upstream_started = Clock::now();
-  std::string buf;
-  buf.reserve(4096);
   // Race the relay against the client leaving: if the client goes, the relay is cancelled, which
   // destroys the upstream exchange and closes its connection.
-  std::optional<providers::anthropic_ingress::StreamTranslator> translator;
-  if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
   auto result = co_await (relay(s, *out->stream, buf, translator ? &*translator : nullptr) || s.wait_client_gone());
   bool client_gone = result.index() == 1;
   if (!client_gone) {

@@ -43,7 +43,8 @@ class Session {
   net::awaitable<bool> send(Call& call, int status, std::string body,
                             std::string_view content_type = "application/json");
   net::awaitable<bool> send_error(Call& call, const Error& e);
-  net::awaitable<bool> begin_stream(Call& call);
+  /// Sends the 200 head of an event stream, together with the first events when given.
+  net::awaitable<bool> begin_stream(Call& call, std::string_view first = {});
   net::awaitable<bool> send_chunk(std::string_view data);
   net::awaitable<bool> end_stream();
   /// Completes when the client closes the connection (or it fails); never completes while the client
@@ -55,7 +56,9 @@ class Session {
 
  private:
   net::awaitable<void> handle(Call& call);
-  void apply_common_headers(Call& call, http::fields& fields);
+  std::string render_head(Call& call, int status, std::string_view content_type, bool chunked,
+                          std::size_t content_length);
+  void append_chunk(std::string& out, std::string_view data) const;
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -64,6 +67,7 @@ class Session {
   std::list<Session*>::iterator registry_it_;
   bool idle_ = false;
   bool closed_ = false;
+  bool chunked_ = true;  ///< the current stream uses chunked encoding (HTTP/1.1)
 };
 
 /// API entry point: routes one request to its handler (api.cpp).

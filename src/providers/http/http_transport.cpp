@@ -42,6 +42,8 @@ struct Connection {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  /// Body bytes land here before being appended to the caller's string (no zero-filling per read).
+  std::unique_ptr<char[]> scratch{new char[kReadChunk]};
   Clock::time_point idle_since{};
   bool reused = false;
 
@@ -67,7 +69,10 @@ class HttpPool {
     while (!v.empty()) {
       auto c = std::move(v.back());
       v.pop_back();
-      if (now - c->idle_since < kMaxPooledIdle && !c->looks_dead()) {
+      // A connection back in the pool for under a second is almost never closed by the server yet;
+      // skipping the liveness peek saves a syscall per request (a stale one is retried anyway).
+      bool recent = now - c->idle_since < std::chrono::seconds(1);
+      if (now - c->idle_since < kMaxPooledIdle && (recent || !c->looks_dead())) {
         c->reused = true;
         return c;
       }
@@ -163,17 +168,15 @@ class HttpExchange final : public Exchange {
         finish_body();
         co_return false;
       }
-      size_t old = out.size();
-      out.resize(old + kReadChunk);
       auto& body = parser_->get().body();
-      body.data = out.data() + old;
+      body.data = conn_->scratch.get();
       body.size = kReadChunk;
       conn_->lowest().expires_after(remaining(deadline_, idle_));
       beast::error_code ec;
       if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTuple);
       else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, *parser_, kTuple);
       size_t got = kReadChunk - parser_->get().body().size;
-      out.resize(old + got);
+      if (conn_) out.append(conn_->scratch.get(), got);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         conn_.reset();  // never reuse a connection in an unknown state
@@ -277,6 +280,7 @@ class HttpTransport final : public Transport {
     if (!results) co_return std::move(results).error();
     auto conn = std::make_unique<Connection>();
     conn->key = key;
+    conn->buffer.reserve(kReadChunk);  // a typical response head and body arrive in one read
     beast::tcp_stream stream(co_await net::this_coro::executor);
     stream.expires_after(remaining(deadline, p.connect_timeout));
     auto [ec, ep] = co_await stream.async_connect(*results, kTuple);
