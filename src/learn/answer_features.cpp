@@ -53,7 +53,8 @@ const std::array<std::string_view, kAnswerFeatures>& answer_feature_names() {
       "repeated_lines",        "ends_cleanly",          "log_answer_numbers",   "log_equation_lines",
       "prompt_log_chars",      "prompt_log_numbers",    "answer_prompt_log_ratio", "algebra",
       "final_decimals_unprompted", "final_conflict",     "prompt_numbers_not_computed",
-      "prompt_numbers_not_computed_share", "assumed_small_numbers", "log_steps_per_given"};
+      "prompt_numbers_not_computed_share", "assumed_small_numbers", "log_steps_per_given",
+      "difference_asked_last_op_not_minus", "total_asked_last_op_minus_or_divide", "each_asked_last_op_not_divide"};
   return names;
 }
 
@@ -144,6 +145,23 @@ void answer_features(std::string_view prompt, std::string_view answer, std::span
   out[31] = given_digits ? static_cast<float>(not_computed) / static_cast<float>(given_digits) : 0.0f;
   out[32] = static_cast<float>(std::min<std::size_t>(assumed, 3));
   out[33] = static_cast<float>(std::log((1.0 + static_cast<double>(ar.checked + ar.annotated)) / (1.0 + static_cast<double>(given_digits))));
+  // What the question asks against the last operation of the answer ("how many are left" ending in an
+  // addition is suspicious).
+  {
+    const std::string q = lower_ascii(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
+    auto has = [&](std::initializer_list<std::string_view> words) {
+      return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return q.find(w) != std::string::npos; });
+    };
+    const char op = ar.last_op;
+    if (op) {
+      out[34] = has({" left", "remain", "more than", "less than", "difference", "how much more", "how many more",
+                     "fewer", "change", "profit", "longer", "older", "younger"}) && op != '-'
+                    ? 1.0f
+                    : 0.0f;
+      out[35] = has({"total", "altogether", "in all", "combined", "together"}) && (op == '-' || op == '/') ? 1.0f : 0.0f;
+      out[36] = has({" each", "per ", "average", "equally"}) && op != '/' ? 1.0f : 0.0f;
+    }
+  }
   out[16] = static_cast<float>(std::min<std::size_t>(unused, 5));
   out[17] = given ? static_cast<float>(unused) / static_cast<float>(given) : 0.0f;
 

@@ -94,6 +94,7 @@ class Expr {
   }
   int binary_ops = 0;
   int numbers = 0;
+  char top_op = 0;  ///< the operator applied last outside parentheses ('+', '-', '*', '/', '^'), 0 if none
 
  private:
   bool is_op(char c) const { return p_ < end_ && t_[p_].kind == Tok::kOp && t_[p_].op == c; }
@@ -105,6 +106,7 @@ class Expr {
       if (!product(r)) return false;
       v = o == '+' ? v + r : v - r;
       ++binary_ops;
+      if (depth_ == 0) top_op = o;
     }
     return true;
   }
@@ -117,6 +119,7 @@ class Expr {
       if (o == '/' && r == 0) return false;
       v = o == '*' ? v * r : v / r;
       ++binary_ops;
+      if (depth_ == 0 && top_op != '+' && top_op != '-') top_op = o;
     }
     return true;
   }
@@ -128,6 +131,7 @@ class Expr {
       if (!power(r)) return false;
       v = std::pow(v, r);
       ++binary_ops;
+      if (depth_ == 0 && top_op == 0) top_op = '^';
     }
     return true;
   }
@@ -148,8 +152,10 @@ class Expr {
     }
     if (t.kind == Tok::kLp) {
       ++p_;
-      if (!sum(v)) return false;
-      if (p_ >= end_ || t_[p_].kind != Tok::kRp) return false;
+      ++depth_;
+      const bool ok = sum(v);
+      --depth_;
+      if (!ok || p_ >= end_ || t_[p_].kind != Tok::kRp) return false;
       ++p_;
       return true;
     }
@@ -157,6 +163,7 @@ class Expr {
   }
   const std::vector<Tok>& t_;
   std::size_t p_, end_;
+  int depth_ = 0;
 };
 
 /// Multiplication signs and other operators spelled in UTF-8: length of the sequence at i, or 0.
@@ -325,6 +332,7 @@ class ArithmeticScanner {
     double v = 0;
     if (!e.parse(v)) return;
     ++out_.annotated;
+    if (e.top_op) out_.last_op = e.top_op;
     if (e.binary_ops > 0)
       for (const Tok& t : lhs)
         if (t.kind == Tok::kNum) out_.operands.push_back(t.value);
@@ -366,6 +374,7 @@ class ArithmeticScanner {
       bool ok = false;
       double value = 0;
       int ops = 0;
+      char top = 0;
     };
     std::vector<Side> sides;
     std::size_t b = 0;
@@ -375,6 +384,7 @@ class ArithmeticScanner {
         Expr e(run_, b, k);
         s.ok = e.parse(s.value);
         s.ops = e.binary_ops;
+        s.top = e.top_op;
         sides.push_back(s);
         b = k + 1;
       }
@@ -394,6 +404,7 @@ class ArithmeticScanner {
           if (run_[q].kind == Tok::kNum) out_.operands.push_back(run_[q].value);
       out_.results.push_back(r.value);
       out_.last_result = r.value;
+      out_.last_op = l.ops > 0 ? l.top : r.top;
       if (!close(l.value, r.value, tol)) {
         ++out_.wrong;
         if (out_.first_wrong.empty()) {

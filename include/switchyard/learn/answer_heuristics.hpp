@@ -99,6 +99,7 @@ struct ArithmeticCheck {
   std::size_t annotated = 0;        ///< calculator annotations "<<9*2=18>>" (GSM8K style) evaluated
   std::size_t annotated_wrong = 0;  ///< of those, wrong
   std::optional<double> last_result;  ///< the value right of the last '=' evaluated
+  char last_op = 0;                 ///< top-level operator of the last computation ('+', '-', '*', '/', '^')
   std::vector<double> operands;     ///< numbers in the computed sides of equalities and annotations, in order
   std::vector<double> results;      ///< values right of '=' that were evaluated (annotations too), in order
   std::string first_wrong;          ///< the first wrong equation as written
