@@ -1,4 +1,5 @@
-// Micro-benchmarks of the learned router's serving path: LearnedModel::score, choose, and load.
+// Micro-benchmarks of the learned router's serving path: LearnedModel::score, choose, and load; and of the
+// cascade's verifiers: AnswerScorer::score, check_answer, check_arithmetic, JSON-schema validation.
 // The model is trained in-process on synthetic prompts shaped like the RouteLLM ones (MMLU-style
 // multiple choice and GSM8K-style word problems), so the benchmark needs no data files.
 #include <benchmark/benchmark.h>
@@ -9,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/learn/answer_scorer.hpp"
 #include "switchyard/learn/learned_model.hpp"
 #include "switchyard/learn/trainer.hpp"
 
@@ -83,6 +86,68 @@ void BM_LoadFromBytes(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes.size() * state.iterations()));
 }
 BENCHMARK(BM_LoadFromBytes)->Unit(benchmark::kMillisecond);
+
+// A GSM8K-shaped pair: a word problem and a step-by-step answer with calculator annotations.
+const char* kProblem =
+    "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
+    "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. "
+    "How much in dollars does she make every day at the farmers' market?";
+const char* kAnswer =
+    " Janet starts with 16 eggs per day.\nShe eats 3 for breakfast, so she has 16 - 3 = 13 eggs left.\n"
+    "She uses 4 for baking, so she has 13 - 4 = 9 eggs left.\n"
+    "She sells these 9 eggs at the farmers' market for 9 * $2 = $<<9*2=18>>18.\n#### 18\n";
+
+std::shared_ptr<const AnswerScorer> scorer() {
+  static std::shared_ptr<const AnswerScorer> s = [] {
+    std::mt19937_64 rng(4);
+    std::uniform_int_distribution<int> num(2, 90), off(0, 2);
+    Dataset d;
+    d.models = {"cheap"};
+    for (int i = 0; i < 1000; ++i) {
+      const int a = num(rng), b = num(rng), c = a + b + (off(rng) == 0 ? 1 : 0);
+      Example e;
+      e.prompt = synthetic_prompt(rng) + " " + std::to_string(a) + " and " + std::to_string(b);
+      e.quality = {c == a + b ? 1.0f : 0.0f};
+      e.input_tokens = e.output_tokens = e.cost = {NAN};
+      e.response = {std::string(kAnswer) + std::to_string(a) + " + " + std::to_string(b) + " = " + std::to_string(c)};
+      d.examples.push_back(std::move(e));
+    }
+    auto r = train_answer_scorer(d, 0, {}, {}, AnswerScorerOptions{});
+    return r.ok() ? *r : nullptr;
+  }();
+  return s;
+}
+
+void BM_AnswerScorerScore(benchmark::State& state) {
+  auto s = scorer();
+  for (auto _ : state) benchmark::DoNotOptimize(s->score(kProblem, kAnswer));
+}
+BENCHMARK(BM_AnswerScorerScore);
+
+void BM_AnswerFeatures(benchmark::State& state) {
+  std::array<float, kAnswerFeatures> f{};
+  for (auto _ : state) {
+    answer_features(kProblem, kAnswer, f);
+    benchmark::DoNotOptimize(f[0]);
+  }
+}
+BENCHMARK(BM_AnswerFeatures);
+
+void BM_CheckAnswer(benchmark::State& state) {
+  AnswerExpectations e;
+  e.final_answer = true;
+  for (auto _ : state) benchmark::DoNotOptimize(check_answer(kAnswer, e).score);
+}
+BENCHMARK(BM_CheckAnswer);
+
+void BM_ToolArgumentsSchema(benchmark::State& state) {
+  auto schema = JsonSchema::parse(R"({"type": "object", "required": ["location", "unit"], "properties": {
+      "location": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+      "days": {"type": "integer", "minimum": 1}}, "additionalProperties": false})");
+  const std::string args = R"({"location": "Paris, France", "unit": "celsius", "days": 3})";
+  for (auto _ : state) benchmark::DoNotOptimize(check_tool_arguments(args, *schema).score);
+}
+BENCHMARK(BM_ToolArgumentsSchema);
 
 }  // namespace
 

@@ -556,7 +556,7 @@ std::vector<TextNumber> numbers_in(std::string_view t) {
         for (std::size_t k = i; k < j; ++k) w[k - i] = lower(t[k]);
         const std::string_view word(w, j - i);
         for (const WordNumber& nw : kNumberWords)
-          if (nw.word == word) {
+          if (nw.word.size() == word.size() && nw.word[0] == word[0] && nw.word == word) {
             out.push_back({nw.value, false, true});
             break;
           }

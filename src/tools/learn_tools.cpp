@@ -935,13 +935,13 @@ int eval_cascade_cmd(int argc, char** argv) {
       all_strong.strong_share = 1;
       all_strong.accuracy = qs;
       all_strong.cost = strong_cost;
-      std::vector<PlotSeries> series = {{"cascade: answer scorer", "#d62728", rows[0].curve.points, false},
-                                        {"cascade: scorer+heuristics", "#ff7f0e", rows[1].curve.points, true},
-                                        {"cascade: heuristics", "#9467bd", rows[2].curve.points, true},
-                                        {"prompt-only router", "#1f77b4", rows[4].curve.points, false},
+      std::vector<PlotSeries> series = {{"cascade: scorer", "#d62728", rows[0].curve.points, false},
+                                        {"+heuristics", "#ff7f0e", rows[1].curve.points, true},
+                                        {"heuristics", "#9467bd", rows[2].curve.points, true},
+                                        {"prompt router", "#1f77b4", rows[4].curve.points, false},
                                         {"random", "#7f7f7f", rnd.points, true},
-                                        {"oracle (prompt)", "#2ca02c", orc.points, true},
-                                        {"always strong", "#000000", {all_strong}, false}};
+                                        {"oracle", "#2ca02c", orc.points, true},
+                                        {"all strong", "#000000", {all_strong}, false}};
       std::ofstream f(plot);
       f << render_svg("switchyard eval --cascade: " + std::to_string(k) + "-fold CV, " + data.models[wi] + " -> " + data.models[si],
                       series, qw, qs);
