@@ -140,10 +140,8 @@ int main(int argc, char** argv) {
     sy::pipeline::RuntimeDeps deps;
     // Rank tables load in the background on first use; counts are estimates until then.
     deps.counter = std::make_shared<sy::tokenize::LazyTokenCounter>(
-        sy::tokenize::default_models_dir(), [](const sy::tokenize::TokenCounter& c) {
-          for (const auto& e : c.load_errors()) {
-            sy::telemetry::logger("switchyard")->warn("token counting falls back to estimates: {}", e);
-          }
+        sy::tokenize::default_models_dir(), [](const std::string& e) {
+          sy::telemetry::logger("switchyard")->warn("token counting falls back to estimates: {}", e);
         });
     deps.cpu_pool = &cpu_pool;
     if (cmd == "--check-config") {

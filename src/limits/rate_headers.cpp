@@ -133,10 +133,14 @@ LearnedLimits parse_rate_headers(const Headers& headers, std::int64_t now_unix_m
   auto max_opt = [](std::optional<milliseconds>& into, std::optional<milliseconds> v) {
     if (v && (!into || *v > *into)) into = v;
   };
+  char lowered[64];
   for (const auto& h : headers) {
-    std::string name = h.name;
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string_view n = name, v = h.value;
+    // Only a few header names matter: reject the rest on their first letter, without allocating.
+    if (h.name.empty() || h.name.size() > sizeof lowered) continue;
+    char first = static_cast<char>(std::tolower(static_cast<unsigned char>(h.name[0])));
+    if (first != 'x' && first != 'a' && first != 'r') continue;
+    for (size_t i = 0; i < h.name.size(); ++i) lowered[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(h.name[i])));
+    std::string_view n(lowered, h.name.size()), v = h.value;
     if (n == "retry-after-ms") {
       if (auto x = to_int(v)) l.retry_after = milliseconds(*x);
       continue;

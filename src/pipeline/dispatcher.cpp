@@ -217,7 +217,7 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
   // Token estimates per counting method (exact for OpenAI models, else an estimate), computed lazily.
   std::map<int, std::int64_t> prompt_tokens_by_method;
   auto prompt_tokens = [&](const std::string& upstream_model) -> std::int64_t {
-    if (!counter_) return static_cast<std::int64_t>(request.all_text().size() / 4);
+    if (!counter_) return static_cast<std::int64_t>(request.payload().size() / 4);
     auto mc = counter_->for_model(upstream_model);
     int key = static_cast<int>(mc.method());
     auto it = prompt_tokens_by_method.find(key);
@@ -255,8 +255,10 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
       for (const auto& dep : model.deployments) {
         int failed = failures.count(dep.id) ? failures[dep.id] : 0;
         if (failed >= 2) continue;  // at most one retry of the same deployment per request
+        // Exact counts only where a limit needs them; otherwise the raw size of the messages (JSON
+        // included, so an over-estimate) is enough to reserve against learned token headroom.
         std::int64_t need_prompt = (dep.context_window || dep.tpm) ? prompt_tokens(dep.upstream_model)
-                                                                   : static_cast<std::int64_t>(request.all_text().size() / 4);
+                                                                   : static_cast<std::int64_t>(request.payload().size() / 4);
         auto skip = [&](std::string reason) {
           if (skipped_seen.insert(dep.id).second) trace.skipped.emplace_back(dep.id, std::move(reason));
         };

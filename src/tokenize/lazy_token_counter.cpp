@@ -2,31 +2,45 @@
 
 namespace sy::tokenize {
 
-LazyTokenCounter::LazyTokenCounter(std::filesystem::path dir, std::function<void(const TokenCounter&)> on_loaded)
-    : dir_(std::move(dir)), on_loaded_(std::move(on_loaded)) {}
+LazyTokenCounter::LazyTokenCounter(std::filesystem::path dir, std::function<void(const std::string&)> on_error)
+    : dir_(std::move(dir)), on_error_(std::move(on_error)) {}
 
 LazyTokenCounter::~LazyTokenCounter() {
-  if (loader_.joinable()) loader_.join();
+  for (auto& s : slots_) {
+    if (s.loader.joinable()) s.loader.join();
+  }
 }
 
-void LazyTokenCounter::start() const {
-  std::call_once(once_, [this] {
-    loader_ = std::thread([this] {
-      auto c = TokenCounter::load(dir_);
-      counter_.store(c, std::memory_order_release);
-      if (on_loaded_) on_loaded_(*c);
+void LazyTokenCounter::start(Encoding e, bool wait) const {
+  Slot& s = slots_[static_cast<size_t>(e)];
+  std::call_once(s.once, [this, e, &s] {
+    s.loader = std::thread([this, e, &s] {
+      auto t = Tokenizer::load(e, dir_);
+      if (t) {
+        s.tokenizer.store(*t, std::memory_order_release);
+      } else {
+        s.failed = true;
+        if (on_error_) on_error_(t.error().message);
+      }
     });
   });
+  if (wait && s.loader.joinable() && s.loader.get_id() != std::this_thread::get_id()) s.loader.join();
 }
 
 void LazyTokenCounter::load_now() const {
-  start();
-  if (loader_.joinable() && loader_.get_id() != std::this_thread::get_id()) loader_.join();
+  start(Encoding::o200k_base, true);
+  start(Encoding::cl100k_base, true);
 }
 
 ModelTokenCounter LazyTokenCounter::for_model(std::string_view model) const {
-  if (auto c = counter_.load(std::memory_order_acquire)) return c->for_model(model);
-  start();
+  std::optional<Encoding> enc = encoding_for_model(model);
+  // Other families are counted with cl100k as a proxy (see README for the measured error).
+  Encoding e = enc.value_or(Encoding::cl100k_base);
+  CountMethod method = !enc ? CountMethod::cl100k_proxy
+                            : (e == Encoding::o200k_base ? CountMethod::o200k_base : CountMethod::cl100k_base);
+  const Slot& s = slots_[static_cast<size_t>(e)];
+  if (auto t = s.tokenizer.load(std::memory_order_acquire)) return ModelTokenCounter(method, std::move(t));
+  if (!s.failed.load(std::memory_order_relaxed)) start(e, false);
   return ModelTokenCounter(CountMethod::estimate, nullptr);
 }
 

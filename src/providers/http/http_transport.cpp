@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <cerrno>
 #include <optional>
 #include <unordered_map>
@@ -130,16 +131,18 @@ class HttpExchange final : public Exchange {
 
   const ResponseHead& head() const override { return head_; }
 
-  /// Writes the request and reads the response head. `fresh_error` is set when the connection was
-  /// reused and failed before any response byte arrived (the caller may retry on a new connection).
-  net::awaitable<Status> begin(http::request<http::string_body>& req, const config::ProviderConfig& p,
+  /// Writes the request (head and body, one gather write) and reads the response head. `stale` is
+  /// set when the connection was reused and failed before any response byte arrived (the caller may
+  /// retry on a new connection).
+  net::awaitable<Status> begin(const std::string& head, const std::string& body, const config::ProviderConfig& p,
                                bool& stale) {
     stale = false;
     auto& s = conn_->lowest();
     s.expires_after(remaining(deadline_, p.first_byte_timeout));
     beast::error_code ec;
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_write(*conn_->tls, req, kTuple);
-    else std::tie(ec, std::ignore) = co_await http::async_write(*conn_->plain, req, kTuple);
+    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, bufs, kTuple);
+    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, bufs, kTuple);
     if (ec) {
       stale = conn_->reused && ec != beast::error::timeout;
       co_return net_error(kind_of(ec), "sending to", p, ec);
@@ -225,17 +228,21 @@ class HttpTransport final : public Transport {
                                                           UpstreamRequest request,
                                                           Clock::time_point deadline) override {
     auto started = Clock::now();
-    http::request<http::string_body> req;
-    req.method(http::string_to_verb(request.method));
-    req.target(request.target);
-    req.version(11);
+    // The head is rendered once as one string (no per-field allocations, no serializer).
+    std::string head;
+    head.reserve(160 + request.target.size() + 64 * request.headers.size());
     bool default_port = p.url.port == (p.url.tls ? 443 : 80);
-    req.set(http::field::host, default_port ? p.url.host : p.url.host + ":" + std::to_string(p.url.port));
-    req.set(http::field::user_agent, "switchyard");
-    for (auto& h : request.headers) req.set(h.name, h.value);
-    req.body() = std::move(request.body);
-    req.prepare_payload();
-    req.keep_alive(true);
+    head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ").append(p.url.host);
+    if (!default_port) head.append(":").append(std::to_string(p.url.port));
+    head.append("\r\nUser-Agent: switchyard\r\n");
+    for (const auto& h : request.headers) {
+      // Header values come from config and wire formats; a CR or LF would split the request.
+      if (h.value.find_first_of("\r\n") != std::string::npos || h.name.find_first_of("\r\n: ") != std::string::npos) {
+        co_return Error::make(ErrorKind::internal, "refusing to send header \"" + h.name + "\" with a line break");
+      }
+      head.append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+    head.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n\r\n");
 
     std::string key = (p.url.tls ? (p.verify_tls ? "https://" : "https-noverify://") : "http://") + p.url.host + ":" +
                       std::to_string(p.url.port);
@@ -250,7 +257,7 @@ class HttpTransport final : public Transport {
       }
       auto ex = std::make_unique<HttpExchange>(ctx.pool, std::move(conn), p, deadline);
       bool stale = false;
-      auto st = co_await ex->begin(req, p, stale);
+      auto st = co_await ex->begin(head, request.body, p, stale);
       if (st) {
         ex->time_to_head = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
         co_return std::unique_ptr<Exchange>(std::move(ex));
