@@ -134,7 +134,25 @@ struct ConfigBuilder {
       n.error(d, "expected a map");
       return;
     }
-    n.check_keys({"latency", "tokens_per_second", "reply", "fail_rate", "fail_status", "hang"}, d);
+    n.check_keys({"latency", "tokens_per_second", "reply", "fail_rate", "fail_status", "hang", "script", "logprob"}, d);
+    if (auto v = n.number("logprob", d, -100, 0)) m.logprob = *v;
+    if (const Node* sc = n.get("script"); sc && !sc->is_null()) {
+      if (!sc->is_sequence()) {
+        sc->error(d, "expected a list of {when, reply or replies, logprob, finish_reason}");
+      } else {
+        for (const auto& item : sc->items()) {
+          item.check_keys({"when", "reply", "replies", "logprob", "finish_reason"}, d);
+          MockScript s;
+          s.when = item.str("when", d, true).value_or("");
+          if (auto r = item.str_list("replies", d)) s.replies = *r;
+          if (auto r = item.str("reply", d)) s.replies.insert(s.replies.begin(), *r);
+          if (s.replies.empty()) item.error(d, "give reply or replies");
+          s.logprob = item.number("logprob", d, -100, 0).value_or(m.logprob);
+          s.finish_reason = item.str("finish_reason", d).value_or("stop");
+          m.script.push_back(std::move(s));
+        }
+      }
+    }
     if (auto v = n.duration_ms("latency", d)) m.latency = Millis(*v);
     if (auto v = n.number("tokens_per_second", d, 0, 1e9)) m.tokens_per_second = *v;
     if (auto v = n.str("reply", d)) m.reply = *v;

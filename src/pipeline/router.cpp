@@ -34,6 +34,7 @@ net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
     result.reason = d.reason;
     result.extra_header_name = std::move(d.extra_header_name);
     result.extra_header_value = std::move(d.extra_header_value);
+    result.spent_usd = d.spent_usd;
     if (d.kind == Decision::Kind::route) {
       result.kind = RouteResult::Kind::route;
       result.model = d.target;

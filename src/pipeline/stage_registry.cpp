@@ -10,13 +10,15 @@ namespace sy::pipeline {
 std::unique_ptr<Stage> make_rule_stage(const config::Node&, BuildContext&, config::Diagnostics&);
 std::unique_ptr<Stage> make_semantic_stage(const config::Node&, BuildContext&, config::Diagnostics&);
 std::unique_ptr<Stage> make_learned_stage(const config::Node&, BuildContext&, config::Diagnostics&);
+std::unique_ptr<Stage> make_cascade_stage(const config::Node&, BuildContext&, config::Diagnostics&);
 
 namespace {
-const std::array<std::pair<std::string_view, StageFactory>, 3>& registry() {
-  static const std::array<std::pair<std::string_view, StageFactory>, 3> kStages = {{
+const std::array<std::pair<std::string_view, StageFactory>, 4>& registry() {
+  static const std::array<std::pair<std::string_view, StageFactory>, 4> kStages = {{
       {"rule", make_rule_stage},
       {"semantic", make_semantic_stage},
       {"learned", make_learned_stage},
+      {"cascade", make_cascade_stage},
   }};
   return kStages;
 }

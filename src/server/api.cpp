@@ -382,9 +382,28 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(trace.upstream_time).count());
   };
   const auto* dep = trace.deployment_config;
+  // Stages that call models themselves (the cascade) report what they spent: the whole cost of an
+  // answer they produced, or what comes on top of the routed call.
+  const double stage_spent = st.route ? st.route->spent_usd : 0;
+  if (!out->stream && out->sse) {
+    // A complete event stream produced by a stage (an accepted cascade answer): sent at once.
+    st.usage = out->usage;
+    st.cost = stage_spent;
+    call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", overhead(Clock::now())));
+    call.headers.emplace_back("x-switchyard-cost-usd", fmt_double("%.8f", st.cost));
+    log.rec.cost_usd = st.cost;
+    log.rec.prompt_tokens = st.usage.prompt_tokens;
+    log.rec.completion_tokens = st.usage.completion_tokens;
+    if (co_await s.begin_stream(call, out->body)) co_await s.end_stream();
+    auto end = Clock::now();
+    log.done(end);
+    write_decision(s, call, &req, st, end);
+    co_return;
+  }
   if (!out->stream) {
     st.usage = out->usage;
-    st.cost = dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0;
+    st.cost = routed_outcome ? stage_spent
+                             : stage_spent + (dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0);
     auto now = Clock::now();
     double over = overhead(now);
     call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", over));
@@ -454,7 +473,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     log.error = "client disconnected mid-stream";
   }
   st.usage = out->stream->usage();
-  st.cost = dep ? cost_usd(st.usage, dep->input_price, dep->output_price) : 0;
+  st.cost = stage_spent + (dep ? cost_usd(st.usage, dep->input_price, dep->output_price) : 0);
   log.rec.prompt_tokens = st.usage.prompt_tokens;
   log.rec.completion_tokens = st.usage.completion_tokens;
   log.rec.cost_usd = st.cost;

@@ -52,10 +52,15 @@ describe('throttling', () => {
     const a = await scripted((req, res) => fail(res, 429, { 'retry-after': '30' }, 'slow down'));
     const b = await scripted((req, res) => ok(res, 'from b'));
     const sy = await setup([a, b], { model: '    strategy: least-busy' });
-    // Whatever deployment is picked first, the client sees b's answer.
-    for (let i = 0; i < 4; i++) {
+    // Ties are broken at random: ask until the throttled deployment has been tried once. Whatever is
+    // picked, the client always sees b's answer.
+    for (let i = 0; i < 30 && a.requests.length === 0; i++) {
       const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
       assert.equal(r.status, 200);
+      assert.equal(r.json.choices[0].message.content, 'from b');
+    }
+    for (let i = 0; i < 4; i++) {
+      const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
       assert.equal(r.json.choices[0].message.content, 'from b');
     }
     assert.equal(a.requests.length, 1, 'the throttled deployment was asked once, then left alone');
@@ -74,7 +79,7 @@ describe('throttling', () => {
     const b = await scripted((req, res) => ok(res, 'from b'));
     const sy = await setup([a, b], { model: '    strategy: least-busy' });
     // Until a has answered once, either may be chosen; after that a is known to be exhausted.
-    for (let i = 0; i < 3 && a.requests.length === 0; i++) await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    for (let i = 0; i < 30 && a.requests.length === 0; i++) await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
     assert.equal(a.requests.length, 1);
     for (let i = 0; i < 5; i++) {
       const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
@@ -148,7 +153,7 @@ describe('failures and the circuit breaker', () => {
     const a = await scripted((req, res) => (healthy ? ok(res, 'a is back') : fail(res, 500)));
     const b = await scripted((req, res) => ok(res, 'b'));
     const sy = await setup([a, b], { model: '    strategy: least-busy', reliability: '  breaker: {window: 10s, min_requests: 3, error_ratio: 0.5, cooldown: 400ms}' });
-    for (let i = 0; i < 12 && a.requests.length < 3; i++) {
+    for (let i = 0; i < 60 && a.requests.length < 3; i++) {
       const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
       assert.equal(r.status, 200);
     }

@@ -46,7 +46,18 @@ struct Url {
 std::optional<Url> parse_url(std::string_view s);
 
 /// Settings of the built-in mock provider (demo and tests).
+/// A scripted mock answer: when the last user message contains `when`, reply with `replies` (one per
+/// choice, cycling; `n` asks for several) and give every token `logprob`.
+struct MockScript {
+  std::string when;
+  std::vector<std::string> replies;
+  double logprob = -0.1;
+  std::string finish_reason = "stop";
+};
+
 struct MockConfig {
+  std::vector<MockScript> script;  ///< checked in order before the default reply
+  double logprob = -0.1;           ///< per-token logprob when logprobs are requested
   Millis latency{0};               ///< before the first byte
   double tokens_per_second = 0;    ///< streaming pace; 0 means as fast as possible
   std::string reply;               ///< fixed reply text; empty: a deterministic echo

@@ -103,7 +103,8 @@ class ResponseStream {
 };
 
 struct Outcome {
-  std::string body;                        ///< complete OpenAI JSON body (non-streaming)
+  std::string body;                        ///< complete OpenAI JSON body (non-streaming), or SSE when `sse`
+  bool sse = false;                        ///< `body` is a complete event stream (a replayed answer)
   std::unique_ptr<ResponseStream> stream;  ///< set for streaming requests
   Usage usage;                             ///< non-streaming usage
 };

@@ -33,6 +33,7 @@ struct RouteResult {
   std::optional<Outcome> outcome;  ///< Kind::respond
   DispatchTrace trace;
   std::string extra_header_name, extra_header_value;
+  double spent_usd = 0;  ///< what stages spent on their own upstream calls
   std::vector<StageRecord> records;
   double micros = 0;   ///< time spent routing
 };

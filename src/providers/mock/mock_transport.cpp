@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -171,13 +172,21 @@ class MockTransport final : public Transport {
     head.status = 200;
     if (ep == Endpoint::embeddings) co_return finish(std::move(head), {embeddings(r)}, {}, deadline, started);
 
-    std::string text = m.reply;
+    // A scripted reply when the prompt matches, else the fixed reply, else an echo.
+    const config::MockScript* script = nullptr;
+    for (const auto& sc : m.script) {
+      if (r.last_user_text().find(sc.when) != std::string_view::npos) {
+        script = &sc;
+        break;
+      }
+    }
+    std::string text = script ? script->replies.front() : m.reply;
     if (text.empty()) {
       std::string_view said = r.last_user_text().substr(0, 200);
       text = "This is a mock response from " + r.model() + ". You said: " + std::string(said);
     }
     auto toks = tokens_of(text);
-    std::string finish_reason = "stop";
+    std::string finish_reason = script ? script->finish_reason : "stop";
     if (r.max_tokens() && static_cast<std::int64_t>(toks.size()) > *r.max_tokens()) {
       toks.resize(static_cast<size_t>(*r.max_tokens()));
       finish_reason = "length";
@@ -193,10 +202,58 @@ class MockTransport final : public Transport {
       for (const auto& t : toks) joined += t;
       std::string body;
       if (ep == Endpoint::chat) {
+        // n choices (scripted replies cycle), each with per-token logprobs when asked for.
+        std::int64_t n = 1;
+        if (const auto* f = r.fields().find("n"); f && f->type == json::Type::number) {
+          n = std::clamp<std::int64_t>(json::integer_value(f->value).value_or(1), 1, 16);
+        }
+        const auto* lp_field = r.fields().find("logprobs");
+        bool want_logprobs = lp_field && lp_field->value == "true";
+        double lp = script ? script->logprob : m.logprob;
+        std::string choices;
+        completion_tokens = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+          std::string reply = script ? script->replies[static_cast<size_t>(i) % script->replies.size()] : joined;
+          auto rtoks = tokens_of(reply);
+          std::string fr = finish_reason;
+          if (r.max_tokens() && static_cast<std::int64_t>(rtoks.size()) > *r.max_tokens()) {
+            rtoks.resize(static_cast<size_t>(*r.max_tokens()));
+            fr = "length";
+          }
+          reply.clear();
+          for (const auto& t : rtoks) reply += t;
+          completion_tokens += static_cast<std::int64_t>(rtoks.size());
+          std::string logprobs = "null";
+          if (want_logprobs) {
+            logprobs = R"({"content":[)";
+            for (size_t k = 0; k < rtoks.size(); ++k) {
+              std::string tok = rtoks[k];
+              std::string low;
+              for (char c : tok) {
+                if (c != ' ') low.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+              }
+              // The runner-up token takes the rest of the probability mass (yes <-> no for judges).
+              std::string alt = low == "yes" ? "no" : low == "no" ? "yes" : "<alt>";
+              double alt_lp = std::log(std::max(1e-9, 1.0 - std::exp(lp)));
+              char nums[64];
+              std::snprintf(nums, sizeof nums, "%.6f", lp);
+              std::string lps = nums;
+              std::snprintf(nums, sizeof nums, "%.6f", alt_lp);
+              std::string alts = nums;
+              if (k) logprobs += ",";
+              logprobs += R"({"token":)" + json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null,"top_logprobs":[{"token":)" +
+                          json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null},{"token":)" + json::quote(alt) +
+                          R"(,"logprob":)" + alts + R"(,"bytes":null}]})";
+            }
+            logprobs += "]}";
+          }
+          if (i) choices += ",";
+          choices += R"({"index":)" + std::to_string(i) + R"(,"message":{"role":"assistant","content":)" + json::quote(reply) +
+                     R"(,"refusal":null},"logprobs":)" + logprobs + R"(,"finish_reason":")" + fr + R"("})";
+        }
         body = R"({"id":")" + id + R"(","object":"chat.completion","created":)" + created + R"(,"model":)" + model +
-               R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)" + json::quote(joined) +
-               R"(,"refusal":null},"logprobs":null,"finish_reason":")" + finish_reason + R"("}],"usage":)" +
-               usage_json(prompt_tokens, completion_tokens) + R"(,"system_fingerprint":"mock"})";
+               R"(,"choices":[)" + choices + R"(],"usage":)" + usage_json(prompt_tokens, completion_tokens) +
+               R"(,"system_fingerprint":"mock"})";
       } else {
         body = R"({"id":")" + id + R"(","object":"text_completion","created":)" + created + R"(,"model":)" + model +
                R"(,"choices":[{"index":0,"text":)" + json::quote(joined) + R"(,"logprobs":null,"finish_reason":")" +
