@@ -1,0 +1,74 @@
+// The learned stage through HTTP: a model trained by `switchyard train` on a small labelled file, and the
+// same prompt going to the strong or the weak model as the per-request threshold moves.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { postJson, runSwitchyard, startSwitchyard } from './lib/harness.mjs';
+
+describe('learned router', () => {
+  let sy, dir;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-learned-'));
+    // Proofs need the strong model; on greetings the weak one does better.
+    const rows = ['prompt,strong,weak'];
+    for (let i = 0; i < 60; i++) {
+      rows.push(`"prove theorem ${i} about primes and integrals",True,False`);
+      rows.push(`"hello there friend number ${i}",False,True`);
+    }
+    fs.writeFileSync(path.join(dir, 'train.csv'), rows.join('\n') + '\n');
+    const t = await runSwitchyard(['train', '--data', path.join(dir, 'train.csv'), '--out', path.join(dir, 'router.sylm'),
+      '--strong', 'strong', '--weak', 'weak', '--no-decontaminate', '--quiet', '--seed', '7']);
+    assert.equal(t.code, 0, t.stderr);
+    sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+providers: [{name: mock, type: mock}]
+models:
+  - {name: strong-model, provider: mock, model: strong-1}
+  - {name: weak-model, provider: mock, model: weak-1}
+routers:
+  - name: auto
+    default: weak-model
+    stages:
+      - {type: learned, model_file: "${path.join(dir, 'router.sylm')}", strong: strong-model, weak: weak-model, threshold: 0.5}
+`);
+  });
+  after(async () => { await sy?.stop(); });
+
+  const ask = (model, content, headers = {}, extra = {}) =>
+    postJson(`${sy.url}/v1/chat/completions`, { model, messages: [{ role: 'user', content }], ...extra }, headers);
+
+  test('the trained model separates the two kinds of prompt', async () => {
+    const hard = await ask('auto', 'prove theorem 999 about primes and integrals');
+    const easy = await ask('auto', 'hello there friend number 999');
+    assert.equal(hard.headers.get('x-switchyard-model'), 'strong-model');
+    assert.equal(easy.headers.get('x-switchyard-model'), 'weak-model');
+    assert.match(hard.headers.get('x-switchyard-reason'), /^learned:score=0\.\d{3}>=0\.500 strong$/);
+  });
+
+  test('the same prompt moves between models as the per-request threshold moves', async () => {
+    const prompt = 'prove theorem 999 about primes and integrals';
+    const score = Number((await ask('auto', prompt)).headers.get('x-switchyard-reason').match(/score=([\d.]+)/)[1]);
+    const below = Math.max(0, score - 0.05).toFixed(3), above = Math.min(1, score + 0.05).toFixed(3);
+    // header
+    assert.equal((await ask('auto', prompt, { 'x-switchyard-threshold': below })).headers.get('x-switchyard-model'), 'strong-model');
+    assert.equal((await ask('auto', prompt, { 'x-switchyard-threshold': above })).headers.get('x-switchyard-model'), 'weak-model');
+    // body extension
+    assert.equal((await ask('auto', prompt, {}, { switchyard: { threshold: Number(above) } })).headers.get('x-switchyard-model'), 'weak-model');
+    // model-name form, for SDKs that can only set the model
+    assert.equal((await ask(`auto@${below}`, prompt)).headers.get('x-switchyard-model'), 'strong-model');
+    const r = await ask(`auto@${above}`, prompt);
+    assert.equal(r.headers.get('x-switchyard-model'), 'weak-model');
+    assert.equal(r.headers.get('x-switchyard-router'), 'auto');
+  });
+
+  test('a bad threshold is a 400 naming the field', async () => {
+    const r = await ask('auto', 'x', { 'x-switchyard-threshold': 'high' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error.param, 'x-switchyard-threshold');
+    const m = await ask('auto@abc', 'x');
+    assert.equal(m.status, 400);
+    assert.equal(m.json.error.param, 'model');
+  });
+});
