@@ -179,7 +179,7 @@ struct ConfigBuilder {
       n.get("type")->error(d, "unknown provider type \"" + p.type + "\" (known: " + list + ")");
     }
     if (!p.name.empty() && c.find_provider(p.name)) n.get("name")->error(d, "duplicate provider name \"" + p.name + "\"");
-    if (auto url = n.str("base_url", d, p.type != "mock" && p.type != "bedrock")) {
+    if (auto url = n.str("base_url", d, p.type != "mock" && p.type != "bedrock" && p.type != "gemini")) {
       p.base_url = *url;
       if (auto u = parse_url(*url)) p.url = *u;
       else n.get("base_url")->error(d, "expected an http:// or https:// URL");
@@ -212,6 +212,11 @@ struct ConfigBuilder {
       else mock(*m, p.mock);
     }
     if (const Node* o = n.get("options")) p.options = *o;
+    // Gemini's OpenAI-compatible endpoint is the default for type gemini.
+    if (p.type == "gemini" && p.base_url.empty()) {
+      p.base_url = "https://generativelanguage.googleapis.com/v1beta/openai";
+      p.url = *parse_url(p.base_url);
+    }
     // Bedrock's endpoint follows from its region when no base_url is given.
     if (p.type == "bedrock" && p.base_url.empty()) {
       const Node* region = p.options.is_map() ? p.options.get("region") : nullptr;
