@@ -227,6 +227,11 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
     return n;
   };
   const std::int64_t completion_reserve = request.max_tokens().value_or(rel.default_max_tokens);
+  std::optional<std::int64_t> prompt_bound;  // never below the exact count, and free to compute
+  auto fits_for_sure = [&](std::int64_t window) {
+    if (!prompt_bound) prompt_bound = static_cast<std::int64_t>(tokenize::chat_tokens_upper_bound(request.messages()));
+    return *prompt_bound + completion_reserve <= window;
+  };
 
   std::vector<const config::ModelConfig*> chain{first};
   auto add_model = [&](const std::string& name, bool next) {
@@ -255,14 +260,16 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
       for (const auto& dep : model.deployments) {
         int failed = failures.count(dep.id) ? failures[dep.id] : 0;
         if (failed >= 2) continue;  // at most one retry of the same deployment per request
-        // Exact counts only where a limit needs them; otherwise the raw size of the messages (JSON
-        // included, so an over-estimate) is enough to reserve against learned token headroom.
-        std::int64_t need_prompt = (dep.context_window || dep.tpm) ? prompt_tokens(dep.upstream_model)
-                                                                   : static_cast<std::int64_t>(request.payload().size() / 4);
+        // Exact counts only where a limit needs them: TPM accounting, or a context window the prompt
+        // may come near (a prompt whose byte count fits is never tokenised). Otherwise the raw size of
+        // the messages / 4 is enough to reserve against learned token headroom.
+        bool exact = dep.tpm || (dep.context_window && !fits_for_sure(dep.context_window));
+        std::int64_t need_prompt = exact ? prompt_tokens(dep.upstream_model)
+                                         : static_cast<std::int64_t>(request.payload().size() / 4);
         auto skip = [&](std::string reason) {
           if (skipped_seen.insert(dep.id).second) trace.skipped.emplace_back(dep.id, std::move(reason));
         };
-        if (dep.context_window && need_prompt + completion_reserve > dep.context_window) {
+        if (dep.context_window && exact && need_prompt + completion_reserve > dep.context_window) {
           skip("context_window");
           continue;
         }

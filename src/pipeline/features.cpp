@@ -19,6 +19,12 @@ std::int64_t RequestFeatures::prompt_tokens() const {
   return *prompt_tokens_;
 }
 
+std::pair<std::int64_t, std::int64_t> RequestFeatures::prompt_tokens_bounds() const {
+  if (prompt_tokens_) return {*prompt_tokens_, *prompt_tokens_};
+  if (!counter_) return {prompt_tokens(), prompt_tokens()};  // the estimate is cheap
+  return {0, static_cast<std::int64_t>(tokenize::chat_tokens_upper_bound(request_.messages()))};
+}
+
 const embed::Embedding* RequestFeatures::cached_embedding(const embed::Embedder* e, std::string_view text) const {
   for (const auto& c : embeddings_) {
     if (c.embedder == e && c.text == text) return &c.vector;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/session.hpp"
+#include "switchyard/core/numbers.hpp"
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/pipeline/router.hpp"
@@ -23,12 +24,6 @@ using pipeline::Outcome;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-std::string fmt_double(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
 }
 
 struct Logged {
@@ -389,8 +384,8 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     // A complete event stream produced by a stage (an accepted cascade answer): sent at once.
     st.usage = out->usage;
     st.cost = stage_spent;
-    call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", overhead(Clock::now())));
-    call.headers.emplace_back("x-switchyard-cost-usd", fmt_double("%.8f", st.cost));
+    call.headers.emplace_back("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
+    call.headers.emplace_back("x-switchyard-cost-usd", fixed(st.cost, 8));
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = st.usage.prompt_tokens;
     log.rec.completion_tokens = st.usage.completion_tokens;
@@ -406,8 +401,8 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
                              : stage_spent + (dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0);
     auto now = Clock::now();
     double over = overhead(now);
-    call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", over));
-    call.headers.emplace_back("x-switchyard-cost-usd", fmt_double("%.8f", st.cost));
+    call.headers.emplace_back("x-switchyard-overhead-ms", fixed(over, 3));
+    call.headers.emplace_back("x-switchyard-cost-usd", fixed(st.cost, 8));
     log.rec.overhead_ms = over;
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = out->usage.prompt_tokens;
@@ -426,7 +421,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
 
   // Streaming: the first event is in hand, so commit to 200 and send it with the head; then relay
   // events as they arrive.
-  call.headers.emplace_back("x-switchyard-overhead-ms", fmt_double("%.3f", overhead(Clock::now())));
+  call.headers.emplace_back("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
   std::optional<providers::anthropic_ingress::StreamTranslator> translator;
   if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
   std::string buf, first;

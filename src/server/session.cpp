@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <charconv>
 #include <cstdio>
 
 #include "switchyard/core/ids.hpp"
@@ -119,8 +120,10 @@ void Session::append_chunk(std::string& out, std::string_view data) const {
     return;
   }
   char size[20];
-  int len = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out.append(size, static_cast<size_t>(len));
+  char* end = std::to_chars(size, size + 16, data.size(), 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(size, end);
   out.append(data);
   out.append("\r\n");
 }

@@ -82,6 +82,12 @@ std::size_t ModelTokenCounter::count_chat(std::span<const MessageText> messages)
   return n;
 }
 
+std::size_t chat_tokens_upper_bound(std::span<const MessageText> messages) {
+  std::size_t n = kReplyPrimingTokens;
+  for (const MessageText& m : messages) n += kTokensPerMessage + m.role.size() + m.text.size();
+  return n;
+}
+
 std::shared_ptr<const TokenCounter> TokenCounter::load(const std::filesystem::path& dir) {
   std::vector<std::string> errors;
   auto load_one = [&](Encoding e) -> std::shared_ptr<const Tokenizer> {

@@ -9,6 +9,7 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/pipeline/stage.hpp"
+#include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
 namespace {
@@ -34,7 +35,8 @@ struct RuleStageTest : ::testing::Test {
   }
 
   Decision run(const Stage& stage, const std::string& body, Caller caller = {},
-               std::map<std::string, std::string> headers = {}) {
+               std::map<std::string, std::string> headers = {}, const tokenize::LazyTokenCounter* counter = nullptr,
+               std::int64_t* prompt_tokens = nullptr) {
     auto req = Request::parse(Endpoint::chat, body);
     EXPECT_TRUE(req.ok());
     RequestFeatures f(**req, std::move(caller), {},
@@ -42,13 +44,14 @@ struct RuleStageTest : ::testing::Test {
                         auto it = headers.find(std::string(n));
                         return it == headers.end() ? std::string_view{} : std::string_view(it->second);
                       },
-                      nullptr);
+                      counter);
     net::io_context ioc;
     providers::WorkerContext w;
     Dispatcher disp({}, nullptr, nullptr);
     StageContext ctx{f, w, *cfg, disp};
     auto fut = net::co_spawn(ioc, stage.decide(ctx), net::use_future);
     ioc.run();
+    if (prompt_tokens) *prompt_tokens = f.prompt_tokens();
     return fut.get();
   }
 
@@ -79,6 +82,28 @@ rules:
   EXPECT_EQ(longd.kind, Decision::Kind::route);
   EXPECT_EQ(longd.target, "large");
   EXPECT_EQ(run(*s, chat("short")).kind, Decision::Kind::pass);
+}
+
+// prompt_tokens rules decide on cheap bounds when they can; the answer must always be the exact one.
+TEST_F(RuleStageTest, PromptTokenBoundsGiveTheExactAnswer) {
+  auto s = build(R"(
+rules:
+  - {name: huge, when: {prompt_tokens: {gt: 100000}}, route: large}
+  - {name: band, when: {prompt_tokens: {gte: 20, lt: 40}}, route: small}
+  - {name: exactly, when: {prompt_tokens: 12}, route: small}
+)");
+  ASSERT_TRUE(s) << d.errors()[0];
+  tokenize::LazyTokenCounter counter;  // exact when the rank files are there, the estimate otherwise
+  counter.load_now();
+  for (int words = 0; words < 60; ++words) {
+    std::string text;
+    for (int i = 0; i < words; ++i) text += i % 3 ? "lorem " : "ipsum, ";
+    std::int64_t n = 0;
+    Decision dn = run(*s, chat(text), {}, {}, &counter, &n);
+    std::string want = n > 100000 ? "rule:huge" : (n >= 20 && n < 40) ? "rule:band" : n == 12 ? "rule:exactly" : "";
+    EXPECT_EQ(dn.kind == Decision::Kind::pass ? std::string() : dn.reason.substr(0, want.size()), want)
+        << words << " words, " << n << " tokens: " << dn.reason;
+  }
 }
 
 TEST_F(RuleStageTest, CombinatorsTagsTiersAndHeaders) {

@@ -117,5 +117,27 @@ TEST(TokenCounterTest, CountsRequestMessageTexts) {
   EXPECT_EQ(counter.count_chat("gpt-4o", messages), 9u);
 }
 
+// The bound that lets rules and the dispatcher skip tokenising must hold for every method and text.
+TEST(TokenCounterTest, ChatUpperBoundIsNeverBelowTheCount) {
+  const std::vector<std::string> texts = {
+      "", "a", "hello world", "   \n\n\t  ", "1234567890123", "{\"json\": [1, 2, 3]}", "x = a[i] * b[j] + 42;",
+      "Grüße aus München — ça va?", "日本語のテキストです。漢字とかな。", "Привет, как дела?", "🙂🙃🚀 emoji 👍🏽",
+      std::string(3000, 'a'), std::string(500, ' ') + "end"};
+  std::vector<std::shared_ptr<const TokenCounter>> counters = {std::make_shared<const TokenCounter>(nullptr, nullptr)};
+  auto o200k = testing::rank_file_tokenizer(Encoding::o200k_base);
+  auto cl100k = testing::rank_file_tokenizer(Encoding::cl100k_base);
+  if (o200k || cl100k) counters.push_back(std::make_shared<const TokenCounter>(o200k, cl100k));
+  for (const auto& counter : counters) {
+    for (const std::string& t : texts) {
+      const std::vector<MessageText> one = {{"user", t, false}};
+      const std::vector<MessageText> two = {{"system", t, false}, {"user", t + t, false}};
+      EXPECT_LE(counter->count_chat("gpt-4o", one), chat_tokens_upper_bound(one)) << t;
+      EXPECT_LE(counter->count_chat("gpt-4o", two), chat_tokens_upper_bound(two)) << t;
+      EXPECT_LE(counter->count_chat("claude-sonnet-4", two), chat_tokens_upper_bound(two)) << t;
+    }
+  }
+  EXPECT_EQ(chat_tokens_upper_bound(std::vector<MessageText>{}), 3u);
+}
+
 }  // namespace
 }  // namespace sy::tokenize

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "switchyard/config/node.hpp"
@@ -68,6 +69,9 @@ class RequestFeatures {
   std::string_view header(std::string_view name) const { return headers_ ? headers_(name) : std::string_view{}; }
   /// Estimated prompt tokens (o200k_base with chat framing; an estimate when rank files are absent).
   std::int64_t prompt_tokens() const;
+  /// Bounds of prompt_tokens() without tokenising ({n, n} once counted): rules decide on them when
+  /// they can, so a `prompt_tokens > 100000` rule costs nothing on a short prompt.
+  std::pair<std::int64_t, std::int64_t> prompt_tokens_bounds() const;
   /// Tags added by earlier stages' `continue` actions.
   const std::set<std::string>& tags() const { return tags_; }
   void add_tag(std::string tag) { tags_.insert(std::move(tag)); }

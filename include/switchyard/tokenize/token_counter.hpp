@@ -46,6 +46,11 @@ inline constexpr std::size_t kReplyPrimingTokens = 3;
 /// priced by its length and script (see README for the fit and its error). Thread-safe, allocation-free.
 std::size_t estimate_tokens(std::string_view text);
 
+/// An upper bound of `count_chat(messages)` for every counting method, in O(messages) without
+/// tokenising: every BPE token of o200k/cl100k covers at least one byte, and the estimate never prices
+/// a code point above one token. Lets callers skip exact counting when a limit is far away.
+std::size_t chat_tokens_upper_bound(std::span<const MessageText> messages);
+
 /// The OpenAI encoding a model name implies ("gpt-4o-mini" -> o200k_base), or nullopt for a model
 /// of another family. A provider prefix ("openai/gpt-4o") and a fine-tune prefix ("ft:") are ignored.
 std::optional<Encoding> encoding_for_model(std::string_view model);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "switchyard/core/numbers.hpp"
 #include "switchyard/learn/learned_model.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
@@ -14,11 +15,7 @@ namespace {
 
 namespace net = boost::asio;
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  return buf;
-}
+std::string fmt(double v) { return fixed(v, 3); }
 
 class LearnedStage final : public Stage {
  public:

@@ -79,8 +79,36 @@ struct Not final : Condition {
 struct Compare final : Condition {
   std::string field;
   std::function<std::optional<double>(const RequestFeatures&)> value;
+  /// Optional cheap bounds of the value: when the comparison has one answer over the whole range,
+  /// `value` (e.g. exact token counting) is never computed.
+  std::function<std::pair<double, double>(const RequestFeatures&)> bounds;
   std::optional<double> gt, gte, lt, lte, eq;
+
+  /// The answer for every value in [lo, hi], if there is one. Each of gt/gte/lt/lte is monotone, so
+  /// its values at the ends decide it on the whole range.
+  std::optional<bool> decide_on(double lo, double hi) const {
+    bool everywhere = true;
+    auto op = [&](bool at_lo, bool at_hi) {
+      everywhere = everywhere && at_lo && at_hi;
+      return at_lo || at_hi;  // false at both ends: false on the whole range
+    };
+    if (gt && !op(lo > *gt, hi > *gt)) return false;
+    if (gte && !op(lo >= *gte, hi >= *gte)) return false;
+    if (lt && !op(lo < *lt, hi < *lt)) return false;
+    if (lte && !op(lo <= *lte, hi <= *lte)) return false;
+    if (eq) {
+      if (*eq < lo || *eq > hi) return false;
+      everywhere = everywhere && lo == hi;
+    }
+    if (everywhere) return true;
+    return std::nullopt;
+  }
+
   bool eval(const RequestFeatures& f) const override {
+    if (bounds) {
+      auto [lo, hi] = bounds(f);
+      if (auto decided = decide_on(lo, hi)) return *decided;
+    }
     auto v = value(f);
     if (!v) return false;
     if (gt && !(*v > *gt)) return false;
@@ -277,10 +305,12 @@ std::optional<Scope> parse_scope(const config::Node& n, config::Diagnostics& d, 
 CondPtr build_condition(const config::Node& n, config::Diagnostics& d);
 
 CondPtr build_compare(const config::Node& n, std::string field,
-                      std::function<std::optional<double>(const RequestFeatures&)> value, config::Diagnostics& d) {
+                      std::function<std::optional<double>(const RequestFeatures&)> value, config::Diagnostics& d,
+                      std::function<std::pair<double, double>(const RequestFeatures&)> bounds = {}) {
   auto c = std::make_unique<Compare>();
   c->field = std::move(field);
   c->value = std::move(value);
+  c->bounds = std::move(bounds);
   if (n.is_scalar()) {
     c->eq = config::Node::make_map({{"eq", n}}, n.path(), n.line()).number("eq", d, -1e18, 1e18);
     return c;
@@ -358,7 +388,12 @@ CondPtr build_leaf(const std::string& key, const config::Node& v, const config::
     return c;
   }
   if (key == "prompt_tokens") {
-    return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.prompt_tokens())); }, d);
+    return build_compare(
+        v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.prompt_tokens())); }, d,
+        [](const RequestFeatures& f) {
+          auto [lo, hi] = f.prompt_tokens_bounds();
+          return std::pair<double, double>(static_cast<double>(lo), static_cast<double>(hi));
+        });
   }
   if (key == "message_count") {
     return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.request().messages().size())); }, d);

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "switchyard/core/numbers.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/hybrid_embedder.hpp"
 #include "switchyard/embed/semantic_index.hpp"
@@ -27,11 +28,7 @@ namespace {
 namespace net = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
 
-std::string fmt2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
+std::string fmt2(double v) { return fixed(v, 2); }
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
