@@ -57,9 +57,11 @@ void ResponseStream::fail(const Error& e) {
 }
 
 net::awaitable<Result<bool>> ResponseStream::next(std::string& out) {
+  const size_t from = out.size();
   if (!pending_.empty()) {
     out.append(pending_);
     pending_.clear();
+    filter(out, from);
     co_return true;
   }
   if (ended_) co_return false;
@@ -72,22 +74,24 @@ net::awaitable<Result<bool>> ResponseStream::next(std::string& out) {
     }
     if (!*more) {
       ended_ = true;
-      size_t before = out.size();
       auto st = decoder_->finish(out);
       if (!st) {
         fail(st.error());
         co_return std::move(st).error();
       }
       if (lease_) lease_->settle(&decoder_->usage());
-      co_return out.size() > before;
+      filter(out, from);
+      co_return out.size() > from;
     }
-    size_t before = out.size();
     auto st = decoder_->feed(raw_, out);
     if (!st) {
       fail(st.error());
       co_return std::move(st).error();
     }
-    if (out.size() > before) co_return true;
+    if (out.size() > from) {
+      filter(out, from);
+      co_return true;
+    }
   }
 }
 

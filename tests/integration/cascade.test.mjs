@@ -1,9 +1,10 @@
 // The cascade through HTTP with scripted mock models: accepted at step 1, escalated once, escalated to
-// the end, a verifier model down, streaming in both cases, review mode, and cost accounting.
+// the end, a verifier model down, streaming in both cases, review mode, cost accounting, and
+// stream_early (a streamed step judged on its first tokens, then relayed live or cancelled).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { postJson, sseData, startSwitchyard } from './lib/harness.mjs';
+import { postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
 
 const ask = (sy, content, extra = {}, model = 'auto') => postJson(`${sy.url}/v1/chat/completions`, { model, messages: [{ role: 'user', content }], ...extra });
 const streamText = (r) => sseData(r.text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d).choices?.[0]?.delta?.content ?? '').join('');
@@ -209,5 +210,170 @@ routers:
     const r = await ask(sy, 'draft me something', { stream: true }, 'review-ok');
     assert.equal(streamText(r), 'Short draft.');
     assert.equal(r.headers.get('x-switchyard-cascade'), 'small:drafted -> lenient:approved');
+  });
+});
+
+// One streamed chunk of a cheap model's answer with its token's logprobs, as OpenAI sends them.
+const lpChunk = (token, logprob) => `data: ${JSON.stringify({
+  id: 'chatcmpl-remote', object: 'chat.completion.chunk', created: 1700000000, model: 'remote-1',
+  choices: [{ index: 0, delta: { content: token }, finish_reason: null,
+    logprobs: { content: [{ token, logprob, bytes: null, top_logprobs: [{ token, logprob, bytes: null }, { token: '<alt>', logprob: Math.log(1 - Math.exp(logprob)), bytes: null }] }] } }],
+})}\n\n`;
+const roleChunk = `data: ${JSON.stringify({ id: 'chatcmpl-remote', object: 'chat.completion.chunk', created: 1700000000, model: 'remote-1', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`;
+const stopChunk = `data: ${JSON.stringify({ id: 'chatcmpl-remote', object: 'chat.completion.chunk', created: 1700000000, model: 'remote-1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`;
+const usageChunk = `data: ${JSON.stringify({ id: 'chatcmpl-remote', object: 'chat.completion.chunk', created: 1700000000, model: 'remote-1', choices: [], usage: { prompt_tokens: 9, completion_tokens: 8, total_tokens: 17 } })}\n\n`;
+const chunksOf = (text) => sseData(text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+/** The cost_usd of a request's access-log line (written when its stream ended). */
+async function loggedCost(sy, r) {
+  const re = new RegExp(`${r.headers.get('x-request-id')} .* cost_usd=([\\d.]+)`);
+  await sy.waitForOutput(re);
+  return Number(sy.output().match(re)[1]);
+}
+const streamFetch = (sy, body) => fetch(`${sy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('cascade: stream_early', () => {
+  let sy, up, release, released, upstreamCancelled;
+  before(async () => {
+    released = new Promise((r) => { release = r; });
+    upstreamCancelled = new Promise((r) => { up = { cancelled: r }; });
+    const cancelled = up.cancelled;
+    // A real streaming upstream for the cheap step, so the test decides when the rest of an answer
+    // comes ("held") and can see Switchyard hang up on a rejected prefix ("unsure").
+    up = await startUpstream(async (req, res, rec) => {
+      const prompt = rec.json.messages.at(-1).content;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (prompt.includes('held')) {
+        res.write(roleChunk + ['Alpha ', 'beta ', 'gamma ', 'delta ', 'epsilon '].map((t) => lpChunk(t, -0.01)).join(''));
+        await released;  // the rest only after the client has seen the start
+        res.end(['zeta ', 'eta ', 'omega.'].map((t) => lpChunk(t, -0.01)).join('') + stopChunk + usageChunk + 'data: [DONE]\n\n');
+      } else {
+        res.on('close', () => cancelled(true));  // never ends on its own
+        res.write(roleChunk + ['Well, ', 'it ', 'might ', 'be ', 'seven '].map((t) => lpChunk(t, -2.0)).join(''));
+      }
+    });
+    sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+providers:
+  - {name: fake, type: openai, base_url: "${up.url}/v1", api_key: sk-test}
+  - name: cheap
+    type: mock
+    mock:
+      script:
+        - {when: "easy", reply: "The answer is 4.", logprob: -0.05}
+        - {when: "hard", reply: "Maybe 17, not sure.", logprob: -2.0}
+        - {when: "long", reply: "One two three four five six seven eight nine ten eleven twelve.", logprob: -0.05}
+  - name: big
+    type: mock
+    mock: {reply: "The strong model says 42."}
+  - name: down
+    type: mock
+    mock: {fail_rate: 1.0, fail_status: 503}
+models:
+  - {name: small, provider: cheap, model: small-1, input_price: 0.1, output_price: 0.2}
+  - {name: remote, provider: fake, model: remote-1, input_price: 1, output_price: 2}
+  - {name: large, provider: big, model: large-1, input_price: 10, output_price: 30}
+  - {name: flaky, provider: down, model: flaky-1, fallbacks: [small]}
+routers:
+  - name: early
+    default: large
+    stages:
+      - type: cascade
+        steps: [{model: small, threshold: 0.6}, {model: large}]
+        verifiers: [{type: logprob}, {type: heuristics}]
+        stream_early: {tokens: 4}
+  - name: early16
+    default: large
+    stages:
+      - {type: cascade, steps: [{model: small, threshold: 0.6}, large], verifiers: [{type: logprob}], stream_early: {tokens: 16}}
+  - name: early-remote
+    default: large
+    stages:
+      - {type: cascade, steps: [{model: remote, threshold: 0.6}, large], verifiers: [{type: logprob}], stream_early: {tokens: 4}}
+  - name: early-flaky
+    default: large
+    stages:
+      - {type: cascade, steps: [{model: flaky, threshold: 0.6}, large], verifiers: [{type: logprob}], stream_early: {tokens: 4}}
+`);
+  });
+  after(async () => { release?.(); await sy?.stop(); await up?.close(); });
+
+  test('accepted early: the cheap stream reaches the client before its upstream finishes, without logprobs or usage', async () => {
+    const res = await streamFetch(sy, { model: 'early-remote', stream: true, messages: [{ role: 'user', content: 'a held question' }] });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-switchyard-cascade'), 'remote:accepted-early(0.99@4)');
+    assert.equal(res.headers.get('x-switchyard-model'), 'remote');
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes('delta ')) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, 'stream ended before the held prefix');
+      text += dec.decode(value);
+    }
+    assert.ok(!text.includes('omega'), 'the upstream has not sent the rest yet');
+    release();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    assert.equal(streamText({ text }), 'Alpha beta gamma delta epsilon zeta eta omega.');
+    const chunks = chunksOf(text);
+    assert.ok(chunks.every((c) => (c.choices[0]?.logprobs ?? null) === null), 'logprobs the client did not ask for are stripped');
+    assert.ok(!chunks.some((c) => c.usage), 'no usage chunk for a client that did not ask');
+    assert.ok(text.trim().endsWith('data: [DONE]'));
+    const sent = up.requests.at(-1).json;
+    assert.equal(sent.stream, true);
+    assert.equal(sent.logprobs, true);
+  });
+
+  test('rejected on the prefix: the cheap upstream is cancelled, the next model streams, the prefix is paid for', async () => {
+    const r = await ask(sy, 'an unsure question', { stream: true }, 'early-remote');
+    assert.equal(r.status, 200);
+    assert.equal(await upstreamCancelled, true);
+    assert.equal(streamText(r), 'The strong model says 42.');
+    assert.ok(!r.text.includes('seven'), 'nothing of the rejected prefix reached the client');
+    assert.equal(r.headers.get('x-switchyard-cascade'), 'remote:rejected-early(0.14@4) -> large:routed');
+    assert.equal(r.headers.get('x-switchyard-model'), 'large');
+    // A stream's cost is known at its end: it is in the access log, not in a header.
+    const direct = await ask(sy, 'an unsure question', { stream: true }, 'large');
+    const cost = await loggedCost(sy, r);
+    const largeOnly = await loggedCost(sy, direct);
+    assert.ok(largeOnly > 0 && cost > largeOnly, `cost ${cost} includes the abandoned prefix on top of ${largeOnly}`);
+  });
+
+  test('logprobs and the usage chunk reach a client that asked for them', async () => {
+    const r = await ask(sy, 'a long question', { stream: true, logprobs: true, stream_options: { include_usage: true } }, 'early');
+    assert.equal(r.headers.get('x-switchyard-cascade'), 'small:accepted-early(0.95@4)');
+    assert.equal(streamText(r), 'One two three four five six seven eight nine ten eleven twelve.');
+    const chunks = chunksOf(r.text);
+    const withContent = chunks.filter((c) => c.choices[0]?.delta?.content);
+    assert.equal(withContent.length, 12);
+    assert.ok(withContent.every((c) => c.choices[0].logprobs.content.length === 1));
+    assert.ok(chunks.some((c) => c.usage?.completion_tokens === 12), 'usage chunk for a client that asked');
+  });
+
+  test('an answer shorter than N tokens is judged whole: accepted or escalated', async () => {
+    const ok = await ask(sy, 'an easy question', { stream: true }, 'early16');
+    assert.equal(ok.headers.get('x-switchyard-cascade'), 'small:accepted-early(0.95@4)');
+    assert.equal(streamText(ok), 'The answer is 4.');
+    assert.equal(sseData(ok.text).at(-1), '[DONE]');
+    const no = await ask(sy, 'a hard question', { stream: true }, 'early16');
+    assert.equal(no.headers.get('x-switchyard-cascade'), 'small:rejected-early(0.14@4) -> large:routed');
+    assert.equal(streamText(no), 'The strong model says 42.');
+  });
+
+  test('a deployment failing before its first event fails over as usual', async () => {
+    const r = await ask(sy, 'an easy question', { stream: true }, 'early-flaky');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-switchyard-cascade'), 'flaky:accepted-early(0.95@4)');
+    assert.ok(Number(r.headers.get('x-switchyard-attempts')) >= 2, 'the failing deployment was tried first');
+    assert.match(r.headers.get('x-switchyard-skipped'), /503/);
+    assert.equal(streamText(r), 'The answer is 4.');
+  });
+
+  test('non-streaming clients keep the held, fully judged answer', async () => {
+    const r = await ask(sy, 'an easy question', {}, 'early');
+    assert.match(r.headers.get('x-switchyard-cascade'), /^small:accepted\(0\.\d\d\)$/);
+    assert.equal(r.json.choices[0].message.content, 'The answer is 4.');
   });
 });

@@ -18,6 +18,7 @@
 /// Thread-safe: shared by all workers; per-deployment state lives in the HealthRegistry.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,20 +93,32 @@ class ResponseStream {
   boost::asio::awaitable<Result<bool>> next(std::string& out);
   const Usage& usage() const { return decoder_->usage(); }
 
+  /// Rewrites the whole frames `next` appended to `out` from offset `from` on. Set by a stage that
+  /// asked the upstream for more than the client did (the cascade strips logprobs it asked for).
+  using FrameFilter = std::function<void(std::string& out, std::size_t from)>;
+  void set_filter(FrameFilter filter) { filter_ = std::move(filter); }
+  /// Puts frames already taken with `next` back in front of the stream: the next call returns them
+  /// again (through the filter). For a stage that read ahead before committing the stream to a client.
+  void unread(std::string frames) { pending_.insert(0, frames); }
+
  private:
   void fail(const Error& e);
+  void filter(std::string& out, std::size_t from) const {
+    if (filter_ && out.size() > from) filter_(out, from);
+  }
   std::unique_ptr<providers::Exchange> exchange_;
   std::unique_ptr<providers::StreamDecoder> decoder_;
   std::string pending_;
   std::string raw_;
   std::unique_ptr<Lease> lease_;
+  FrameFilter filter_;
   bool ended_ = false;
 };
 
 struct Outcome {
   std::string body;                        ///< complete OpenAI JSON body (non-streaming), or SSE when `sse`
   bool sse = false;                        ///< `body` is a complete event stream (a replayed answer)
-  std::unique_ptr<ResponseStream> stream;  ///< set for streaming requests
+  std::unique_ptr<ResponseStream> stream;  ///< set for streaming requests (or a live stream a stage accepted)
   Usage usage;                             ///< non-streaming usage
 };
 

@@ -106,8 +106,9 @@ struct Decision {
   std::optional<Outcome> outcome;  ///< Kind::respond: the stage produced the answer itself
   DispatchTrace trace;             ///< Kind::respond: the calls it made
   std::string extra_header_name, extra_header_value;  ///< a stage-specific header (e.g. the cascade path)
-  /// USD the stage itself spent on upstream calls (cascade steps, verifiers). For Kind::respond it is
-  /// the whole cost of the answer; for Kind::route it is added to the cost of the routed call.
+  /// USD the stage itself spent on upstream calls (cascade steps, verifiers). For Kind::respond with a
+  /// complete body it is the whole cost of the answer; for Kind::route, and for Kind::respond with a
+  /// live `outcome->stream` (priced on its usage by the server), it is added to that call's cost.
   double spent_usd = 0;
 };
 

@@ -5,17 +5,24 @@
 //  - verify (default): steps cheap -> expensive, each with an acceptance threshold on the weighted
 //    score of the verifiers (logprob confidence, answer heuristics, self-verification by a judge model,
 //    sample agreement, a learned answer scorer). The last step is routed like any request, so it
-//    streams live; an accepted earlier answer is replayed to a streaming client as SSE at once.
+//    streams live; an accepted earlier answer is replayed to a streaming client as SSE at once. With
+//    `stream_early: {tokens: N}`, a streaming client's earlier steps are streamed instead: the step is
+//    requested as a stream with logprobs, judged by the logprob verifiers on its first N tokens, and
+//    then either relayed live (the held prefix first) or cancelled and escalated.
 //  - review: a cheap draft, a reviewer model checks it against a rubric, a frontier model rewrites it
 //    when the reviewer flags problems.
 //
 // The cost of every call (verifier calls included) is summed into the response's cost; the path taken
-// is in `x-switchyard-cascade` (e.g. "small:rejected(0.31) -> large:routed").
+// is in `x-switchyard-cascade` (e.g. "small:rejected(0.31) -> large:routed",
+// "small:accepted-early(0.93@16)").
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/learn/answer_extraction.hpp"
@@ -80,6 +87,189 @@ std::string answer_text(const Json& choice) {
   return it != msg.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+/// One generated token's logprob and the probability of its best alternative (0 when none is given).
+struct TokenLogprob {
+  double logprob = -100;
+  double runner_up = 0;
+};
+
+/// An OpenAI `logprobs.content` entry ({"token", "logprob", "top_logprobs": [...]}), from a parsed tree.
+TokenLogprob token_logprob(const Json& t) {
+  TokenLogprob out{t.value("logprob", -100.0), 0};
+  for (const auto& alt : t.value("top_logprobs", Json::array())) {
+    double p = std::exp(alt.value("logprob", -100.0));
+    if (alt.value("token", "") != t.value("token", "") && p > out.runner_up) out.runner_up = p;
+  }
+  return out;
+}
+
+/// The same from raw JSON, with the scanner: streamed chunks are read without building trees.
+std::optional<TokenLogprob> scan_token_logprob(std::string_view raw) {
+  auto o = json::scan_object(raw);
+  if (!o) return std::nullopt;
+  const json::Field* token = o->find("token");
+  const json::Field* lp = o->find("logprob");
+  TokenLogprob out{lp ? json::number_value(lp->value).value_or(-100.0) : -100.0, 0};
+  const json::Field* top = o->find("top_logprobs");
+  if (!top || top->type != json::Type::array) return out;
+  auto alts = json::scan_array(top->value);
+  if (!alts) return out;
+  for (const auto& alt : *alts) {
+    if (alt.type != json::Type::object) continue;
+    auto a = json::scan_object(alt.value);
+    if (!a) continue;
+    const json::Field* at = a->find("token");
+    const json::Field* alp = a->find("logprob");
+    double p = std::exp(alp ? json::number_value(alp->value).value_or(-100.0) : -100.0);
+    // Raw token texts compare equal exactly when the strings do (one encoder wrote both).
+    bool same = at && token && at->value == token->value;
+    if (!same && p > out.runner_up) out.runner_up = p;
+  }
+  return out;
+}
+
+/// Confidence from per-token logprobs over at most `limit` tokens: exp(mean logprob), exp(min
+/// logprob), or the mean margin over the runner-up. nullopt without tokens.
+std::optional<double> logprob_confidence(const std::vector<TokenLogprob>& tokens, const std::string& metric,
+                                         size_t limit = std::numeric_limits<size_t>::max()) {
+  size_t n = std::min(tokens.size(), limit);
+  if (n == 0) return std::nullopt;
+  double sum = 0, mn = 0, margin = 0;
+  for (size_t i = 0; i < n; ++i) {
+    double l = tokens[i].logprob;
+    sum += l;
+    mn = i == 0 ? l : std::min(mn, l);
+    margin += std::exp(l) - tokens[i].runner_up;
+  }
+  if (metric == "min") return std::exp(mn);
+  if (metric == "margin") return std::clamp(margin / static_cast<double>(n), 0.0, 1.0);
+  return std::exp(sum / static_cast<double>(n));
+}
+
+/// Collects choice 0's per-token logprobs from a step's stream frames as they arrive.
+struct PrefixScan {
+  std::vector<TokenLogprob> tokens;  // in order
+  size_t content_chunks = 0;         // chunks that carried content
+  bool missing_logprobs = false;     // content came without logprobs: the upstream does not stream them
+
+  /// Reads whole frames ("data: {...}\n\n").
+  void feed(std::string_view frames) {
+    constexpr std::string_view kData = "data: ";
+    size_t at = 0;
+    while (at < frames.size()) {
+      size_t end = frames.find("\n\n", at);
+      if (end == std::string_view::npos) end = frames.size();
+      std::string_view frame = frames.substr(at, end - at);
+      at = end + 2;
+      if (frame.starts_with(kData)) chunk(frame.substr(kData.size()));
+    }
+  }
+
+ private:
+  void chunk(std::string_view data) {
+    auto obj = json::scan_object(data);
+    const json::Field* choices = obj ? obj->find("choices") : nullptr;
+    if (!choices || choices->type != json::Type::array) return;
+    auto items = json::scan_array(choices->value);
+    if (!items) return;
+    for (const auto& item : *items) {
+      if (item.type != json::Type::object) continue;
+      auto choice = json::scan_object(item.value);
+      if (!choice) continue;
+      const json::Field* index = choice->find("index");
+      if (index && json::integer_value(index->value).value_or(0) != 0) continue;
+      bool has_content = false;
+      if (const json::Field* delta = choice->find("delta"); delta && delta->type == json::Type::object) {
+        auto d = json::scan_object(delta->value);
+        const json::Field* content = d ? d->find("content") : nullptr;
+        has_content = content && content->type == json::Type::string && content->value != "\"\"";
+      }
+      bool has_logprobs = false;
+      if (const json::Field* lp = choice->find("logprobs"); lp && lp->type == json::Type::object) {
+        auto l = json::scan_object(lp->value);
+        const json::Field* content = l ? l->find("content") : nullptr;
+        auto entries = content && content->type == json::Type::array ? json::scan_array(content->value)
+                                                                     : Result<std::vector<json::Field>>(Error());
+        if (entries) {
+          has_logprobs = true;
+          for (const auto& e : *entries) {
+            if (auto t = scan_token_logprob(e.value)) tokens.push_back(*t);
+          }
+        }
+      }
+      if (has_content) ++content_chunks;
+      if (has_content && !has_logprobs) missing_logprobs = true;
+    }
+  }
+};
+
+/// One SSE frame with every choice's `logprobs` set to null; other bytes kept as they are.
+std::string without_logprobs(std::string_view frame) {
+  constexpr std::string_view kData = "data: ";
+  if (!frame.starts_with(kData) || frame.find("\"logprobs\"") == std::string_view::npos) return std::string(frame);
+  std::string_view data = frame.substr(kData.size());
+  size_t last = data.find_last_not_of("\r\n");
+  std::string_view tail = last == std::string_view::npos ? data : data.substr(last + 1);
+  data = data.substr(0, data.size() - tail.size());
+  auto obj = json::scan_object(data);
+  const json::Field* choices = obj ? obj->find("choices") : nullptr;
+  if (!choices || choices->type != json::Type::array) return std::string(frame);
+  auto items = json::scan_array(choices->value);
+  if (!items) return std::string(frame);
+  std::string arr = "[";
+  for (size_t i = 0; i < items->size(); ++i) {
+    const json::Field& item = (*items)[i];
+    if (i) arr += ',';
+    std::optional<json::Object> co;
+    if (item.type == json::Type::object) {
+      if (auto scanned = json::scan_object(item.value)) co = std::move(*scanned);
+    }
+    const json::Field* lp = co ? co->find("logprobs") : nullptr;
+    if (lp && lp->type != json::Type::null) {
+      std::vector<json::Edit> edits{{"logprobs", std::string("null")}};
+      arr += json::splice(item.value, *co, edits);
+    } else {
+      arr += item.value;
+    }
+  }
+  arr += ']';
+  std::vector<json::Edit> edits{{"choices", std::move(arr)}};
+  return std::string(kData) + json::splice(data, *obj, edits) + std::string(tail);
+}
+
+/// A ResponseStream filter: strips the logprobs the cascade asked for from frames the client did not
+/// ask them in.
+void strip_logprobs(std::string& out, size_t from) {
+  std::string_view fresh = std::string_view(out).substr(from);
+  if (fresh.find("\"logprobs\"") == std::string_view::npos) return;
+  std::string rewritten;
+  rewritten.reserve(fresh.size());
+  size_t at = 0;
+  while (at < fresh.size()) {
+    size_t end = fresh.find("\n\n", at);
+    end = end == std::string_view::npos ? fresh.size() : end + 2;
+    rewritten += without_logprobs(fresh.substr(at, end - at));
+    at = end;
+  }
+  out.replace(from, std::string::npos, rewritten);
+}
+
+/// A step streamed early: a live stream to hand to the client, or why not.
+struct EarlyStep {
+  enum class Verdict { accepted, rejected, failed };
+  Verdict verdict = Verdict::failed;
+  double score = 0;
+  size_t tokens = 0;  // tokens judged
+  Error error;        // failed
+  std::unique_ptr<ResponseStream> stream;  // accepted: the held prefix first, then live
+  DispatchTrace trace;
+  double cost = 0;  // rejected or failed: what the abandoned stream cost (estimated when cut short)
+  std::vector<std::pair<std::string, double>> scores;
+};
+
+/// Largest prefix held while waiting for N tokens with logprobs (a guard against huge chunks).
+constexpr size_t kMaxHeldBytes = 1u << 20;
+
 class CascadeStage final : public Stage {
  public:
   static constexpr std::string_view kType = "cascade";
@@ -90,6 +280,7 @@ class CascadeStage final : public Stage {
   std::vector<Verifier> verifiers;
   double max_cost_usd = 0;                 // 0: no budget
   std::chrono::milliseconds max_latency{0};  // 0: no budget
+  size_t stream_early_tokens = 0;          // 0: streaming clients get held answers
   // review mode
   std::string draft, reviewer, rewriter, rubric;
 
@@ -190,25 +381,11 @@ class CascadeStage final : public Stage {
       switch (v.type) {
         case Verifier::Type::logprob: {
           const Json* lp = choice.contains("logprobs") && choice["logprobs"].is_object() ? &choice["logprobs"] : nullptr;
-          if (!lp || !lp->contains("content") || !(*lp)["content"].is_array() || (*lp)["content"].empty()) break;
-          double sum = 0, mn = 0, margin = 0;
-          size_t n = 0;
-          for (const auto& t : (*lp)["content"]) {
-            double l = t.value("logprob", -100.0);
-            sum += l;
-            mn = n == 0 ? l : std::min(mn, l);
-            const auto& top = t.value("top_logprobs", Json::array());
-            double p1 = std::exp(l), p2 = 0;
-            for (const auto& alt : top) {
-              double p = std::exp(alt.value("logprob", -100.0));
-              if (alt.value("token", "") != t.value("token", "") && p > p2) p2 = p;
-            }
-            margin += p1 - p2;
-            ++n;
+          if (lp && lp->contains("content") && (*lp)["content"].is_array()) {
+            std::vector<TokenLogprob> tokens;
+            for (const auto& t : (*lp)["content"]) tokens.push_back(token_logprob(t));
+            s = logprob_confidence(tokens, v.metric);
           }
-          if (v.metric == "min") s = std::exp(mn);
-          else if (v.metric == "margin") s = std::clamp(margin / static_cast<double>(n), 0.0, 1.0);
-          else s = std::exp(sum / static_cast<double>(n));
           break;
         }
         case Verifier::Type::heuristics: {
@@ -262,6 +439,97 @@ class CascadeStage final : public Stage {
       weights += v.weight;
     }
     co_return weights > 0 ? total / weights : 0.0;
+  }
+
+  /// Whether a step of this request is streamed early: the client streams one choice and the stage
+  /// is configured for it (the final step always streams live through the server).
+  bool streams_early(const Request& orig) const {
+    if (stream_early_tokens == 0 || !orig.stream()) return false;
+    const auto* n = orig.fields().find("n");
+    return !n || n->value == "1";
+  }
+
+  /// Streams a step: asks for a stream with logprobs, holds its frames until `stream_early_tokens`
+  /// tokens (or the end of the answer) arrived, and judges that prefix with the logprob verifiers
+  /// alone. Accepted, the stream is handed on with the held frames put back in front; rejected, it is
+  /// dropped, which closes the upstream connection before anything reached the client. The dispatcher
+  /// fails over as usual until a deployment sent its first event.
+  net::awaitable<EarlyStep> stream_step(StageContext& ctx, const Step& step) const {
+    EarlyStep r;
+    const Request& orig = ctx.features.request();
+    const auto* lp_field = orig.fields().find("logprobs");
+    const bool client_logprobs = lp_field && lp_field->value == "true";
+    std::vector<json::Edit> edits;
+    if (!client_logprobs) {
+      edits.push_back({"logprobs", std::string("true")});
+      if (!orig.fields().find("top_logprobs")) edits.push_back({"top_logprobs", std::string("2")});
+    }
+    auto req = Request::parse(Endpoint::chat, json::splice(orig.body(), orig.fields(), edits));
+    if (!req) {
+      r.error = std::move(req).error();
+      co_return r;
+    }
+    auto out = co_await ctx.dispatcher.dispatch(ctx.worker, ctx.config, **req, step.model, r.trace);
+    if (!out) {
+      r.error = std::move(out).error();
+      co_return r;
+    }
+    if (!out->stream) {
+      r.error = Error::make(ErrorKind::internal, "the cascade step did not stream");
+      co_return r;
+    }
+    std::unique_ptr<ResponseStream> stream = std::move(out->stream);
+    const auto* dep = r.trace.deployment_config;
+    PrefixScan scan;
+    std::string held;
+    bool ended = false;
+    auto waited_from = Clock::now();
+    while (scan.tokens.size() < stream_early_tokens && !scan.missing_logprobs && held.size() < kMaxHeldBytes) {
+      size_t from = held.size();
+      auto more = co_await stream->next(held);
+      if (!more) {
+        // Cut short before the client saw anything: the next step answers. Its prefix is paid for.
+        r.error = std::move(more).error();
+        Usage seen{ctx.features.prompt_tokens(),
+                   static_cast<std::int64_t>(std::max(scan.tokens.size(), scan.content_chunks)), 0, false};
+        if (dep) r.cost = cost_usd(seen, dep->input_price, dep->output_price);
+        co_return r;
+      }
+      scan.feed(std::string_view(held).substr(from));
+      if (!*more) {
+        ended = true;
+        break;
+      }
+    }
+    r.trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - waited_from);
+
+    r.tokens = std::min(scan.tokens.size(), stream_early_tokens);
+    double total = 0, weights = 0;
+    for (const auto& v : verifiers) {
+      if (v.type != Verifier::Type::logprob) continue;
+      std::optional<double> s = logprob_confidence(scan.tokens, v.metric, stream_early_tokens);
+      r.scores.emplace_back(step.model + ":logprob@" + std::to_string(r.tokens), s.value_or(-1));
+      total += v.weight * s.value_or(0.0);
+      weights += v.weight;
+    }
+    r.score = weights > 0 ? total / weights : 0.0;
+    if (r.score >= step.threshold) {
+      r.verdict = EarlyStep::Verdict::accepted;
+      stream->unread(std::move(held));
+      if (!client_logprobs) stream->set_filter(strip_logprobs);
+      r.stream = std::move(stream);
+      co_return r;
+    }
+    r.verdict = EarlyStep::Verdict::rejected;
+    // A finished stream reported its usage; a cancelled one is priced on what was seen (at least one
+    // token per content chunk, more when the logprobs show more).
+    Usage used = stream->usage();
+    if (!ended || !used.known) {
+      used = Usage{ctx.features.prompt_tokens(),
+                   static_cast<std::int64_t>(std::max(scan.tokens.size(), scan.content_chunks)), 0, false};
+    }
+    if (dep) r.cost = cost_usd(used, dep->input_price, dep->output_price);
+    co_return r;  // dropping the stream closes the upstream connection
   }
 
   /// The body the client receives for an accepted answer: one choice, logprobs only if it asked, and
@@ -343,6 +611,30 @@ class CascadeStage final : public Stage {
         d.kind = Decision::Kind::route;
         d.target = step.model;
         d.reason = "cascade:" + step.model + (i == 0 ? " (only step)" : " after " + std::to_string(i) + " rejected");
+        break;
+      }
+      if (streams_early(orig)) {
+        EarlyStep e = co_await stream_step(ctx, step);
+        spent += e.cost;
+        for (auto& sc : e.scores) d.scores.push_back(std::move(sc));
+        std::string judged = fmt2(e.score) + "@" + std::to_string(e.tokens);
+        if (e.verdict == EarlyStep::Verdict::failed) {
+          path += (path.empty() ? "" : " -> ") + step.model + ":failed(" + std::string(to_string(e.error.kind)) + ")";
+          continue;
+        }
+        d.scores.emplace_back(step.model, e.score);
+        if (e.verdict == EarlyStep::Verdict::rejected) {
+          path += (path.empty() ? "" : " -> ") + step.model + ":rejected-early(" + judged + ")";
+          continue;
+        }
+        path += (path.empty() ? "" : " -> ") + step.model + ":accepted-early(" + judged + ")";
+        d.kind = Decision::Kind::respond;
+        d.target = step.model;
+        d.reason = "cascade:" + step.model + " accepted on its first " + std::to_string(e.tokens) +
+                   " tokens score=" + fmt2(e.score) + ">=" + fmt2(step.threshold);
+        d.outcome.emplace();
+        d.outcome->stream = std::move(e.stream);
+        d.trace = std::move(e.trace);
         break;
       }
       std::vector<json::Edit> edits;
@@ -459,8 +751,8 @@ class CascadeStage final : public Stage {
 }  // namespace
 
 std::unique_ptr<Stage> make_cascade_stage(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
-  n.check_keys({"type", "name", "mode", "steps", "verifiers", "max_escalations", "max_cost_usd", "max_latency", "draft",
-                "reviewer", "rewriter", "rubric"},
+  n.check_keys({"type", "name", "mode", "steps", "verifiers", "max_escalations", "max_cost_usd", "max_latency",
+                "stream_early", "draft", "reviewer", "rewriter", "rubric"},
                d);
   auto stage = std::make_unique<CascadeStage>();
   size_t errors_before = d.errors().size();
@@ -480,6 +772,7 @@ std::unique_ptr<Stage> make_cascade_stage(const config::Node& n, BuildContext& c
       }
     }
     stage->rubric = n.str("rubric", d).value_or("The answer is correct, complete, and directly addresses the request.");
+    if (const config::Node* se = n.get("stream_early")) se->error(d, "stream_early applies to verify mode only");
     if (d.errors().size() != errors_before) return nullptr;
     return stage;
   }
@@ -548,6 +841,18 @@ std::unique_ptr<Stage> make_cascade_stage(const config::Node& n, BuildContext& c
       (vn.get("type") ? *vn.get("type") : vn).error(d, "unknown verifier \"" + type + "\" (known: logprob, heuristics, self_verify, agreement, scorer)");
     }
     stage->verifiers.push_back(std::move(v));
+  }
+  if (const config::Node* se = n.get("stream_early")) {
+    // Decided on a prefix by the logprob verifiers alone; the others need the whole answer.
+    if (!se->is_map()) {
+      se->error(d, "expected a map such as {tokens: 16}");
+    } else {
+      se->check_keys({"tokens"}, d);
+      stage->stream_early_tokens = static_cast<size_t>(se->integer("tokens", d, 1, 4096, true).value_or(0));
+    }
+    bool has_logprob = std::any_of(stage->verifiers.begin(), stage->verifiers.end(),
+                                   [](const Verifier& v) { return v.type == Verifier::Type::logprob; });
+    if (!has_logprob) se->error(d, "stream_early judges a prefix by its logprobs: add a {type: logprob} verifier");
   }
   if (d.errors().size() != errors_before) return nullptr;
   return stage;

@@ -116,6 +116,25 @@ std::vector<std::string> tokens_of(std::string_view text) {
   return out;
 }
 
+/// One token's entry of an OpenAI `logprobs.content` array: the token at `lp`, its runner-up taking the
+/// rest of the probability mass (yes <-> no for judges).
+std::string logprob_entry(const std::string& tok, double lp) {
+  std::string low;
+  for (char c : tok) {
+    if (c != ' ') low.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  std::string alt = low == "yes" ? "no" : low == "no" ? "yes" : "<alt>";
+  double alt_lp = std::log(std::max(1e-9, 1.0 - std::exp(lp)));
+  char nums[64];
+  std::snprintf(nums, sizeof nums, "%.6f", lp);
+  std::string lps = nums;
+  std::snprintf(nums, sizeof nums, "%.6f", alt_lp);
+  std::string alts = nums;
+  return R"({"token":)" + json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null,"top_logprobs":[{"token":)" +
+         json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null},{"token":)" + json::quote(alt) +
+         R"(,"logprob":)" + alts + R"(,"bytes":null}]})";
+}
+
 std::int64_t estimate_prompt_tokens(const Request& r) {
   std::int64_t bytes = static_cast<std::int64_t>(r.all_text().size());
   return (bytes + 3) / 4 + 3 * static_cast<std::int64_t>(r.messages().size()) + 3;
@@ -197,6 +216,9 @@ class MockTransport final : public Transport {
     std::string created = std::to_string(std::time(nullptr));
     std::string model = json::quote(r.model());
 
+    const auto* lp_field = r.fields().find("logprobs");
+    bool want_logprobs = lp_field && lp_field->value == "true";
+    double lp = script ? script->logprob : m.logprob;
     if (!r.stream()) {
       std::string joined;
       for (const auto& t : toks) joined += t;
@@ -207,9 +229,6 @@ class MockTransport final : public Transport {
         if (const auto* f = r.fields().find("n"); f && f->type == json::Type::number) {
           n = std::clamp<std::int64_t>(json::integer_value(f->value).value_or(1), 1, 16);
         }
-        const auto* lp_field = r.fields().find("logprobs");
-        bool want_logprobs = lp_field && lp_field->value == "true";
-        double lp = script ? script->logprob : m.logprob;
         std::string choices;
         completion_tokens = 0;
         for (std::int64_t i = 0; i < n; ++i) {
@@ -227,23 +246,8 @@ class MockTransport final : public Transport {
           if (want_logprobs) {
             logprobs = R"({"content":[)";
             for (size_t k = 0; k < rtoks.size(); ++k) {
-              std::string tok = rtoks[k];
-              std::string low;
-              for (char c : tok) {
-                if (c != ' ') low.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-              }
-              // The runner-up token takes the rest of the probability mass (yes <-> no for judges).
-              std::string alt = low == "yes" ? "no" : low == "no" ? "yes" : "<alt>";
-              double alt_lp = std::log(std::max(1e-9, 1.0 - std::exp(lp)));
-              char nums[64];
-              std::snprintf(nums, sizeof nums, "%.6f", lp);
-              std::string lps = nums;
-              std::snprintf(nums, sizeof nums, "%.6f", alt_lp);
-              std::string alts = nums;
               if (k) logprobs += ",";
-              logprobs += R"({"token":)" + json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null,"top_logprobs":[{"token":)" +
-                          json::quote(tok) + R"(,"logprob":)" + lps + R"(,"bytes":null},{"token":)" + json::quote(alt) +
-                          R"(,"logprob":)" + alts + R"(,"bytes":null}]})";
+              logprobs += logprob_entry(rtoks[k], lp);
             }
             logprobs += "]}";
           }
@@ -271,7 +275,10 @@ class MockTransport final : public Transport {
     if (ep == Endpoint::chat) {
       frames.push_back(prefix + R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})" + "\n\n");
       for (const auto& t : toks) {
-        frames.push_back(prefix + R"({"index":0,"delta":{"content":)" + json::quote(t) + R"(},"finish_reason":null}]})" + "\n\n");
+        // Streams carry each token's logprobs in its chunk, as OpenAI's do.
+        std::string logprobs = want_logprobs ? R"(,"logprobs":{"content":[)" + logprob_entry(t, lp) + "]}" : "";
+        frames.push_back(prefix + R"({"index":0,"delta":{"content":)" + json::quote(t) + "}" + logprobs +
+                         R"(,"finish_reason":null}]})" + "\n\n");
       }
       frames.push_back(prefix + R"({"index":0,"delta":{},"finish_reason":")" + finish_reason + R"("}]})" + "\n\n");
     } else {
