@@ -389,6 +389,14 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = st.usage.prompt_tokens;
     log.rec.completion_tokens = st.usage.completion_tokens;
+    if (dialect == Dialect::anthropic) {
+      // Anthropic-SDK clients get the replayed answer as Anthropic events, like a live stream.
+      providers::anthropic_ingress::StreamTranslator tr(trace.upstream_model.empty() ? model : trace.upstream_model);
+      std::string translated;
+      if (auto ok = tr.feed(out->body, translated); !ok) co_return co_await fail(ok.error());
+      tr.finish(translated);
+      out->body = std::move(translated);
+    }
     if (co_await s.begin_stream(call, out->body)) co_await s.end_stream();
     auto end = Clock::now();
     log.done(end);

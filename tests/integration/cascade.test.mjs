@@ -137,6 +137,19 @@ routers:
     assert.match(r.headers.get('x-switchyard-cascade'), /small:accepted/);
   });
 
+  test('streaming, accepted, Anthropic-format client: the replayed answer arrives as Anthropic events', async () => {
+    const r = await postJson(`${sy.url}/v1/messages`, {
+      model: 'auto', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'easy streaming question' }],
+    });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('x-switchyard-cascade'), /small:accepted/);
+    const events = r.text.split('\n').filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)));
+    assert.deepEqual([events[0].type, events.at(-1).type], ['message_start', 'message_stop']);
+    const text = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('');
+    assert.equal(text, 'The answer is 4.');
+    assert.ok(!r.text.includes('chat.completion.chunk'), 'no OpenAI chunks leak to an Anthropic client');
+  });
+
   test('streaming, escalated: the strong model streams live', async () => {
     const r = await ask(sy, 'hard streaming question', { stream: true });
     assert.equal(streamText(r), 'The strong model says 42.');

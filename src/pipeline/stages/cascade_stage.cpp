@@ -25,6 +25,7 @@
 #include <optional>
 
 #include "switchyard/core/json_scan.hpp"
+#include "switchyard/core/numbers.hpp"
 #include "switchyard/learn/answer_extraction.hpp"
 #include "switchyard/learn/answer_heuristics.hpp"
 #include "switchyard/learn/answer_scorer.hpp"
@@ -38,11 +39,7 @@ namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
-std::string fmt2(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
+std::string fmt2(double v) { return fixed(v, 2); }
 
 struct Step {
   std::string model;
