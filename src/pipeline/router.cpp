@@ -35,6 +35,7 @@ net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
     result.extra_header_name = std::move(d.extra_header_name);
     result.extra_header_value = std::move(d.extra_header_value);
     result.spent_usd = d.spent_usd;
+    result.upstream_time = d.upstream_time;
     if (d.kind == Decision::Kind::route) {
       result.kind = RouteResult::Kind::route;
       result.model = d.target;

@@ -374,7 +374,9 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   if (!out) co_return co_await fail(out.error());
 
   auto overhead = [&](Clock::time_point now) {
-    return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(trace.upstream_time).count());
+    // Upstream waits are not overhead: the dispatched call's, and those of stages that call models.
+    auto upstream = trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
+    return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(upstream).count());
   };
   const auto* dep = trace.deployment_config;
   // Stages that call models themselves (the cascade) report what they spent: the whole cost of an

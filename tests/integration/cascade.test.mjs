@@ -34,11 +34,15 @@ providers:
   - name: down
     type: mock
     mock: {fail_rate: 1.0, fail_status: 503}
+  - name: slow
+    type: mock
+    mock: {latency: 250ms, reply: "Maybe 17, not sure.", logprob: -2.0}
 models:
   - {name: small, provider: cheap, model: small-1, input_price: 0.1, output_price: 0.2}
   - {name: medium, provider: mid, model: medium-1, input_price: 1, output_price: 2}
   - {name: large, provider: big, model: large-1, input_price: 10, output_price: 30}
   - {name: judge-down, provider: down, model: judge}
+  - {name: slow-small, provider: slow, model: slow-1}
 routers:
   - name: auto
     default: large
@@ -68,6 +72,12 @@ routers:
       - type: cascade
         steps: [{model: small, threshold: 0.5}, {model: large}]
         verifiers: [{type: self_verify}]
+  - name: slow-first
+    default: large
+    stages:
+      - type: cascade
+        steps: [{model: slow-small, threshold: 0.6}, {model: large}]
+        verifiers: [{type: logprob}]
 `);
   });
   after(async () => { await sy?.stop(); });
@@ -119,6 +129,13 @@ routers:
     assert.equal(r.status, 200);
     assert.equal(r.json.choices[0].message.content, 'The strong model says 42.');
     assert.match(r.headers.get('x-switchyard-cascade'), /^small:rejected\(0\.00\) -> large:routed$/);
+  });
+
+  test('the time a rejected step waited on its upstream is not reported as proxy overhead', async () => {
+    const r = await ask(sy, 'a question', {}, 'slow-first');
+    assert.match(r.headers.get('x-switchyard-cascade'), /^slow-small:rejected\(0\.\d\d\) -> large:routed$/);
+    const overhead = Number(r.headers.get('x-switchyard-overhead-ms'));
+    assert.ok(overhead >= 0 && overhead < 100, `overhead ${overhead} ms excludes the 250 ms cheap call`);
   });
 
   test('self-verification: the judge saying no escalates', async () => {

@@ -34,6 +34,7 @@ struct RouteResult {
   DispatchTrace trace;
   std::string extra_header_name, extra_header_value;
   double spent_usd = 0;  ///< what stages spent on their own upstream calls
+  std::chrono::microseconds upstream_time{0};  ///< and the time they waited on them (see Decision)
   std::vector<StageRecord> records;
   double micros = 0;   ///< time spent routing
 };

@@ -110,6 +110,9 @@ struct Decision {
   /// complete body it is the whole cost of the answer; for Kind::route, and for Kind::respond with a
   /// live `outcome->stream` (priced on its usage by the server), it is added to that call's cost.
   double spent_usd = 0;
+  /// Time the stage waited on its own upstream calls, except those in `trace` (which the server counts
+  /// itself): cascade steps and verifier calls. Not proxy overhead.
+  std::chrono::microseconds upstream_time{0};
 };
 
 /// What a stage may use while deciding.

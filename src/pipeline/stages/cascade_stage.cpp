@@ -78,6 +78,21 @@ struct Call {
   double cost = 0;
 };
 
+/// What the stage's own calls cost: USD, and time spent waiting on upstreams (not proxy overhead).
+struct Spend {
+  double usd = 0;
+  std::chrono::microseconds upstream{0};
+  void add(double cost, const DispatchTrace& t) {
+    usd += cost;
+    upstream += t.upstream_time;
+  }
+  /// Writes the totals into `d` once its trace is set: the server times the call in `d.trace` itself.
+  void settle(Decision& d) const {
+    d.spent_usd = usd;
+    d.upstream_time = std::max(upstream - d.trace.upstream_time, std::chrono::microseconds{0});
+  }
+};
+
 std::string answer_text(const Json& choice) {
   const auto& msg = choice.value("message", Json::object());
   auto it = msg.find("content");
@@ -322,7 +337,7 @@ class CascadeStage final : public Stage {
   /// Asks a judge whether `answer` is correct; P(yes) from the first token's logprobs, or the verdict.
   net::awaitable<std::optional<double>> self_verify(StageContext& ctx, const Verifier& v, const std::string& step_model,
                                                     std::string_view question, std::string_view answer,
-                                                    double& spent) const {
+                                                    Spend& spent) const {
     Json body = {{"model", "judge"},
                  {"messages",
                   Json::array({{{"role", "system"},
@@ -336,7 +351,7 @@ class CascadeStage final : public Stage {
                  {"logprobs", true},
                  {"top_logprobs", 5}};
     Call c = co_await call_body(ctx, v.judge.empty() ? step_model : v.judge, body.dump());
-    spent += c.cost;
+    spent.add(c.cost, c.trace);
     if (!c.ok) co_return std::nullopt;  // judge down: the caller counts it as "not confident"
     const Json& choice = c.body["choices"][0];
     double p_yes = -1, p_no = -1;
@@ -365,7 +380,7 @@ class CascadeStage final : public Stage {
   /// The weighted verifier score of a step's answer; `chosen` is the choice to return (agreement picks
   /// the representative sample). Verifiers that cannot judge count as 0 (not confident).
   net::awaitable<double> judge(StageContext& ctx, const std::string& step_model, Call& c, size_t& chosen,
-                               std::vector<std::pair<std::string, double>>& scores, double& spent) const {
+                               std::vector<std::pair<std::string, double>>& scores, Spend& spent) const {
     const Request& orig = ctx.features.request();
     std::string_view question = orig.last_user_text();
     const Json& choices = c.body["choices"];
@@ -587,7 +602,7 @@ class CascadeStage final : public Stage {
     const Request& orig = ctx.features.request();
     auto started = Clock::now();
     std::string path;
-    double spent = 0;
+    Spend spent;
     bool wants_logprobs = false, wants_samples = false;
     int samples = 1;
     for (const auto& v : verifiers) {
@@ -600,7 +615,7 @@ class CascadeStage final : public Stage {
     for (size_t i = 0; i < steps.size(); ++i) {
       const Step& step = steps[i];
       bool last = i + 1 == steps.size();
-      bool over_budget = (max_cost_usd > 0 && spent >= max_cost_usd) ||
+      bool over_budget = (max_cost_usd > 0 && spent.usd >= max_cost_usd) ||
                          (max_latency.count() > 0 && Clock::now() - started >= max_latency);
       if (last || (over_budget && i > 0)) {
         // The final step is routed like any request: it streams live, and fails over as usual.
@@ -612,7 +627,7 @@ class CascadeStage final : public Stage {
       }
       if (streams_early(orig)) {
         EarlyStep e = co_await stream_step(ctx, step);
-        spent += e.cost;
+        spent.add(e.cost, e.trace);
         for (auto& sc : e.scores) d.scores.push_back(std::move(sc));
         std::string judged = fmt2(e.score) + "@" + std::to_string(e.tokens);
         if (e.verdict == EarlyStep::Verdict::failed) {
@@ -644,7 +659,7 @@ class CascadeStage final : public Stage {
         if (!orig.temperature() || *orig.temperature() == 0) edits.push_back({"temperature", std::string("0.7")});
       }
       Call c = co_await call(ctx, step.model, std::move(edits));
-      spent += c.cost;
+      spent.add(c.cost, c.trace);
       if (!c.ok) {
         path += (path.empty() ? "" : " -> ") + step.model + ":failed(" + std::string(to_string(c.error.kind)) + ")";
         continue;  // the next model answers; the client sees no error
@@ -665,18 +680,18 @@ class CascadeStage final : public Stage {
     }
     d.extra_header_name = "x-switchyard-cascade";
     d.extra_header_value = path;
-    d.spent_usd = spent;
+    spent.settle(d);
     co_return d;
   }
 
   net::awaitable<Decision> review(StageContext& ctx) const {
     Decision d;
     const Request& orig = ctx.features.request();
-    double spent = 0;
+    Spend spent;
     // (Named argument vectors: GCC 12 cannot put braced lists into coroutine frames.)
     std::vector<json::Edit> no_edits;
     Call draft_call = co_await call(ctx, draft, std::move(no_edits));
-    spent += draft_call.cost;
+    spent.add(draft_call.cost, draft_call.trace);
     d.extra_header_name = "x-switchyard-cascade";
     if (!draft_call.ok) {
       // No draft: the rewriter answers the request directly, streaming live.
@@ -684,7 +699,7 @@ class CascadeStage final : public Stage {
       d.target = rewriter;
       d.reason = "cascade:review draft failed";
       d.extra_header_value = draft + ":failed -> " + rewriter + ":routed";
-      d.spent_usd = spent;
+      spent.settle(d);
       co_return d;
     }
     std::string draft_text = answer_text(draft_call.body["choices"][0]);
@@ -698,7 +713,7 @@ class CascadeStage final : public Stage {
                                                    "\n\nAnswer:\n" + draft_text}}})},
         {"temperature", 0}};
     Call rc = co_await call_body(ctx, reviewer, review_req.dump());
-    spent += rc.cost;
+    spent.add(rc.cost, rc.trace);
     std::string verdict = rc.ok ? answer_text(rc.body["choices"][0]) : std::string();
     bool approved = rc.ok && verdict.find("APPROVED") != std::string::npos;
     if (approved) {
@@ -708,7 +723,7 @@ class CascadeStage final : public Stage {
       d.extra_header_value = draft + ":drafted -> " + reviewer + ":approved";
       d.outcome = respond_with(orig, draft_call, 0);
       d.trace = std::move(draft_call.trace);
-      d.spent_usd = spent;
+      spent.settle(d);
       co_return d;
     }
     // Flagged (or the reviewer is down): the frontier model rewrites with the draft and the review.
@@ -722,7 +737,7 @@ class CascadeStage final : public Stage {
     std::vector<json::Edit> rewrite;
     rewrite.push_back({"messages", messages.dump(-1, ' ', false, Json::error_handler_t::replace)});
     Call rw = co_await call(ctx, rewriter, std::move(rewrite));
-    spent += rw.cost;
+    spent.add(rw.cost, rw.trace);
     d.extra_header_value =
         draft + ":drafted -> " + reviewer + (rc.ok ? ":flagged" : ":failed") + " -> " + rewriter + (rw.ok ? ":rewrote" : ":failed");
     if (!rw.ok) {
@@ -732,7 +747,7 @@ class CascadeStage final : public Stage {
       d.reason = "cascade:review rewrite failed, draft returned";
       d.outcome = respond_with(orig, draft_call, 0);
       d.trace = std::move(draft_call.trace);
-      d.spent_usd = spent;
+      spent.settle(d);
       co_return d;
     }
     d.kind = Decision::Kind::respond;
@@ -740,7 +755,7 @@ class CascadeStage final : public Stage {
     d.reason = "cascade:review flagged, rewritten";
     d.outcome = respond_with(orig, rw, 0);
     d.trace = std::move(rw.trace);
-    d.spent_usd = spent;
+    spent.settle(d);
     co_return d;
   }
 };
