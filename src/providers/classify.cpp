@@ -192,6 +192,12 @@ Error classify_http_error(int status, const Headers& headers, std::string_view b
     e.kind = ErrorKind::content_filter;
   } else if (mentions(kAuthWords)) {
     e.kind = ErrorKind::auth;
+  } else if (status == 404) {
+    // The deployment's model or path does not exist upstream (Azure DeploymentNotFound, a retired or
+    // unpulled model): a fault of this deployment, so another one is tried. The client still gets the
+    // 404 and the upstream's message when none can serve.
+    e.kind = ErrorKind::unavailable;
+    e.status_override = 404;
   } else if (status >= 500) {
     // 529 (Anthropic "overloaded") behaves like a rate limit: back off and try elsewhere.
     e.kind = status == 529 ? ErrorKind::rate_limited : ErrorKind::server_error;
@@ -201,7 +207,7 @@ Error classify_http_error(int status, const Headers& headers, std::string_view b
   // Normalised kinds carry their own client-facing code (rate_limit_exceeded, context_length_exceeded,
   // ...), the same whichever provider failed; a plain bad request keeps the upstream's, the most
   // specific thing a client can act on.
-  if (e.kind == ErrorKind::upstream_bad_request) e.code = code;
+  if (e.kind == ErrorKind::upstream_bad_request || e.kind == ErrorKind::unavailable) e.code = code;
   e.retry_after = retry_after(headers);
   if (!e.retry_after) e.retry_after = x.retry_delay;
   return e;

@@ -207,6 +207,28 @@ describe('failures and the circuit breaker', () => {
       assert.equal(sy.output().match(/refused our credentials/g).length, 1);
     }
   });
+
+  test('a 404 from a deployment (model or deployment missing upstream) fails over; alone, the client gets it', async () => {
+    const notThere = (req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }));
+    };
+    const a = await scripted(notThere);
+    const b = await scripted((req, res) => ok(res, 'from b'));
+    const sy = await setup([a, b], { model: '    strategy: least-busy' });
+    for (let i = 0; i < 30 && a.requests.length === 0; i++) {
+      const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.choices[0].message.content, 'from b');
+    }
+    assert.ok(a.requests.length >= 1, 'the missing deployment was tried');
+
+    const alone = await setup([await scripted(notThere)]);
+    const r = await postJson(`${alone.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(r.status, 404);
+    assert.equal(r.json.error.code, 'DeploymentNotFound');
+    assert.match(r.json.error.message, /deployment for this resource does not exist/);
+  });
 });
 
 describe('broken transports', () => {
