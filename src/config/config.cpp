@@ -435,10 +435,9 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
     d.error("", root.line(), "the config must be a YAML map with providers and models");
     return nullptr;
   }
-  // Sections owned by other modules are listed here so typos in top-level keys are still caught.
-  root.check_keys({"server", "logging", "providers", "models", "routers", "limits", "telemetry", "decision_log",
-                   "auth", "reload", "redis", "metrics", "reliability"},
-                  d);
+  // Every section Switchyard reads; anything else (a typo, or a feature it does not have) is an error,
+  // never silently ignored.
+  root.check_keys({"server", "logging", "providers", "models", "routers", "decision_log", "auth", "reliability"}, d);
   ConfigBuilder b{d, *cfg};
   if (const Node* s = root.get("server")) b.server(*s);
   if (const Node* l = root.get("logging")) b.logging(*l);

@@ -62,6 +62,14 @@ models:
   EXPECT_TRUE(has_error(d, "test.yaml:9: models[0].deployments[0].weight: expected a number"));
 }
 
+TEST(ConfigTest, UnknownTopLevelSectionsAreErrorsNotIgnored) {
+  Diagnostics d;
+  auto c = load("providers: [{name: mock, type: mock}]\nmodels: [{name: a, provider: mock}]\nmetrics: {port: 9090}\nroutes: []\n", d);
+  EXPECT_FALSE(c);
+  EXPECT_TRUE(has_error(d, "test.yaml:3: metrics: unknown key \"metrics\""));
+  EXPECT_TRUE(has_error(d, "(did you mean \"routers\"?)"));
+}
+
 TEST(ConfigTest, MissingEnvironmentVariableIsNamedAndNeverPrinted) {
   ::setenv("SY_TEST_PRESENT_KEY", "sk-very-secret", 1);
   ::unsetenv("SY_TEST_ABSENT_KEY");
