@@ -51,7 +51,7 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
   call.keep_alive = call.keep_alive && !shared_.draining.load(std::memory_order_relaxed);
   call.status = status;
   std::string h;
-  h.reserve(256 + 64 * call.headers.size());
+  h.reserve(256 + call.headers.size());
   h += "HTTP/1.1 ";
   h += std::to_string(status);
   h += ' ';
@@ -61,12 +61,7 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
   h += "\r\nx-request-id: ";
   h += call.request_id;
   h += "\r\n";
-  for (const auto& [k, v] : call.headers) {
-    h += k;
-    h += ": ";
-    h += v;
-    h += "\r\n";
-  }
+  h += call.headers;
   if (chunked) {
     h += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
   } else {
@@ -92,10 +87,10 @@ net::awaitable<bool> Session::send(Call& call, int status, std::string body, std
 net::awaitable<bool> Session::send_error(Call& call, const Error& e) {
   if (e.retry_after) {
     auto secs = (e.retry_after->count() + 999) / 1000;
-    call.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
-    call.headers.emplace_back("retry-after-ms", std::to_string(e.retry_after->count()));
+    call.add_header("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
+    call.add_header("retry-after-ms", std::to_string(e.retry_after->count()));
   }
-  if (e.kind == ErrorKind::method_not_allowed) call.headers.emplace_back("allow", e.param.empty() ? "POST" : e.param);
+  if (e.kind == ErrorKind::method_not_allowed) call.add_header("allow", e.param.empty() ? "POST" : e.param);
   Error shown = e;
   if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
   co_return co_await send(call, http_status(e), to_openai_json(shown));
@@ -180,6 +175,7 @@ net::awaitable<void> Session::run() {
     }
     Call call;
     call.started = Clock::now();
+    call.headers.reserve(256);
     call.runtime = rt;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
