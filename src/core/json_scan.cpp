@@ -331,6 +331,15 @@ std::string quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
+  // Most strings (model names, ids) need no escaping: copy them in one go.
+  if (std::none_of(s.begin(), s.end(), [](char ch) {
+        auto c = static_cast<unsigned char>(ch);
+        return c < 0x20 || c == '"' || c == '\\';
+      })) {
+    out.append(s);
+    out.push_back('"');
+    return out;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
