@@ -17,6 +17,22 @@ namespace sy::server {
 namespace {
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
+// Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
+// the message. need_more when they are not enough: then an async read takes over (and waits, under
+// its timeout, for the rest). A request that arrived whole is parsed without an async operation and
+// the scheduler round trip that completing one costs.
+void parse_buffered(beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser, bool header_only,
+                    beast::error_code& ec) {
+  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
+  while (!done() && buffer.size() > 0) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec) return;
+    if (n == 0) break;  // nothing consumed: leave the rest to the async read
+  }
+  if (!done()) ec = http::error::need_more;
+}
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -182,7 +198,11 @@ net::awaitable<void> Session::run() {
     parser.body_limit(static_cast<std::uint64_t>(sc.max_body_bytes));
     // The whole header must arrive within header_timeout: a client trickling bytes is cut off.
     stream_.expires_after(sc.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    beast::error_code hec;
+    parse_buffered(buffer_, parser, true, hec);
+    if (hec == http::error::need_more) {
+      std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    }
     call.request_id = new_request_id();
     call.keep_alive = false;
     if (hec) {
@@ -209,8 +229,12 @@ net::awaitable<void> Session::run() {
       }
     }
     if (!parser.is_done()) {
-      stream_.expires_after(sc.body_timeout);
-      auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      beast::error_code bec;
+      parse_buffered(buffer_, parser, false, bec);
+      if (bec == http::error::need_more) {
+        stream_.expires_after(sc.body_timeout);
+        std::tie(bec, std::ignore) = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      }
       if (bec) {
         if (bec == http::error::body_limit) {
           co_await send_error(call, Error::make(ErrorKind::payload_too_large,
