@@ -1,6 +1,7 @@
 #include "switchyard/core/json_scan.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -99,7 +100,9 @@ class Scanner {
     const char* data = s_.data();
     const size_t n = s_.size();
     while (p_ < n) {
-      // Fast path: skip 8 plain bytes at a time (no quote, backslash or control character among them).
+      // Fast path: 8 bytes at a time up to the first quote, backslash or control character. The lowest
+      // flagged byte of these bit tricks is always exact (only bytes above it can be false positives),
+      // so the scan jumps straight to it instead of stepping byte by byte through short strings.
       while (p_ + 8 <= n) {
         std::uint64_t v;
         std::memcpy(&v, data + p_, 8);
@@ -107,7 +110,10 @@ class Scanner {
         std::uint64_t lt20 = (v - kOnes * 0x20) & ~v & kHigh;
         std::uint64_t q = v ^ (kOnes * '"'), b = v ^ (kOnes * '\\');
         std::uint64_t special = lt20 | ((q - kOnes) & ~q & kHigh) | ((b - kOnes) & ~b & kHigh);
-        if (special) break;
+        if (special) {
+          if constexpr (std::endian::native == std::endian::little) p_ += static_cast<size_t>(std::countr_zero(special)) / 8;
+          break;
+        }
         p_ += 8;
       }
       if (p_ >= n) break;
@@ -325,6 +331,15 @@ std::string quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
+  // Most strings (model names, ids) need no escaping: copy them in one go.
+  if (std::none_of(s.begin(), s.end(), [](char ch) {
+        auto c = static_cast<unsigned char>(ch);
+        return c < 0x20 || c == '"' || c == '\\';
+      })) {
+    out.append(s);
+    out.push_back('"');
+    return out;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);

@@ -59,6 +59,7 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
         return wrong_type("messages[" + std::to_string(i) + "]", "an object", (*items)[i].type);
       }
     }
+    r->message_items_ = std::move(*items);  // kept for compute_texts: the array is not scanned again
   } else if (payload->type != json::Type::string && payload->type != json::Type::array) {
     return wrong_type(payload_key, "a string or an array", payload->type);
   }
@@ -142,19 +143,16 @@ void Request::compute_texts() const {
   if (texts_ready_) return;
   texts_ready_ = true;
   if (endpoint_ == Endpoint::chat) {
-    auto items = json::scan_array(payload_);
-    if (items) {
-      messages_.reserve(items->size());
-      for (const auto& item : *items) {
-        auto obj = json::scan_object(item.value);
-        if (!obj) continue;
-        MessageText m;
-        if (const auto* role = obj->find("role"); role && role->type == json::Type::string) {
-          m.role = json::string_value(role->value).value_or("");
-        }
-        if (const auto* content = obj->find("content")) append_content(*content, m);
-        messages_.push_back(std::move(m));
+    messages_.reserve(message_items_.size());
+    for (const auto& item : message_items_) {
+      auto obj = json::scan_object(item.value);
+      if (!obj) continue;
+      MessageText m;
+      if (const auto* role = obj->find("role"); role && role->type == json::Type::string) {
+        m.role = json::string_value(role->value).value_or("");
       }
+      if (const auto* content = obj->find("content")) append_content(*content, m);
+      messages_.push_back(std::move(m));
     }
   } else {
     MessageText m;

@@ -195,6 +195,7 @@ void DeploymentState::release(TimePoint now, std::int64_t reserved_tokens, std::
 
 void DeploymentState::record_outcome(TimePoint now, bool failure, const config::BreakerConfig& b) {
   (failure ? fail_window_ : ok_window_).add(now, 1);
+  if (failure) last_failure_ = now;
   BreakerState bs = breaker_state(now, b);
   if (bs == BreakerState::half_open) {
     if (failure) {
@@ -208,6 +209,9 @@ void DeploymentState::record_outcome(TimePoint now, bool failure, const config::
     return;
   }
   if (bs != BreakerState::closed) return;
+  // A success with no failure in the window cannot open the breaker (error_ratio > 0): skip summing
+  // the windows on the common path. The extra second covers the window's whole-second buckets.
+  if (!failure && b.error_ratio > 0 && now - last_failure_ > b.window + seconds(1)) return;
   int secs = static_cast<int>(duration_cast<seconds>(b.window).count());
   std::int64_t fails = fail_window_.sum(now, secs);
   std::int64_t total = fails + ok_window_.sum(now, secs);

@@ -61,10 +61,10 @@ std::string skipped_text(const pipeline::DispatchTrace& trace) {
 }
 
 void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
-  if (!trace.model.empty()) call.headers.emplace_back("x-switchyard-model", trace.model);
-  if (!trace.deployment.empty()) call.headers.emplace_back("x-switchyard-deployment", trace.deployment);
-  call.headers.emplace_back("x-switchyard-attempts", std::to_string(trace.attempts.size()));
-  if (auto skipped = skipped_text(trace); !skipped.empty()) call.headers.emplace_back("x-switchyard-skipped", skipped);
+  if (!trace.model.empty()) call.add_header("x-switchyard-model", trace.model);
+  if (!trace.deployment.empty()) call.add_header("x-switchyard-deployment", trace.deployment);
+  call.add_header("x-switchyard-attempts", std::to_string(trace.attempts.size()));
+  if (auto skipped = skipped_text(trace); !skipped.empty()) call.add_header("x-switchyard-skipped", skipped);
 }
 
 
@@ -264,7 +264,7 @@ net::awaitable<void> send_error_as(Session& s, Call& call, Dialect dialect, cons
     co_await s.send_error(call, e);
     co_return;
   }
-  if (e.retry_after) call.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
+  if (e.retry_after) call.add_header("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
   co_await s.send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
 }
 
@@ -337,13 +337,13 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     pipeline::StageContext sctx{features, s.worker().ctx, cfg, s.shared().dispatcher};
     st.route = co_await router->route(sctx);
     auto& rr = *st.route;
-    call.headers.emplace_back("x-switchyard-router", router->name());
-    call.headers.emplace_back("x-switchyard-stage", header_safe(rr.stage));
-    call.headers.emplace_back("x-switchyard-reason", header_safe(rr.reason));
-    if (!rr.extra_header_name.empty()) call.headers.emplace_back(rr.extra_header_name, header_safe(rr.extra_header_value));
+    call.add_header("x-switchyard-router", router->name());
+    call.add_header("x-switchyard-stage", header_safe(rr.stage));
+    call.add_header("x-switchyard-reason", header_safe(rr.reason));
+    if (!rr.extra_header_name.empty()) call.add_header(rr.extra_header_name, header_safe(rr.extra_header_value));
     if (controls->debug) {
       nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
-      call.headers.emplace_back("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      call.add_header("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     if (rr.kind == pipeline::RouteResult::Kind::reject) co_return co_await fail(rr.error);
     model = rr.model;
@@ -386,8 +386,8 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     // A complete event stream produced by a stage (an accepted cascade answer): sent at once.
     st.usage = out->usage;
     st.cost = stage_spent;
-    call.headers.emplace_back("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
-    call.headers.emplace_back("x-switchyard-cost-usd", fixed(st.cost, 8));
+    call.add_header("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
+    call.add_header("x-switchyard-cost-usd", fixed(st.cost, 8));
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = st.usage.prompt_tokens;
     log.rec.completion_tokens = st.usage.completion_tokens;
@@ -411,8 +411,8 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
                              : stage_spent + (dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0);
     auto now = Clock::now();
     double over = overhead(now);
-    call.headers.emplace_back("x-switchyard-overhead-ms", fixed(over, 3));
-    call.headers.emplace_back("x-switchyard-cost-usd", fixed(st.cost, 8));
+    call.add_header("x-switchyard-overhead-ms", fixed(over, 3));
+    call.add_header("x-switchyard-cost-usd", fixed(st.cost, 8));
     log.rec.overhead_ms = over;
     log.rec.cost_usd = st.cost;
     log.rec.prompt_tokens = out->usage.prompt_tokens;
@@ -431,7 +431,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
 
   // Streaming: the first event is in hand, so commit to 200 and send it with the head; then relay
   // events as they arrive.
-  call.headers.emplace_back("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
+  call.add_header("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
   std::optional<providers::anthropic_ingress::StreamTranslator> translator;
   if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
   std::string buf, first;

@@ -17,6 +17,22 @@ namespace sy::server {
 namespace {
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
+// Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
+// the message. need_more when they are not enough: then an async read takes over (and waits, under
+// its timeout, for the rest). A request that arrived whole is parsed without an async operation and
+// the scheduler round trip that completing one costs.
+void parse_buffered(beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser, bool header_only,
+                    beast::error_code& ec) {
+  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
+  while (!done() && buffer.size() > 0) {
+    std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec) return;
+    if (n == 0) break;  // nothing consumed: leave the rest to the async read
+  }
+  if (!done()) ec = http::error::need_more;
+}
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -51,7 +67,7 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
   call.keep_alive = call.keep_alive && !shared_.draining.load(std::memory_order_relaxed);
   call.status = status;
   std::string h;
-  h.reserve(256 + 64 * call.headers.size());
+  h.reserve(256 + call.headers.size());
   h += "HTTP/1.1 ";
   h += std::to_string(status);
   h += ' ';
@@ -61,12 +77,7 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
   h += "\r\nx-request-id: ";
   h += call.request_id;
   h += "\r\n";
-  for (const auto& [k, v] : call.headers) {
-    h += k;
-    h += ": ";
-    h += v;
-    h += "\r\n";
-  }
+  h += call.headers;
   if (chunked) {
     h += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n";
   } else {
@@ -92,10 +103,10 @@ net::awaitable<bool> Session::send(Call& call, int status, std::string body, std
 net::awaitable<bool> Session::send_error(Call& call, const Error& e) {
   if (e.retry_after) {
     auto secs = (e.retry_after->count() + 999) / 1000;
-    call.headers.emplace_back("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
-    call.headers.emplace_back("retry-after-ms", std::to_string(e.retry_after->count()));
+    call.add_header("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
+    call.add_header("retry-after-ms", std::to_string(e.retry_after->count()));
   }
-  if (e.kind == ErrorKind::method_not_allowed) call.headers.emplace_back("allow", e.param.empty() ? "POST" : e.param);
+  if (e.kind == ErrorKind::method_not_allowed) call.add_header("allow", e.param.empty() ? "POST" : e.param);
   Error shown = e;
   if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
   co_return co_await send(call, http_status(e), to_openai_json(shown));
@@ -180,13 +191,18 @@ net::awaitable<void> Session::run() {
     }
     Call call;
     call.started = Clock::now();
+    call.headers.reserve(256);
     call.runtime = rt;
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
     parser.body_limit(static_cast<std::uint64_t>(sc.max_body_bytes));
     // The whole header must arrive within header_timeout: a client trickling bytes is cut off.
     stream_.expires_after(sc.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    beast::error_code hec;
+    parse_buffered(buffer_, parser, true, hec);
+    if (hec == http::error::need_more) {
+      std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    }
     call.request_id = new_request_id();
     call.keep_alive = false;
     if (hec) {
@@ -213,8 +229,12 @@ net::awaitable<void> Session::run() {
       }
     }
     if (!parser.is_done()) {
-      stream_.expires_after(sc.body_timeout);
-      auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      beast::error_code bec;
+      parse_buffered(buffer_, parser, false, bec);
+      if (bec == http::error::need_more) {
+        stream_.expires_after(sc.body_timeout);
+        std::tie(bec, std::ignore) = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      }
       if (bec) {
         if (bec == http::error::body_limit) {
           co_await send_error(call, Error::make(ErrorKind::payload_too_large,

@@ -25,7 +25,12 @@ struct Call {
   std::string request_id;
   Clock::time_point started;
   bool keep_alive = true;
-  std::vector<std::pair<std::string, std::string>> headers;  ///< extra response headers
+  /// Extra response headers, already rendered as "name: value\r\n" lines (one buffer, not a string
+  /// pair per header).
+  std::string headers;
+  void add_header(std::string_view name, std::string_view value) {
+    headers.append(name).append(std::string_view(": ")).append(value).append(std::string_view("\r\n"));
+  }
   std::shared_ptr<const pipeline::Runtime> runtime;
   int status = 0;  ///< status sent, for the access log
 };

@@ -28,6 +28,27 @@ TEST(JsonScanTest, RejectsMalformedDocumentsWithOffset) {
   }
 }
 
+TEST(JsonScanTest, FindsStringEndsEscapesAndControlCharactersAtEveryOffset) {
+  // The string scan skips 8 bytes at a time and jumps to the first special byte: check each position.
+  for (size_t at = 0; at < 20; ++at) {
+    std::string plain(at, 'x');
+    std::string doc = "{\"k\":\"" + plain + "\",\"n\":1}";
+    auto ok = scan_object(doc);
+    ASSERT_TRUE(ok.ok()) << at;
+    ASSERT_NE(ok->find("k"), nullptr);
+    EXPECT_EQ(ok->find("k")->value, "\"" + plain + "\"");
+    EXPECT_EQ(ok->find("n")->value, "1");
+    std::string with_escapes = "{\"k\":\"" + plain + "\\\"\\u00e9" + plain + "\"}";
+    auto escaped = scan_object(with_escapes);
+    ASSERT_TRUE(escaped.ok()) << at;
+    ASSERT_NE(escaped->find("k"), nullptr);
+    EXPECT_EQ(escaped->find("k")->value.size(), 2 * at + 10);
+    EXPECT_FALSE(scan_object("{\"k\":\"" + plain + "\x1f" + plain + "\"}").ok()) << at;
+    EXPECT_FALSE(scan_object("{\"k\":\"" + plain + "\\x" + plain + "\"}").ok()) << at;
+    EXPECT_FALSE(scan_object("{\"k\":\"" + plain).ok()) << at;
+  }
+}
+
 TEST(JsonScanTest, LimitsNestingDepth) {
   std::string deep = "{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "}";
   auto r = scan_object(deep);

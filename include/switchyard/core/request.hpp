@@ -73,6 +73,7 @@ class Request {
   bool client_wants_usage_ = false;
   std::optional<std::int64_t> max_tokens_;
   std::string_view payload_;
+  std::vector<json::Field> message_items_;  ///< chat: the scanned elements of `messages`
   std::string_view extension_;
   bool has_tools_ = false;
   std::string response_format_;

@@ -115,6 +115,7 @@ class DeploymentState {
   TimePoint opened_at_{};
   int probes_ = 0;
   MinuteWindow ok_window_, fail_window_;
+  TimePoint last_failure_{};  ///< when the last failure was recorded (none: epoch)
   // Auth.
   bool auth_failed_ = false;
   std::uint64_t fingerprint_ = 0;

@@ -107,7 +107,7 @@ class SemanticStage final : public Stage {
           cache->put(key, *query);
         }
       }
-      ctx.features.store_embedding(e, text, *query);
+      ctx.features.store_embedding(e, text, std::move(*query));
       cached = ctx.features.cached_embedding(e, text);
     }
     embed::RouteMatch m = index->score(*cached);

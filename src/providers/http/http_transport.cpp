@@ -174,10 +174,20 @@ class HttpExchange final : public Exchange {
       auto& body = parser_->get().body();
       body.data = conn_->scratch.get();
       body.size = kReadChunk;
-      conn_->lowest().expires_after(remaining(deadline_, idle_));
       beast::error_code ec;
-      if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTuple);
-      else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, *parser_, kTuple);
+      bool parsed = false;
+      if (conn_->buffer.size() > 0) {
+        // Body bytes that came with the head (usually all of them) are parsed in place, without an
+        // async read and the scheduler round trip completing one costs.
+        conn_->buffer.consume(parser_->put(conn_->buffer.data(), ec));
+        if (ec == http::error::need_more) ec = {};
+        parsed = ec || parser_->get().body().size != kReadChunk || parser_->is_done();
+      }
+      if (!parsed) {
+        conn_->lowest().expires_after(remaining(deadline_, idle_));
+        if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTuple);
+        else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, *parser_, kTuple);
+      }
       size_t got = kReadChunk - parser_->get().body().size;
       if (conn_) out.append(conn_->scratch.get(), got);
       if (ec == http::error::need_buffer) ec = {};
