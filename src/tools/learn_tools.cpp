@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -460,8 +461,11 @@ bool has_flag(int argc, char** argv, std::string_view flag) {
 
 const std::vector<std::string> kScorerFlags = {"scorer-l2", "scorer-hash-bits", "scorer-word-ngrams", "scorer-char-ngrams",
                                                "no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
-                                               "verifier-scale"};
-const std::vector<std::string> kScorerBools = {"no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense"};
+                                               "verifier-scale", "scorer-l2-grid", "boost", "boost-rounds",
+                                               "boost-depth", "boost-shrinkage", "boost-l2", "boost-min-hessian",
+                                               "inner-folds"};
+const std::vector<std::string> kScorerBools = {"no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
+                                               "boost"};
 
 Result<AnswerScorerOptions> scorer_options(const Args& a) {
   AnswerScorerOptions o;
@@ -482,6 +486,24 @@ Result<AnswerScorerOptions> scorer_options(const Args& a) {
   o.logistic.l2 = a.has("scorer-l2") && a.get("scorer-l2") != "auto" ? a.num("scorer-l2", 0) : 0;
   o.verifier_scale = a.num("verifier-scale", 1.0);
   o.threshold = a.num("threshold", 0.5);
+  if (a.has("scorer-l2-grid")) {
+    std::stringstream ss(a.get("scorer-l2-grid"));
+    for (std::string item; std::getline(ss, item, ',');) {
+      char* end = nullptr;
+      const double v = std::strtod(item.c_str(), &end);
+      if (end == item.c_str() || *end != '\0' || !(v > 0)) return Error::bad_request("--scorer-l2-grid wants positive numbers A,B,...");
+      o.l2_grid.push_back(v);
+    }
+  }
+  o.boosted = a.has("boost");
+  o.boost.rounds = static_cast<int>(a.num("boost-rounds", o.boost.rounds));
+  o.boost.depth = static_cast<int>(a.num("boost-depth", o.boost.depth));
+  o.boost.shrinkage = a.num("boost-shrinkage", o.boost.shrinkage);
+  o.boost.l2 = a.num("boost-l2", o.boost.l2);
+  o.boost.min_hessian = a.num("boost-min-hessian", o.boost.min_hessian);
+  o.inner_folds = static_cast<int>(a.num("inner-folds", o.inner_folds));
+  if (o.boost.rounds < 1 || o.boost.depth < 1 || o.boost.depth > 8 || o.inner_folds < 2)
+    return Error::bad_request("--boost-rounds >= 1, --boost-depth 1..8 and --inner-folds >= 2");
   return o;
 }
 
@@ -538,7 +560,11 @@ int train_answer_scorer_cmd(int argc, char** argv) {
         "  --label-column M             True/False or [0,1] correctness of those answers\n"
         "  --threshold T                acceptance threshold stored in the file (default 0.5)\n"
         "  --scorer-l2 X|auto  --scorer-hash-bits N  --scorer-word-ngrams N  --scorer-char-ngrams MIN-MAX\n"
-        "  --no-prompt-ngrams  --no-answer-ngrams  --no-answer-dense  --no-verifier  --verifier-scale S\n",
+        "  --no-prompt-ngrams  --no-answer-ngrams  --no-answer-dense  --no-verifier  --verifier-scale S\n"
+        "  --scorer-l2-grid A,B,..       pick the L2 by inner CV on the training rows\n"
+        "  --boost                       boosted trees over the verifier features on the linear logit (inner CV)\n"
+        "  --boost-rounds N (max, 100)  --boost-depth D (2)  --boost-shrinkage S (0.1)  --boost-l2 L (1)\n"
+        "  --boost-min-hessian H (5)  --inner-folds K (5)\n",
         stderr);
     return 0;
   }
@@ -580,6 +606,7 @@ int train_answer_scorer_cmd(int argc, char** argv) {
     std::printf("wrote %s: answer scorer for %s, %zu rows (%.1f %% correct), threshold %.3f (%.1f s)\n",
                 a.get("out").c_str(), (*final_scorer)->model_name().c_str(), rows.size(),
                 (*final_scorer)->parts().base_rate * 100, (*final_scorer)->default_threshold(), secs);
+    std::printf("linear block l2 %.3g; %zu boosted trees\n", (*final_scorer)->parts().l2, (*final_scorer)->parts().boost.trees().size());
     // Serving-side check: load the file back, time score() on every training pair.
     using clock = std::chrono::steady_clock;
     const auto l0 = clock::now();
