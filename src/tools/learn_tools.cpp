@@ -762,7 +762,8 @@ int eval_cascade_cmd(int argc, char** argv) {
     if (!rcv) return fail("eval", rcv.error().message);
     if (rcv->folds != folds) return fail("eval", "internal: router folds differ from the cascade folds");
     // P(strong right | prompt) per fold, for the expected-gain variant.
-    std::vector<double> q_strong(data.examples.size(), 0.0);
+    std::vector<double> q_strong(data.examples.size(), 0.0), q_strong_if_weak_wrong(data.examples.size(), 0.0),
+        q_strong_if_weak_right(data.examples.size(), 0.0);
     {
       TrainOptions qo = *ropts;
       qo.route_head = false;
@@ -775,6 +776,17 @@ int eval_cascade_cmd(int argc, char** argv) {
         auto qm = train_router(data, train, raw, qo);
         if (!qm) return fail("eval", qm.error().message);
         for (std::size_t r : folds[f]) q_strong[r] = (*qm)->predict_quality(data.examples[r].prompt)[si];
+        // P(strong right | prompt) given that the weak answer is wrong / right: the strong model's heads
+        // trained on the training rows where the weak model failed / succeeded.
+        for (int cond = 0; cond < 2; ++cond) {
+          std::vector<std::size_t> sub;
+          for (std::size_t r : train)
+            if ((data.examples[r].quality[wi] >= 0.5f) == (cond == 1)) sub.push_back(r);
+          auto cm = train_router(data, sub, raw, qo);
+          if (!cm) return fail("eval", cm.error().message);
+          for (std::size_t r : folds[f])
+            (cond ? q_strong_if_weak_right : q_strong_if_weak_wrong)[r] = (*cm)->predict_quality(data.examples[r].prompt)[si];
+        }
         bar("strong quality heads", static_cast<double>(f + 1) / static_cast<double>(folds.size()));
       }
     }
@@ -786,7 +798,7 @@ int eval_cascade_cmd(int argc, char** argv) {
 
     // 3. Scores: higher = escalate.
     const std::size_t n = data.examples.size();
-    std::vector<double> s_scorer(n), s_heur(n), s_comb(n), s_gain(n);
+    std::vector<double> s_scorer(n), s_heur(n), s_comb(n), s_gain(n), s_cgain(n);
     std::vector<float> weak_right(n);
     std::size_t heur_flagged = 0;
     AnswerExpectations expect;
@@ -799,6 +811,8 @@ int eval_cascade_cmd(int argc, char** argv) {
       s_heur[i] = 1.0 - h;
       s_comb[i] = 1.0 - ((1.0 - hw) * p + hw * h);
       s_gain[i] = q_strong[i] - p;
+      // E[strong right - weak right | prompt, answer] without assuming the two independent.
+      s_cgain[i] = (1.0 - p) * q_strong_if_weak_wrong[i] - p * (1.0 - q_strong_if_weak_right[i]);
       weak_right[i] = data.examples[i].quality[wi];
     }
 
@@ -823,6 +837,8 @@ int eval_cascade_cmd(int argc, char** argv) {
     add_row(wname, s_comb, casc);
     add_row("cascade, heuristics only", s_heur, casc);
     add_row("cascade, expected gain P(s|prompt)-P(w|answer)", s_gain, casc);
+    add_row("cascade, conditional gain (w right/wrong heads)", s_cgain, casc);
+    const std::size_t router_row = rows.size();  // rows before it: the cascades; after it: the baselines
     add_row("prompt-only learned router", rcv->scores, pair);
     std::vector<double> len(n);
     for (std::size_t i = 0; i < n; ++i) len[i] = static_cast<double>(data.examples[i].prompt.size());
@@ -914,7 +930,7 @@ int eval_cascade_cmd(int argc, char** argv) {
                 "with accuracy >= %.2f %% (strong %.2f %% - %.1f points); cost as %% of always-strong, cheap call counted on every\n"
                 "prompt for the cascades.\n", target * 100, qs * 100, tolerance * 100);
 
-    for (std::size_t r : {std::size_t{0}, std::size_t{4}}) {
+    for (std::size_t r : {std::size_t{0}, router_row}) {
       const CascadeRow& row = rows[r];
       std::printf("\noperating points, %s (quantile edges of its scores):\n", row.name.c_str());
       std::printf("| %10s | %8s | %8s | %10s | %14s | %12s | %12s |\n", "threshold", "strong %", "accuracy", "cost $",
@@ -934,9 +950,9 @@ int eval_cascade_cmd(int argc, char** argv) {
       });
       std::printf("\nbest accuracy of the scorer cascade: %.2f %% at %.1f %% strong calls (threshold P(correct) < %.4f), cost %.1f %% of always-strong\n",
                   best->accuracy * 100, best->strong_share * 100, 1.0 - best->threshold, best->cost / strong_cost * 100);
-      if (at_target[0] && at_target[4])
+      if (at_target[0] && at_target[router_row])
         std::printf("at accuracy >= %.2f %%: cascade $%.4f vs prompt-only router $%.4f vs always-strong $%.4f\n", target * 100,
-                    at_target[0]->cost, at_target[4]->cost, strong_cost);
+                    at_target[0]->cost, at_target[router_row]->cost, strong_cost);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::printf("(%.1f s)\n", secs);
@@ -949,6 +965,8 @@ int eval_cascade_cmd(int argc, char** argv) {
                             {"heuristics", 1.0 - s_heur[i]},
                             {"route_score", rcv->scores[i]},
                             {"p_strong", q_strong[i]},
+                            {"p_strong_if_weak_wrong", q_strong_if_weak_wrong[i]},
+                            {"p_strong_if_weak_right", q_strong_if_weak_right[i]},
                             {"weak_right", pair.weak_quality[i]},
                             {"strong_right", pair.strong_quality[i]},
                             {"prompt", data.examples[i].prompt}};
@@ -965,7 +983,7 @@ int eval_cascade_cmd(int argc, char** argv) {
       std::vector<PlotSeries> series = {{"cascade: scorer", "#d62728", rows[0].curve.points, false},
                                         {"+heuristics", "#ff7f0e", rows[1].curve.points, true},
                                         {"heuristics", "#9467bd", rows[2].curve.points, true},
-                                        {"prompt router", "#1f77b4", rows[4].curve.points, false},
+                                        {"prompt router", "#1f77b4", rows[router_row].curve.points, false},
                                         {"random", "#7f7f7f", rnd.points, true},
                                         {"oracle", "#2ca02c", orc.points, true},
                                         {"all strong", "#000000", {all_strong}, false}};
