@@ -141,6 +141,7 @@ std::string AnswerScorer::to_bytes() const {
   h["threshold"] = parts_.threshold;
   h["base_rate"] = parts_.base_rate;
   h["l2"] = parts_.l2;
+  h["gap_reference"] = parts_.gap_reference;
   h["calib_scale"] = parts_.calib_scale;
   h["calib_bias"] = parts_.calib_bias;
   if (!parts_.boost.empty()) h["boost"] = json::parse(parts_.boost.to_json());
@@ -216,6 +217,7 @@ Result<std::shared_ptr<const AnswerScorer>> AnswerScorer::from_bytes(std::string
     parts.threshold = h.at("threshold").get<double>();
     parts.base_rate = h.value("base_rate", 0.5);
     parts.l2 = h.value("l2", 0.0);
+    parts.gap_reference = h.value("gap_reference", std::string());
     parts.calib_scale = h.value("calib_scale", 1.0);
     parts.calib_bias = h.value("calib_bias", 0.0);
     if (h.contains("boost")) {
@@ -285,6 +287,15 @@ Result<std::shared_ptr<const AnswerScorer>> fit_linear_scorer(const Dataset& dat
                                                               std::span<const AnswerRawFeatures> raw_in,
                                                               const AnswerScorerOptions& opts, double l2,
                                                               const Progress& progress);
+
+/// The training target of one row: the scored model's quality, or the gap target against `reference`.
+float target_of(const Example& e, std::size_t m, int reference) {
+  const float q = std::clamp(e.quality[m], 0.0f, 1.0f);
+  if (reference < 0 || static_cast<std::size_t>(reference) >= e.quality.size()) return q;
+  const float r = e.quality[static_cast<std::size_t>(reference)];
+  if (std::isnan(r)) return q;
+  return 0.5f * (1.0f + q - std::clamp(r, 0.0f, 1.0f));
+}
 
 double mean_log_loss(std::span<const double> z, std::span<const float> y) {
   double s = 0;
@@ -357,7 +368,7 @@ Result<std::shared_ptr<const AnswerScorer>> train_answer_scorer(const Dataset& d
   // for every candidate L2. Nothing outside `rows` is seen.
   const int k = std::max(2, opts.inner_folds);
   std::vector<float> y(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) y[i] = std::clamp(data.examples[rows[i]].quality[m], 0.0f, 1.0f);
+  for (std::size_t i = 0; i < rows.size(); ++i) y[i] = target_of(data.examples[rows[i]], m, opts.gap_reference);
   std::vector<std::vector<double>> oof(grid.size(), std::vector<double>(rows.size(), 0.0));
   std::size_t done = 0;
   for (int f = 0; f < k; ++f) {
@@ -447,7 +458,7 @@ Result<std::shared_ptr<const AnswerScorer>> fit_linear_scorer(const Dataset& dat
           v.value.push_back(std::clamp((raw_in[r].verifier[k] - mean[k]) * inv[k], -kDenseClip, kDenseClip) * scale);
         }
       x.add_row(v);
-      const float q = std::clamp(data.examples[r].quality[m], 0.0f, 1.0f);
+      const float q = target_of(data.examples[r], m, opts.gap_reference);
       y.push_back(q);
       positives += q;
     }
@@ -479,6 +490,8 @@ Result<std::shared_ptr<const AnswerScorer>> fit_linear_scorer(const Dataset& dat
   parts.threshold = opts.threshold;
   parts.base_rate = positives / static_cast<double>(rows.size());
   parts.l2 = l2;
+  if (opts.gap_reference >= 0 && static_cast<std::size_t>(opts.gap_reference) < data.models.size())
+    parts.gap_reference = data.models[static_cast<std::size_t>(opts.gap_reference)];
   return AnswerScorer::from_parts(std::move(parts));
 }
 

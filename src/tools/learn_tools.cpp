@@ -463,7 +463,7 @@ const std::vector<std::string> kScorerFlags = {"scorer-l2", "scorer-hash-bits", 
                                                "no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
                                                "verifier-scale", "scorer-l2-grid", "boost", "boost-rounds",
                                                "boost-depth", "boost-shrinkage", "boost-l2", "boost-min-hessian",
-                                               "inner-folds"};
+                                               "inner-folds", "scorer-gap-reference"};
 const std::vector<std::string> kScorerBools = {"no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
                                                "boost"};
 
@@ -502,9 +502,20 @@ Result<AnswerScorerOptions> scorer_options(const Args& a) {
   o.boost.l2 = a.num("boost-l2", o.boost.l2);
   o.boost.min_hessian = a.num("boost-min-hessian", o.boost.min_hessian);
   o.inner_folds = static_cast<int>(a.num("inner-folds", o.inner_folds));
+  // Resolved to a model index by the caller (needs the data).
+  o.gap_reference = a.has("scorer-gap-reference") ? -2 : -1;
   if (o.boost.rounds < 1 || o.boost.depth < 1 || o.boost.depth > 8 || o.inner_folds < 2)
     return Error::bad_request("--boost-rounds >= 1, --boost-depth 1..8 and --inner-folds >= 2");
   return o;
+}
+
+/// Resolves --scorer-gap-reference MODEL (scorer_options marks it with -2) to a model index.
+Result<bool> resolve_gap_reference(const Dataset& d, const Args& a, AnswerScorerOptions& o) {
+  if (o.gap_reference != -2) return true;
+  o.gap_reference = d.model_index(a.get("scorer-gap-reference"));
+  if (o.gap_reference < 0)
+    return Error::bad_request("--scorer-gap-reference: no score column '" + a.get("scorer-gap-reference") + "' in the data");
+  return true;
 }
 
 /// Area under the ROC curve of `score` for `label` (ties count half).
@@ -564,7 +575,8 @@ int train_answer_scorer_cmd(int argc, char** argv) {
         "  --scorer-l2-grid A,B,..       pick the L2 by inner CV on the training rows\n"
         "  --boost                       boosted trees over the verifier features on the linear logit (inner CV)\n"
         "  --boost-rounds N (max, 100)  --boost-depth D (2)  --boost-shrinkage S (0.1)  --boost-l2 L (1)\n"
-        "  --boost-min-hessian H (5)  --inner-folds K (5)\n",
+        "  --boost-min-hessian H (5)  --inner-folds K (5)\n"
+        "  --scorer-gap-reference M      train on (1 + q_answer - q_M) / 2 instead of q_answer\n",
         stderr);
     return 0;
   }
@@ -585,6 +597,7 @@ int train_answer_scorer_cmd(int argc, char** argv) {
     describe(*data, rep);
     auto model = scorer_model(*data, a);
     if (!model) return fail("train", model.error().message);
+    if (auto g = resolve_gap_reference(*data, a, *opts); !g) return fail("train", g.error().message);
     const std::vector<std::size_t> rows = answer_rows(*data, *model);
     if (rows.empty())
       return fail("train", "no rows with both a response and a score for '" + data->models[static_cast<std::size_t>(*model)] + "'");
@@ -603,8 +616,10 @@ int train_answer_scorer_cmd(int argc, char** argv) {
     if (!final_scorer) return fail("train", final_scorer.error().message);
     if (auto saved = (*final_scorer)->save(a.get("out")); !saved) return fail("train", saved.error().message);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("wrote %s: answer scorer for %s, %zu rows (%.1f %% correct), threshold %.3f (%.1f s)\n",
+    const std::string& gap = (*final_scorer)->parts().gap_reference;
+    std::printf("wrote %s: answer scorer for %s, %zu rows (%s %.1f %%), threshold %.3f (%.1f s)\n",
                 a.get("out").c_str(), (*final_scorer)->model_name().c_str(), rows.size(),
+                gap.empty() ? "correct" : ("mean gap target vs " + gap + ":").c_str(),
                 (*final_scorer)->parts().base_rate * 100, (*final_scorer)->default_threshold(), secs);
     std::printf("linear block l2 %.3g; %zu boosted trees\n", (*final_scorer)->parts().l2, (*final_scorer)->parts().boost.trees().size());
     // Serving-side check: load the file back, time score() on every training pair.
@@ -715,6 +730,7 @@ int eval_cascade_cmd(int argc, char** argv) {
     if (!s || !w) return fail("eval", !s ? s.error().message : w.error().message);
     const int strong = ropts->strong = *s;
     const int weak = ropts->weak = *w;
+    if (auto g = resolve_gap_reference(data, a, *sopts); !g) return fail("eval", g.error().message);
     const auto wi = static_cast<std::size_t>(weak), si = static_cast<std::size_t>(strong);
     const std::vector<std::size_t> usable = answer_rows(data, weak);
     if (usable.size() != data.examples.size())

@@ -122,6 +122,36 @@ TEST(AnswerScorerTest, BoostedScorerRoundTripsAndKeepsItsInnerCvChoices) {
   EXPECT_GE(correct, 95u);
 }
 
+TEST(AnswerScorerTest, GapTargetAgainstAReferenceModel) {
+  // A reference model that is right on every row but the last: the gap target is q/2 there, (1 + q)/2 on
+  // the last row.
+  Dataset d = sums(200, 14);
+  d.models.push_back("strong");
+  double rate = 0;
+  for (std::size_t i = 0; i < d.examples.size(); ++i) {
+    Example& e = d.examples[i];
+    e.quality.push_back(i + 1 == d.examples.size() ? 0.0f : 1.0f);
+    e.input_tokens.push_back(NAN);
+    e.output_tokens.push_back(NAN);
+    e.cost.push_back(NAN);
+    e.response.emplace_back();
+    rate += i + 1 == d.examples.size() ? 0.5 * (1 + e.quality[0]) : 0.5 * e.quality[0];
+  }
+  rate /= static_cast<double>(d.examples.size());
+  AnswerScorerOptions o = small_options();
+  o.gap_reference = 1;
+  auto scorer = train_answer_scorer(d, 0, {}, {}, o);
+  ASSERT_TRUE(scorer.ok()) << scorer.error().message;
+  EXPECT_NEAR((*scorer)->parts().base_rate, rate, 1e-9);
+  EXPECT_EQ((*scorer)->parts().gap_reference, "strong");
+  auto back = AnswerScorer::from_bytes((*scorer)->to_bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->parts().gap_reference, "strong");
+  // Still ranks a right answer above a miscalculated one.
+  EXPECT_GT((*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 5 apples.\n#### 5"),
+            (*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 6 apples.\n#### 6"));
+}
+
 TEST(AnswerScorerTest, RefusesFilesOfAnotherVersionOrFeatureSet) {
   auto scorer = train_answer_scorer(sums(60, 13), 0, {}, {}, small_options());
   ASSERT_TRUE(scorer.ok());

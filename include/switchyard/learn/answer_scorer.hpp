@@ -78,6 +78,9 @@ struct AnswerScorerParts {
   double threshold = 0.5;  ///< default acceptance threshold: accept when score >= threshold
   double base_rate = 0.5;  ///< share of correct answers in the training data
   double l2 = 0;           ///< the L2 the linear block was fitted with (chosen by inner CV with a grid)
+  /// Empty: score = P(answer correct). Else the model the gap target was taken against: score = P(accepting
+  /// the answer loses nothing against that model), a ranking for the cascade rather than P(correct).
+  std::string gap_reference;
   std::string notes;
 };
 
@@ -129,6 +132,10 @@ struct AnswerScorerOptions {
   bool boosted = false;
   BoostOptions boost;
   int inner_folds = 5;
+  /// Training target. -1: the scored model's quality (P(answer correct)). A model index r: the gap target
+  /// (1 + q_scored - q_r) / 2, i.e. "accepting loses nothing against model r" (training data only; the
+  /// scorer still reads only the prompt and the cheap answer). Rows where r has no score keep q_scored.
+  int gap_reference = -1;
 };
 
 /// Raw features of every example's (prompt, response[model]) pair; label-free, so computed once for all
