@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,192 @@ std::string lower_ascii(std::string_view s) {
 
 float lg(double v) { return static_cast<float>(std::log1p(std::max(0.0, v))); }
 
+bool digit(char c) { return c >= '0' && c <= '9'; }
+bool alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/// The first number written with digits in t[from, from + window) ("$1,200.50" -> 1200.5).
+std::optional<double> number_near(std::string_view t, std::size_t from, std::size_t window) {
+  const std::size_t end = std::min(t.size(), from + window);
+  std::size_t i = from;
+  while (i < end && !digit(t[i])) {
+    if (t[i] == '\n' || t[i] == '.') return std::nullopt;  // the sentence ended first
+    ++i;
+  }
+  if (i >= end) return std::nullopt;
+  double v = 0;
+  for (; i < t.size() && (digit(t[i]) || (t[i] == ',' && i + 1 < t.size() && digit(t[i + 1]))); ++i)
+    if (t[i] != ',') v = v * 10 + (t[i] - '0');
+  if (i + 1 < t.size() && t[i] == '.' && digit(t[i + 1])) {
+    double scale = 0.1;
+    for (++i; i < t.size() && digit(t[i]); ++i, scale *= 0.1) v += (t[i] - '0') * scale;
+  }
+  return v;
+}
+
+std::size_t count_of(std::string_view text, std::string_view w) {
+  std::size_t c = 0;
+  for (std::size_t p = text.find(w); p != std::string_view::npos; p = text.find(w, p + w.size())) ++c;
+  return c;
+}
+
+/// The noun after the question's last "how many" ("how many cookies does..." -> "cookies"), if any.
+std::string_view asked_noun(std::string_view q) {
+  const std::size_t p = q.rfind("how many ");
+  if (p == std::string_view::npos) return {};
+  std::size_t b = p + 9, e = b;
+  while (e < q.size() && alpha(q[e])) ++e;
+  const std::string_view w = q.substr(b, e - b);
+  for (std::string_view skip : {"more", "of", "times", "total", "in", "fewer", "less", "different", "other", "people's"})
+    if (w == skip) return {};
+  return w.size() >= 3 ? w : std::string_view();
+}
+
+/// Features 37-58: the answer's chain of computations re-derived (which step the final answer comes
+/// from, which given numbers flow into it, dead-end results), self-consistency of its conclusions, the
+/// unit the question asks for, and the problem's structure (percents, fractions, rates, time units).
+void chain_features(std::string_view prompt, std::string_view answer, const std::string& low,
+                    const std::vector<TextNumber>& pnums, const std::vector<double>& pvals, bool prompt_decimals,
+                    const std::vector<TextNumber>& anums, const ArithmeticCheck& ar, const std::optional<FinalNumber>& fin,
+                    std::span<float, kAnswerFeatures> out) {
+  const std::vector<ArithmeticStep>& steps = ar.steps;
+  const std::size_t ns = steps.size();
+  auto operand = [&](const ArithmeticStep& s, std::uint32_t k) { return ar.operands[s.first_operand + k]; };
+  // The step that produced the final answer: the last one whose result it is, else the last step.
+  std::size_t final_step = ns;
+  if (fin)
+    for (std::size_t k = ns; k-- > 0;)
+      if (same(steps[k].result, fin->value)) {
+        final_step = k;
+        break;
+      }
+  if (fin && ns) {
+    const double v = fin->value;
+    out[37] = final_step < ns ? 1.0f : 0.0f;
+    out[38] = final_step == ns && !contains(pvals, v) ? 1.0f : 0.0f;
+    if (ar.last_result && !same(*ar.last_result, v) && *ar.last_result != std::floor(*ar.last_result) &&
+        std::abs(*ar.last_result - v) < 1.0)
+      out[39] = 1.0f;
+  }
+  // Results never used by a later step (nor the final answer): computations that lead nowhere.
+  std::size_t distinct_results = 0, dead = 0;
+  for (std::size_t k = 0; k < ns; ++k) {
+    bool dup = false;
+    for (std::size_t j = 0; j < k && !dup; ++j) dup = same(steps[j].result, steps[k].result);
+    if (dup) continue;
+    ++distinct_results;
+    if (fin && same(steps[k].result, fin->value)) continue;
+    bool used = false;
+    for (std::size_t j = k + 1; j < ns && !used; ++j) {
+      if (steps[j].begin < steps[k].end) continue;  // the same computation written twice (equation + annotation)
+      for (std::uint32_t o = 0; o < steps[j].operand_count && !used; ++o) used = same(operand(steps[j], o), steps[k].result);
+    }
+    dead += !used;
+  }
+  out[40] = static_cast<float>(std::min<std::size_t>(dead, 5));
+  out[41] = distinct_results ? static_cast<float>(dead) / static_cast<float>(distinct_results) : 0.0f;
+  // The final answer's chain: steps reachable backwards from the final step through result -> operand.
+  std::size_t given_digits = 0, in_chain = 0;
+  std::vector<double> givens;
+  for (const TextNumber& n : pnums)
+    if (!n.word && !contains(givens, n.value)) givens.push_back(n.value);
+  given_digits = givens.size();
+  if (ns > 0) {
+    const std::size_t start = final_step < ns ? final_step : ns - 1;
+    std::vector<char> mark(ns, 0);
+    std::vector<std::size_t> stack = {start};
+    mark[start] = 1;
+    std::size_t chain = 0;
+    bool wrong_in_chain = false;
+    std::vector<double> chain_operands;
+    while (!stack.empty()) {
+      const std::size_t s = stack.back();
+      stack.pop_back();
+      ++chain;
+      wrong_in_chain = wrong_in_chain || !steps[s].holds;
+      for (std::uint32_t o = 0; o < steps[s].operand_count; ++o) {
+        const double x = operand(steps[s], o);
+        chain_operands.push_back(x);
+        // The latest earlier step that produced this operand.
+        for (std::size_t j = s; j-- > 0;)
+          if (steps[j].end <= steps[s].begin + 1 && same(steps[j].result, x)) {
+            if (!mark[j]) {
+              mark[j] = 1;
+              stack.push_back(j);
+            }
+            break;
+          }
+      }
+    }
+    for (double g : givens) in_chain += contains(chain_operands, g) || contains(chain_operands, g / 100);
+    out[42] = given_digits ? static_cast<float>(in_chain) / static_cast<float>(given_digits) : 0.0f;
+    out[43] = static_cast<float>(std::min<std::size_t>(given_digits - in_chain, 5));
+    out[44] = lg(static_cast<double>(chain));
+    out[45] = static_cast<float>(std::min<std::size_t>(ns - 1 - start, 3));
+    out[57] = wrong_in_chain ? 1.0f : 0.0f;
+  }
+  // Self-consistency: where the final number appears, and conclusions stating other numbers.
+  if (fin) {
+    std::size_t mentions = 0, first = anums.size();
+    for (std::size_t k = 0; k < anums.size(); ++k)
+      if (same(anums[k].value, fin->value)) {
+        ++mentions;
+        first = std::min(first, k);
+      }
+    out[46] = lg(static_cast<double>(mentions));
+    out[47] = anums.empty() ? 1.0f : static_cast<float>(first) / static_cast<float>(anums.size());
+    std::vector<double> other;
+    for (std::string_view phrase : {"therefore", "thus", "so the answer", "in total", "total of", "answer is", "answer:",
+                                    "the final answer", "in conclusion"})
+      for (std::size_t p = low.find(phrase); p != std::string::npos; p = low.find(phrase, p + phrase.size()))
+        if (auto v = number_near(answer, p + phrase.size(), 80); v && !same(*v, std::abs(fin->value)) && !contains(other, *v))
+          other.push_back(*v);
+    out[48] = static_cast<float>(std::min<std::size_t>(other.size(), 3));
+  }
+  // The unit the question asks for, against the end of the answer.
+  const std::string q = lower_ascii(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
+  const std::string_view tail = std::string_view(low).substr(low.size() > 250 ? low.size() - 250 : 0);
+  const bool money = q.find("how much money") != std::string::npos || q.find("how many dollars") != std::string::npos ||
+                     q.find("how much did") != std::string::npos || q.find("how much does") != std::string::npos ||
+                     q.find("how much will") != std::string::npos || q.find("cost") != std::string::npos;
+  if (money && tail.find('$') == std::string_view::npos && tail.find("dollar") == std::string_view::npos &&
+      q.find('$') != std::string::npos)
+    out[49] = 1.0f;
+  if (std::string_view noun = asked_noun(q); !noun.empty()) {
+    const std::string_view stem = noun.substr(0, std::min<std::size_t>(noun.size(), noun.size() > 4 ? noun.size() - 1 : noun.size()));
+    out[50] = tail.find(stem) == std::string_view::npos ? 1.0f : 0.0f;
+  }
+  if (q.find("percent") != std::string::npos && q.find("what percent") != std::string::npos)
+    out[51] = tail.find('%') == std::string_view::npos && tail.find("percent") == std::string_view::npos ? 1.0f : 0.0f;
+  // Problem structure.
+  const std::string pl = lower_ascii(prompt);
+  std::size_t percents = 0, not_applied = 0;
+  for (const TextNumber& n : pnums) {
+    if (!n.percent) continue;
+    ++percents;
+    const double p = n.value;
+    if (!contains(ar.operands, p) && !contains(ar.operands, p / 100) && !contains(ar.operands, 100 - p) &&
+        !contains(ar.operands, (100 - p) / 100) && !contains(ar.operands, 1 + p / 100) && !contains(ar.operands, 100 + p))
+      ++not_applied;
+  }
+  out[52] = static_cast<float>(std::min<std::size_t>(percents, 3));
+  std::size_t fractions = 0;
+  for (std::string_view w : {"half", "third", "quarter", "fourth", "fifth", "tenth", "fraction"}) fractions += count_of(pl, w);
+  for (std::size_t i = 1; i + 1 < pl.size(); ++i) fractions += pl[i] == '/' && digit(pl[i - 1]) && digit(pl[i + 1]);
+  out[53] = static_cast<float>(std::min<std::size_t>(fractions, 3));
+  std::size_t rates = 0;
+  for (std::string_view w : {" per ", " each", " every", " an hour", " a day", " a week", " a month", " a year", " rate"})
+    rates += count_of(pl, w);
+  out[54] = static_cast<float>(std::min<std::size_t>(rates, 5));
+  std::size_t units = 0;
+  for (std::string_view w : {"second", "minute", "hour", "day", "week", "month", "year"}) units += pl.find(w) != std::string::npos;
+  out[55] = static_cast<float>(units);
+  out[56] = static_cast<float>(std::min<std::size_t>(not_applied, 3));
+  std::size_t fractional = 0;
+  if (!prompt_decimals && percents == 0)
+    for (const ArithmeticStep& s : steps) fractional += s.result != std::floor(s.result);
+  out[58] = static_cast<float>(std::min<std::size_t>(fractional, 3));
+}
+
 }  // namespace
 
 const std::array<std::string_view, kAnswerFeatures>& answer_feature_names() {
@@ -54,7 +241,14 @@ const std::array<std::string_view, kAnswerFeatures>& answer_feature_names() {
       "prompt_log_chars",      "prompt_log_numbers",    "answer_prompt_log_ratio", "algebra",
       "final_decimals_unprompted", "final_conflict",     "prompt_numbers_not_computed",
       "prompt_numbers_not_computed_share", "assumed_small_numbers", "log_steps_per_given",
-      "difference_asked_last_op_not_minus", "total_asked_last_op_minus_or_divide", "each_asked_last_op_not_divide"};
+      "difference_asked_last_op_not_minus", "total_asked_last_op_minus_or_divide", "each_asked_last_op_not_divide",
+      // v2: the answer's computation chain re-derived, self-consistency, problem structure.
+      "final_in_results",      "final_unexplained",     "final_rounded",        "dead_results",
+      "dead_results_share",    "final_chain_givens_share", "givens_outside_final_chain", "log_final_chain_steps",
+      "steps_after_final_step", "log_final_mentions",   "final_first_position", "conclusions_disagreeing",
+      "money_asked_no_dollar", "asked_unit_missing",    "percent_asked_no_percent", "prompt_percents",
+      "prompt_fractions",      "prompt_rate_words",     "prompt_time_units",    "percents_not_applied",
+      "wrong_step_in_final_chain", "fractional_results_unprompted"};
   return names;
 }
 
@@ -165,8 +359,10 @@ void answer_features(std::string_view prompt, std::string_view answer, std::span
   out[16] = static_cast<float>(std::min<std::size_t>(unused, 5));
   out[17] = given ? static_cast<float>(unused) / static_cast<float>(given) : 0.0f;
 
-  // Wording.
   const std::string low = lower_ascii(answer);
+  chain_features(prompt, answer, low, pnums_all, pvals, prompt_decimals, anums, ar, fin, out);
+
+  // Wording.
   std::size_t doubts = 0;
   for (std::string_view d : kDoubts)
     if (low.find(d) != std::string::npos) ++doubts;

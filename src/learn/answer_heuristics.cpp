@@ -181,7 +181,7 @@ std::size_t utf8_op(std::string_view t, std::size_t i, char& op) {
 
 class ArithmeticScanner {
  public:
-  explicit ArithmeticScanner(std::string_view text) : t_(text) {}
+  explicit ArithmeticScanner(std::string_view text) : t_(text), base_(text.data()) {}
 
   ArithmeticCheck run() {
     std::size_t i = 0;
@@ -311,8 +311,22 @@ class ArithmeticScanner {
   void annotation(std::string_view inner) {
     const std::size_t eq = inner.rfind('=');
     if (eq == std::string_view::npos) return;
-    ArithmeticScanner lhs_scan(inner.substr(0, eq));
+    // A chain "<<a=b=c>>" claims a = c: check its first side against the written result (a running total
+    // "<<3+4=7+2=9>>", where a middle side starts with the value so far, is skipped).
+    const std::size_t first_eq = inner.find('=');
+    ArithmeticScanner lhs_scan(inner.substr(0, first_eq));
     std::vector<Tok> lhs = lhs_scan.tokens_only();
+    if (first_eq != eq) {
+      Expr first(lhs, 0, lhs.size());
+      double fv = 0;
+      if (!first.parse(fv)) return;
+      std::string_view mid = inner.substr(first_eq + 1, eq - first_eq - 1);
+      while (!mid.empty() && (mid.front() == ' ' || mid.front() == '$')) mid.remove_prefix(1);
+      if (!mid.empty() && is_digit(mid.front()) && close(scan_number(mid, 0).value, fv, 1e-9)) {
+        const std::size_t next = mid.find_first_of("+-*/");
+        if (next != std::string_view::npos && mid.substr(0, next).find('=') == std::string_view::npos) return;
+      }
+    }
     std::string_view rhs = inner.substr(eq + 1);
     while (!rhs.empty() && (rhs.front() == ' ' || rhs.front() == '$')) rhs.remove_prefix(1);
     bool neg = false;
@@ -333,10 +347,19 @@ class ArithmeticScanner {
     if (!e.parse(v)) return;
     ++out_.annotated;
     if (e.top_op) out_.last_op = e.top_op;
+    ArithmeticStep step;
+    step.first_operand = static_cast<std::uint32_t>(out_.operands.size());
     if (e.binary_ops > 0)
       for (const Tok& t : lhs)
         if (t.kind == Tok::kNum) out_.operands.push_back(t.value);
     out_.results.push_back(value);
+    step.result = value;
+    step.begin = static_cast<std::size_t>(inner.data() - base_);
+    step.end = step.begin + inner.size();
+    step.operand_count = static_cast<std::uint32_t>(out_.operands.size()) - step.first_operand;
+    step.op = e.top_op;
+    step.holds = close(v, value, tol);
+    out_.steps.push_back(step);
     if (!close(v, value, tol)) {
       ++out_.annotated_wrong;
       if (out_.first_wrong.empty()) out_.first_wrong = "<<" + std::string(inner) + ">>";
@@ -399,12 +422,21 @@ class ArithmeticScanner {
         continue;
       ++out_.checked;
       const double tol = (r.e - r.b == 1) ? run_[r.b].tol : 0.0;
+      ArithmeticStep step;
+      step.first_operand = static_cast<std::uint32_t>(out_.operands.size());
       if (l.ops > 0)
         for (std::size_t q = l.b; q < l.e; ++q)
           if (run_[q].kind == Tok::kNum) out_.operands.push_back(run_[q].value);
       out_.results.push_back(r.value);
       out_.last_result = r.value;
       out_.last_op = l.ops > 0 ? l.top : r.top;
+      step.result = r.value;
+      step.begin = run_[l.b].begin;
+      step.end = run_[r.e - 1].end;
+      step.operand_count = static_cast<std::uint32_t>(out_.operands.size()) - step.first_operand;
+      step.op = out_.last_op;
+      step.holds = close(l.value, r.value, tol);
+      out_.steps.push_back(step);
       if (!close(l.value, r.value, tol)) {
         ++out_.wrong;
         if (out_.first_wrong.empty()) {
@@ -416,6 +448,7 @@ class ArithmeticScanner {
   }
 
   std::string_view t_;
+  const char* base_;  ///< start of the text, for byte offsets of annotations
   std::vector<Tok> run_;
   ArithmeticCheck out_;
   bool tokens_mode_ = false;

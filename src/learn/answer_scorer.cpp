@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +15,7 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little, "scorer files are little-endian");
 constexpr char kMagic[4] = {'S', 'Y', 'A', 'S'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 2: 59 verifier features, optional boosted trees
 
 inline double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
 
@@ -101,6 +102,13 @@ double AnswerScorer::logit(const AnswerRawFeatures& raw) const {
       z += static_cast<double>(v) * parts_.verifier_weight[k];
     }
   }
+  z = parts_.calib_scale * z + parts_.calib_bias;
+  if (!parts_.boost.empty()) {
+    std::array<float, kAnswerFeatures + 1> x;
+    std::copy(raw.verifier.begin(), raw.verifier.end(), x.begin());
+    x[kAnswerFeatures] = static_cast<float>(z);
+    z += parts_.boost.predict(x);
+  }
   return z;
 }
 
@@ -132,6 +140,11 @@ std::string AnswerScorer::to_bytes() const {
   h["verifier_weight"] = parts_.verifier_weight;
   h["threshold"] = parts_.threshold;
   h["base_rate"] = parts_.base_rate;
+  h["l2"] = parts_.l2;
+  h["gap_reference"] = parts_.gap_reference;
+  h["calib_scale"] = parts_.calib_scale;
+  h["calib_bias"] = parts_.calib_bias;
+  if (!parts_.boost.empty()) h["boost"] = json::parse(parts_.boost.to_json());
   h["notes"] = parts_.notes;
   const std::string header = h.dump();
   const std::string inner = parts_.text_model->to_bytes();
@@ -175,7 +188,9 @@ Result<std::shared_ptr<const AnswerScorer>> AnswerScorer::from_bytes(std::string
     return bad_scorer("not a switchyard answer scorer (bad magic)");
   p = 4;
   std::uint32_t version = 0, header_len = 0, inner_len = 0;
-  if (!get32(version) || version != kVersion) return bad_scorer("unsupported version " + std::to_string(version));
+  if (!get32(version) || version != kVersion)
+    return bad_scorer("unsupported version " + std::to_string(version) + " (this build reads version " +
+                      std::to_string(kVersion) + "; retrain the scorer)");
   if (!get32(header_len) || bytes.size() - p < header_len) return bad_scorer("truncated header");
   const std::string_view header_text = bytes.substr(p, header_len);
   p += header_len;
@@ -201,6 +216,16 @@ Result<std::shared_ptr<const AnswerScorer>> AnswerScorer::from_bytes(std::string
     arr("verifier_weight", parts.verifier_weight);
     parts.threshold = h.at("threshold").get<double>();
     parts.base_rate = h.value("base_rate", 0.5);
+    parts.l2 = h.value("l2", 0.0);
+    parts.gap_reference = h.value("gap_reference", std::string());
+    parts.calib_scale = h.value("calib_scale", 1.0);
+    parts.calib_bias = h.value("calib_bias", 0.0);
+    if (h.contains("boost")) {
+      auto b = BoostedTrees::from_json(h.at("boost").dump());
+      if (!b) return bad_scorer(b.error().message);
+      if (b->features() != static_cast<int>(kAnswerFeatures) + 1) return bad_scorer("boosted trees over another feature count");
+      parts.boost = std::move(*b);
+    }
     parts.notes = h.value("notes", std::string());
   } catch (const std::exception& e) {
     return bad_scorer(std::string("bad header: ") + e.what());
@@ -254,6 +279,60 @@ std::vector<AnswerRawFeatures> extract_answer_features(const Dataset& data, int 
   return out;
 }
 
+namespace {
+
+/// The linear scorer (n-gram block + standardised verifier block), fitted on `rows` with L2 `l2`.
+Result<std::shared_ptr<const AnswerScorer>> fit_linear_scorer(const Dataset& data, std::size_t m,
+                                                              const std::vector<std::size_t>& rows,
+                                                              std::span<const AnswerRawFeatures> raw_in,
+                                                              const AnswerScorerOptions& opts, double l2,
+                                                              const Progress& progress);
+
+/// The training target of one row: the scored model's quality, or the gap target against `reference`.
+float target_of(const Example& e, std::size_t m, int reference) {
+  const float q = std::clamp(e.quality[m], 0.0f, 1.0f);
+  if (reference < 0 || static_cast<std::size_t>(reference) >= e.quality.size()) return q;
+  const float r = e.quality[static_cast<std::size_t>(reference)];
+  if (std::isnan(r)) return q;
+  return 0.5f * (1.0f + q - std::clamp(r, 0.0f, 1.0f));
+}
+
+double mean_log_loss(std::span<const double> z, std::span<const float> y) {
+  double s = 0;
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    const double softplus = z[i] > 0 ? z[i] + std::log1p(std::exp(-z[i])) : std::log1p(std::exp(z[i]));
+    s += softplus - static_cast<double>(y[i]) * z[i];
+  }
+  return z.empty() ? 0.0 : s / static_cast<double>(z.size());
+}
+
+/// Platt scaling: (a, b) minimising the log-loss of sigmoid(a z + b) against y (Newton, tiny ridge).
+std::pair<double, double> platt(std::span<const double> z, std::span<const float> y) {
+  double a = 1, b = 0;
+  for (int it = 0; it < 50; ++it) {
+    double ga = 0, gb = 0, haa = 1e-6, hab = 0, hbb = 1e-6;
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      const double t = a * z[i] + b;
+      const double p = t >= 0 ? 1 / (1 + std::exp(-t)) : std::exp(t) / (1 + std::exp(t));
+      const double g = p - y[i], h = std::max(p * (1 - p), 1e-9);
+      ga += g * z[i];
+      gb += g;
+      haa += h * z[i] * z[i];
+      hab += h * z[i];
+      hbb += h;
+    }
+    const double det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    const double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (std::abs(da) + std::abs(db) < 1e-9) break;
+  }
+  return {a, b};
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const AnswerScorer>> train_answer_scorer(const Dataset& data, int model,
                                                                 std::span<const std::size_t> rows_in,
                                                                 std::span<const AnswerRawFeatures> raw_in,
@@ -279,6 +358,66 @@ Result<std::shared_ptr<const AnswerScorer>> train_answer_scorer(const Dataset& d
   }
   if (raw_in.size() != data.examples.size()) return Error::bad_request("answer scorer: raw features do not match the dataset");
 
+  const double default_l2 = opts.logistic.l2 > 0 ? opts.logistic.l2 : 1.0 / static_cast<double>(rows.size());
+  std::vector<double> grid = opts.l2_grid;
+  if (grid.empty()) grid = {default_l2};
+  const bool inner = grid.size() > 1 || opts.boosted;
+  if (!inner) return fit_linear_scorer(data, m, rows, raw_in, opts, grid[0], progress);
+
+  // Inner CV on the training rows (dealt by position modulo k): out-of-fold logits of the linear block
+  // for every candidate L2. Nothing outside `rows` is seen.
+  const int k = std::max(2, opts.inner_folds);
+  std::vector<float> y(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) y[i] = target_of(data.examples[rows[i]], m, opts.gap_reference);
+  std::vector<std::vector<double>> oof(grid.size(), std::vector<double>(rows.size(), 0.0));
+  std::size_t done = 0;
+  for (int f = 0; f < k; ++f) {
+    std::vector<std::size_t> train, held;
+    for (std::size_t i = 0; i < rows.size(); ++i) (static_cast<int>(i % static_cast<std::size_t>(k)) == f ? held : train).push_back(i);
+    std::vector<std::size_t> train_rows;
+    for (std::size_t i : train) train_rows.push_back(rows[i]);
+    for (std::size_t g = 0; g < grid.size(); ++g) {
+      auto s = fit_linear_scorer(data, m, train_rows, raw_in, opts, grid[g], {});
+      if (!s) return std::move(s).error();
+      for (std::size_t i : held) oof[g][i] = (*s)->logit(raw_in[rows[i]]);
+      if (progress) progress("answer scorer inner cv", static_cast<double>(++done) / static_cast<double>(static_cast<std::size_t>(k) * grid.size()));
+    }
+  }
+  std::size_t best = 0;
+  double best_loss = std::numeric_limits<double>::infinity();
+  for (std::size_t g = 0; g < grid.size(); ++g)
+    if (const double l = mean_log_loss(oof[g], y); l < best_loss) {
+      best_loss = l;
+      best = g;
+    }
+  auto linear = fit_linear_scorer(data, m, rows, raw_in, opts, grid[best], progress);
+  if (!linear || !opts.boosted) return linear;
+  // Platt recalibration of the inner-CV logits (the linear block is over-confident on unseen rows), then
+  // trees on top, with the recalibrated logit as one more input.
+  AnswerScorerParts parts = (*linear)->parts();
+  const auto [a, b] = platt(oof[best], y);
+  parts.calib_scale = a;
+  parts.calib_bias = b;
+  std::vector<double> offset(rows.size());
+  DenseRows x{kAnswerFeatures + 1, {}};
+  x.values.reserve(rows.size() * (kAnswerFeatures + 1));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    offset[i] = a * oof[best][i] + b;
+    const auto& v = raw_in[rows[i]].verifier;
+    x.values.insert(x.values.end(), v.begin(), v.end());
+    x.values.push_back(static_cast<float>(offset[i]));
+  }
+  parts.boost = fit_boosted_trees_cv(x, y, offset, opts.boost, k);
+  return AnswerScorer::from_parts(std::move(parts));
+}
+
+namespace {
+
+Result<std::shared_ptr<const AnswerScorer>> fit_linear_scorer(const Dataset& data, std::size_t m,
+                                                              const std::vector<std::size_t>& rows,
+                                                              std::span<const AnswerRawFeatures> raw_in,
+                                                              const AnswerScorerOptions& opts, double l2,
+                                                              const Progress& progress) {
   const AnswerFeatureExtractor fx(opts.features);
   const AnswerFeatureConfig& fc = fx.config();
   std::vector<const RawFeatures*> text_rows;
@@ -319,13 +458,13 @@ Result<std::shared_ptr<const AnswerScorer>> train_answer_scorer(const Dataset& d
           v.value.push_back(std::clamp((raw_in[r].verifier[k] - mean[k]) * inv[k], -kDenseClip, kDenseClip) * scale);
         }
       x.add_row(v);
-      const float q = std::clamp(data.examples[r].quality[m], 0.0f, 1.0f);
+      const float q = target_of(data.examples[r], m, opts.gap_reference);
       y.push_back(q);
       positives += q;
     }
   }
   LogisticOptions lopts = opts.logistic;
-  if (lopts.l2 <= 0) lopts.l2 = 1.0 / static_cast<double>(rows.size());
+  lopts.l2 = l2;
   if (progress) progress("fit answer scorer", 0.0);
   LogisticFit fit = fit_logistic(x, dim + kAnswerFeatures, y, {}, lopts);
   if (progress) progress("fit answer scorer", 1.0);
@@ -350,7 +489,12 @@ Result<std::shared_ptr<const AnswerScorer>> train_answer_scorer(const Dataset& d
   for (std::size_t k = 0; k < kAnswerFeatures; ++k) parts.verifier_weight[k] = fit.weights[dim + k] * scale;
   parts.threshold = opts.threshold;
   parts.base_rate = positives / static_cast<double>(rows.size());
+  parts.l2 = l2;
+  if (opts.gap_reference >= 0 && static_cast<std::size_t>(opts.gap_reference) < data.models.size())
+    parts.gap_reference = data.models[static_cast<std::size_t>(opts.gap_reference)];
   return AnswerScorer::from_parts(std::move(parts));
 }
+
+}  // namespace
 
 }  // namespace sy::learn

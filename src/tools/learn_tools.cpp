@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -460,8 +461,11 @@ bool has_flag(int argc, char** argv, std::string_view flag) {
 
 const std::vector<std::string> kScorerFlags = {"scorer-l2", "scorer-hash-bits", "scorer-word-ngrams", "scorer-char-ngrams",
                                                "no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
-                                               "verifier-scale"};
-const std::vector<std::string> kScorerBools = {"no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense"};
+                                               "verifier-scale", "scorer-l2-grid", "boost", "boost-rounds",
+                                               "boost-depth", "boost-shrinkage", "boost-l2", "boost-min-hessian",
+                                               "inner-folds", "scorer-gap-reference"};
+const std::vector<std::string> kScorerBools = {"no-prompt-ngrams", "no-answer-ngrams", "no-verifier", "no-answer-dense",
+                                               "boost"};
 
 Result<AnswerScorerOptions> scorer_options(const Args& a) {
   AnswerScorerOptions o;
@@ -482,7 +486,36 @@ Result<AnswerScorerOptions> scorer_options(const Args& a) {
   o.logistic.l2 = a.has("scorer-l2") && a.get("scorer-l2") != "auto" ? a.num("scorer-l2", 0) : 0;
   o.verifier_scale = a.num("verifier-scale", 1.0);
   o.threshold = a.num("threshold", 0.5);
+  if (a.has("scorer-l2-grid")) {
+    std::stringstream ss(a.get("scorer-l2-grid"));
+    for (std::string item; std::getline(ss, item, ',');) {
+      char* end = nullptr;
+      const double v = std::strtod(item.c_str(), &end);
+      if (end == item.c_str() || *end != '\0' || !(v > 0)) return Error::bad_request("--scorer-l2-grid wants positive numbers A,B,...");
+      o.l2_grid.push_back(v);
+    }
+  }
+  o.boosted = a.has("boost");
+  o.boost.rounds = static_cast<int>(a.num("boost-rounds", o.boost.rounds));
+  o.boost.depth = static_cast<int>(a.num("boost-depth", o.boost.depth));
+  o.boost.shrinkage = a.num("boost-shrinkage", o.boost.shrinkage);
+  o.boost.l2 = a.num("boost-l2", o.boost.l2);
+  o.boost.min_hessian = a.num("boost-min-hessian", o.boost.min_hessian);
+  o.inner_folds = static_cast<int>(a.num("inner-folds", o.inner_folds));
+  // Resolved to a model index by the caller (needs the data).
+  o.gap_reference = a.has("scorer-gap-reference") ? -2 : -1;
+  if (o.boost.rounds < 1 || o.boost.depth < 1 || o.boost.depth > 8 || o.inner_folds < 2)
+    return Error::bad_request("--boost-rounds >= 1, --boost-depth 1..8 and --inner-folds >= 2");
   return o;
+}
+
+/// Resolves --scorer-gap-reference MODEL (scorer_options marks it with -2) to a model index.
+Result<bool> resolve_gap_reference(const Dataset& d, const Args& a, AnswerScorerOptions& o) {
+  if (o.gap_reference != -2) return true;
+  o.gap_reference = d.model_index(a.get("scorer-gap-reference"));
+  if (o.gap_reference < 0)
+    return Error::bad_request("--scorer-gap-reference: no score column '" + a.get("scorer-gap-reference") + "' in the data");
+  return true;
 }
 
 /// Area under the ROC curve of `score` for `label` (ties count half).
@@ -538,7 +571,12 @@ int train_answer_scorer_cmd(int argc, char** argv) {
         "  --label-column M             True/False or [0,1] correctness of those answers\n"
         "  --threshold T                acceptance threshold stored in the file (default 0.5)\n"
         "  --scorer-l2 X|auto  --scorer-hash-bits N  --scorer-word-ngrams N  --scorer-char-ngrams MIN-MAX\n"
-        "  --no-prompt-ngrams  --no-answer-ngrams  --no-answer-dense  --no-verifier  --verifier-scale S\n",
+        "  --no-prompt-ngrams  --no-answer-ngrams  --no-answer-dense  --no-verifier  --verifier-scale S\n"
+        "  --scorer-l2-grid A,B,..       pick the L2 by inner CV on the training rows\n"
+        "  --boost                       boosted trees over the verifier features on the linear logit (inner CV)\n"
+        "  --boost-rounds N (max, 100)  --boost-depth D (2)  --boost-shrinkage S (0.1)  --boost-l2 L (1)\n"
+        "  --boost-min-hessian H (5)  --inner-folds K (5)\n"
+        "  --scorer-gap-reference M      train on (1 + q_answer - q_M) / 2 instead of q_answer\n",
         stderr);
     return 0;
   }
@@ -559,6 +597,7 @@ int train_answer_scorer_cmd(int argc, char** argv) {
     describe(*data, rep);
     auto model = scorer_model(*data, a);
     if (!model) return fail("train", model.error().message);
+    if (auto g = resolve_gap_reference(*data, a, *opts); !g) return fail("train", g.error().message);
     const std::vector<std::size_t> rows = answer_rows(*data, *model);
     if (rows.empty())
       return fail("train", "no rows with both a response and a score for '" + data->models[static_cast<std::size_t>(*model)] + "'");
@@ -577,9 +616,12 @@ int train_answer_scorer_cmd(int argc, char** argv) {
     if (!final_scorer) return fail("train", final_scorer.error().message);
     if (auto saved = (*final_scorer)->save(a.get("out")); !saved) return fail("train", saved.error().message);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("wrote %s: answer scorer for %s, %zu rows (%.1f %% correct), threshold %.3f (%.1f s)\n",
+    const std::string& gap = (*final_scorer)->parts().gap_reference;
+    std::printf("wrote %s: answer scorer for %s, %zu rows (%s %.1f %%), threshold %.3f (%.1f s)\n",
                 a.get("out").c_str(), (*final_scorer)->model_name().c_str(), rows.size(),
+                gap.empty() ? "correct" : ("mean gap target vs " + gap + ":").c_str(),
                 (*final_scorer)->parts().base_rate * 100, (*final_scorer)->default_threshold(), secs);
+    std::printf("linear block l2 %.3g; %zu boosted trees\n", (*final_scorer)->parts().l2, (*final_scorer)->parts().boost.trees().size());
     // Serving-side check: load the file back, time score() on every training pair.
     using clock = std::chrono::steady_clock;
     const auto l0 = clock::now();
@@ -688,6 +730,7 @@ int eval_cascade_cmd(int argc, char** argv) {
     if (!s || !w) return fail("eval", !s ? s.error().message : w.error().message);
     const int strong = ropts->strong = *s;
     const int weak = ropts->weak = *w;
+    if (auto g = resolve_gap_reference(data, a, *sopts); !g) return fail("eval", g.error().message);
     const auto wi = static_cast<std::size_t>(weak), si = static_cast<std::size_t>(strong);
     const std::vector<std::size_t> usable = answer_rows(data, weak);
     if (usable.size() != data.examples.size())
@@ -735,7 +778,8 @@ int eval_cascade_cmd(int argc, char** argv) {
     if (!rcv) return fail("eval", rcv.error().message);
     if (rcv->folds != folds) return fail("eval", "internal: router folds differ from the cascade folds");
     // P(strong right | prompt) per fold, for the expected-gain variant.
-    std::vector<double> q_strong(data.examples.size(), 0.0);
+    std::vector<double> q_strong(data.examples.size(), 0.0), q_strong_if_weak_wrong(data.examples.size(), 0.0),
+        q_strong_if_weak_right(data.examples.size(), 0.0);
     {
       TrainOptions qo = *ropts;
       qo.route_head = false;
@@ -748,6 +792,17 @@ int eval_cascade_cmd(int argc, char** argv) {
         auto qm = train_router(data, train, raw, qo);
         if (!qm) return fail("eval", qm.error().message);
         for (std::size_t r : folds[f]) q_strong[r] = (*qm)->predict_quality(data.examples[r].prompt)[si];
+        // P(strong right | prompt) given that the weak answer is wrong / right: the strong model's heads
+        // trained on the training rows where the weak model failed / succeeded.
+        for (int cond = 0; cond < 2; ++cond) {
+          std::vector<std::size_t> sub;
+          for (std::size_t r : train)
+            if ((data.examples[r].quality[wi] >= 0.5f) == (cond == 1)) sub.push_back(r);
+          auto cm = train_router(data, sub, raw, qo);
+          if (!cm) return fail("eval", cm.error().message);
+          for (std::size_t r : folds[f])
+            (cond ? q_strong_if_weak_right : q_strong_if_weak_wrong)[r] = (*cm)->predict_quality(data.examples[r].prompt)[si];
+        }
         bar("strong quality heads", static_cast<double>(f + 1) / static_cast<double>(folds.size()));
       }
     }
@@ -759,7 +814,7 @@ int eval_cascade_cmd(int argc, char** argv) {
 
     // 3. Scores: higher = escalate.
     const std::size_t n = data.examples.size();
-    std::vector<double> s_scorer(n), s_heur(n), s_comb(n), s_gain(n);
+    std::vector<double> s_scorer(n), s_heur(n), s_comb(n), s_gain(n), s_cgain(n);
     std::vector<float> weak_right(n);
     std::size_t heur_flagged = 0;
     AnswerExpectations expect;
@@ -772,6 +827,8 @@ int eval_cascade_cmd(int argc, char** argv) {
       s_heur[i] = 1.0 - h;
       s_comb[i] = 1.0 - ((1.0 - hw) * p + hw * h);
       s_gain[i] = q_strong[i] - p;
+      // E[strong right - weak right | prompt, answer] without assuming the two independent.
+      s_cgain[i] = (1.0 - p) * q_strong_if_weak_wrong[i] - p * (1.0 - q_strong_if_weak_right[i]);
       weak_right[i] = data.examples[i].quality[wi];
     }
 
@@ -796,6 +853,8 @@ int eval_cascade_cmd(int argc, char** argv) {
     add_row(wname, s_comb, casc);
     add_row("cascade, heuristics only", s_heur, casc);
     add_row("cascade, expected gain P(s|prompt)-P(w|answer)", s_gain, casc);
+    add_row("cascade, conditional gain (w right/wrong heads)", s_cgain, casc);
+    const std::size_t router_row = rows.size();  // rows before it: the cascades; after it: the baselines
     add_row("prompt-only learned router", rcv->scores, pair);
     std::vector<double> len(n);
     for (std::size_t i = 0; i < n; ++i) len[i] = static_cast<double>(data.examples[i].prompt.size());
@@ -887,7 +946,7 @@ int eval_cascade_cmd(int argc, char** argv) {
                 "with accuracy >= %.2f %% (strong %.2f %% - %.1f points); cost as %% of always-strong, cheap call counted on every\n"
                 "prompt for the cascades.\n", target * 100, qs * 100, tolerance * 100);
 
-    for (std::size_t r : {std::size_t{0}, std::size_t{4}}) {
+    for (std::size_t r : {std::size_t{0}, router_row}) {
       const CascadeRow& row = rows[r];
       std::printf("\noperating points, %s (quantile edges of its scores):\n", row.name.c_str());
       std::printf("| %10s | %8s | %8s | %10s | %14s | %12s | %12s |\n", "threshold", "strong %", "accuracy", "cost $",
@@ -907,9 +966,9 @@ int eval_cascade_cmd(int argc, char** argv) {
       });
       std::printf("\nbest accuracy of the scorer cascade: %.2f %% at %.1f %% strong calls (threshold P(correct) < %.4f), cost %.1f %% of always-strong\n",
                   best->accuracy * 100, best->strong_share * 100, 1.0 - best->threshold, best->cost / strong_cost * 100);
-      if (at_target[0] && at_target[4])
+      if (at_target[0] && at_target[router_row])
         std::printf("at accuracy >= %.2f %%: cascade $%.4f vs prompt-only router $%.4f vs always-strong $%.4f\n", target * 100,
-                    at_target[0]->cost, at_target[4]->cost, strong_cost);
+                    at_target[0]->cost, at_target[router_row]->cost, strong_cost);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::printf("(%.1f s)\n", secs);
@@ -922,6 +981,8 @@ int eval_cascade_cmd(int argc, char** argv) {
                             {"heuristics", 1.0 - s_heur[i]},
                             {"route_score", rcv->scores[i]},
                             {"p_strong", q_strong[i]},
+                            {"p_strong_if_weak_wrong", q_strong_if_weak_wrong[i]},
+                            {"p_strong_if_weak_right", q_strong_if_weak_right[i]},
                             {"weak_right", pair.weak_quality[i]},
                             {"strong_right", pair.strong_quality[i]},
                             {"prompt", data.examples[i].prompt}};
@@ -938,7 +999,7 @@ int eval_cascade_cmd(int argc, char** argv) {
       std::vector<PlotSeries> series = {{"cascade: scorer", "#d62728", rows[0].curve.points, false},
                                         {"+heuristics", "#ff7f0e", rows[1].curve.points, true},
                                         {"heuristics", "#9467bd", rows[2].curve.points, true},
-                                        {"prompt router", "#1f77b4", rows[4].curve.points, false},
+                                        {"prompt router", "#1f77b4", rows[router_row].curve.points, false},
                                         {"random", "#7f7f7f", rnd.points, true},
                                         {"oracle", "#2ca02c", orc.points, true},
                                         {"all strong", "#000000", {all_strong}, false}};

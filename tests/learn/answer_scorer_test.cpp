@@ -97,6 +97,80 @@ TEST(AnswerScorerTest, FileRoundTripGivesIdenticalScores) {
   EXPECT_EQ((*loaded)->default_threshold(), 0.5);
 }
 
+TEST(AnswerScorerTest, BoostedScorerRoundTripsAndKeepsItsInnerCvChoices) {
+  Dataset train = sums(250, 11);
+  AnswerScorerOptions o = small_options();
+  o.boosted = true;
+  o.boost.rounds = 20;
+  o.l2_grid = {1e-3, 1e-2};
+  o.inner_folds = 3;
+  auto scorer = train_answer_scorer(train, 0, {}, {}, o);
+  ASSERT_TRUE(scorer.ok()) << scorer.error().message;
+  EXPECT_TRUE((*scorer)->parts().l2 == 1e-3 || (*scorer)->parts().l2 == 1e-2);
+  const std::string bytes = (*scorer)->to_bytes();
+  auto back = AnswerScorer::from_bytes(bytes);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)->to_bytes(), bytes);
+  EXPECT_EQ((*back)->parts().boost.trees().size(), (*scorer)->parts().boost.trees().size());
+  std::size_t correct = 0;
+  const Dataset test = sums(100, 12);
+  for (const Example& e : test.examples) {
+    const double p = (*back)->score(e.prompt, e.response[0]);
+    EXPECT_EQ(p, (*scorer)->score(e.prompt, e.response[0]));
+    correct += (p >= 0.5) == (e.quality[0] >= 0.5f);
+  }
+  EXPECT_GE(correct, 95u);
+}
+
+TEST(AnswerScorerTest, GapTargetAgainstAReferenceModel) {
+  // A reference model that is right on every row but the last: the gap target is q/2 there, (1 + q)/2 on
+  // the last row.
+  Dataset d = sums(200, 14);
+  d.models.push_back("strong");
+  double rate = 0;
+  for (std::size_t i = 0; i < d.examples.size(); ++i) {
+    Example& e = d.examples[i];
+    e.quality.push_back(i + 1 == d.examples.size() ? 0.0f : 1.0f);
+    e.input_tokens.push_back(NAN);
+    e.output_tokens.push_back(NAN);
+    e.cost.push_back(NAN);
+    e.response.emplace_back();
+    rate += i + 1 == d.examples.size() ? 0.5 * (1 + e.quality[0]) : 0.5 * e.quality[0];
+  }
+  rate /= static_cast<double>(d.examples.size());
+  AnswerScorerOptions o = small_options();
+  o.gap_reference = 1;
+  auto scorer = train_answer_scorer(d, 0, {}, {}, o);
+  ASSERT_TRUE(scorer.ok()) << scorer.error().message;
+  EXPECT_NEAR((*scorer)->parts().base_rate, rate, 1e-9);
+  EXPECT_EQ((*scorer)->parts().gap_reference, "strong");
+  auto back = AnswerScorer::from_bytes((*scorer)->to_bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->parts().gap_reference, "strong");
+  // Still ranks a right answer above a miscalculated one.
+  EXPECT_GT((*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 5 apples.\n#### 5"),
+            (*scorer)->score("Sam has 2 apples and buys 3 more. How many?", "2 + 3 = 6 apples.\n#### 6"));
+}
+
+TEST(AnswerScorerTest, RefusesFilesOfAnotherVersionOrFeatureSet) {
+  auto scorer = train_answer_scorer(sums(60, 13), 0, {}, {}, small_options());
+  ASSERT_TRUE(scorer.ok());
+  std::string bytes = (*scorer)->to_bytes();
+  std::string v1 = bytes;
+  v1[4] = 1;  // version 1: the 37-feature scorer
+  auto old = AnswerScorer::from_bytes(v1);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.error().message.find("retrain"), std::string::npos);
+  // Same version, another feature list (a renamed feature): refused too.
+  const std::string name = "\"final_in_results\"";
+  const std::size_t at = bytes.find(name);
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, name.size(), "\"final_in_resultz\"");
+  auto other = AnswerScorer::from_bytes(bytes);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.error().message.find("different set of verifier features"), std::string::npos);
+}
+
 TEST(AnswerScorerTest, RejectsDamagedFiles) {
   auto scorer = train_answer_scorer(sums(60, 5), 0, {}, {}, small_options());
   ASSERT_TRUE(scorer.ok());

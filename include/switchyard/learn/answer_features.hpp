@@ -11,7 +11,7 @@
 
 namespace sy::learn {
 
-inline constexpr std::size_t kAnswerFeatures = 37;
+inline constexpr std::size_t kAnswerFeatures = 59;
 
 /// Names of the verifier features, in order (stored in the scorer file, shown by `train --verbose`).
 const std::array<std::string_view, kAnswerFeatures>& answer_feature_names();

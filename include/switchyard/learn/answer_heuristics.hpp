@@ -92,6 +92,15 @@ std::vector<std::string> find_hedges(std::string_view answer);
 /// Number of non-blank lines that repeat an earlier line exactly (lines of 8+ bytes only).
 std::size_t repeated_lines(std::string_view answer);
 
+/// One evaluated computation ("16 - 3 = 13" or "<<16-3=13>>"), for re-deriving an answer's chain.
+struct ArithmeticStep {
+  double result = 0;               ///< the value as written right of '='
+  std::size_t begin = 0, end = 0;  ///< byte range in the text, from the first operand to the result
+  std::uint32_t first_operand = 0, operand_count = 0;  ///< range in ArithmeticCheck::operands
+  char op = 0;                     ///< top-level operator
+  bool holds = true;               ///< the equation is right (within the written precision)
+};
+
 /// Result of checking the arithmetic written in a text.
 struct ArithmeticCheck {
   std::size_t checked = 0;          ///< equalities evaluated, e.g. "16 - 3 = 13" (chains count each '=')
@@ -103,6 +112,7 @@ struct ArithmeticCheck {
   std::vector<double> operands;     ///< numbers in the computed sides of equalities and annotations, in order
   std::vector<double> results;      ///< values right of '=' that were evaluated (annotations too), in order
   std::string first_wrong;          ///< the first wrong equation as written
+  std::vector<ArithmeticStep> steps;  ///< every evaluated computation, in text order of its result
 };
 
 /// Finds equalities made of numbers and + - * / x × ÷ ^ % ( ) and checks them. A result written with d

@@ -24,6 +24,7 @@
 
 #include "switchyard/core/error.hpp"
 #include "switchyard/learn/answer_features.hpp"
+#include "switchyard/learn/boosted_trees.hpp"
 #include "switchyard/learn/dataset.hpp"
 #include "switchyard/learn/features.hpp"
 #include "switchyard/learn/learned_model.hpp"
@@ -69,8 +70,17 @@ struct AnswerScorerParts {
   std::shared_ptr<const LearnedModel> text_model;  ///< hashed + answer-dense block, one head
   std::string model;                               ///< name of the model whose answers are scored
   std::array<float, kAnswerFeatures> verifier_mean{}, verifier_inv_std{}, verifier_weight{};
+  /// Optional nonlinear stage. The linear logit z is first recalibrated (Platt: a·z + b, fitted on
+  /// inner-CV logits), then trees over the raw verifier features plus that logit (kAnswerFeatures + 1
+  /// inputs) are added. Empty trees and a = 1, b = 0 when the scorer was trained without `--boost`.
+  BoostedTrees boost;
+  double calib_scale = 1.0, calib_bias = 0.0;
   double threshold = 0.5;  ///< default acceptance threshold: accept when score >= threshold
   double base_rate = 0.5;  ///< share of correct answers in the training data
+  double l2 = 0;           ///< the L2 the linear block was fitted with (chosen by inner CV with a grid)
+  /// Empty: score = P(answer correct). Else the model the gap target was taken against: score = P(accepting
+  /// the answer loses nothing against that model), a ranking for the cascade rather than P(correct).
+  std::string gap_reference;
   std::string notes;
 };
 
@@ -113,6 +123,19 @@ struct AnswerScorerOptions {
   /// Scale of the verifier block relative to the n-gram block (> 1: weaker regularisation of it).
   double verifier_scale = 1.0;
   double threshold = 0.5;
+  /// Candidate L2 values for the linear block; with more than one, each is tried by `inner_folds`-fold CV
+  /// on the training rows and the one with the lowest held-out log-loss is used (empty: logistic.l2).
+  std::vector<double> l2_grid;
+  /// Gradient-boosted trees over the raw verifier features on top of the linear logit. The trees are fitted
+  /// to the linear block's inner-CV (out-of-fold) logits, so they learn what the linear model gets wrong on
+  /// rows it has not seen; the round count is chosen by a second inner CV.
+  bool boosted = false;
+  BoostOptions boost;
+  int inner_folds = 5;
+  /// Training target. -1: the scored model's quality (P(answer correct)). A model index r: the gap target
+  /// (1 + q_scored - q_r) / 2, i.e. "accepting loses nothing against model r" (training data only; the
+  /// scorer still reads only the prompt and the cheap answer). Rows where r has no score keep q_scored.
+  int gap_reference = -1;
 };
 
 /// Raw features of every example's (prompt, response[model]) pair; label-free, so computed once for all
