@@ -349,6 +349,118 @@ models: [{name: m, provider: mock}]
   });
 });
 
+/** Reads `n` HTTP/1.1 responses (Content-Length framed, 1xx interim ones included) from a raw socket. */
+function readResponses(sock, n) {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const out = [];
+    const onData = (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        const status = Number(head.split(' ')[1]);
+        const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        out.push({ status, head, body: buf.subarray(end + 4, end + 4 + len).toString() });
+        buf = buf.subarray(end + 4 + len);
+        if (out.length === n) {
+          sock.off('data', onData);
+          resolve(out);
+          return;
+        }
+      }
+    };
+    sock.on('data', onData);
+    sock.once('error', reject);
+    sock.once('close', () => reject(new Error(`closed after ${out.length} of ${n} responses`)));
+  });
+}
+
+describe('HTTP framing from raw sockets', () => {
+  let sy;
+  before(async () => {
+    sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+providers: [{name: mock, type: mock}]
+models: [{name: m, provider: mock}]
+`);
+  });
+  after(async () => { await sy?.stop(); });
+  const post = (content) => {
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content }] });
+    return `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  const connect = async () => {
+    const sock = net.connect(sy.port, '127.0.0.1');
+    sock.setNoDelay(true);
+    await once(sock, 'connect');
+    return sock;
+  };
+  const written = (sock, data) => new Promise((resolve) => sock.write(data, resolve));
+  const content = (r) => JSON.parse(r.body).choices[0].message.content;
+
+  test('pipelined requests in one write are answered in order', async () => {
+    const sock = await connect();
+    try {
+      const replies = readResponses(sock, 3);
+      await written(sock, post('first') + 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' + post('third'));
+      const [a, b, c] = await replies;
+      assert.deepEqual([a.status, b.status, c.status], [200, 200, 200]);
+      assert.match(content(a), /first/);
+      assert.match(content(c), /third/);
+    } finally { sock.destroy(); }
+  });
+
+  test('a request split inside its headers and body, and one straddling two writes, are parsed whole', async () => {
+    const sock = await connect();
+    try {
+      const replies = readResponses(sock, 2);
+      const one = post('split apart');
+      const two = post('straddling');
+      const cuts = [10, 40, one.length - 20, one.length, one.length + 30];
+      let at = 0;
+      for (const cut of [...cuts, one.length + two.length]) {
+        await written(sock, (one + two).slice(at, cut));
+        await new Promise((resolve) => setImmediate(resolve));
+        at = cut;
+      }
+      const [a, b] = await replies;
+      assert.deepEqual([a.status, b.status], [200, 200]);
+      assert.match(content(a), /split apart/);
+      assert.match(content(b), /straddling/);
+    } finally { sock.destroy(); }
+  });
+
+  test('Expect: 100-continue gets the interim response before the body is sent', async () => {
+    const sock = await connect();
+    try {
+      const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'after continue' }] });
+      const interim = readResponses(sock, 1);
+      await written(sock, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`);
+      const [cont] = await interim;
+      assert.equal(cont.status, 100);
+      const final = readResponses(sock, 1);
+      await written(sock, body);
+      const [r] = await final;
+      assert.equal(r.status, 200);
+      assert.match(content(r), /after continue/);
+    } finally { sock.destroy(); }
+  });
+
+  test('a malformed request after a good one on the same connection gets a 400 and the connection closes', async () => {
+    const sock = await connect();
+    try {
+      const replies = readResponses(sock, 2);
+      await written(sock, post('good') + 'THIS IS NOT HTTP\r\n\r\n');
+      const [a, b] = await replies;
+      assert.equal(a.status, 200);
+      assert.equal(b.status, 400);
+      await once(sock, 'close');
+    } finally { sock.destroy(); }
+  });
+});
+
 describe('configuration', () => {
   test('--check-config names the YAML path and line of every mistake', async () => {
     const file = writeConfig(`server:
