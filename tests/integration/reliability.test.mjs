@@ -45,6 +45,15 @@ async function setup(ups, opts) {
 }
 after(async () => { for (const s of started) await (s.stop ? s.stop() : s.close()); });
 
+/** Asks until upstream `a` was tried once (ties are broken at random); every answer must come from b. */
+async function askUntilTried(sy, a) {
+  for (let i = 0; i < 30 && a.requests.length === 0; i++) {
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.choices[0].message.content, 'from b');
+  }
+}
+
 const admin = async (sy) => (await (await fetch(`${sy.url}/admin/deployments`)).json()).data;
 
 describe('throttling', () => {
@@ -54,11 +63,7 @@ describe('throttling', () => {
     const sy = await setup([a, b], { model: '    strategy: least-busy' });
     // Ties are broken at random: ask until the throttled deployment has been tried once. Whatever is
     // picked, the client always sees b's answer.
-    for (let i = 0; i < 30 && a.requests.length === 0; i++) {
-      const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
-      assert.equal(r.status, 200);
-      assert.equal(r.json.choices[0].message.content, 'from b');
-    }
+    await askUntilTried(sy, a);
     for (let i = 0; i < 4; i++) {
       const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
       assert.equal(r.json.choices[0].message.content, 'from b');
@@ -216,11 +221,7 @@ describe('failures and the circuit breaker', () => {
     const a = await scripted(notThere);
     const b = await scripted((req, res) => ok(res, 'from b'));
     const sy = await setup([a, b], { model: '    strategy: least-busy' });
-    for (let i = 0; i < 30 && a.requests.length === 0; i++) {
-      const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
-      assert.equal(r.status, 200);
-      assert.equal(r.json.choices[0].message.content, 'from b');
-    }
+    await askUntilTried(sy, a);
     assert.ok(a.requests.length >= 1, 'the missing deployment was tried');
 
     const alone = await setup([await scripted(notThere)]);

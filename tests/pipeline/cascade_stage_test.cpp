@@ -3,30 +3,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "switchyard/config/config.hpp"
-#include "switchyard/pipeline/stage.hpp"
+#include "pipeline/stage_fixture.hpp"
 
 namespace sy::pipeline {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct CascadeStageConfigTest : ::testing::Test {
-  config::Diagnostics d;
-  std::shared_ptr<const config::Config> cfg;
-
-  CascadeStageConfigTest() {
-    cfg = config::load_config_text("providers: [{name: mock, type: mock}]\nmodels: [{name: small, provider: mock}, {name: large, provider: mock}]\n",
-                                   "t.yaml", d);
-  }
-
-  std::unique_ptr<Stage> build(const std::string& yaml) {
-    config::Diagnostics pd;
-    config::Node n = config::parse_yaml(yaml, pd);
-    BuildContext ctx{*cfg, nullptr, nullptr, nullptr, "", nullptr};
-    ctx.resolve_target = [this](std::string_view t) { return cfg->find_model(t) ? std::string(t) : std::string(); };
-    return (*stage_factory("cascade"))(n, ctx, d);
-  }
+struct CascadeStageConfigTest : testing::StageFixture {
+  std::unique_ptr<Stage> build(const std::string& yaml) { return build_stage("cascade", yaml); }
 
   std::string all_errors() const {
     std::string out;

@@ -7,8 +7,7 @@
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 
-#include "switchyard/config/config.hpp"
-#include "switchyard/pipeline/stage.hpp"
+#include "pipeline/stage_fixture.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
@@ -16,23 +15,8 @@ namespace {
 
 namespace net = boost::asio;
 
-struct RuleStageTest : ::testing::Test {
-  config::Diagnostics d;
-  std::shared_ptr<const config::Config> cfg;
-
-  RuleStageTest() {
-    cfg = config::load_config_text("providers: [{name: mock, type: mock}]\nmodels: [{name: small, provider: mock}, {name: large, provider: mock}]\n",
-                                   "t.yaml", d);
-  }
-
-  std::unique_ptr<Stage> build(const std::string& yaml) {
-    config::Diagnostics pd;
-    config::Node n = config::parse_yaml(yaml, pd);
-    BuildContext ctx{*cfg, nullptr, nullptr, nullptr, "", nullptr};
-    ctx.resolve_target = [this](std::string_view t) { return cfg->find_model(t) ? std::string(t) : std::string(); };
-    auto s = (*stage_factory("rule"))(n, ctx, d);
-    return s;
-  }
+struct RuleStageTest : testing::StageFixture {
+  std::unique_ptr<Stage> build(const std::string& yaml) { return build_stage("rule", yaml); }
 
   Decision run(const Stage& stage, const std::string& body, Caller caller = {},
                std::map<std::string, std::string> headers = {}, const tokenize::LazyTokenCounter* counter = nullptr,
