@@ -422,6 +422,43 @@ Result<ModelPrice> price_from_config(const config::Config& cfg, const std::strin
   return ModelPrice{d.input_price, d.output_price};
 }
 
+/// Prices for `eval`, in order: built-in defaults (GPT-4 Turbo vs Mixtral), the first deployment of each
+/// model in --config (--strong-model/--weak-model, else the given default names; with no default the flag
+/// is required), then --strong-price/--weak-price. Returns where the prices came from.
+Result<std::string> resolve_prices(const Args& a, CostModel& costs, const std::string& strong_name = {},
+                                   const std::string& weak_name = {}) {
+  costs.strong = {10.0, 30.0};
+  costs.weak = {0.6, 0.6};
+  std::string source = "defaults";
+  if (a.has("config")) {
+    config::Diagnostics diag;
+    auto cfg = config::load_config_file(a.get("config"), diag);
+    if (!cfg) {
+      std::string msg = "cannot load config";
+      for (const auto& e : diag.errors()) msg += "\n  " + e;
+      return Error::bad_request(msg);
+    }
+    const std::string strong = a.get("strong-model", strong_name), weak = a.get("weak-model", weak_name);
+    if (strong.empty() || weak.empty())
+      return Error::bad_request("--config needs --strong-model and --weak-model (model names in the config)");
+    auto sp = price_from_config(*cfg, strong);
+    if (!sp) return std::move(sp).error();
+    auto wp = price_from_config(*cfg, weak);
+    if (!wp) return std::move(wp).error();
+    costs.strong = *sp;
+    costs.weak = *wp;
+    source = a.get("config");
+  }
+  for (auto [flag, price] : {std::pair{"strong-price", &costs.strong}, std::pair{"weak-price", &costs.weak}}) {
+    if (!a.has(flag)) continue;
+    auto p = parse_price(a.get(flag));
+    if (!p) return std::move(p).error();
+    *price = *p;
+    source = "flags";
+  }
+  return source;
+}
+
 struct Row {
   std::string name;
   double apgr, cpt20, cpt50, cpt80;
@@ -739,37 +776,9 @@ int eval_cascade_cmd(int argc, char** argv) {
 
     // Prices: the config's deployments of the two models (names default to the data's column names).
     CostModel costs;
-    costs.strong = {10.0, 30.0};
-    costs.weak = {0.6, 0.6};
-    std::string price_source = "defaults";
-    if (a.has("config")) {
-      config::Diagnostics diag;
-      auto cfg = config::load_config_file(a.get("config"), diag);
-      if (!cfg) {
-        std::string msg = "cannot load config";
-        for (const auto& e : diag.errors()) msg += "\n  " + e;
-        return fail("eval", msg);
-      }
-      auto sp = price_from_config(*cfg, a.get("strong-model", data.models[si]));
-      auto wp = price_from_config(*cfg, a.get("weak-model", data.models[wi]));
-      if (!sp) return fail("eval", sp.error().message);
-      if (!wp) return fail("eval", wp.error().message);
-      costs.strong = *sp;
-      costs.weak = *wp;
-      price_source = a.get("config");
-    }
-    if (a.has("strong-price")) {
-      auto p = parse_price(a.get("strong-price"));
-      if (!p) return fail("eval", p.error().message);
-      costs.strong = *p;
-      price_source = "flags";
-    }
-    if (a.has("weak-price")) {
-      auto p = parse_price(a.get("weak-price"));
-      if (!p) return fail("eval", p.error().message);
-      costs.weak = *p;
-      price_source = "flags";
-    }
+    auto prices = resolve_prices(a, costs, data.models[si], data.models[wi]);
+    if (!prices) return fail("eval", prices.error().message);
+    const std::string price_source = *prices;
 
     // 1. The prompt-only learned router: the existing CV on the same folds.
     const auto folds = folds_by_prompt(data, k, seed);
@@ -1074,40 +1083,10 @@ int eval_main(int argc, char** argv) {
 
     // Prices.
     CostModel costs;
-    costs.strong = {10.0, 30.0};
-    costs.weak = {0.6, 0.6};
+    auto prices = resolve_prices(a, costs);
+    if (!prices) return fail("eval", prices.error().message);
+    const std::string price_source = *prices;
     costs.default_output_tokens = a.num("output-tokens", 1);
-    std::string price_source = "defaults";
-    if (a.has("config")) {
-      config::Diagnostics diag;
-      auto cfg = config::load_config_file(a.get("config"), diag);
-      if (!cfg) {
-        std::string msg = "cannot load config";
-        for (const auto& e : diag.errors()) msg += "\n  " + e;
-        return fail("eval", msg);
-      }
-      if (!a.has("strong-model") || !a.has("weak-model"))
-        return fail("eval", "--config needs --strong-model and --weak-model (model names in the config)");
-      auto sp = price_from_config(*cfg, a.get("strong-model"));
-      auto wp = price_from_config(*cfg, a.get("weak-model"));
-      if (!sp) return fail("eval", sp.error().message);
-      if (!wp) return fail("eval", wp.error().message);
-      costs.strong = *sp;
-      costs.weak = *wp;
-      price_source = a.get("config");
-    }
-    if (a.has("strong-price")) {
-      auto p = parse_price(a.get("strong-price"));
-      if (!p) return fail("eval", p.error().message);
-      costs.strong = *p;
-      price_source = "flags";
-    }
-    if (a.has("weak-price")) {
-      auto p = parse_price(a.get("weak-price"));
-      if (!p) return fail("eval", p.error().message);
-      costs.weak = *p;
-      price_source = "flags";
-    }
 
     // Data and scores.
     LoadReport rep;
