@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "switchyard/core/hash.hpp"
+
 namespace sy::limits {
 
 using std::chrono::duration_cast;
@@ -340,14 +342,9 @@ void HealthRegistry::on_config(const config::Config& cfg) {
   for (const auto& m : cfg.models) {
     for (const auto& d : m.deployments) {
       const auto& p = cfg.providers[d.provider_index];
-      std::uint64_t h = 1469598103934665603ull;
+      std::uint64_t h = kFnv1aOffset;
       for (const std::string* part : {&p.type, &p.base_url, &p.api_key, &d.upstream_model}) {
-        for (unsigned char c : *part) {
-          h ^= c;
-          h *= 1099511628211ull;
-        }
-        h ^= 0xff;
-        h *= 1099511628211ull;
+        h = fnv1a("\xff", fnv1a(*part, h));  // parts separated by a byte no UTF-8 text contains
       }
       get(d.id)->set_fingerprint(h);
     }

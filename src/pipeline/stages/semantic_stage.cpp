@@ -15,6 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "switchyard/core/hash.hpp"
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/hybrid_embedder.hpp"
@@ -29,15 +30,6 @@ namespace net = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
 
 std::string fmt2(double v) { return fixed(v, 2); }
-
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 /// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock).
 class EmbeddingCache {

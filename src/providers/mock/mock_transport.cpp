@@ -16,6 +16,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "switchyard/core/hash.hpp"
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/providers/transport.hpp"
@@ -31,15 +32,6 @@ net::awaitable<bool> sleep_until(Clock::time_point t) {
   timer.expires_at(t);
   auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
   co_return !ec;
-}
-
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 std::string hex(std::uint64_t v) {
