@@ -5,7 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { startAnsweringUpstream, startSwitchyard } from './lib/harness.mjs';
 
 const frame = (o) => `data: ${JSON.stringify(o)}\n\n`;
 const chunk = (delta, finish = null) => frame({ id: 'chatcmpl-in', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] });
@@ -20,11 +20,7 @@ const weather = { name: 'get_weather', description: 'Weather for a city', input_
 describe('Anthropic SDK against POST /v1/messages', () => {
   let up, sy, client, answer;
   before(async () => {
-    up = await startUpstream(async (req, res, rec) => {
-      const a = answer(rec);
-      res.writeHead(a.status ?? 200, { 'content-type': a.sse ? 'text/event-stream' : 'application/json' });
-      res.end(a.sse ?? JSON.stringify(a.json));
-    });
+    up = await startAnsweringUpstream((rec) => answer(rec));
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
 providers:
   - {name: oai, type: openai, base_url: "${up.url}/v1", api_key: sk-upstream}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { completion, postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { completion, postJson, sseData, startAnsweringUpstream, startSwitchyard, startUpstream } from './lib/harness.mjs';
 
 const sse = (events) => events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join('');
 
@@ -40,11 +40,7 @@ describe('anthropic provider', () => {
   // The next answer of the fake Anthropic API: a function of the received request.
   let answer;
   before(async () => {
-    up = await startUpstream(async (req, res, rec) => {
-      const a = answer(rec);
-      res.writeHead(a.status ?? 200, { 'content-type': a.sse ? 'text/event-stream' : 'application/json', ...(a.headers ?? {}) });
-      res.end(a.sse ?? JSON.stringify(a.json));
-    });
+    up = await startAnsweringUpstream((rec) => answer(rec));
     backup = await startUpstream(async (req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(completion('from the backup')));

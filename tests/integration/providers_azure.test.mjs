@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { postJson, sseData, startAnsweringUpstream, startSwitchyard } from './lib/harness.mjs';
 
 const SAFE = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
 const HIT = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: true, severity: 'high' } };
@@ -24,11 +24,7 @@ const tool = { type: 'function', function: { name: 'lookup', parameters: { type:
 describe('azure provider', () => {
   let up, sy, answer;
   before(async () => {
-    up = await startUpstream(async (req, res, rec) => {
-      const a = answer(rec);
-      res.writeHead(a.status ?? 200, { 'content-type': a.sse ? 'text/event-stream' : 'application/json', ...(a.headers ?? {}) });
-      res.end(a.sse ?? JSON.stringify(a.json));
-    });
+    up = await startAnsweringUpstream((rec) => answer(rec));
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
 providers:
   - name: contoso

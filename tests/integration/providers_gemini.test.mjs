@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { postJson, sseData, startAnsweringUpstream, startSwitchyard } from './lib/harness.mjs';
 
 const frame = (o) => `data: ${JSON.stringify(o)}\n\n`;
 const chunk = (delta, finish = null, usage) => frame({ id: 'g1', object: 'chat.completion.chunk', created: 1750000000, model: 'gemini-2.5-flash', choices: [{ index: 0, delta, finish_reason: finish }], ...(usage ? { usage } : {}) });
@@ -12,11 +12,7 @@ const tool = { type: 'function', function: { name: 'get_weather', parameters: { 
 describe('gemini provider (OpenAI-compatible endpoint)', () => {
   let up, sy, answer;
   before(async () => {
-    up = await startUpstream(async (req, res, rec) => {
-      const a = answer(rec);
-      res.writeHead(a.status ?? 200, { 'content-type': a.sse ? 'text/event-stream' : 'application/json' });
-      res.end(a.sse ?? JSON.stringify(a.json));
-    });
+    up = await startAnsweringUpstream((rec) => answer(rec));
     // A base_url without a path gets /v1beta/openai, as for https://generativelanguage.googleapis.com.
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
 providers:

@@ -123,6 +123,18 @@ export async function startUpstream(handler) {
 
 function safeJson(s) { try { return JSON.parse(s); } catch { return undefined; } }
 
+/**
+ * A fake upstream that answers each request with what `respond(rec)` returns: `{json}` or `{sse}` (an
+ * event-stream body), with an optional `status` and extra `headers`. Tests swap what `respond` reads.
+ */
+export function startAnsweringUpstream(respond) {
+  return startUpstream(async (req, res, rec) => {
+    const a = respond(rec);
+    res.writeHead(a.status ?? 200, { 'content-type': a.sse ? 'text/event-stream' : 'application/json', ...(a.headers ?? {}) });
+    res.end(a.sse ?? JSON.stringify(a.json));
+  });
+}
+
 /** A canned OpenAI chat.completion body. */
 export function completion(content, model = 'upstream-model', usage = { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 }) {
   return {
