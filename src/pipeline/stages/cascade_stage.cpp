@@ -544,6 +544,16 @@ class CascadeStage final : public Stage {
     co_return r;  // dropping the stream closes the upstream connection
   }
 
+  /// Makes `d` answer with `c`'s response from `model` (choice `chosen`), carrying that call's trace.
+  void answer_with(Decision& d, const Request& orig, Call& c, size_t chosen, const std::string& model,
+                   std::string reason) const {
+    d.kind = Decision::Kind::respond;
+    d.target = model;
+    d.reason = std::move(reason);
+    d.outcome = respond_with(orig, c, chosen);
+    d.trace = std::move(c.trace);
+  }
+
   /// The body the client receives for an accepted answer: one choice, logprobs only if it asked, and
   /// as SSE when it streams.
   Outcome respond_with(const Request& orig, Call& c, size_t chosen) const {
@@ -669,11 +679,8 @@ class CascadeStage final : public Stage {
       d.scores.emplace_back(step.model, score);
       if (score >= step.threshold) {
         path += (path.empty() ? "" : " -> ") + step.model + ":accepted(" + fmt2(score) + ")";
-        d.kind = Decision::Kind::respond;
-        d.target = step.model;
-        d.reason = "cascade:" + step.model + " accepted score=" + fmt2(score) + ">=" + fmt2(step.threshold);
-        d.outcome = respond_with(orig, c, chosen);
-        d.trace = std::move(c.trace);
+        answer_with(d, orig, c, chosen, step.model,
+                    "cascade:" + step.model + " accepted score=" + fmt2(score) + ">=" + fmt2(step.threshold));
         break;
       }
       path += (path.empty() ? "" : " -> ") + step.model + ":rejected(" + fmt2(score) + ")";
@@ -717,12 +724,8 @@ class CascadeStage final : public Stage {
     std::string verdict = rc.ok ? answer_text(rc.body["choices"][0]) : std::string();
     bool approved = rc.ok && verdict.find("APPROVED") != std::string::npos;
     if (approved) {
-      d.kind = Decision::Kind::respond;
-      d.target = draft;
-      d.reason = "cascade:review approved the draft";
+      answer_with(d, orig, draft_call, 0, draft, "cascade:review approved the draft");
       d.extra_header_value = draft + ":drafted -> " + reviewer + ":approved";
-      d.outcome = respond_with(orig, draft_call, 0);
-      d.trace = std::move(draft_call.trace);
       spent.settle(d);
       co_return d;
     }
@@ -742,19 +745,11 @@ class CascadeStage final : public Stage {
         draft + ":drafted -> " + reviewer + (rc.ok ? ":flagged" : ":failed") + " -> " + rewriter + (rw.ok ? ":rewrote" : ":failed");
     if (!rw.ok) {
       // The rewrite failed: the draft is still an answer.
-      d.kind = Decision::Kind::respond;
-      d.target = draft;
-      d.reason = "cascade:review rewrite failed, draft returned";
-      d.outcome = respond_with(orig, draft_call, 0);
-      d.trace = std::move(draft_call.trace);
+      answer_with(d, orig, draft_call, 0, draft, "cascade:review rewrite failed, draft returned");
       spent.settle(d);
       co_return d;
     }
-    d.kind = Decision::Kind::respond;
-    d.target = rewriter;
-    d.reason = "cascade:review flagged, rewritten";
-    d.outcome = respond_with(orig, rw, 0);
-    d.trace = std::move(rw.trace);
+    answer_with(d, orig, rw, 0, rewriter, "cascade:review flagged, rewritten");
     spent.settle(d);
     co_return d;
   }
