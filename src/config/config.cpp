@@ -80,7 +80,8 @@ struct ConfigBuilder {
       return;
     }
     n.check_keys({"listen", "threads", "max_body_bytes", "max_header_bytes", "header_timeout", "body_timeout",
-                  "idle_timeout", "drain_timeout", "max_connections"},
+                  "idle_timeout", "drain_timeout", "max_connections", "max_connections_per_client",
+                  "max_json_depth", "max_upstream_body_bytes"},
                  d);
     auto& s = c.server;
     if (auto listen = n.str("listen", d)) {
@@ -104,6 +105,10 @@ struct ConfigBuilder {
     if (auto v = n.duration_ms("idle_timeout", d)) s.idle_timeout = Millis(*v);
     if (auto v = n.duration_ms("drain_timeout", d)) s.drain_timeout = Millis(*v);
     if (auto v = n.integer("max_connections", d, 1, 1'000'000)) s.max_connections = static_cast<int>(*v);
+    if (auto v = n.integer("max_connections_per_client", d, 1, 1'000'000)) s.max_connections_per_client = static_cast<int>(*v);
+    if (auto v = n.integer("max_json_depth", d, 2, 512)) s.max_json_depth = static_cast<int>(*v);
+    if (auto v = n.bytes("max_upstream_body_bytes", d)) s.max_upstream_body_bytes = *v;
+    if (s.max_upstream_body_bytes < 1024) n.error(d, "max_upstream_body_bytes must be at least 1KiB");
     if (s.max_body_bytes < 1024) n.error(d, "max_body_bytes must be at least 1KiB");
     if (s.max_header_bytes < 1024) n.error(d, "max_header_bytes must be at least 1KiB");
   }

@@ -5,20 +5,41 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <deque>
+#include <memory>
 
 namespace sy::json {
 namespace {
 
-constexpr int kMaxDepth = 256;
+/// Which guard a document failed, for the error's code and wording.
+enum class Failure : std::uint8_t { syntax, too_deep, duplicate_key, invalid_utf8 };
 
-/// Recursive-descent validator over a string_view. Position-based, no allocation except for the
-/// member list the caller asks for.
+// Scratch space shared by the scans of one thread (a scan never starts another): the keys of the
+// objects being scanned, for duplicate detection, and decoded copies of keys written with escapes.
+// std::deque keeps the addresses of its elements when it grows at the back.
+thread_local std::vector<std::string_view> t_keys;
+thread_local std::deque<std::string> t_decoded;
+
+/// Recursive-descent validator over a string_view; recursion is bounded by `Limits::max_depth`.
+/// Position-based, no allocation except for the member list the caller asks for.
 class Scanner {
  public:
-  explicit Scanner(std::string_view s) : s_(s) {}
+  Scanner(std::string_view s, const Limits& limits)
+      : s_(s), max_depth_(limits.max_depth), keys_base_(t_keys.size()), decoded_base_(t_decoded.size()) {}
+  ~Scanner() {
+    t_keys.resize(keys_base_);
+    while (t_decoded.size() > decoded_base_) t_decoded.pop_back();
+  }
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
 
   size_t pos() const { return p_; }
   const std::string& error() const { return err_; }
+  Failure failure() const { return failure_; }
+  const std::string& duplicate() const { return duplicate_; }
+  int max_depth() const { return max_depth_; }
+  /// Where decoded top-level keys live (the Object being built), instead of the thread's scratch.
+  void keep_decoded_keys_in(std::vector<std::unique_ptr<std::string>>* store) { top_store_ = store; }
 
   void skip_ws() {
     while (p_ < s_.size()) {
@@ -30,8 +51,11 @@ class Scanner {
   bool at_end() const { return p_ >= s_.size(); }
   char peek() const { return p_ < s_.size() ? s_[p_] : '\0'; }
 
-  bool fail(const char* what) {
-    if (err_.empty()) err_ = std::string(what) + " at offset " + std::to_string(p_);
+  bool fail(const char* what, Failure f = Failure::syntax) {
+    if (err_.empty()) {
+      err_ = std::string(what) + " at offset " + std::to_string(p_);
+      failure_ = f;
+    }
     return false;
   }
 
@@ -52,16 +76,37 @@ class Scanner {
   }
 
   bool object(std::vector<Field>* out, int depth) {
-    if (depth > kMaxDepth) return fail("nesting too deep");
+    if (depth > max_depth_) return fail("nesting too deep", Failure::too_deep);
     ++p_;  // '{'
     skip_ws();
     if (peek() == '}') { ++p_; return true; }
+    const size_t keys_from = t_keys.size();
     for (;;) {
       skip_ws();
       if (peek() != '"') return fail("expected a string key");
       size_t key_start = p_ + 1;
       if (!string()) return false;
-      std::string_view key = s_.substr(key_start, p_ - 1 - key_start);
+      std::string_view raw_key = s_.substr(key_start, p_ - 1 - key_start);
+      std::string_view key = raw_key;
+      if (raw_key.find('\\') != std::string_view::npos) {
+        std::string decoded;
+        append_string_value(s_.substr(key_start - 1, raw_key.size() + 2), decoded);
+        if (out && top_store_) {
+          top_store_->push_back(std::make_unique<std::string>(std::move(decoded)));
+          key = *top_store_->back();
+        } else {
+          t_decoded.push_back(std::move(decoded));
+          key = t_decoded.back();
+        }
+      }
+      // Duplicates: compared as they come while the object is small, by sorting at its end otherwise.
+      const size_t n = t_keys.size() - keys_from;
+      if (n < kLinearKeys) {
+        for (size_t i = keys_from; i < t_keys.size(); ++i) {
+          if (t_keys[i] == key) return duplicate_key(key, key_start - 1);
+        }
+      }
+      t_keys.push_back(key);
       skip_ws();
       if (peek() != ':') return fail("expected ':'");
       ++p_;
@@ -69,16 +114,26 @@ class Scanner {
       size_t vstart = p_;
       Type t;
       if (!value(t, depth)) return false;
-      if (out) out->push_back(Field{key, s_.substr(vstart, p_ - vstart), t});
+      if (out) out->push_back(Field{key, s_.substr(vstart, p_ - vstart), t, raw_key});
       skip_ws();
       if (peek() == ',') { ++p_; continue; }
-      if (peek() == '}') { ++p_; return true; }
+      if (peek() == '}') {
+        ++p_;
+        if (t_keys.size() - keys_from > kLinearKeys) {
+          std::vector<std::string_view> sorted(t_keys.begin() + static_cast<std::ptrdiff_t>(keys_from), t_keys.end());
+          std::sort(sorted.begin(), sorted.end());
+          auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+          if (dup != sorted.end()) return duplicate_key(*dup, p_ - 1);
+        }
+        t_keys.resize(keys_from);
+        return true;
+      }
       return fail("expected ',' or '}'");
     }
   }
 
   bool array(std::vector<Field>* out, int depth) {
-    if (depth > kMaxDepth) return fail("nesting too deep");
+    if (depth > max_depth_) return fail("nesting too deep", Failure::too_deep);
     ++p_;  // '['
     skip_ws();
     if (peek() == ']') { ++p_; return true; }
@@ -87,7 +142,7 @@ class Scanner {
       size_t vstart = p_;
       Type t;
       if (!value(t, depth)) return false;
-      if (out) out->push_back(Field{{}, s_.substr(vstart, p_ - vstart), t});
+      if (out) out->push_back(Field{{}, s_.substr(vstart, p_ - vstart), t, {}});
       skip_ws();
       if (peek() == ',') { ++p_; continue; }
       if (peek() == ']') { ++p_; return true; }
@@ -100,16 +155,16 @@ class Scanner {
     const char* data = s_.data();
     const size_t n = s_.size();
     while (p_ < n) {
-      // Fast path: 8 bytes at a time up to the first quote, backslash or control character. The lowest
-      // flagged byte of these bit tricks is always exact (only bytes above it can be false positives),
-      // so the scan jumps straight to it instead of stepping byte by byte through short strings.
+      // Fast path: 8 bytes at a time up to the first quote, backslash, control character or non-ASCII
+      // byte. The lowest flagged byte of these bit tricks is always exact (only bytes above it can be
+      // false positives), so the scan jumps straight to it instead of stepping byte by byte.
       while (p_ + 8 <= n) {
         std::uint64_t v;
         std::memcpy(&v, data + p_, 8);
         constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
         std::uint64_t lt20 = (v - kOnes * 0x20) & ~v & kHigh;
         std::uint64_t q = v ^ (kOnes * '"'), b = v ^ (kOnes * '\\');
-        std::uint64_t special = lt20 | ((q - kOnes) & ~q & kHigh) | ((b - kOnes) & ~b & kHigh);
+        std::uint64_t special = lt20 | (v & kHigh) | ((q - kOnes) & ~q & kHigh) | ((b - kOnes) & ~b & kHigh);
         if (special) {
           if constexpr (std::endian::native == std::endian::little) p_ += static_cast<size_t>(std::countr_zero(special)) / 8;
           break;
@@ -123,9 +178,16 @@ class Scanner {
         if (p_ + 1 >= n) return fail("unterminated string");
         char e = data[p_ + 1];
         if (e == 'u') {
-          if (p_ + 6 > n) return fail("bad \\u escape");
-          for (size_t i = p_ + 2; i < p_ + 6; ++i) {
-            if (!std::isxdigit(static_cast<unsigned char>(data[i]))) return fail("bad \\u escape");
+          std::uint32_t cp = 0;
+          if (!hex_escape(p_, cp)) return fail("bad \\u escape");
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("lone low surrogate escape", Failure::invalid_utf8);
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            std::uint32_t lo = 0;
+            if (p_ + 12 > n || data[p_ + 6] != '\\' || data[p_ + 7] != 'u' || !hex_escape(p_ + 6, lo) ||
+                lo < 0xDC00 || lo > 0xDFFF) {
+              return fail("lone high surrogate escape", Failure::invalid_utf8);
+            }
+            p_ += 6;
           }
           p_ += 6;
           continue;
@@ -135,6 +197,10 @@ class Scanner {
         continue;
       }
       if (c < 0x20) return fail("control character in string");
+      if (c >= 0x80) {
+        if (!utf8_sequence()) return fail("invalid UTF-8 in string", Failure::invalid_utf8);
+        continue;
+      }
       ++p_;
     }
     return fail("unterminated string");
@@ -171,15 +237,86 @@ class Scanner {
   }
 
  private:
+  static constexpr size_t kLinearKeys = 16;
+
+  bool duplicate_key(std::string_view key, size_t at) {
+    duplicate_.assign(key.substr(0, 64));
+    for (auto& ch : duplicate_) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    }
+    p_ = at;
+    return fail("repeated object key", Failure::duplicate_key);
+  }
+
+  // The four hex digits of the \u escape at `at`.
+  bool hex_escape(size_t at, std::uint32_t& cp) const {
+    if (at + 6 > s_.size()) return false;
+    cp = 0;
+    for (size_t i = at + 2; i < at + 6; ++i) {
+      char h = s_[i];
+      cp <<= 4;
+      if (h >= '0' && h <= '9') cp |= static_cast<std::uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f') cp |= static_cast<std::uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') cp |= static_cast<std::uint32_t>(h - 'A' + 10);
+      else return false;
+    }
+    return true;
+  }
+
+  // One well-formed UTF-8 sequence at p_ (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+  bool utf8_sequence() {
+    auto at = [&](size_t i) { return p_ + i < s_.size() ? static_cast<unsigned char>(s_[p_ + i]) : 0u; };
+    unsigned c = at(0);
+    auto cont = [](unsigned b) { return b >= 0x80 && b <= 0xBF; };
+    size_t len = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = cont(at(1)) ? 2 : 0;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      len = at(1) >= lo && at(1) <= hi && cont(at(2)) ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      len = at(1) >= lo && at(1) <= hi && cont(at(2)) && cont(at(3)) ? 4 : 0;
+    }
+    if (len == 0) return false;
+    p_ += len;
+    return true;
+  }
+
   std::string_view s_;
   size_t p_ = 0;
+  int max_depth_;
+  size_t keys_base_, decoded_base_;
+  std::vector<std::unique_ptr<std::string>>* top_store_ = nullptr;
   std::string err_;
+  Failure failure_ = Failure::syntax;
+  std::string duplicate_;
 };
 
 Error syntax_error(const Scanner& sc) {
-  return Error::bad_request("We could not parse the JSON body of your request: " + sc.error() +
-                                ". (HINT: send valid JSON with Content-Type: application/json.)",
-                            {}, "invalid_json");
+  switch (sc.failure()) {
+    case Failure::too_deep:
+      return Error::bad_request("The JSON document nests arrays and objects deeper than the limit of " +
+                                    std::to_string(sc.max_depth()) + " levels (" + sc.error() +
+                                    "; limit: server.max_json_depth).",
+                                {}, "json_too_deep");
+    case Failure::duplicate_key:
+      return Error::bad_request("The JSON document repeats the key '" + sc.duplicate() + "' (" + sc.error() +
+                                    "). Keys are compared after unescaping; send each key once.",
+                                {}, "duplicate_key");
+    case Failure::invalid_utf8:
+      return Error::bad_request("The JSON document is not valid UTF-8 (" + sc.error() + ").", {}, "invalid_utf8");
+    case Failure::syntax: break;
+  }
+  return Error::bad_request("Invalid JSON: " + sc.error() + ".", {}, "invalid_json");
+}
+
+std::optional<Error> too_large(std::string_view text, const Limits& limits) {
+  if (text.size() <= limits.max_bytes) return std::nullopt;
+  Error e = Error::bad_request("The JSON document is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                                   std::to_string(limits.max_bytes) + " bytes.",
+                               {}, "json_too_large");
+  return e;
 }
 
 void append_utf8(std::string& out, std::uint32_t cp) {
@@ -226,20 +363,22 @@ std::string_view type_name(Type t) {
 }
 
 const Field* Object::find(std::string_view key) const {
-  for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
-    if (it->key == key) return &*it;
+  for (const auto& f : fields) {
+    if (f.key == key) return &f;
   }
   return nullptr;
 }
 
-Result<Object> scan_object(std::string_view text) {
-  Scanner sc(text);
+Result<Object> scan_object(std::string_view text, const Limits& limits) {
+  if (auto e = too_large(text, limits)) return std::move(*e);
+  Object obj;
+  Scanner sc(text, limits);
+  sc.keep_decoded_keys_in(&obj.decoded_keys);
   sc.skip_ws();
   if (sc.peek() != '{') {
     if (sc.at_end()) return Error::bad_request("The request body is empty; send a JSON object.", {}, "invalid_json");
     return Error::bad_request("The request body must be a JSON object.", {}, "invalid_json");
   }
-  Object obj;
   obj.fields.reserve(12);
   if (!sc.object(&obj.fields, 1)) return syntax_error(sc);
   sc.skip_ws();
@@ -250,8 +389,9 @@ Result<Object> scan_object(std::string_view text) {
   return obj;
 }
 
-Result<std::vector<Field>> scan_array(std::string_view text) {
-  Scanner sc(text);
+Result<std::vector<Field>> scan_array(std::string_view text, const Limits& limits) {
+  if (auto e = too_large(text, limits)) return std::move(*e);
+  Scanner sc(text, limits);
   sc.skip_ws();
   if (sc.peek() != '[') return Error::bad_request("expected a JSON array", {}, "invalid_json");
   std::vector<Field> out;
@@ -264,8 +404,9 @@ Result<std::vector<Field>> scan_array(std::string_view text) {
   return out;
 }
 
-Result<Type> validate(std::string_view text) {
-  Scanner sc(text);
+Result<Type> validate(std::string_view text, const Limits& limits) {
+  if (auto e = too_large(text, limits)) return std::move(*e);
+  Scanner sc(text, limits);
   sc.skip_ws();
   Type t;
   if (!sc.value(t, 0)) return syntax_error(sc);
@@ -410,14 +551,14 @@ std::string splice(std::string_view body, const Object& scanned, const std::vect
     out.append(body.substr(close));
     return out;
   }
-  size_t first_key = offset(fs.front().key) - 1;  // the key's opening quote
+  size_t first_key = offset(fs.front().raw_key) - 1;  // the key's opening quote
   out.append(body.substr(0, first_key));
   std::optional<size_t> prev_kept;
   for (size_t i = 0; i < fs.size(); ++i) {
     const Field& f = fs[i];
     const Edit* e = edit_for(f.key);
     if (e && !e->value) continue;
-    size_t kb = offset(f.key) - 1;
+    size_t kb = offset(f.raw_key) - 1;
     if (prev_kept) {
       if (*prev_kept + 1 == i) {
         size_t prev_end = offset(fs[*prev_kept].value) + fs[*prev_kept].value.size();

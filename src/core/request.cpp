@@ -1,5 +1,7 @@
 #include "switchyard/core/request.hpp"
 
+#include <algorithm>
+
 namespace sy {
 
 std::string_view endpoint_path(Endpoint e) {
@@ -30,11 +32,12 @@ Error missing(std::string_view field) {
 
 }  // namespace
 
-Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string body) {
+Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string body, const json::Limits& limits) {
   std::unique_ptr<Request> r(new Request());
   r->endpoint_ = endpoint;
+  r->limits_ = limits;
   r->body_ = std::move(body);
-  auto scanned = json::scan_object(r->body_);
+  auto scanned = json::scan_object(r->body_, json::Limits{limits.max_depth, std::max(limits.max_bytes, r->body_.size())});
   if (!scanned) return std::move(scanned).error();
   r->fields_ = std::move(scanned).value();
   const auto& f = r->fields_;
@@ -157,7 +160,7 @@ void Request::compute_texts() const {
   } else {
     MessageText m;
     m.role = "user";
-    append_content(json::Field{{}, payload_, payload_.starts_with('"') ? json::Type::string : json::Type::array}, m);
+    append_content(json::Field{{}, payload_, payload_.starts_with('"') ? json::Type::string : json::Type::array, {}}, m);
     messages_.push_back(std::move(m));
   }
   for (const auto& m : messages_) {

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchyard/core/json_tree.hpp"
+
 namespace sy::learn {
 
 using nlohmann::json;
@@ -269,21 +271,21 @@ class Validator {
 }  // namespace
 
 Result<JsonSchema> JsonSchema::parse(std::string_view schema_json) {
-  json s = json::parse(schema_json, nullptr, /*allow_exceptions=*/false);
-  if (s.is_discarded()) return Error::bad_request("schema is not valid JSON");
-  auto root = compile(s, "$");
+  auto s = sy::json::parse_tree<json>(schema_json);
+  if (!s) return Error::bad_request("schema is not valid JSON: " + s.error().message);
+  auto root = compile(*s, "$");
   if (!root) return std::move(root).error();
   return JsonSchema(*root);
 }
 
 std::vector<std::string> JsonSchema::validate(std::string_view instance_json, std::size_t max_errors) const {
-  json v = json::parse(instance_json, nullptr, /*allow_exceptions=*/false);
-  if (v.is_discarded()) return {"$: not valid JSON"};
+  auto v = sy::json::parse_tree<json>(instance_json);
+  if (!v) return {"$: not valid JSON"};
   Validator val(std::max<std::size_t>(max_errors, 1));
-  if (root_) val.check(*root_, v, "$");
+  if (root_) val.check(*root_, *v, "$");
   return std::move(val.errors);
 }
 
-bool is_valid_json(std::string_view text) { return json::accept(text); }
+bool is_valid_json(std::string_view text) { return sy::json::validate(text).ok(); }
 
 }  // namespace sy::learn

@@ -172,7 +172,7 @@ net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ct
   Outcome out;
   if (!request.stream()) {
     std::string body;
-    auto st = co_await exchange->read_all(body, kMaxUpstreamBody);
+    auto st = co_await exchange->read_all(body, static_cast<std::size_t>(config.server.max_upstream_body_bytes));
     if (!st) co_return fail(std::move(st).error());
     auto decoded = format->decode_response(request, std::move(body), out.usage);
     if (!decoded) co_return fail(std::move(decoded).error());

@@ -156,6 +156,12 @@ std::optional<ErrorKind> kind_of_code(std::string_view code) {
 
 }  // namespace
 
+Error upstream_json_error(const Error& guard) {
+  Error e = Error::make(ErrorKind::connection, "upstream returned an unusable body: " + guard.message);
+  e.code = guard.code;
+  return e;
+}
+
 Error classify_http_error(int status, const Headers& headers, std::string_view body) {
   Error e;
   e.upstream_status = status;

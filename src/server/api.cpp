@@ -268,13 +268,20 @@ net::awaitable<void> send_error_as(Session& s, Call& call, Dialect dialect, cons
   co_await s.send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
 }
 
+/// The JSON guard's bounds for one request's exchange: its body's nesting (its size was bounded by
+/// server.max_body_bytes while it was read), and the upstream documents it leads to.
+json::Limits exchange_limits(const config::ServerConfig& sc) {
+  return json::Limits{sc.max_json_depth, static_cast<std::size_t>(sc.max_upstream_body_bytes)};
+}
+
 net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path, Dialect dialect) {
   InferenceState st(call, path);
   st.dialect = dialect;
   Logged& log = st.log;
   std::string body = std::move(call.req.body());
+  const json::Limits limits = exchange_limits(call.runtime->config->server);
   if (dialect == Dialect::anthropic) {
-    auto translated = providers::anthropic_ingress::to_openai_request(body);
+    auto translated = providers::anthropic_ingress::to_openai_request(body, limits);
     if (!translated) {
       log.error = translated.error().message;
       co_await send_error_as(s, call, dialect, translated.error());
@@ -283,7 +290,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     }
     body = std::move(*translated);
   }
-  auto parsed = Request::parse(ep, std::move(body));
+  auto parsed = Request::parse(ep, std::move(body), limits);
   if (!parsed) {
     log.error = parsed.error().message;
     co_await send_error_as(s, call, dialect, parsed.error());

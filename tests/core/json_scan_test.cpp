@@ -56,6 +56,90 @@ TEST(JsonScanTest, LimitsNestingDepth) {
   EXPECT_NE(r.error().message.find("nesting too deep"), std::string::npos);
 }
 
+TEST(JsonScanTest, DepthLimitIsConfigurableAndNamedInTheError) {
+  auto nested = [](int levels) { return "{\"a\":" + std::string(levels, '[') + std::string(levels, ']') + "}"; };
+  // The root object is level 1: 127 arrays inside it fit the default 128.
+  EXPECT_TRUE(scan_object(nested(Limits::kDefaultMaxDepth - 1)).ok());
+  auto r = scan_object(nested(Limits::kDefaultMaxDepth));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "json_too_deep");
+  EXPECT_NE(r.error().message.find("server.max_json_depth"), std::string::npos);
+  EXPECT_TRUE(scan_object(nested(9), Limits{10, 1 << 20}).ok());
+  EXPECT_FALSE(scan_object(nested(10), Limits{10, 1 << 20}).ok());
+  // A million levels are refused without recursing a million times.
+  EXPECT_EQ(validate(std::string(1'000'000, '[')).error().code, "json_too_deep");
+  EXPECT_EQ(validate(std::string(1'000'000, '{')).error().code, "invalid_json");
+  std::string objects;
+  for (int i = 0; i < 100'000; ++i) objects += "{\"a\":";
+  EXPECT_EQ(validate(objects).error().code, "json_too_deep");
+}
+
+TEST(JsonScanTest, SizeLimitIsCheckedBeforeScanning) {
+  std::string doc = "{\"a\":\"" + std::string(2000, 'x') + "\"}";
+  EXPECT_TRUE(scan_object(doc, Limits{8, 4096}).ok());
+  auto r = scan_object(doc, Limits{8, 1024});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "json_too_large");
+  EXPECT_EQ(scan_array("[1]", Limits{8, 2}).error().code, "json_too_large");
+}
+
+TEST(JsonScanTest, KeysAreComparedAfterUnescaping) {
+  auto r = scan_object(R"({"mod\u0065l":"m","n":1})");
+  ASSERT_TRUE(r.ok());
+  ASSERT_NE(r->find("model"), nullptr);
+  EXPECT_EQ(r->find("model")->value, "\"m\"");
+  EXPECT_EQ(r->find("model")->raw_key, "mod\\u0065l");
+  // The decoded keys survive a move of the Object.
+  Object moved = std::move(*r);
+  EXPECT_EQ(moved.find("model")->key, "model");
+}
+
+TEST(JsonScanTest, RepeatedKeysAreRejectedAtEveryLevel) {
+  for (const char* bad : {R"({"model":"a","mod\u0065l":"b"})", R"({"a":1,"a":2})",
+                          R"({"m":[{"content":"x","cont\u0065nt":"y"}]})", R"([{"k":1,"\u006b":2}])",
+                          R"({"o":{"x":{"y":1,"y":2}}})"}) {
+    auto r = validate(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, "duplicate_key") << bad;
+  }
+  auto top = scan_object(R"({"model":"a","mod\u0065l":"b"})");
+  ASSERT_FALSE(top.ok());
+  EXPECT_NE(top.error().message.find("'model'"), std::string::npos);
+  // Large objects switch to a sort at their end; a duplicate far apart is still found.
+  std::string wide = "{";
+  for (int i = 0; i < 1000; ++i) wide += "\"k" + std::to_string(i) + "\":1,";
+  EXPECT_TRUE(validate(wide + "\"last\":1}").ok());
+  EXPECT_EQ(validate(wide + "\"k\\u0030\":1}").error().code, "duplicate_key");
+  // Same keys in sibling objects are fine.
+  EXPECT_TRUE(validate(R"([{"a":1},{"a":2},{"b":{"a":3}}])").ok());
+}
+
+TEST(JsonScanTest, StringsMustBeValidUtf8) {
+  for (const char* good : {"\"caf\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"", "\"\\ud83d\\ude00\"", "\"\\u0000\""}) {
+    EXPECT_TRUE(validate(good).ok()) << good;
+  }
+  for (const char* bad : {"\"\xff\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+                          "\"\xe2\x82\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83dx\"", "\"\\ud83d\\u0041\""}) {
+    auto r = validate(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, "invalid_utf8") << bad;
+  }
+  // Non-ASCII bytes at every offset of the 8-byte fast path.
+  for (size_t at = 0; at < 20; ++at) {
+    std::string plain(at, 'x');
+    EXPECT_TRUE(validate("\"" + plain + "\xc3\xa9" + plain + "\"").ok()) << at;
+    EXPECT_FALSE(validate("\"" + plain + "\xc3" + plain + "\"").ok()) << at;
+  }
+}
+
+TEST(JsonScanTest, SpliceUsesRawKeyPositions) {
+  std::string body = R"({"mod\u0065l":"a","x":1})";
+  auto r = scan_object(body);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(splice(body, *r, {{"model", std::string("\"b\"")}}), R"({"mod\u0065l":"b","x":1})");
+  EXPECT_EQ(splice(body, *r, {{"model", std::nullopt}}), R"({"x":1})");
+}
+
 TEST(JsonScanTest, DecodesStringsWithEscapesAndSurrogates) {
   EXPECT_EQ(string_value(R"("a\"b\\c\/d\n")"), std::optional<std::string>("a\"b\\c/d\n"));
   EXPECT_EQ(string_value(R"("\u00e9\ud83d\ude00")"), std::optional<std::string>("\xc3\xa9\xf0\x9f\x98\x80"));

@@ -33,7 +33,10 @@ struct ServerConfig {
   Millis body_timeout{30'000};                ///< to receive the whole body
   Millis idle_timeout{60'000};                ///< keep-alive connection with no request
   Millis drain_timeout{30'000};               ///< SIGTERM: how long in-flight requests may finish
-  int max_connections = 10'000;               ///< more are answered 503 and closed
+  int max_connections = 10'000;               ///< more are answered 503 and closed (idle ones are shed first)
+  int max_connections_per_client = 1'000;     ///< per source address; more are answered 503 and closed
+  int max_json_depth = 128;                   ///< arrays/objects nested deeper: 400 (client) or upstream error
+  std::int64_t max_upstream_body_bytes = 64 << 20;  ///< upstream response body or single stream event
 };
 
 /// A parsed base URL.

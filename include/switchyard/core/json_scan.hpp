@@ -2,10 +2,17 @@
 /// A validating single-pass JSON scanner that records where things are instead of building a tree.
 ///
 /// The proxy's hot path only needs a few top-level fields of a request (`model`, `stream`, ...) and must
-/// forward everything else byte for byte. Scanning validates the whole document (RFC 8259, depth-limited)
-/// and returns spans into the caller's buffer; `splice_fields` rewrites single fields without
-/// re-serialising the rest. All functions are pure and thread-safe; spans borrow the input buffer.
+/// forward everything else byte for byte. Scanning validates the whole document and returns spans into
+/// the caller's buffer; `splice` rewrites single fields without re-serialising the rest. All functions
+/// are pure and thread-safe; spans borrow the input buffer.
+///
+/// This scanner is also the guard every JSON document passes before anything recursive touches it
+/// (a tree parse, a dump, a schema walk): it checks size and nesting depth against `Limits` without
+/// recursing deeper than the limit, and it is stricter than RFC 8259 where leniency would let two
+/// readers disagree about one document — strings must be valid UTF-8 (no lone surrogate escapes) and
+/// an object may not repeat a key, compared after unescaping (`"mod\u0065l"` is `"model"`).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,28 +25,39 @@ namespace sy::json {
 enum class Type : std::uint8_t { object, array, string, number, boolean, null };
 std::string_view type_name(Type t);
 
-/// One member of a scanned object. `key` is the raw key text between the quotes (escapes kept);
-/// `value` the raw JSON text of the value.
+/// Bounds applied to every document before it is scanned. Configured by `server.max_json_depth` and the
+/// body limits; the defaults are what a document gets when no configuration is at hand.
+struct Limits {
+  static constexpr int kDefaultMaxDepth = 128;
+  int max_depth = kDefaultMaxDepth;    ///< arrays and objects nested deeper are refused
+  std::size_t max_bytes = 64u << 20;   ///< larger documents are refused before scanning
+};
+
+/// One member of a scanned object. `key` is the key's decoded text (escapes resolved), `raw_key` the
+/// bytes between its quotes in the document; `value` the raw JSON text of the value.
 struct Field {
   std::string_view key;
   std::string_view value;
   Type type;
+  std::string_view raw_key;
 };
 
-/// The members of one object, in document order.
+/// The members of one object, in document order; keys are unique.
 struct Object {
   std::vector<Field> fields;
-  /// The last member with this key (JSON parsers conventionally keep the last duplicate).
   const Field* find(std::string_view key) const;
+  /// Decoded keys that differ from their raw text (rare: a key written with escapes).
+  std::vector<std::unique_ptr<std::string>> decoded_keys;
 };
 
 /// Validates `text` as one JSON document whose root is an object and returns its top-level members.
-/// Errors are bad_request with the byte offset of the problem.
-Result<Object> scan_object(std::string_view text);
+/// Errors are bad_request with the byte offset of the problem; a limit that is exceeded is named in
+/// the message and in the code (`json_too_deep`, `json_too_large`, `duplicate_key`, `invalid_utf8`).
+Result<Object> scan_object(std::string_view text, const Limits& limits = {});
 /// Validates `text` as a JSON array and returns each element's raw text and type.
-Result<std::vector<Field>> scan_array(std::string_view text);
+Result<std::vector<Field>> scan_array(std::string_view text, const Limits& limits = {});
 /// Validates `text` as any single JSON value.
-Result<Type> validate(std::string_view text);
+Result<Type> validate(std::string_view text, const Limits& limits = {});
 
 /// Decodes a raw JSON string token (with its quotes) into UTF-8. nullopt when not a valid string.
 std::optional<std::string> string_value(std::string_view raw);

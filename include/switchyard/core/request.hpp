@@ -30,10 +30,13 @@ struct MessageText {
 class Request {
  public:
   /// Validates `body` for `endpoint`: a JSON object with a string `model`, and `messages` (chat),
-  /// `prompt` (completions) or `input` (embeddings). Errors name the field.
-  static Result<std::unique_ptr<Request>> parse(Endpoint endpoint, std::string body);
+  /// `prompt` (completions) or `input` (embeddings). Errors name the field. `limits` bound the body's
+  /// nesting and, kept as `json_limits()`, every JSON document of this request's exchange (upstream
+  /// responses and stream events); the body's own size was bounded by the HTTP layer.
+  static Result<std::unique_ptr<Request>> parse(Endpoint endpoint, std::string body, const json::Limits& limits = {});
 
   Endpoint endpoint() const { return endpoint_; }
+  const json::Limits& json_limits() const { return limits_; }
   const std::string& body() const { return body_; }
   const json::Object& fields() const { return fields_; }
   const std::string& model() const { return model_; }
@@ -66,6 +69,7 @@ class Request {
  private:
   Request() = default;
   Endpoint endpoint_ = Endpoint::chat;
+  json::Limits limits_;
   std::string body_;
   json::Object fields_;
   std::string model_;

@@ -151,7 +151,4 @@ class Dispatcher {
   std::shared_ptr<limits::RetryBudget> budget_;
 };
 
-/// Largest upstream response body accepted for non-streaming requests.
-inline constexpr std::size_t kMaxUpstreamBody = 64u << 20;
-
 }  // namespace sy::pipeline

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/core/json_scan.hpp"
 #include "switchyard/providers/sse.hpp"
 
 namespace sy::providers::anthropic_ingress {
@@ -21,8 +22,9 @@ namespace sy::providers::anthropic_ingress {
 /// An Anthropic Messages request body -> an OpenAI chat.completions request body. System prompts become
 /// a system message, tool_result blocks become `tool` messages, tool_use blocks assistant tool_calls,
 /// images data: URLs. A streaming request also asks for the usage chunk (Anthropic streams report
-/// usage). Errors are bad_request naming the field ("messages[1].content[0].source").
-Result<std::string> to_openai_request(std::string_view anthropic_body);
+/// usage). Errors are bad_request naming the field ("messages[1].content[0].source"); the body passes
+/// the JSON guard with `limits` first (its size was bounded by the HTTP layer).
+Result<std::string> to_openai_request(std::string_view anthropic_body, const json::Limits& limits = {});
 
 /// An OpenAI chat.completion body -> an Anthropic message body (content blocks, stop_reason, usage with
 /// cache reads split out of input_tokens).

@@ -9,9 +9,12 @@ namespace sy::providers {
 class SseParser {
  public:
   /// Feeds bytes; calls `on_event(std::string_view event, std::string_view data)` for each complete
-  /// event that carried data. The views are valid only during the call.
+  /// event that carried data. The views are valid only during the call. Returns false (and drops what
+  /// it held) once an unfinished event grows beyond `max_event_bytes`: a peer that never ends a line
+  /// or an event cannot make it buffer without bound.
   template <class F>
-  void feed(std::string_view bytes, F&& on_event) {
+  bool feed(std::string_view bytes, F&& on_event, std::size_t max_event_bytes = kDefaultMaxEvent) {
+    if (overflowed_) return false;
     buf_.append(bytes);
     size_t start = 0;
     for (;;) {
@@ -26,7 +29,15 @@ class SseParser {
       start = next;
     }
     buf_.erase(0, start);
+    if (buf_.size() + data_.size() > max_event_bytes) {
+      overflowed_ = true;
+      buf_.clear();
+      data_.clear();
+      return false;
+    }
+    return true;
   }
+  static constexpr std::size_t kDefaultMaxEvent = 64u << 20;
   /// Bytes received after the last complete line.
   bool has_partial() const { return !buf_.empty() || !data_.empty(); }
 
@@ -58,6 +69,7 @@ class SseParser {
   std::string event_;
   std::string data_;
   bool has_data_ = false;
+  bool overflowed_ = false;
 };
 
 }  // namespace sy::providers

@@ -30,6 +30,8 @@ struct EncodeOptions {
 /// exchange, used from one coroutine.
 class StreamDecoder {
  public:
+  /// `limits` bound every event: its size and, through the JSON guard, its nesting.
+  explicit StreamDecoder(const json::Limits& limits = {}) : limits_(limits) {}
   virtual ~StreamDecoder() = default;
   /// Consumes `bytes` and appends complete SSE frames ("data: {...}\n\n") to `out`.
   virtual Status feed(std::string_view bytes, std::string& out) = 0;
@@ -42,6 +44,7 @@ class StreamDecoder {
   std::size_t events() const { return events_; }
 
  protected:
+  json::Limits limits_;
   Usage usage_;
   std::size_t events_ = 0;
 };
@@ -62,6 +65,10 @@ class WireFormat {
 /// The wire format for a provider type ("openai", "mock", ...); nullptr when unknown. The one place
 /// provider types are registered.
 const WireFormat* wire_format_for(std::string_view provider_type);
+
+/// An upstream document that failed the JSON guard (too deep, too large, invalid UTF-8, repeated keys,
+/// bad syntax) as an upstream failure: the attempt fails over like any malformed response.
+Error upstream_json_error(const Error& guard);
 
 /// Shared by every format: OpenAI-style error classification by status, retry-after headers and
 /// message keywords (context length, content filter).

@@ -312,7 +312,7 @@ class CascadeStage final : public Stage {
 
   net::awaitable<Call> call_body(StageContext& ctx, const std::string& model, std::string body) const {
     Call c;
-    auto req = Request::parse(Endpoint::chat, std::move(body));
+    auto req = Request::parse(Endpoint::chat, std::move(body), ctx.features.request().json_limits());
     if (!req) {
       c.error = std::move(req).error();
       co_return c;
@@ -324,6 +324,7 @@ class CascadeStage final : public Stage {
     }
     c.usage = out->usage;
     if (const auto* dep = c.trace.deployment_config) c.cost = cost_usd(c.usage, dep->input_price, dep->output_price);
+    // The answer passed the JSON guard in the step's decoder.
     c.body = Json::parse(out->body, nullptr, false);
     if (c.body.is_discarded() || !c.body.contains("choices") || !c.body["choices"].is_array() ||
         c.body["choices"].empty()) {
@@ -410,6 +411,7 @@ class CascadeStage final : public Stage {
           // Tool calls: arguments must parse and fit the tool's parameter schema.
           const Json& msg = choice.value("message", Json::object());
           if (msg.contains("tool_calls") && msg["tool_calls"].is_array()) {
+            // Part of the client's body, which passed the JSON guard.
             Json tools = Json::parse(std::string(orig.fields().find("tools") ? orig.fields().find("tools")->value : "[]"),
                                      nullptr, false);
             for (const auto& tc : msg["tool_calls"]) {
@@ -476,7 +478,7 @@ class CascadeStage final : public Stage {
       edits.push_back({"logprobs", std::string("true")});
       if (!orig.fields().find("top_logprobs")) edits.push_back({"top_logprobs", std::string("2")});
     }
-    auto req = Request::parse(Endpoint::chat, json::splice(orig.body(), orig.fields(), edits));
+    auto req = Request::parse(Endpoint::chat, json::splice(orig.body(), orig.fields(), edits), orig.json_limits());
     if (!req) {
       r.error = std::move(req).error();
       co_return r;
@@ -730,7 +732,7 @@ class CascadeStage final : public Stage {
       co_return d;
     }
     // Flagged (or the reviewer is down): the frontier model rewrites with the draft and the review.
-    auto messages = Json::parse(std::string(orig.payload()), nullptr, false);
+    auto messages = Json::parse(std::string(orig.payload()), nullptr, false);  // guarded with the body
     if (!messages.is_array()) messages = Json::array();
     messages.push_back({{"role", "assistant"}, {"content", draft_text}});
     messages.push_back({{"role", "user"},

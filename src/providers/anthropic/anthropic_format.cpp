@@ -194,8 +194,10 @@ Result<UpstreamRequest> AnthropicFormat::encode(const Request& request, const En
   return up;
 }
 
-Result<std::string> AnthropicFormat::decode_response(const Request&, std::string body, Usage& usage) const {
-  Json msg = Json::parse(body, nullptr, false);
+Result<std::string> AnthropicFormat::decode_response(const Request& request, std::string body, Usage& usage) const {
+  auto parsed = json::parse_tree<Json>(body, request.json_limits());
+  if (!parsed) return upstream_json_error(parsed.error());
+  Json& msg = *parsed;
   if (!msg.is_object() || !msg.contains("content")) {
     return Error::make(ErrorKind::connection, "upstream returned a body that is not an Anthropic message");
   }
@@ -242,7 +244,7 @@ Result<std::string> AnthropicFormat::decode_response(const Request&, std::string
 }
 
 std::unique_ptr<StreamDecoder> AnthropicFormat::stream_decoder(const Request& request) const {
-  return std::make_unique<AnthropicStreamDecoder>(request.client_wants_usage());
+  return std::make_unique<AnthropicStreamDecoder>(request.client_wants_usage(), request.json_limits());
 }
 
 Error AnthropicFormat::classify_error(int status, const Headers& headers, std::string_view body) const {
@@ -251,9 +253,9 @@ Error AnthropicFormat::classify_error(int status, const Headers& headers, std::s
 
 void AnthropicStreamDecoder::on_event(std::string_view data, std::string& out) {
   if (done_ || error_) return;
-  auto obj = json::scan_object(data);
+  auto obj = json::scan_object(data, limits_);
   if (!obj) {
-    error_ = Error::make(ErrorKind::connection, "upstream sent a malformed stream event");
+    error_ = upstream_json_error(obj.error());
     return;
   }
   std::string type = string_field(*obj, "type");
@@ -327,7 +329,8 @@ void AnthropicStreamDecoder::on_event(std::string_view data, std::string& out) {
 Status AnthropicStreamDecoder::feed(std::string_view bytes, std::string& out) {
   if (error_) return *error_;
   size_t before = writer_.frames();
-  parser_.feed(bytes, [&](std::string_view, std::string_view data) { on_event(data, out); });
+  bool fits = parser_.feed(bytes, [&](std::string_view, std::string_view data) { on_event(data, out); }, limits_.max_bytes);
+  if (!fits && !error_) error_ = Error::make(ErrorKind::connection, "upstream stream event exceeds " + std::to_string(limits_.max_bytes) + " bytes");
   events_ = writer_.frames();
   counts_.store(usage_);
   // An error after frames went out in this same call is reported on the next call, so those frames

@@ -38,7 +38,8 @@ class AnthropicFormat final : public WireFormat {
 /// OpenAI chunks. An `error` event becomes an Error from feed() (after the frames before it went out).
 class AnthropicStreamDecoder final : public StreamDecoder {
  public:
-  explicit AnthropicStreamDecoder(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+  explicit AnthropicStreamDecoder(bool client_wants_usage, const json::Limits& limits = {})
+      : StreamDecoder(limits), client_wants_usage_(client_wants_usage) {}
   Status feed(std::string_view bytes, std::string& out) override;
   Status finish(std::string& out) override;
 

@@ -239,9 +239,10 @@ std::optional<DataUrl> parse_data_url(std::string_view url) {
 std::optional<Json> parse_arguments(std::string_view arguments) {
   size_t first = arguments.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return Json::object();
-  Json parsed = Json::parse(arguments, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
-  return parsed;
+  // Arguments are JSON text inside a JSON string: the document's guard never saw their nesting.
+  auto parsed = json::parse_tree<Json>(arguments);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  return std::move(*parsed);
 }
 
 Error unsupported_endpoint(std::string_view provider_type, Endpoint endpoint) {
@@ -253,7 +254,7 @@ Error unsupported_endpoint(std::string_view provider_type, Endpoint endpoint) {
 
 Result<ChatInput> read_chat_input(const Request& request) {
   ChatInput in;
-  // The body was validated by Request::parse, so this parse cannot fail on syntax.
+  // The body passed the guard in Request::parse: no syntax error, and no nesting beyond the limit.
   in.body = Json::parse(request.body(), nullptr, false);
   if (!in.body.is_object()) return Error::bad_request("the request body is not a JSON object");
   const Json* messages = member(in.body, "messages");

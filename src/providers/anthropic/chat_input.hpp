@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/core/request.hpp"
 
 namespace sy::providers::chat {

@@ -120,9 +120,9 @@ Result<UpstreamRequest> AzureFormat::encode(const Request& request, const Encode
   return up;
 }
 
-Result<std::string> AzureFormat::decode_response(const Request&, std::string body, Usage& usage) const {
-  auto obj = json::scan_object(body);
-  if (!obj) return Error::make(ErrorKind::connection, "upstream returned a malformed JSON body");
+Result<std::string> AzureFormat::decode_response(const Request& request, std::string body, Usage& usage) const {
+  auto obj = json::scan_object(body, request.json_limits());
+  if (!obj) return upstream_json_error(obj.error());
   if (const auto* u = obj->find("usage"); u && u->type == json::Type::object) parse_openai_usage(u->value, usage);
   auto choices = choices_of(*obj);
   bool all_filtered = !choices.empty();
@@ -137,7 +137,7 @@ Result<std::string> AzureFormat::decode_response(const Request&, std::string bod
 }
 
 std::unique_ptr<StreamDecoder> AzureFormat::stream_decoder(const Request& request) const {
-  return std::make_unique<AzureStreamDecoder>(request.client_wants_usage());
+  return std::make_unique<AzureStreamDecoder>(request.client_wants_usage(), request.json_limits());
 }
 
 Error AzureFormat::classify_error(int status, const Headers& headers, std::string_view body) const {

@@ -31,7 +31,8 @@ class AzureFormat final : public WireFormat {
 /// content_filter error before anything reached the client.
 class AzureStreamDecoder final : public StreamDecoder {
  public:
-  explicit AzureStreamDecoder(bool client_wants_usage) : inner_(client_wants_usage) {}
+  explicit AzureStreamDecoder(bool client_wants_usage, const json::Limits& limits = {})
+      : StreamDecoder(limits), inner_(client_wants_usage, limits) {}
   Status feed(std::string_view bytes, std::string& out) override;
   Status finish(std::string& out) override;
 

@@ -251,8 +251,9 @@ Result<UpstreamRequest> BedrockFormat::encode(const Request& request, const Enco
 }
 
 Result<std::string> BedrockFormat::decode_response(const Request& request, std::string body, Usage& usage) const {
-  auto obj = json::scan_object(body);
-  auto output = obj ? object_member(*obj, "output") : std::nullopt;
+  auto obj = json::scan_object(body, request.json_limits());
+  if (!obj) return upstream_json_error(obj.error());
+  auto output = object_member(*obj, "output");
   auto message = output ? object_member(*output, "message") : std::nullopt;
   if (!message) return Error::make(ErrorKind::connection, "upstream returned a body that is not a Converse response");
   std::string text;
@@ -292,15 +293,15 @@ Result<std::string> BedrockFormat::decode_response(const Request& request, std::
 }
 
 std::unique_ptr<StreamDecoder> BedrockFormat::stream_decoder(const Request& request) const {
-  return std::make_unique<BedrockStreamDecoder>(request.model(), request.client_wants_usage());
+  return std::make_unique<BedrockStreamDecoder>(request.model(), request.client_wants_usage(), request.json_limits());
 }
 
 Error BedrockFormat::classify_error(int status, const Headers& headers, std::string_view body) const {
   return classify_http_error(status, headers, body);
 }
 
-BedrockStreamDecoder::BedrockStreamDecoder(std::string_view model, bool client_wants_usage)
-    : client_wants_usage_(client_wants_usage) {
+BedrockStreamDecoder::BedrockStreamDecoder(std::string_view model, bool client_wants_usage, const json::Limits& limits)
+    : StreamDecoder(limits), client_wants_usage_(client_wants_usage) {
   writer_.start(chunk_id(), model, static_cast<std::int64_t>(std::time(nullptr)));
 }
 
@@ -321,9 +322,9 @@ void BedrockStreamDecoder::on_message(const eventstream::Message& m, std::string
     return;
   }
   std::string_view type = m.header(":event-type");
-  auto obj = json::scan_object(m.payload);
+  auto obj = json::scan_object(m.payload, limits_);
   if (!obj) {
-    error_ = Error::make(ErrorKind::connection, "upstream sent a malformed stream event");
+    error_ = upstream_json_error(obj.error());
     return;
   }
   auto index = static_cast<int>(int_member(*obj, "contentBlockIndex"));

@@ -26,7 +26,7 @@ class BedrockFormat final : public WireFormat {
 /// exception messages) -> OpenAI chunks.
 class BedrockStreamDecoder final : public StreamDecoder {
  public:
-  BedrockStreamDecoder(std::string_view model, bool client_wants_usage);
+  BedrockStreamDecoder(std::string_view model, bool client_wants_usage, const json::Limits& limits = {});
   Status feed(std::string_view bytes, std::string& out) override;
   Status finish(std::string& out) override;
 

@@ -4,7 +4,8 @@
 
 #include "providers/anthropic/anthropic_mapping.hpp"
 #include "providers/anthropic/chat_input.hpp"
-#include "switchyard/core/json_scan.hpp"
+#include "switchyard/core/json_tree.hpp"
+#include "switchyard/providers/wire_format.hpp"
 
 namespace sy::providers::anthropic_ingress {
 namespace {
@@ -204,9 +205,10 @@ std::int64_t int_member(const json::Object& o, std::string_view key) {
 
 }  // namespace
 
-Result<std::string> to_openai_request(std::string_view anthropic_body) {
-  Json in = Json::parse(anthropic_body, nullptr, false);
-  if (in.is_discarded()) return Error::bad_request("The request body is not valid JSON.", {}, "invalid_json");
+Result<std::string> to_openai_request(std::string_view anthropic_body, const json::Limits& limits) {
+  auto parsed = json::parse_tree<Json>(anthropic_body, json::Limits{limits.max_depth, std::max(limits.max_bytes, anthropic_body.size())});
+  if (!parsed) return std::move(parsed).error();
+  Json& in = *parsed;
   if (!in.is_object()) return Error::bad_request("The request body must be a JSON object.");
   Json out = Json::object();
   const Json* model = member(in, "model");
@@ -258,7 +260,10 @@ Result<std::string> to_openai_request(std::string_view anthropic_body) {
 }
 
 Result<std::string> to_anthropic_response(std::string_view openai_body) {
-  Json in = Json::parse(openai_body, nullptr, false);
+  // A body the upstream's decoder already passed through the guard.
+  auto parsed = json::parse_tree<Json>(openai_body, json::Limits{json::Limits::kDefaultMaxDepth, openai_body.size()});
+  if (!parsed) return upstream_json_error(parsed.error());
+  Json& in = *parsed;
   const Json* choices = member(in, "choices");
   if (!choices || !choices->is_array() || choices->empty() || !(*choices)[0].is_object()) {
     return Error::make(ErrorKind::connection, "upstream response has no choices");

@@ -32,18 +32,15 @@ Result<UpstreamRequest> OpenAIFormat::encode(const Request& request, const Encod
   return up;
 }
 
-Result<std::string> OpenAIFormat::decode_response(const Request&, std::string body, Usage& usage) const {
-  auto obj = json::scan_object(body);
-  if (!obj) {
-    Error e = Error::make(ErrorKind::connection, "upstream returned a malformed JSON body");
-    return e;
-  }
+Result<std::string> OpenAIFormat::decode_response(const Request& request, std::string body, Usage& usage) const {
+  auto obj = json::scan_object(body, request.json_limits());
+  if (!obj) return upstream_json_error(obj.error());
   if (const auto* u = obj->find("usage"); u && u->type == json::Type::object) parse_openai_usage(u->value, usage);
   return body;
 }
 
 std::unique_ptr<StreamDecoder> OpenAIFormat::stream_decoder(const Request& request) const {
-  return std::make_unique<OpenAIStreamDecoder>(request.client_wants_usage());
+  return std::make_unique<OpenAIStreamDecoder>(request.client_wants_usage(), request.json_limits());
 }
 
 Error OpenAIFormat::classify_error(int status, const Headers& headers, std::string_view body) const {
@@ -84,9 +81,15 @@ bool has_empty_choices(std::string_view data) {
 }  // namespace
 
 Status OpenAIStreamDecoder::feed(std::string_view bytes, std::string& out) {
-  parser_.feed(bytes, [&](std::string_view, std::string_view data) {
+  if (error_) return *error_;
+  bool fits = parser_.feed(bytes, [&](std::string_view, std::string_view data) {
+    if (error_) return;
     if (data == "[DONE]") {
       done_ = true;
+    } else if (auto checked = json::validate(data, limits_); !checked) {
+      // Relayed events are the upstream's bytes: they pass the same guard as any document.
+      error_ = upstream_json_error(checked.error());
+      return;
     } else if (auto u = usage_object(data); !u.empty()) {
       parse_openai_usage(u, usage_);
       // The usage-only chunk we asked for on the client's behalf is not theirs to see.
@@ -96,13 +99,16 @@ Status OpenAIStreamDecoder::feed(std::string_view bytes, std::string& out) {
     out.append(data);
     out.append("\n\n");
     ++events_;
-  });
+  }, limits_.max_bytes);
+  if (!fits) error_ = Error::make(ErrorKind::connection, "upstream stream event exceeds " + std::to_string(limits_.max_bytes) + " bytes");
+  // Frames before a bad event go out first; the error follows on the next call.
   return ok_status();
 }
 
 Status OpenAIStreamDecoder::finish(std::string& out) {
   // A final event without its blank line still counts.
   feed("\n\n", out);
+  if (error_) return *error_;
   if (!done_) return Error::make(ErrorKind::connection, "the upstream stream ended before [DONE]");
   return ok_status();
 }

@@ -19,13 +19,15 @@ class OpenAIFormat final : public WireFormat {
 /// did not ask for. Reused by every format whose upstream already speaks OpenAI SSE.
 class OpenAIStreamDecoder final : public StreamDecoder {
  public:
-  explicit OpenAIStreamDecoder(bool client_wants_usage) : client_wants_usage_(client_wants_usage) {}
+  explicit OpenAIStreamDecoder(bool client_wants_usage, const json::Limits& limits = {})
+      : StreamDecoder(limits), client_wants_usage_(client_wants_usage) {}
   Status feed(std::string_view bytes, std::string& out) override;
   Status finish(std::string& out) override;
 
  private:
   bool client_wants_usage_;
   bool done_ = false;
+  std::optional<Error> error_;  // an event that failed the JSON guard
   SseParser parser_;
 };
 
