@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/redact.hpp"
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/server/server.hpp"
@@ -49,6 +50,7 @@ std::int64_t mtime_ns(const std::string& path) {
 int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   auto rt = build_runtime(path, deps, 1);
   if (!rt) return 1;
+  sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*rt->config)));
   sy::telemetry::setup_logging(rt->config->logging);
   auto log = sy::telemetry::logger("switchyard");
 
@@ -73,6 +75,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     if (old.host != now.host || old.port != now.port || old.threads != now.threads) {
       log->warn("server.listen and server.threads changes take effect after a restart");
     }
+    sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*next->config)));
     sy::telemetry::setup_logging(next->config->logging);
     health->on_config(*next->config);  // a changed key brings an auth-failed deployment back
     ++generation;

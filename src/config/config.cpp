@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -460,6 +461,19 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   }
   if (!d.empty()) return nullptr;
   return cfg;
+}
+
+std::vector<std::string> secret_values(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& p : config.providers) {
+    if (!p.api_key.empty()) out.push_back(p.api_key);
+    for (const auto& [name, value] : p.headers) out.push_back(value);
+  }
+  for (const auto& k : config.auth.keys) out.push_back(k.key);
+  for (const char* var : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
+    if (const char* v = std::getenv(var); v && *v) out.emplace_back(v);
+  }
+  return out;
 }
 
 std::shared_ptr<const Config> load_config_file(const std::string& path, Diagnostics& d) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 namespace sy::config {
@@ -282,47 +283,75 @@ std::string expand_env(const std::string& s, const std::string& path, int line, 
   return out;
 }
 
-Node convert(const YAML::Node& y, const std::string& path, Diagnostics& d) {
-  int line = y.Mark().line >= 0 ? y.Mark().line + 1 : 0;
-  switch (y.Type()) {
-    case YAML::NodeType::Scalar:
-      return Node::make_scalar(expand_env(y.Scalar(), path, line, d), path, line);
-    case YAML::NodeType::Sequence: {
-      std::vector<Node> items;
-      size_t i = 0;
-      for (const auto& item : y) {
-        items.push_back(convert(item, path + "[" + std::to_string(i) + "]", d));
-        ++i;
-      }
-      return Node::make_sequence(std::move(items), path, line);
-    }
-    case YAML::NodeType::Map: {
-      std::vector<std::pair<std::string, Node>> members;
-      for (const auto& kv : y) {
-        std::string key = kv.first.as<std::string>();
-        for (const auto& [k, v] : members) {
-          if (k == key) d.error(path.empty() ? key : path + "." + key, kv.first.Mark().line + 1, "duplicate key");
-        }
-        members.emplace_back(key, convert(kv.second, path.empty() ? key : path + "." + key, d));
-      }
-      return Node::make_map(std::move(members), path, line);
-    }
-    default:
+// Bounds on the document a config may expand to. Depth keeps the recursion below shallow; the node
+// count stops aliases from multiplying a small file into a huge tree ("billion laughs").
+constexpr int kMaxConfigDepth = 64;
+constexpr std::size_t kMaxConfigNodes = 1'000'000;
+
+struct Converter {
+  Diagnostics& d;
+  std::size_t nodes = 0;
+  bool stopped = false;
+
+  Node convert(const YAML::Node& y, const std::string& path, int depth) {
+    int line = y.Mark().line >= 0 ? y.Mark().line + 1 : 0;
+    if (stopped) return Node::make_null(path, line);
+    if (++nodes > kMaxConfigNodes) {
+      d.error(path, line, "the config expands to more than " + std::to_string(kMaxConfigNodes) + " values (aliases?)");
+      stopped = true;
       return Node::make_null(path, line);
+    }
+    if (depth > kMaxConfigDepth && (y.IsSequence() || y.IsMap())) {
+      d.error(path, line, "the config nests deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+      stopped = true;
+      return Node::make_null(path, line);
+    }
+    switch (y.Type()) {
+      case YAML::NodeType::Scalar:
+        return Node::make_scalar(expand_env(y.Scalar(), path, line, d), path, line);
+      case YAML::NodeType::Sequence: {
+        std::vector<Node> items;
+        size_t i = 0;
+        for (const auto& item : y) {
+          items.push_back(convert(item, path + "[" + std::to_string(i) + "]", depth + 1));
+          ++i;
+        }
+        return Node::make_sequence(std::move(items), path, line);
+      }
+      case YAML::NodeType::Map: {
+        std::vector<std::pair<std::string, Node>> members;
+        std::set<std::string> seen;
+        for (const auto& kv : y) {
+          std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("<non-scalar key>");
+          if (!seen.insert(key).second) d.error(path.empty() ? key : path + "." + key, kv.first.Mark().line + 1, "duplicate key");
+          members.emplace_back(key, convert(kv.second, path.empty() ? key : path + "." + key, depth + 1));
+        }
+        return Node::make_map(std::move(members), path, line);
+      }
+      default:
+        return Node::make_null(path, line);
+    }
   }
-}
+};
 
 }  // namespace
 
 Node parse_yaml(std::string_view text, Diagnostics& d) {
+  if (text.size() > kMaxConfigBytes) {
+    d.error("", 0, "the config file is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                       std::to_string(kMaxConfigBytes));
+    return Node{};
+  }
   YAML::Node root;
   try {
+    // yaml-cpp bounds its own recursion (DeepRecursion, a ParserException, past 2000 levels).
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     d.error("", e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg);
     return Node{};
   }
-  return convert(root, "", d);
+  Converter c{d};
+  return c.convert(root, "", 0);
 }
 
 }  // namespace sy::config

@@ -1,5 +1,7 @@
 #include "switchyard/core/error.hpp"
 
+#include "switchyard/core/redact.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace sy {
@@ -102,7 +104,8 @@ static std::string_view default_code(ErrorKind kind) {
 std::string to_openai_json(const Error& e) {
   // ordered_json keeps OpenAI's member order: message, type, param, code.
   nlohmann::ordered_json err;
-  err["message"] = e.message;
+  // Messages may quote an upstream's answer, which may quote our credentials: scrubbed on the way out.
+  err["message"] = Redactor::scrub(e.message);
   err["type"] = openai_type(e);
   err["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.param);
   std::string_view code = e.code.empty() ? default_code(e.kind) : std::string_view(e.code);

@@ -8,6 +8,7 @@
 
 #include "server/session.hpp"
 #include "switchyard/core/numbers.hpp"
+#include "switchyard/core/redact.hpp"
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/pipeline/router.hpp"
@@ -499,8 +500,9 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
 
 net::awaitable<void> admin_deployments(Session& s, Call& call, std::string_view path) {
   Logged log(call, path);
+  // Last errors are upstream text: scrubbed like every other exit.
   std::string body = "{\"object\":\"list\",\"data\":" +
-                     s.shared().dispatcher.health().to_json(*call.runtime->config, Clock::now()) + "}";
+                     Redactor::scrub(s.shared().dispatcher.health().to_json(*call.runtime->config, Clock::now())) + "}";
   co_await s.send(call, 200, std::move(body));
   log.done();
 }

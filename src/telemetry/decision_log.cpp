@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "switchyard/telemetry/log.hpp"
+#include "telemetry/redacting_sink.hpp"
 
 namespace sy::telemetry {
 
@@ -23,7 +24,7 @@ std::shared_ptr<DecisionLog> DecisionLog::open(const std::string& path, bool inc
   auto& l = open_logs[path];
   if (!l) {
     try {
-      auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
+      auto sink = std::make_shared<RedactingSink>(std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false));
       l = std::make_shared<spdlog::async_logger>(name, sink, spdlog::thread_pool(),
                                                  spdlog::async_overflow_policy::overrun_oldest);
       l->set_pattern("%v");

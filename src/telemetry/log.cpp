@@ -9,11 +9,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "telemetry/redacting_sink.hpp"
+
 namespace sy::telemetry {
 namespace {
 
 std::mutex g_mu;
-std::shared_ptr<spdlog::sinks::stdout_sink_mt> g_sink;
+std::shared_ptr<spdlog::sinks::sink> g_sink;
 std::atomic<bool> g_json{false};
 std::atomic<bool> g_access{true};
 spdlog::level::level_enum g_level = spdlog::level::info;
@@ -51,7 +53,7 @@ std::shared_ptr<spdlog::logger> logger(const std::string& module) {
     // 8Ki queued lines (each slot is preallocated, ~2 MB in all); when full the oldest is dropped
     // rather than blocking an io thread.
     spdlog::init_thread_pool(8192, 1);
-    g_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    g_sink = std::make_shared<RedactingSink>(std::make_shared<spdlog::sinks::stdout_sink_mt>());
   }
   auto l = std::make_shared<spdlog::async_logger>(module, g_sink, spdlog::thread_pool(),
                                                   spdlog::async_overflow_policy::overrun_oldest);

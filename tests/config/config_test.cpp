@@ -43,6 +43,37 @@ models:
   EXPECT_EQ(c->providers[0].mock.latency, Millis(20));
 }
 
+TEST(ConfigTest, HostileDocumentsAreConfigErrorsNotCrashes) {
+  // Flow and block nesting far beyond any real config, aliases that multiply, and a huge file.
+  std::vector<std::string> docs = {std::string(100'000, '[') + std::string(100'000, ']'),
+                                   "a: " + std::string(100'000, '{'), std::string(30'000, '-') };
+  std::string dashes;
+  for (int i = 0; i < 50'000; ++i) dashes += "- ";
+  docs.push_back(dashes + "x");
+  std::string blocks;
+  for (int i = 0; i < 200; ++i) blocks += std::string(i, ' ') + "k" + std::to_string(i) + ":\n";
+  docs.push_back(blocks);
+  std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    laughs += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) laughs += std::string(i ? ", " : "") + "*" + static_cast<char>(c - 1);
+    laughs += "]\n";
+  }
+  docs.push_back(laughs);
+  docs.push_back("server: {}\n#" + std::string(17u << 20, 'x'));
+  for (const auto& doc : docs) {
+    Diagnostics d;
+    EXPECT_EQ(load(doc, d), nullptr) << doc.substr(0, 40);
+    EXPECT_FALSE(d.empty());
+  }
+  Diagnostics deep;
+  load("server: " + std::string(100, '[') + std::string(100, ']'), deep);
+  EXPECT_TRUE(has_error(deep, "nests deeper than 64 levels"));
+  Diagnostics alias;
+  load(laughs, alias);
+  EXPECT_TRUE(has_error(alias, "more than 1000000 values"));
+}
+
 TEST(ConfigTest, EveryErrorNamesItsPathAndLine) {
   Diagnostics d;
   auto c = load(R"(server:

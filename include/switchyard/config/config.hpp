@@ -180,6 +180,10 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
 /// Reads the file and calls load_config_text.
 std::shared_ptr<const Config> load_config_file(const std::string& path, Diagnostics& d);
 
+/// Every secret value the config puts in the process: upstream API keys, provider header values,
+/// gateway keys, and the AWS credentials Bedrock reads from the environment. For the Redactor.
+std::vector<std::string> secret_values(const Config& config);
+
 /// Provider types the gateway knows; providers register nothing here, the list is checked at load.
 const std::vector<std::string_view>& known_provider_types();
 

@@ -83,7 +83,11 @@ class Node {
 
 /// Parses YAML text into a Node tree; `${VAR}` and `${VAR:-default}` in scalars are replaced from the
 /// environment (a missing variable without default is an error naming it, never printing values).
-/// Throws std::runtime_error on YAML syntax errors (with the line).
+/// YAML syntax errors are diagnostics with the line.
+/// Largest config text accepted.
+inline constexpr std::size_t kMaxConfigBytes = 16u << 20;
+/// Parses YAML into a Node tree. Bounded: at most kMaxConfigBytes of text, 64 levels of nesting and a
+/// million values after aliases are expanded; beyond that it is a config error, never a crash.
 Node parse_yaml(std::string_view text, Diagnostics& d);
 
 /// Parses "250ms", "5s", "2m", "1h" or a bare number of milliseconds.
