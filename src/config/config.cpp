@@ -337,8 +337,14 @@ struct ConfigBuilder {
       n.error(d, "expected a map with keys");
       return;
     }
-    n.check_keys({"required", "keys", "trust_tier_header"}, d);
+    n.check_keys({"required", "keys", "trust_tier_header", "public_paths"}, d);
     c.auth.required = n.boolean("required", d).value_or(false);
+    if (auto paths = n.str_list("public_paths", d)) {
+      for (const auto& p : *paths) {
+        if (!p.starts_with("/")) n.get("public_paths")->error(d, "paths start with '/', e.g. /v1/models");
+      }
+      c.auth.public_paths = std::move(*paths);
+    }
     c.auth.trust_tier_header = n.boolean("trust_tier_header", d).value_or(true);
     if (const Node* keys = n.get("keys"); keys && !keys->is_null()) {
       if (!keys->is_sequence()) {

@@ -506,6 +506,16 @@ std::string quote(std::string_view s) {
   return out;
 }
 
+std::vector<std::string_view> top_level_fields_out_of_range(std::string_view text) {
+  std::vector<std::string_view> out;
+  auto obj = scan_object(text);
+  if (!obj) return out;
+  for (const auto& f : obj->fields) {
+    if (f.type == Type::number && !number_value(f.value)) out.push_back(f.raw_key);
+  }
+  return out;
+}
+
 std::optional<double> number_value(std::string_view raw) {
   double v = 0;
   auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);

@@ -25,6 +25,53 @@ Error wrong_type(std::string_view field, std::string_view expected, json::Type g
                             std::string(field), "invalid_type");
 }
 
+// Allowed JSON types of optional fields, as bits of 1 << Type. null is always allowed (it means absent).
+constexpr unsigned bit(json::Type t) { return 1u << static_cast<unsigned>(t); }
+constexpr unsigned kNumber = bit(json::Type::number), kString = bit(json::Type::string),
+                   kBool = bit(json::Type::boolean), kObject = bit(json::Type::object), kArray = bit(json::Type::array);
+
+struct FieldType {
+  std::string_view key;
+  unsigned allowed;
+  std::string_view expected;
+};
+
+// Optional OpenAI fields whose type the gateway checks: a request the upstream would refuse is
+// refused here, before anything is routed, reserved or paid for.
+constexpr FieldType kFieldTypes[] = {
+    {"stream_options", kObject, "an object"},   {"temperature", kNumber, "a number"},
+    {"top_p", kNumber, "a number"},             {"n", kNumber, "an integer"},
+    {"presence_penalty", kNumber, "a number"},  {"frequency_penalty", kNumber, "a number"},
+    {"seed", kNumber, "an integer"},            {"logprobs", kBool, "a boolean"},
+    {"top_logprobs", kNumber, "an integer"},    {"tools", kArray, "an array"},
+    {"tool_choice", kString | kObject, "a string or an object"},
+    {"parallel_tool_calls", kBool, "a boolean"},
+    {"response_format", kObject, "an object"},  {"stop", kString | kArray, "a string or an array of strings"},
+    {"user", kString, "a string"},              {"logit_bias", kObject, "an object"},
+    {"metadata", kObject, "an object"},
+};
+
+// A prompt or embedding input given as an array: strings, token ids, or arrays of token ids.
+std::optional<Error> check_text_array(std::string_view field, std::string_view raw) {
+  auto items = json::scan_array(raw);
+  if (!items) return std::move(items).error();
+  for (size_t i = 0; i < items->size(); ++i) {
+    const auto& item = (*items)[i];
+    bool ok = item.type == json::Type::string || item.type == json::Type::number;
+    if (item.type == json::Type::array) {
+      auto ids = json::scan_array(item.value);
+      ok = ids && std::all_of(ids->begin(), ids->end(), [](const json::Field& f) { return f.type == json::Type::number; });
+    }
+    if (!ok) {
+      std::string name = std::string(field) + "[" + std::to_string(i) + "]";
+      return Error::bad_request("Invalid type for '" + name + "': expected a string, a token id or an array of token ids, but got " +
+                                    std::string(json::type_name(item.type)) + ".",
+                                name, "invalid_type");
+    }
+  }
+  return std::nullopt;
+}
+
 Error missing(std::string_view field) {
   return Error::bad_request("Missing required parameter: '" + std::string(field) + "'.", std::string(field),
                             "missing_required_parameter");
@@ -65,8 +112,14 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
     r->message_items_ = std::move(*items);  // kept for compute_texts: the array is not scanned again
   } else if (payload->type != json::Type::string && payload->type != json::Type::array) {
     return wrong_type(payload_key, "a string or an array", payload->type);
+  } else if (payload->type == json::Type::array) {
+    if (auto e = check_text_array(payload_key, payload->value)) return std::move(*e);
   }
   r->payload_ = payload->value;
+  for (const auto& ft : kFieldTypes) {
+    const auto* v = f.find(ft.key);
+    if (v && v->type != json::Type::null && !(ft.allowed & bit(v->type))) return wrong_type(ft.key, ft.expected, v->type);
+  }
 
   if (const auto* s = f.find("stream")) {
     if (s->type == json::Type::boolean) r->stream_ = s->value == "true";
@@ -76,7 +129,12 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
   if (const auto* so = f.find("stream_options"); so && so->type == json::Type::object) {
     auto opts = json::scan_object(so->value);
     if (opts) {
-      if (const auto* iu = opts->find("include_usage")) r->client_wants_usage_ = iu->value == "true";
+      if (const auto* iu = opts->find("include_usage")) {
+        if (iu->type != json::Type::boolean && iu->type != json::Type::null) {
+          return wrong_type("stream_options.include_usage", "a boolean", iu->type);
+        }
+        r->client_wants_usage_ = iu->value == "true";
+      }
     }
   }
   for (const char* key : {"max_completion_tokens", "max_tokens"}) {
@@ -95,9 +153,23 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
   if (const auto* rf = f.find("response_format"); rf && rf->type == json::Type::object) {
     auto o = json::scan_object(rf->value);
     if (o) {
-      if (const auto* ty = o->find("type"); ty && ty->type == json::Type::string) {
-        r->response_format_ = json::string_value(ty->value).value_or("");
+      const auto* ty = o->find("type");
+      if (!ty || ty->type != json::Type::string) {
+        return field_error("response_format.type", "'response_format.type' must be a string (text, json_object or json_schema).");
       }
+      r->response_format_ = json::string_value(ty->value).value_or("");
+    }
+  }
+  if (const auto* st = f.find("stop"); st && st->type == json::Type::array) {
+    auto items = json::scan_array(st->value);
+    for (size_t i = 0; items && i < items->size(); ++i) {
+      if ((*items)[i].type != json::Type::string) return wrong_type("stop[" + std::to_string(i) + "]", "a string", (*items)[i].type);
+    }
+  }
+  if (const auto* t = f.find("tools"); t && t->type == json::Type::array) {
+    auto items = json::scan_array(t->value);
+    for (size_t i = 0; items && i < items->size(); ++i) {
+      if ((*items)[i].type != json::Type::object) return wrong_type("tools[" + std::to_string(i) + "]", "an object", (*items)[i].type);
     }
   }
   if (const auto* ext = f.find("switchyard")) {

@@ -1,6 +1,7 @@
 // The API surface: routes a request by method and path to its handler. Every error a handler meets
 // goes to Session::send_error, the one place errors become HTTP.
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -571,6 +572,20 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     e.param = allow;  // becomes the Allow header
     return e;
   };
+
+  // With auth.required nothing but the health checks and the paths the config opens answers without
+  // a key: not the admin API, not the model list, not even a 404 for a path that does not exist.
+  if (const auto& auth = call.runtime->config->auth; auth.required && path != "/healthz" && path != "/readyz" &&
+                                                     std::find(auth.public_paths.begin(), auth.public_paths.end(),
+                                                               path) == auth.public_paths.end()) {
+    if (auto caller = identify_caller(call, *call.runtime->config, {}); !caller) {
+      Logged log(call, path);
+      log.error = caller.error().message;
+      co_await send_error_as(s, call, api == "/messages" ? Dialect::anthropic : Dialect::openai, caller.error());
+      log.done();
+      co_return;
+    }
+  }
 
   Endpoint ep{};
   bool is_inference = true;

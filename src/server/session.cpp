@@ -1,6 +1,7 @@
 #include "server/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <sys/socket.h>
@@ -10,22 +11,28 @@
 #include <cstdio>
 
 #include "switchyard/core/ids.hpp"
+#include "switchyard/providers/anthropic_ingress.hpp"
 #include "switchyard/telemetry/log.hpp"
 
 namespace sy::server {
 
 namespace {
+using namespace boost::asio::experimental::awaitable_operators;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 // Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
 // the message. need_more when they are not enough: then an async read takes over (and waits, under
 // its timeout, for the rest). A request that arrived whole is parsed without an async operation and
 // the scheduler round trip that completing one costs.
+// `header_bytes` counts what the parser consumed of the header (it consumes whole field lines as they
+// arrive, so the buffer alone does not show the header's size).
 void parse_buffered(beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser, bool header_only,
-                    beast::error_code& ec) {
+                    beast::error_code& ec, std::size_t& header_bytes) {
   auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
   while (!done() && buffer.size() > 0) {
+    bool in_header = !parser.is_header_done();
     std::size_t n = parser.put(buffer.data(), ec);
+    if (in_header) header_bytes += n;
     buffer.consume(n);
     if (ec) return;
     if (n == 0) break;  // nothing consumed: leave the rest to the async read
@@ -94,6 +101,9 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
 
 net::awaitable<bool> Session::send(Call& call, int status, std::string body, std::string_view content_type) {
   std::string head = render_head(call, status, content_type, false, body.size());
+  // A HEAD response announces the body's length and carries none (a body would be read as the next
+  // response by a pipelining client).
+  if (call.req.method() == http::verb::head) body.clear();
   std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
   stream_.expires_after(std::chrono::seconds(30));
   auto [ec, n] = co_await net::async_write(stream_, bufs, kTuple);
@@ -174,13 +184,115 @@ net::awaitable<void> Session::wait_client_gone() {
   }
 }
 
+net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point deadline, std::size_t size) {
+  net::steady_timer timer(co_await net::this_coro::executor, deadline);
+  auto r = co_await (stream_.socket().async_read_some(buffer_.prepare(size), kTuple) || timer.async_wait(kTuple));
+  if (r.index() == 1) co_return ReadEnd{http::error::need_more, true};
+  auto [ec, n] = std::get<0>(r);
+  buffer_.commit(n);
+  co_return ReadEnd{ec, false};
+}
+
+net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<http::string_body>& parser, bool header_only,
+                                                       Clock::time_point deadline, std::size_t max_header) {
+  std::size_t header_bytes = 0;
+  for (;;) {
+    beast::error_code ec;
+    parse_buffered(buffer_, parser, header_only, ec, header_bytes);
+    if (ec != http::error::need_more) co_return ReadEnd{ec, false};
+    // The header's size so far (consumed plus waiting), bounded here: Beast counts per put() only.
+    if (!parser.is_header_done() && header_bytes + buffer_.size() >= max_header) {
+      co_return ReadEnd{http::error::header_limit, false};
+    }
+    auto got = co_await read_some_until(deadline, parser.is_header_done() ? 65536 : 8192);
+    if (got.timed_out || got.ec) co_return got;
+  }
+}
+
+net::awaitable<void> Session::close_gracefully() {
+  // Half-close, then read and drop what the client is still sending (bounded), so that the kernel does
+  // not answer its remaining bytes with a reset that destroys the response before it is read.
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  auto until = Clock::now() + std::chrono::seconds(2);
+  std::size_t drained = 0;
+  while (!ec && drained < (64u << 20)) {
+    buffer_.clear();
+    auto got = co_await read_some_until(until, 65536);
+    if (got.timed_out || got.ec) break;
+    drained += buffer_.size();
+  }
+  buffer_.clear();
+  closed_ = true;
+}
+
+net::awaitable<bool> Session::send_early_error(Call& call, std::string_view target, const Error& e) {
+  call.keep_alive = false;
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/v1/messages" || path == "/messages") {
+    // Anthropic clients get their own error shape even when the request never reached a handler.
+    if (e.retry_after) call.add_header("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
+    co_return co_await send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
+  }
+  co_return co_await send_error(call, e);
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// What a parsed header says about framing that Beast would read leniently: an HTTP/1.1 request needs
+// exactly one Host; a Transfer-Encoding other than exactly "chunked" (gzip, chunked twice, a list)
+// would make the body ambiguous between us and the upstream — the shape of request smuggling.
+std::optional<Error> framing_error(const http::request_parser<http::string_body>& parser) {
+  const auto& h = parser.get();
+  auto hosts = h.equal_range(http::field::host);
+  auto host_count = std::distance(hosts.first, hosts.second);
+  if (host_count > 1 || (host_count == 0 && h.version() >= 11)) {
+    return Error::bad_request("An HTTP/1.1 request needs exactly one Host header.");
+  }
+  auto te = h.equal_range(http::field::transfer_encoding);
+  auto te_count = std::distance(te.first, te.second);
+  if (te_count == 0) return std::nullopt;
+  std::string_view value = te_count == 1 ? trim(te.first->value()) : std::string_view{};
+  if (te_count == 1 && iequals(value, "chunked")) {
+    if (h.count(http::field::content_length)) return Error::bad_request("Send either Content-Length or Transfer-Encoding, not both.");
+    return std::nullopt;
+  }
+  std::string joined;
+  for (auto it = te.first; it != te.second; ++it) joined += (joined.empty() ? "" : ", ") + std::string(it->value());
+  std::string shown = joined.substr(0, 64);
+  for (auto& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  // A coding we do not implement is 501 (RFC 9112 6.1); a malformed or repeated one is 400.
+  bool unknown_coding = te_count == 1 && !value.empty() && value.find(',') == std::string_view::npos &&
+                        !iequals(value, "chunked");
+  Error e = Error::bad_request("Transfer-Encoding '" + shown + "' is not supported; send a Content-Length or exactly 'Transfer-Encoding: chunked'.");
+  if (unknown_coding) e.status_override = 501;
+  return e;
+}
+
+}  // namespace
+
 net::awaitable<void> Session::run() {
   stream_.socket().set_option(net::ip::tcp::no_delay(true));
   for (;;) {
     auto rt = shared_.store.current();
     const auto& sc = rt->config->server;
     if (shared_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
-    // Wait for the first byte of the next request under the idle timeout.
+    // Wait for the first byte of the next request under the idle timeout (a silent close: no request
+    // is in progress).
     if (buffer_.size() == 0) {
       idle_ = true;
       stream_.expires_after(sc.idle_timeout);
@@ -189,34 +301,47 @@ net::awaitable<void> Session::run() {
       if (ec) break;
       buffer_.commit(n);
     }
+    stream_.expires_never();
     Call call;
     call.started = Clock::now();
     call.headers.reserve(256);
     call.runtime = rt;
     http::request_parser<http::string_body> parser;
+    // The header limit is enforced on the buffered bytes by read_request; Beast's own counts only what
+    // one put() saw.
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
     parser.body_limit(static_cast<std::uint64_t>(sc.max_body_bytes));
-    // The whole header must arrive within header_timeout: a client trickling bytes is cut off.
-    stream_.expires_after(sc.header_timeout);
-    beast::error_code hec;
-    parse_buffered(buffer_, parser, true, hec);
-    if (hec == http::error::need_more) {
-      std::tie(hec, std::ignore) = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
-    }
+    // The whole header must arrive within header_timeout: a client trickling bytes is cut off (408).
+    auto got = co_await read_request(parser, true, call.started + sc.header_timeout,
+                                     static_cast<std::size_t>(sc.max_header_bytes));
     call.request_id = new_request_id();
     call.keep_alive = false;
-    if (hec) {
+    // Set as soon as the request line is parsed (a 413 for Content-Length comes before the header ends).
+    std::string target(parser.get().target());
+    auto early = [&](const Error& e) -> net::awaitable<void> {
+      if (co_await send_early_error(call, target, e)) co_await close_gracefully();
+    };
+    if (got.timed_out) {
+      Error e = Error::make(ErrorKind::bad_request, "The request headers did not arrive within the header timeout.");
+      e.status_override = 408;
+      co_await early(e);
+      break;
+    }
+    if (const auto hec = got.ec) {
       if (hec == http::error::header_limit) {
-        co_await send_error(call, Error::make(ErrorKind::header_too_large,
-                                              "Request headers exceed " + std::to_string(sc.max_header_bytes) + " bytes."));
+        co_await early(Error::make(ErrorKind::header_too_large,
+                                   "Request headers exceed " + std::to_string(sc.max_header_bytes) + " bytes."));
       } else if (hec == http::error::body_limit) {
-        co_await send_error(call, Error::make(ErrorKind::payload_too_large,
-                                              "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) +
-                                                  " bytes."));
-      } else if (hec != beast::error::timeout && hec != http::error::end_of_stream && hec != net::error::eof &&
-                 hec != net::error::connection_reset && hec != net::error::operation_aborted) {
-        co_await send_error(call, Error::bad_request("Malformed HTTP request: " + hec.message()));
+        co_await early(Error::make(ErrorKind::payload_too_large,
+                                   "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) + " bytes."));
+      } else if (hec != http::error::end_of_stream && hec != net::error::eof && hec != net::error::connection_reset &&
+                 hec != net::error::operation_aborted) {
+        co_await early(Error::bad_request("Malformed HTTP request: " + hec.message()));
       }
+      break;
+    }
+    if (auto e = framing_error(parser)) {
+      co_await early(*e);
       break;
     }
     {
@@ -224,31 +349,32 @@ net::awaitable<void> Session::run() {
       if (auto rid = h["x-request-id"]; valid_request_id(rid)) call.request_id = std::string(rid);
       if (h[http::field::expect] == "100-continue" && !parser.is_done()) {
         http::response<http::empty_body> cont{http::status::continue_, h.version()};
+        stream_.expires_after(std::chrono::seconds(30));
         auto [cec, cn] = co_await http::async_write(stream_, cont, kTuple);
+        stream_.expires_never();
         if (cec) break;
       }
     }
     if (!parser.is_done()) {
-      beast::error_code bec;
-      parse_buffered(buffer_, parser, false, bec);
-      if (bec == http::error::need_more) {
-        stream_.expires_after(sc.body_timeout);
-        std::tie(bec, std::ignore) = co_await http::async_read(stream_, buffer_, parser, kTuple);
+      auto body = co_await read_request(parser, false, Clock::now() + sc.body_timeout,
+                                        static_cast<std::size_t>(sc.max_header_bytes));
+      if (body.timed_out) {
+        Error e = Error::make(ErrorKind::bad_request, "The request body did not arrive within the body timeout.");
+        e.status_override = 408;
+        co_await early(e);
+        break;
       }
-      if (bec) {
+      if (const auto bec = body.ec) {
         if (bec == http::error::body_limit) {
-          co_await send_error(call, Error::make(ErrorKind::payload_too_large,
-                                                "Request body exceeds the limit of " +
-                                                    std::to_string(sc.max_body_bytes) + " bytes."));
-        } else if (bec == beast::error::timeout) {
-          Error e = Error::make(ErrorKind::bad_request, "The request body did not arrive within the body timeout.");
-          e.status_override = 408;
-          co_await send_error(call, e);
+          co_await early(Error::make(ErrorKind::payload_too_large,
+                                     "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) + " bytes."));
+        } else if (bec != http::error::end_of_stream && bec != net::error::eof && bec != net::error::connection_reset &&
+                   bec != net::error::operation_aborted) {
+          co_await early(Error::bad_request("Malformed request body: " + bec.message()));
         }
         break;
       }
     }
-    stream_.expires_never();
     call.req = parser.release();
     call.keep_alive = call.req.keep_alive();
     shared_.in_flight.fetch_add(1, std::memory_order_relaxed);

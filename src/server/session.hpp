@@ -60,6 +60,20 @@ class Session {
   Worker& worker() { return worker_; }
 
  private:
+  /// How a read ended: an error code, or the deadline passed (the socket stays open for a 408).
+  struct ReadEnd {
+    beast::error_code ec;
+    bool timed_out = false;
+  };
+  /// One read of up to `size` bytes into the buffer, raced against `deadline`.
+  net::awaitable<ReadEnd> read_some_until(Clock::time_point deadline, std::size_t size);
+  /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in.
+  net::awaitable<ReadEnd> read_request(http::request_parser<http::string_body>& parser, bool header_only,
+                                       Clock::time_point deadline, std::size_t max_header);
+  /// An error for a request no handler saw, in the dialect its path speaks; the connection closes.
+  net::awaitable<bool> send_early_error(Call& call, std::string_view target, const Error& e);
+  /// Half-closes and drains what the client still sends (bounded), then marks the session closed.
+  net::awaitable<void> close_gracefully();
   net::awaitable<void> handle(Call& call);
   std::string render_head(Call& call, int status, std::string_view content_type, bool chunked,
                           std::size_t content_length);

@@ -138,7 +138,9 @@ struct AuthKey {
 };
 
 struct AuthConfig {
-  bool required = false;        ///< reject requests without a known key (401)
+  bool required = false;        ///< reject requests without a known key (401) on every path but the
+                                ///< health checks and `public_paths`
+  std::vector<std::string> public_paths;  ///< exact paths served without a key when `required`
   std::vector<AuthKey> keys;
   bool trust_tier_header = true;  ///< honour x-switchyard-tier when the key has no tier
 };

@@ -8,6 +8,9 @@
 
 namespace sy::json {
 
+/// Top-level members of the object `text` whose number values overflow a double (for error messages).
+std::vector<std::string_view> top_level_fields_out_of_range(std::string_view text);
+
 /// Guards `text` with `limits`, then parses it. The error is the guard's (bad_request, with the
 /// limit named); callers that read upstream bytes reclassify it as an upstream failure.
 template <class Tree = nlohmann::ordered_json>
@@ -15,7 +18,16 @@ Result<Tree> parse_tree(std::string_view text, const Limits& limits = {}) {
   auto checked = validate(text, limits);
   if (!checked) return std::move(checked).error();
   Tree tree = Tree::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (tree.is_discarded()) return Error::bad_request("The JSON document could not be parsed.", {}, "invalid_json");
+  if (tree.is_discarded()) {
+    // The guard accepted the syntax, so what the tree refuses is a number a double cannot hold.
+    Error e = Error::bad_request("The JSON document holds a number out of range.", {}, "number_out_of_range");
+    for (const auto& f : top_level_fields_out_of_range(text)) {
+      e.param = std::string(f);
+      e.message = "'" + e.param + "' is a number out of range.";
+      break;
+    }
+    return e;
+  }
   return tree;
 }
 

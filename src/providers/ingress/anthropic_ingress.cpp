@@ -236,6 +236,9 @@ Result<std::string> to_openai_request(std::string_view anthropic_body, const jso
   }
   if (const Json* stop = member(in, "stop_sequences")) {
     if (!stop->is_array()) return field_error("stop_sequences", "expected an array of strings");
+    for (size_t i = 0; i < stop->size(); ++i) {
+      if (!(*stop)[i].is_string()) return field_error("stop_sequences[" + std::to_string(i) + "]", "expected a string");
+    }
     if (!stop->empty()) out["stop"] = *stop;
   }
   for (const char* key : {"temperature", "top_p"}) {
@@ -246,7 +249,11 @@ Result<std::string> to_openai_request(std::string_view anthropic_body, const jso
   }
   if (auto st = translate_tools(in, out); !st) return std::move(st).error();
   if (const Json* meta = member(in, "metadata")) {
-    if (auto user = str(*meta, "user_id"); !user.empty()) out["user"] = user;
+    if (!meta->is_object()) return field_error("metadata", "expected an object");
+    if (const Json* user = member(*meta, "user_id")) {
+      if (!user->is_string()) return field_error("metadata.user_id", "expected a string");
+      if (!user->get<std::string>().empty()) out["user"] = *user;
+    }
   }
   if (const Json* stream = member(in, "stream")) {
     if (!stream->is_boolean()) return field_error("stream", "expected a boolean");
