@@ -25,6 +25,7 @@ std::string_view to_string(ErrorKind kind) {
     case ErrorKind::timeout: return "timeout";
     case ErrorKind::connection: return "connection";
     case ErrorKind::unavailable: return "unavailable";
+    case ErrorKind::cancelled: return "cancelled";
     case ErrorKind::internal: return "internal";
   }
   return "internal";
@@ -51,6 +52,7 @@ int http_status(const Error& e) {
     case ErrorKind::timeout: return 504;
     case ErrorKind::connection: return 502;
     case ErrorKind::unavailable: return 503;
+    case ErrorKind::cancelled: return 499;  // nginx's "client closed request": logged, never sent
     case ErrorKind::internal: return 500;
   }
   return 500;
@@ -75,6 +77,7 @@ std::string_view openai_type(const Error& e) {
     case ErrorKind::auth:
     case ErrorKind::server_error:
     case ErrorKind::connection: return "upstream_error";
+    case ErrorKind::cancelled:
     case ErrorKind::internal: return "server_error";
   }
   return "server_error";
@@ -96,6 +99,7 @@ static std::string_view default_code(ErrorKind kind) {
     case ErrorKind::timeout: return "upstream_timeout";
     case ErrorKind::connection: return "upstream_connection_error";
     case ErrorKind::unavailable: return "no_deployment_available";
+    case ErrorKind::cancelled: return "client_closed_request";
     case ErrorKind::internal: return "internal_error";
     default: return {};
   }
@@ -107,9 +111,10 @@ std::string to_openai_json(const Error& e) {
   // Messages may quote an upstream's answer, which may quote our credentials: scrubbed on the way out.
   err["message"] = Redactor::scrub(e.message);
   err["type"] = openai_type(e);
-  err["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(e.param);
+  // param and code can be an upstream's too (its error code is kept for 4xx): scrubbed as well.
+  err["param"] = e.param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(Redactor::scrub(e.param));
   std::string_view code = e.code.empty() ? default_code(e.kind) : std::string_view(e.code);
-  err["code"] = code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(std::string(code));
+  err["code"] = code.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(Redactor::scrub(code));
   nlohmann::ordered_json out;
   out["error"] = std::move(err);
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

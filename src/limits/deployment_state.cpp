@@ -233,6 +233,8 @@ void DeploymentState::on_success(TimePoint now, std::chrono::microseconds ttfb, 
 
 bool DeploymentState::on_failure(TimePoint now, const Error& e, const LearnedLimits& learned,
                                  const config::ReliabilityConfig& rel) {
+  // Our own client leaving says nothing about the deployment.
+  if (e.kind == ErrorKind::cancelled) return false;
   std::lock_guard lock(mu_);
   ++failures_;
   last_error_ = std::string(sy::to_string(e.kind)) + (e.upstream_status ? " " + std::to_string(e.upstream_status) : "");

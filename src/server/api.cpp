@@ -132,6 +132,7 @@ struct InferenceState {
   pipeline::DispatchTrace trace;
   Usage usage;
   double cost = 0;
+  bool stage_answered = false;  ///< a router's stage produced the answer (a cascade), not the dispatcher
   InferenceState(Call& c, std::string_view path) : log(c, path) {}
 };
 
@@ -270,6 +271,72 @@ net::awaitable<void> send_error_as(Session& s, Call& call, Dialect dialect, cons
   co_await s.send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
 }
 
+/// Routes the request (a router's stages may answer it themselves) and dispatches it to the chosen
+/// model. Writes nothing to the client: response headers are collected on `call`, the answer or the
+/// error is returned, so the caller can race this against the client leaving. `model` becomes the
+/// model routed to.
+net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const Request& req, InferenceState& st,
+                                                   std::string& model) {
+  const config::Config& cfg = *call.runtime->config;
+  std::string tier_hint;
+  auto controls = read_controls(call, req, cfg, tier_hint);
+  if (!controls) co_return std::move(controls).error();
+  auto caller = identify_caller(call, cfg, tier_hint);
+  if (!caller) co_return std::move(caller).error();
+
+  // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
+  const pipeline::Router* router = nullptr;
+  const auto& routers = call.runtime->routers;
+  if (!controls->router.empty()) {
+    router = routers ? routers->find(controls->router) : nullptr;
+    if (!router) {
+      Error e = Error::make(ErrorKind::not_found, "The router '" + controls->router + "' does not exist.");
+      e.param = "router";
+      e.code = "router_not_found";
+      co_return e;
+    }
+  } else if (routers) {
+    router = routers->find(model);
+  }
+  if (router) {
+    st.router = router->name();
+    st.log.rec.router = st.router;
+    pipeline::RequestFeatures features(
+        req, *caller, *controls,
+        [&call](std::string_view n) -> std::string_view {
+          auto it = call.req.find(n);
+          return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
+        },
+        call.runtime->counter.get());
+    pipeline::StageContext sctx{features, s.worker().ctx, cfg, s.shared().dispatcher};
+    st.route = co_await router->route(sctx);
+    auto& rr = *st.route;
+    call.add_header("x-switchyard-router", router->name());
+    call.add_header("x-switchyard-stage", header_safe(rr.stage));
+    call.add_header("x-switchyard-reason", header_safe(rr.reason));
+    if (!rr.extra_header_name.empty()) call.add_header(rr.extra_header_name, header_safe(rr.extra_header_value));
+    if (controls->debug) {
+      nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
+      call.add_header("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+    if (rr.kind == pipeline::RouteResult::Kind::reject) co_return rr.error;
+    model = rr.model;
+    if (rr.kind == pipeline::RouteResult::Kind::respond) {
+      st.stage_answered = true;
+      st.trace = std::move(rr.trace);
+      if (!rr.outcome) co_return Error::make(ErrorKind::internal, "a stage answered without an outcome");
+      co_return std::move(*rr.outcome);
+    }
+  } else if (!cfg.find_model(model)) {
+    Error e = Error::make(ErrorKind::not_found, "The model '" + model + "' does not exist or you do not have access to it.");
+    e.param = "model";
+    e.code = "model_not_found";
+    co_return e;
+  }
+
+  co_return co_await s.shared().dispatcher.dispatch(s.worker().ctx, cfg, req, model, st.trace);
+}
+
 /// The JSON guard's bounds for one request's exchange: its body's nesting (its size was bounded by
 /// server.max_body_bytes while it was read), and the upstream documents it leads to.
 json::Limits exchange_limits(const config::ServerConfig& sc) {
@@ -311,70 +378,21 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     write_decision(s, call, &req, st, end);
   };
 
-  std::string tier_hint;
-  auto controls = read_controls(call, req, cfg, tier_hint);
-  if (!controls) co_return co_await fail(controls.error());
-  auto caller = identify_caller(call, cfg, tier_hint);
-  if (!caller) co_return co_await fail(caller.error());
-
-  // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
+  // Routing and the upstream calls race the client leaving: a client that hangs up cancels them (and
+  // frees their reservations) instead of leaving a paid call running for nobody.
   std::string model = req.model();
-  const pipeline::Router* router = nullptr;
-  const auto& routers = call.runtime->routers;
-  if (!controls->router.empty()) {
-    router = routers ? routers->find(controls->router) : nullptr;
-    if (!router) {
-      Error e = Error::make(ErrorKind::not_found, "The router '" + controls->router + "' does not exist.");
-      e.param = "router";
-      e.code = "router_not_found";
-      co_return co_await fail(e);
-    }
-  } else if (routers) {
-    router = routers->find(model);
+  auto raced = co_await (route_and_dispatch(s, call, req, st, model) || s.wait_client_gone());
+  if (raced.index() == 1) {
+    call.keep_alive = false;
+    log.error = "client disconnected before the answer";
+    auto end = Clock::now();
+    log.rec.status = 499;
+    log.done(end);
+    write_decision(s, call, &req, st, end);
+    co_return;
   }
-  std::optional<Outcome> routed_outcome;
-  if (router) {
-    st.router = router->name();
-    log.rec.router = st.router;
-    pipeline::RequestFeatures features(
-        req, *caller, *controls,
-        [&call](std::string_view n) -> std::string_view {
-          auto it = call.req.find(n);
-          return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
-        },
-        call.runtime->counter.get());
-    pipeline::StageContext sctx{features, s.worker().ctx, cfg, s.shared().dispatcher};
-    st.route = co_await router->route(sctx);
-    auto& rr = *st.route;
-    call.add_header("x-switchyard-router", router->name());
-    call.add_header("x-switchyard-stage", header_safe(rr.stage));
-    call.add_header("x-switchyard-reason", header_safe(rr.reason));
-    if (!rr.extra_header_name.empty()) call.add_header(rr.extra_header_name, header_safe(rr.extra_header_value));
-    if (controls->debug) {
-      nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
-      call.add_header("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
-    if (rr.kind == pipeline::RouteResult::Kind::reject) co_return co_await fail(rr.error);
-    model = rr.model;
-    if (rr.kind == pipeline::RouteResult::Kind::respond) {
-      routed_outcome = std::move(rr.outcome);
-      st.trace = std::move(rr.trace);
-    }
-  } else if (!cfg.find_model(model)) {
-    Error e = Error::make(ErrorKind::not_found, "The model '" + model + "' does not exist or you do not have access to it.");
-    e.param = "model";
-    e.code = "model_not_found";
-    co_return co_await fail(e);
-  }
-
+  Result<Outcome> out = std::get<0>(std::move(raced));
   pipeline::DispatchTrace& trace = st.trace;
-  // (No co_await inside a conditional expression: GCC 12 miscompiles that.)
-  Result<Outcome> out = Error::make(ErrorKind::internal, "not dispatched");
-  if (routed_outcome) {
-    out = std::move(*routed_outcome);
-  } else {
-    out = co_await s.shared().dispatcher.dispatch(s.worker().ctx, cfg, req, model, trace);
-  }
   add_trace_headers(call, trace);
   log.rec.model_used = trace.model;
   log.rec.deployment = trace.deployment;
@@ -416,7 +434,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   }
   if (!out->stream) {
     st.usage = out->usage;
-    st.cost = routed_outcome ? stage_spent
+    st.cost = st.stage_answered ? stage_spent
                              : stage_spent + (dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0);
     auto now = Clock::now();
     double over = overhead(now);

@@ -11,9 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { expectError, goodChat, goodMessages, groupConfig, known, serverGroup } from './lib/bad_input.mjs';
 
-// Observed against two binaries on 2026-12-06: "HEAD" is commit 6c62522; "WIP" is build/switchyard as
-// rebuilt at 21:44 from the uncommitted working tree (JSON guard work in progress). Filled in below,
-// next to the tables the test names come from.
+// No case is known to fail today: add `KNOWN[name] = 'what was observed'` entries here when one does.
 const KNOWN = {};
 const opts = known(KNOWN);
 
@@ -138,17 +136,6 @@ const WRONG_ANTHROPIC = {
   temperature: ['hot', '0.5', true, {}, []],
 };
 
-for (const path of ['/v1/chat/completions', '/v1/completions']) {
-  for (const field of ['stream_options', 'temperature', ...(path === '/v1/chat/completions' ? ['tools', 'response_format'] : [])]) {
-    for (const v of WRONG_OPENAI[field]) KNOWN[`${path}: ${field} = ${JSON.stringify(v)}`] = 'HEAD and WIP: HTTP 200, the value is not checked and is forwarded upstream as is';
-  }
-}
-for (const [path, field] of [['/v1/completions', 'prompt'], ['/v1/embeddings', 'input']]) {
-  for (const v of [[true], [{}], [[true]]]) KNOWN[`${path}: ${field} = ${JSON.stringify(v)}`] = 'HEAD and WIP: HTTP 200, only string-or-array is checked, the elements are forwarded unchecked';
-}
-for (const v of [[7], [null], [['END']]]) KNOWN[`/v1/messages: stop_sequences = ${JSON.stringify(v)}`] = 'HEAD and WIP: HTTP 200, the elements are not checked and go upstream as `stop`';
-for (const v of ['x', 7, true, [], { user_id: 7 }]) KNOWN[`/v1/messages: metadata = ${JSON.stringify(v)}`] = 'HEAD and WIP: HTTP 200, metadata is not checked (ignored unless an object with a string user_id)';
-
 describe('every top-level field with the wrong type', () => {
   const g = serverGroup((u) => groupConfig(u));
   before(() => g.start());
@@ -199,14 +186,6 @@ describe('invalid UTF-8 and NUL bytes', () => {
     if (where === 'model') return bytes('{"model":"m', bad, `"${mt},`, payload[0], payload[1], '}');
     return bytes(`{"model":"m"${mt},`, payload[0], payload[1], ',"x', bad, '":1}');  // a key
   };
-  for (const ep of ENDPOINTS.filter((e) => !isAnthropic(e.path))) {
-    for (const [what] of INVALID) {
-      KNOWN[`${ep.path}: invalid UTF-8 (${what}) in a prompt string`] = 'HEAD: HTTP 200, forwarded upstream with the invalid bytes (WIP: passes)';
-      KNOWN[`${ep.path}: invalid UTF-8 (${what}) in a member name`] = 'HEAD: HTTP 200, forwarded upstream with the invalid bytes (WIP: passes)';
-      KNOWN[`${ep.path}: invalid UTF-8 (${what}) in a model name`] = 'HEAD: HTTP 404 model_not_found naming the model with U+FFFD (WIP: passes)';
-    }
-  }
-  KNOWN['/v1/messages: a raw NUL byte after the object'] = 'HEAD: HTTP 200, the NUL and what follows are ignored (WIP: passes)';
   for (const ep of ENDPOINTS) {
     for (const [what, bad] of INVALID) {
       for (const where of ['content', 'model', 'key']) {
@@ -279,24 +258,6 @@ describe('escaped-key smuggling', () => {
     }
     assert.equal(g.up.requests.length, before, `the request reached the upstream.${upstreamSaw(before)}`);
   };
-
-  const smuggledHead = 'HEAD: HTTP 200 and the upstream got both keys (its parser takes the last, the router read the first) (WIP: passes)';
-  for (const n of [
-    '/v1/chat/completions: "mod\\u0065l" after "model" (duplicate key) is a 400',
-    '/v1/chat/completions: "mod\\u0065l" before "model" (duplicate key) is a 400',
-    '/v1/chat/completions: "mess\\u0061ges" after "messages" (duplicate key) is a 400',
-    '/v1/chat/completions: "c\\u006fntent" next to "content" inside a message (duplicate key) is a 400',
-    '/v1/chat/completions: "switchy\\u0061rd" next to "switchyard" (duplicate key) is a 400',
-    '/v1/completions: "pr\\u006fmpt" next to "prompt" (duplicate key) is a 400',
-    '/v1/embeddings: "mod\\u0065l" after "model" (duplicate key) is a 400',
-  ]) KNOWN[n] = smuggledHead;
-  KNOWN['/v1/chat/completions: plain duplicate "model" is a 400'] = 'HEAD: HTTP 200, the last "model" wins and both are rewritten (WIP: passes)';
-  KNOWN['/v1/chat/completions: "stre\\u0061m" next to "stream" (duplicate key) is a 400'] = 'HEAD: HTTP 502 "upstream returned a malformed JSON body": the proxy read stream=false, the upstream stream=true and answered SSE (WIP: passes)';
-  KNOWN['/v1/chat/completions: an escaped "switchy\\u0061rd" extension with an unknown field is refused, never forwarded'] = 'HEAD: HTTP 200, the escaped key is not recognised and is forwarded upstream (WIP: passes)';
-  KNOWN['/v1/chat/completions: an escaped "switchy\\u0061rd" key never reaches the upstream'] = 'HEAD: HTTP 200 and the upstream received "switchy\\u0061rd":{"debug":true} (WIP: passes)';
-  for (const n of ['"mod\\u0065l" after "model" (duplicate key)', 'plain duplicate "model"', '"mess\\u0061ges" after "messages" (duplicate key)', '"c\\u006fntent" next to "content" inside a message (duplicate key)']) {
-    KNOWN[`/v1/messages: ${n} is a 400`] = 'HEAD: HTTP 200, the last duplicate silently wins (WIP: passes)';
-  }
 
   const OPENAI_DUPES = [
     ['"mod\\u0065l" after "model" (duplicate key)', `{"model":"m","mod\\u0065l":"other","messages":${msgs}}`],

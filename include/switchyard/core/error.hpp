@@ -35,6 +35,8 @@ enum class ErrorKind {
   timeout,            ///< connect / first byte / idle / total deadline passed
   connection,         ///< refused, reset, TLS failure, malformed upstream response
   unavailable,        ///< no deployment can serve (all down)
+  cancelled,          ///< our client went away and the upstream call was abandoned: never the
+                      ///< upstream's fault, never retried, never counted against its health
   internal,           ///< a bug; logged loudly
 };
 

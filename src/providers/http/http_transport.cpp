@@ -109,6 +109,7 @@ Error net_error(ErrorKind kind, std::string_view what, const config::ProviderCon
 }
 
 ErrorKind kind_of(const beast::error_code& ec) {
+  if (ec == net::error::operation_aborted) return ErrorKind::cancelled;  // our client left
   return ec == beast::error::timeout ? ErrorKind::timeout : ErrorKind::connection;
 }
 
@@ -155,7 +156,7 @@ class HttpExchange final : public Exchange {
               (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
                ec == net::error::broken_pipe);
       if (ec == beast::error::timeout) co_return net_error(ErrorKind::timeout, "no response head from", p, ec);
-      co_return net_error(ErrorKind::connection, "reading the response head from", p, ec);
+      co_return net_error(kind_of(ec), "reading the response head from", p, ec);
     }
     const auto& msg = parser_->get();
     head_.status = static_cast<int>(msg.result_int());
@@ -195,6 +196,9 @@ class HttpExchange final : public Exchange {
         conn_.reset();  // never reuse a connection in an unknown state
         if (ec == beast::error::timeout) {
           co_return Error::make(ErrorKind::timeout, "upstream " + provider_name_ + " stalled (idle or total timeout)");
+        }
+        if (ec == net::error::operation_aborted) {
+          co_return Error::make(ErrorKind::cancelled, "the client left; the read from " + provider_name_ + " was abandoned");
         }
         co_return Error::make(ErrorKind::connection, "reading the body from " + provider_name_ + ": " + ec.message());
       }
@@ -286,7 +290,7 @@ class HttpTransport final : public Transport {
     }
     tcp::resolver resolver(co_await net::this_coro::executor);
     auto [ec, results] = co_await resolver.async_resolve(p.url.host, std::to_string(p.url.port), kTuple);
-    if (ec) co_return net_error(ErrorKind::connection, "resolving", p, ec);
+    if (ec) co_return net_error(kind_of(ec), "resolving", p, ec);
     ctx.pool->dns[dns_key] = {results, now + kDnsCacheTtl};
     co_return results;
   }

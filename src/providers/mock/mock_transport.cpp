@@ -81,7 +81,7 @@ class MockExchange final : public Exchange {
         co_await sleep_until(deadline_);
         co_return Error::make(ErrorKind::timeout, "mock upstream exceeded the request deadline");
       }
-      if (!co_await sleep_until(when)) co_return Error::make(ErrorKind::connection, "cancelled");
+      if (!co_await sleep_until(when)) co_return Error::make(ErrorKind::cancelled, "the client left; the mock stream was abandoned");
     }
     out.append(pieces_[next_++]);
     co_return true;

@@ -67,6 +67,13 @@ std::string_view usage_object(std::string_view data) {
   }
 }
 
+// An event whose top level is an `error` member ({"error":{...}}), as OpenAI-compatible servers send
+// when a stream fails after it began.
+bool is_error_event(std::string_view data) {
+  auto obj = json::scan_object(data);
+  return obj && obj->find("error") && !obj->find("choices");
+}
+
 bool has_empty_choices(std::string_view data) {
   size_t k = data.find("\"choices\"");
   if (k == std::string_view::npos) return true;
@@ -89,6 +96,13 @@ Status OpenAIStreamDecoder::feed(std::string_view bytes, std::string& out) {
     } else if (auto checked = json::validate(data, limits_); !checked) {
       // Relayed events are the upstream's bytes: they pass the same guard as any document.
       error_ = upstream_json_error(checked.error());
+      return;
+    } else if (data.find("\"error\"") != std::string_view::npos && is_error_event(data)) {
+      // An error mid-stream is not relayed as the upstream wrote it (it may quote our credentials):
+      // it ends the stream as our own error, which leaves through the one error mapping.
+      Error e = classify_http_error(500, {}, data);
+      e.message = "upstream stream error: " + e.message;
+      error_ = std::move(e);
       return;
     } else if (auto u = usage_object(data); !u.empty()) {
       parse_openai_usage(u, usage_);
