@@ -95,11 +95,21 @@ struct Server::Impl {
         continue;
       }
       auto rt = shared.store.current();
-      if (shared.connections.load(std::memory_order_relaxed) >= rt->config->server.max_connections) {
+      const auto& sc = rt->config->server;
+      boost::system::error_code aec;
+      auto remote = sock.remote_endpoint(aec);
+      std::string client = aec ? std::string("?") : remote.address().to_string();
+      // Over a cap, idle keep-alive connections make room first (the oldest of this worker; of this
+      // client for the per-client cap); only when none is idle is the newcomer refused.
+      if (shared.client_connections(client) >= sc.max_connections_per_client && !shed_idle(w, &client)) {
         net::co_spawn(w.ioc, reject(std::move(sock)), LogFailure{"reject"});
         continue;
       }
-      net::co_spawn(w.ioc, serve(std::move(sock), w), LogFailure{"session"});
+      if (shared.connections.load(std::memory_order_relaxed) >= sc.max_connections && !shed_idle(w, nullptr)) {
+        net::co_spawn(w.ioc, reject(std::move(sock)), LogFailure{"reject"});
+        continue;
+      }
+      net::co_spawn(w.ioc, serve(std::move(sock), w, std::move(client)), LogFailure{"session"});
     }
   }
 
@@ -110,9 +120,17 @@ struct Server::Impl {
     sock.shutdown(net::ip::tcp::socket::shutdown_both, ec);
   }
 
-  net::awaitable<void> serve(net::ip::tcp::socket sock, Worker& w) {
-    Session session(std::move(sock), shared, w);
+  net::awaitable<void> serve(net::ip::tcp::socket sock, Worker& w, std::string client) {
+    Session session(std::move(sock), shared, w, std::move(client));
     co_await session.run();
+  }
+
+  /// Closes this worker's oldest idle connection (of `client`, when given). False when none is idle.
+  static bool shed_idle(Worker& w, const std::string* client) {
+    for (Session* s : w.sessions) {
+      if (s->idle() && (!client || s->client() == *client) && s->close_if_idle()) return true;
+    }
+    return false;
   }
 
   int run() {

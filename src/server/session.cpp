@@ -49,22 +49,29 @@ bool valid_request_id(std::string_view id) {
 }
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker)
-    : stream_(std::move(socket)), shared_(shared), worker_(worker) {
+Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client)
+    : stream_(std::move(socket)), shared_(shared), worker_(worker), client_(std::move(client)) {
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
   registry_it_ = worker_.sessions.insert(worker_.sessions.end(), this);
+  std::lock_guard lock(shared_.clients_mu);
+  ++shared_.per_client[client_];
 }
 
 Session::~Session() {
   worker_.sessions.erase(registry_it_);
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(shared_.clients_mu);
+  if (auto it = shared_.per_client.find(client_); it != shared_.per_client.end() && --it->second <= 0) {
+    shared_.per_client.erase(it);
+  }
 }
 
-void Session::close_if_idle() {
-  if (idle_) {
-    beast::error_code ec;
-    stream_.socket().cancel(ec);
-  }
+bool Session::close_if_idle() {
+  if (!idle_) return false;
+  idle_ = false;  // shed once
+  beast::error_code ec;
+  stream_.socket().cancel(ec);
+  return true;
 }
 
 std::string Session::render_head(Call& call, int status, std::string_view content_type, bool chunked,

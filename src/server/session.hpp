@@ -37,12 +37,16 @@ struct Call {
 
 class Session {
  public:
-  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker);
+  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client);
   ~Session();
   net::awaitable<void> run();
 
-  /// Closes the connection if it is waiting for a request (drain).
-  void close_if_idle();
+  /// Closes the connection if it is waiting for a request (drain, or shedding idle connections when
+  /// a connection cap is reached). True when it was idle.
+  bool close_if_idle();
+  bool idle() const { return idle_; }
+  /// The client's address (the key of the per-client connection cap).
+  const std::string& client() const { return client_; }
 
   // Response writers for handlers. Each returns false when the client is gone.
   net::awaitable<bool> send(Call& call, int status, std::string body,
@@ -84,6 +88,7 @@ class Session {
   Shared& shared_;
   Worker& worker_;
   std::list<Session*>::iterator registry_it_;
+  std::string client_;
   bool idle_ = false;
   bool closed_ = false;
   bool chunked_ = true;  ///< the current stream uses chunked encoding (HTTP/1.1)

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
@@ -18,6 +21,16 @@ struct Shared {
   std::atomic<int> connections{0};  ///< open client connections
   std::atomic<int> in_flight{0};    ///< requests being handled (including streams)
   std::atomic<bool> draining{false};
+
+  /// Open connections per client address, for server.max_connections_per_client. Touched once per
+  /// connection (accept and close), never per request.
+  std::mutex clients_mu;
+  std::unordered_map<std::string, int> per_client;
+  int client_connections(const std::string& client) {
+    std::lock_guard lock(clients_mu);
+    auto it = per_client.find(client);
+    return it == per_client.end() ? 0 : it->second;
+  }
 };
 
 /// Per worker thread. Only that thread touches `sessions` and `pool`.

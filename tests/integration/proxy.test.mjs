@@ -325,7 +325,7 @@ models: [{name: m, provider: mock}]
     } finally { await sy.stop(); }
   });
 
-  test('connections over max_connections get a 503', async () => {
+  test('connections over max_connections get a 503 when none is idle', async () => {
     const sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1, max_connections: 2}
 providers: [{name: mock, type: mock}]
 models: [{name: m, provider: mock}]
@@ -337,10 +337,12 @@ models: [{name: m, provider: mock}]
         await once(s, 'connect');
         socks.push(s);
       }
-      // Make sure both were accepted before the third arrives.
+      // Make sure both were accepted before the third arrives, then keep them busy (inside a request:
+      // idle keep-alive connections would be shed to make room instead).
       for (const s of socks) {
         s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
         await once(s, 'data');
+        s.write('GET /healthz HTTP/1.1\r\nHo');
       }
       const r = await fetch(`${sy.url}/healthz`);
       assert.equal(r.status, 503);
