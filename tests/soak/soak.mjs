@@ -6,6 +6,9 @@ import { chunk, completion, startSwitchyard, startUpstream } from '../integratio
 
 const seconds = Number(process.argv[2] ?? 60);
 const concurrency = Number(process.argv[3] ?? 16);
+// Share of requests whose client hangs up on purpose (before the answer, or mid-stream): they must
+// cancel their upstream calls and leave nothing behind (no leak, no stuck in-flight count).
+const abortRate = Number(process.env.SOAK_ABORT_RATE ?? 0.1);
 
 // Each upstream answers correctly 80 % of the time and fails in a random way otherwise. Deployment
 // "stable" of each model never fails, so every request has a healthy place to go.
@@ -56,12 +59,16 @@ const rss = () => {
   return Number(m[1]) / 1024;
 };
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-function send(body) {
+function send(body, abort = false) {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const req = http.request(`${sy.url}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    // An aborting client leaves on its own socket (never a pooled one), at a random phase.
+    const req = http.request(`${sy.url}/v1/chat/completions`, { method: 'POST', agent: abort ? false : agent, headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
-      res.on('data', (d) => { text += d; });
+      res.on('data', (d) => {
+        text += d;
+        if (abort) { req.destroy(); resolve({ aborted: true }); }
+      });
       res.on('end', () => {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
         const okBody = body.stream ? text.includes('data: [DONE]') && !text.includes('"error"') : text.includes('soak reply');
@@ -69,8 +76,9 @@ function send(body) {
       });
       res.on('error', () => resolve({ ok: false, status: -1, ms: 0, text: 'response error' }));
     });
-    req.on('error', (e) => resolve({ ok: false, status: -1, ms: 0, text: String(e) }));
+    req.on('error', (e) => resolve(abort ? { aborted: true } : { ok: false, status: -1, ms: 0, text: String(e) }));
     req.end(JSON.stringify(body));
+    if (abort && Math.random() < 0.5) setTimeout(() => { req.destroy(); resolve({ aborted: true }); }, Math.random() * 20);
   });
 }
 
@@ -83,16 +91,19 @@ let total = 0;
 const errors = [];
 const lat = [];
 let peakRss = rssBefore;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, rss()); }, 1000);
+let aborted = 0;
+const rssTrend = [];
+const sampler = setInterval(() => { const r = rss(); rssTrend.push(Number(r.toFixed(1))); peakRss = Math.max(peakRss, r); }, 1000);
 async function worker(id) {
   let i = 0;
   while (Date.now() < deadline) {
     const body = { model: (id + i) % 2 ? 'a' : 'b', stream: i % 3 === 0, messages: [{ role: 'user', content: `soak ${id}-${i}` }] };
-    const r = await send(body);
+    const r = await send(body, Math.random() < abortRate);
+    i++;
+    if (r.aborted) { aborted++; continue; }
     total++;
     lat.push(r.ms);
     if (!r.ok) errors.push(`${r.status} ${r.text.slice(0, 200)}`);
-    i++;
   }
 }
 process.stderr.write(`soak: ${seconds}s, ${concurrency} clients, 20 % upstream faults...\n`);
@@ -102,14 +113,29 @@ const rssAfter = rss();
 lat.sort((x, y) => x - y);
 const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))].toFixed(1);
 const upstreamCalls = ups.reduce((n, u) => n + u.requests.length, 0);
+// Nothing may be left in flight once every client is done (aborted ones included).
+const deployments = (await (await fetch(`${sy.url}/admin/deployments`)).json()).data;
+const stuckInFlight = deployments.reduce((n, d) => n + d.in_flight, 0);
+// RSS trend: least-squares slope over the run's samples, MB per minute.
+const slope = (() => {
+  const n = rssTrend.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2, my = rssTrend.reduce((a, b) => a + b, 0) / n;
+  let num = 0, den = 0;
+  rssTrend.forEach((y, x) => { num += (x - mx) * (y - my); den += (x - mx) ** 2; });
+  return (num / den) * 60;
+})();
 const report = {
   seconds, concurrency, requests: total, client_errors: errors.length, upstream_calls: upstreamCalls,
+  client_aborts: aborted, stuck_in_flight: stuckInFlight,
   p50_ms: Number(pct(0.5)), p99_ms: Number(pct(0.99)),
   rss_mb_before: Number(rssBefore.toFixed(1)), rss_mb_after: Number(rssAfter.toFixed(1)), rss_mb_peak: Number(peakRss.toFixed(1)),
+  rss_mb_per_minute: Number(slope.toFixed(3)), rss_trend_mb: rssTrend,
 };
 console.log(JSON.stringify(report, null, 2));
 if (errors.length) console.log('first errors:\n' + errors.slice(0, 5).join('\n'));
 agent.destroy();
-await sy.stop();
+const stopped = await sy.stop();
 for (const u of ups) await u.close();
-process.exit(errors.length ? 1 : 0);
+if (stopped.code !== 0) console.log(`the proxy exited with ${stopped.code ?? stopped.signal} (a sanitizer report?)`);
+process.exit(errors.length || stuckInFlight || stopped.code !== 0 ? 1 : 0);
