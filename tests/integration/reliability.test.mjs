@@ -19,10 +19,10 @@ async function scripted(behaviour) {
   return u;
 }
 
-function config(ups, { model = '', reliability = '', extraModels = '', provider = '' } = {}) {
+function config(ups, { model = '', reliability = '', extraModels = '', provider = '', server = '' } = {}) {
   const providers = ups.map((u, i) => `  - {name: p${i}, type: openai, base_url: "${u.url}/v1"${provider}}`).join('\n');
   const deps = ups.map((u, i) => `      - {provider: p${i}, model: up${i}}`).join('\n');
-  return `server: {listen: "127.0.0.1:0", threads: 1}
+  return `server: {listen: "127.0.0.1:0", threads: 1${server}}
 reliability:
   backoff_base: 10ms
   backoff_max: 50ms
@@ -268,6 +268,39 @@ describe('broken transports', () => {
       assert.equal(s.status, 200);
       assert.ok(s.text.includes('fine'), s.text);
     }
+  });
+
+  test('upstream documents that fail the JSON guard (too deep, repeated keys, invalid UTF-8, oversized) fail over', async () => {
+    const deep = '['.repeat(300) + ']'.repeat(300);  // deeper than the default 128 levels
+    const bodies = [
+      `{"id":"x","choices":${deep}}`,
+      '{"id":"x","id":"y","choices":[]}',
+      Buffer.concat([Buffer.from('{"id":"x","choices":[{"message":{"content":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}]}')]),
+      `{"id":"x","pad":"${'x'.repeat(3000)}"}`,
+    ];
+    const events = [`data: {"choices":${deep}}\n\n`, 'data: {"a":1,"a":2}\n\n', `data: {"pad":"${'x'.repeat(3000)}"}\n\n`];
+    const bad = await Promise.all([
+      ...bodies.map((b) => scripted((req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(b); })),
+      ...events.map((e) => scripted((req, res) => { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.write(e); res.end('data: [DONE]\n\n'); })),
+    ]);
+    const good = await scripted((req, res, rec) => {
+      if (rec.json.stream) { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.write(chunk('fine', { role: 'assistant' })); res.end('data: [DONE]\n\n'); return; }
+      ok(res, 'fine');
+    });
+    // 2 KiB upstream documents at most: the 3,000-byte ones fail on size.
+    const sy = await setup([...bad, good], { model: '    strategy: least-busy', reliability: '  max_attempts: 10', server: ', max_upstream_body_bytes: 2KiB' });
+    for (let i = 0; i < 6; i++) {
+      const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.choices[0].message.content, 'fine');
+      const s = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', stream: true, messages: msg() });
+      assert.equal(s.status, 200);
+      assert.ok(s.text.includes('fine'), s.text);
+    }
+    const tried = bad.filter((u) => u.requests.length > 0).length;
+    assert.ok(tried >= 4, `only ${tried} bad upstreams were tried`);
+    const states = await admin(sy);
+    assert.ok(states.some((d) => /connection/.test(d.last_error)), JSON.stringify(states));
   });
 
   test('a truncated stream (no [DONE]) ends with an error event, never silently', async () => {
