@@ -4,6 +4,7 @@
 #include <bit>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -420,6 +421,13 @@ Result<Type> validate(std::string_view text, const Limits& limits) {
 
 bool append_string_value(std::string_view raw, std::string& out) {
   if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return false;
+  // Decode only what the guard accepts (one string token: hex escapes, paired surrogates, UTF-8, no
+  // control bytes): the decoded text is then valid UTF-8 whatever the caller handed in.
+  {
+    Scanner sc(raw, Limits{});
+    Type t;
+    if (!sc.value(t, 0) || t != Type::string || sc.pos() != raw.size()) return false;
+  }
   std::string_view s = raw.substr(1, raw.size() - 2);
   out.reserve(out.size() + s.size());
   for (size_t i = 0; i < s.size();) {
@@ -527,9 +535,11 @@ std::optional<std::int64_t> integer_value(std::string_view raw) {
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
   if (ec == std::errc() && ptr == raw.data() + raw.size()) return v;
-  // Accept integral doubles such as 100.0 or 1e3.
+  // Accept integral doubles such as 100.0 or 1e3 — inside int64's range: casting a double outside it is
+  // undefined behaviour (1e20 is valid JSON).
   auto d = number_value(raw);
-  if (d && *d == static_cast<double>(static_cast<std::int64_t>(*d))) return static_cast<std::int64_t>(*d);
+  if (!d || !(*d >= -9.2e18 && *d <= 9.2e18)) return std::nullopt;
+  if (*d == std::trunc(*d)) return static_cast<std::int64_t>(*d);
   return std::nullopt;
 }
 

@@ -57,7 +57,8 @@ std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view s) {
     if (unit.empty()) break;  // a bare number means seconds and ends the value
   }
   if (!any || i != s.size()) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(total_ms)));
+  // Bounded to a day: a double beyond int64 cannot be cast (undefined behaviour).
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(std::min(total_ms, 86'400'000.0))));
 }
 
 std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
@@ -150,7 +151,7 @@ LearnedLimits parse_rate_headers(const Headers& headers, std::int64_t now_unix_m
       double secs = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
       if (ec == std::errc() && p == v.data() + v.size() && secs >= 0) {
-        l.retry_after = milliseconds(static_cast<std::int64_t>(std::ceil(secs * 1000)));
+        l.retry_after = milliseconds(static_cast<std::int64_t>(std::ceil(std::min(secs * 1000, 86'400'000.0))));
       } else if (auto t = parse_http_date_ms(v)) {
         l.retry_after = milliseconds(std::max<std::int64_t>(0, *t - now_unix_ms));
       }

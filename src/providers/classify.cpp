@@ -77,6 +77,13 @@ std::string string_of(const json::Object& o, std::string_view key) {
 }
 
 // Google's RetryInfo detail: "retryDelay": "38s".
+// A delay an upstream announced, in milliseconds, bounded to a day: a double beyond int64 cannot be
+// cast (undefined behaviour), and no provider means "retry next year".
+std::chrono::milliseconds bounded_ms(double ms) {
+  constexpr double kDay = 86'400'000;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, kDay)));
+}
+
 std::optional<std::chrono::milliseconds> retry_delay(const json::Object& err) {
   const auto* details = err.find("details");
   if (!details || details->type != json::Type::array) return std::nullopt;
@@ -90,7 +97,7 @@ std::optional<std::chrono::milliseconds> retry_delay(const json::Object& err) {
     if (delay.empty() || delay.back() != 's') continue;
     double v = 0;
     auto [p, ec] = std::from_chars(delay.data(), delay.data() + delay.size() - 1, v);
-    if (ec == std::errc() && v >= 0) return std::chrono::milliseconds(static_cast<std::int64_t>(v * 1000));
+    if (ec == std::errc() && v >= 0) return bounded_ms(v * 1000);
   }
   return std::nullopt;
 }
@@ -136,12 +143,12 @@ std::optional<std::chrono::milliseconds> retry_after(const Headers& headers) {
   if (auto ms = find_header(headers, "retry-after-ms"); !ms.empty()) {
     double v = 0;
     auto [p, ec] = std::from_chars(ms.data(), ms.data() + ms.size(), v);
-    if (ec == std::errc() && v >= 0) return std::chrono::milliseconds(static_cast<std::int64_t>(v));
+    if (ec == std::errc() && v >= 0) return bounded_ms(v);
   }
   if (auto s = find_header(headers, "retry-after"); !s.empty()) {
     double v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc() && v >= 0) return std::chrono::milliseconds(static_cast<std::int64_t>(v * 1000));
+    if (ec == std::errc() && v >= 0) return bounded_ms(v * 1000);
     // An HTTP date is possible but rare from LLM APIs; treat as unknown.
   }
   return std::nullopt;

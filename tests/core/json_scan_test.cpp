@@ -132,6 +132,23 @@ TEST(JsonScanTest, StringsMustBeValidUtf8) {
   }
 }
 
+TEST(JsonScanTest, NumbersOutsideInt64AreNotIntegers) {
+  // Found by fuzzing: casting 1e20 to int64 was undefined behaviour.
+  EXPECT_FALSE(integer_value("1e20").has_value());
+  EXPECT_FALSE(integer_value("92233723685477580760").has_value());
+  EXPECT_FALSE(integer_value("-1e300").has_value());
+  EXPECT_EQ(integer_value("1e3"), std::optional<std::int64_t>(1000));
+  EXPECT_FALSE(integer_value("1.5").has_value());
+}
+
+TEST(JsonScanTest, StringValueDecodesOnlyWhatTheGuardAccepts) {
+  // Found by fuzzing: string_value accepted tokens validate refuses and returned invalid UTF-8.
+  for (const char* bad : {"\"\\uZZZZ\"", "\"\\ud800\"", "\"\xff\"", "\"a\x01\"", "\"a\"b\""}) {
+    EXPECT_FALSE(string_value(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(string_value("\"caf\xc3\xa9\""), std::optional<std::string>("caf\xc3\xa9"));
+}
+
 TEST(JsonScanTest, SpliceUsesRawKeyPositions) {
   std::string body = R"({"mod\u0065l":"a","x":1})";
   auto r = scan_object(body);

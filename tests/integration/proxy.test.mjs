@@ -326,28 +326,34 @@ models: [{name: m, provider: mock}]
   });
 
   test('connections over max_connections get a 503 when none is idle', async () => {
+    // Two connections busy inside a request (the upstream holds both answers; idle keep-alive
+    // connections would be shed to make room instead), then a third.
+    const held = [];
+    const up = await startUpstream(async (req, res) => { await new Promise((r) => { held.push(r); }); res.end('{}'); });
     const sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1, max_connections: 2}
-providers: [{name: mock, type: mock}]
-models: [{name: m, provider: mock}]
+providers: [{name: up, type: openai, base_url: "${up.url}/v1"}]
+models: [{name: m, provider: up}]
 `);
     const socks = [];
     try {
+      const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
       for (let i = 0; i < 2; i++) {
         const s = net.connect(sy.port, '127.0.0.1');
         await once(s, 'connect');
         socks.push(s);
-      }
-      // Make sure both were accepted before the third arrives, then keep them busy (inside a request:
-      // idle keep-alive connections would be shed to make room instead).
-      for (const s of socks) {
-        s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-        await once(s, 'data');
-        s.write('GET /healthz HTTP/1.1\r\nHo');
+        const received = up.nextRequest();
+        s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        await received;  // this connection is busy for as long as the upstream holds its answer
       }
       const r = await fetch(`${sy.url}/healthz`);
       assert.equal(r.status, 503);
       assert.equal((await r.json()).error.code, 'overloaded');
-    } finally { socks.forEach((s) => s.destroy()); await sy.stop(); }
+    } finally {
+      socks.forEach((s) => s.destroy());
+      held.forEach((r) => r());
+      await sy.stop();
+      await up.close();
+    }
   });
 });
 

@@ -147,6 +147,8 @@ TEST_F(RuleStageTest, BadRulesAreConfigErrors) {
   EXPECT_FALSE(build("rules: [{when: {colour: red}, route: large}]"));
   EXPECT_FALSE(build("rules: [{when: {tier: free}, route: large, reject: {}}]"));
   EXPECT_FALSE(build("rules: []"));
+  // Found by fuzzing: `route:` without a value built and routed to model "".
+  EXPECT_FALSE(build("rules: [{when: {tier: free}, route: }]"));
 }
 
 }  // namespace

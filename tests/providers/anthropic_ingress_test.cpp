@@ -98,6 +98,17 @@ TEST(AnthropicIngressTest, MalformedChunkIsAnError) {
   EXPECT_FALSE(t.feed("data: {not json\n\n", out).ok());
 }
 
+TEST(AnthropicIngressTest, CachedTokensBeyondThePromptDoNotOverflow) {
+  // Found by fuzzing: prompt_tokens - cached_tokens overflowed int64.
+  auto out = ai::to_anthropic_response(
+      R"({"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],)"
+      R"("usage":{"prompt_tokens":-9223372036854775807,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":9223372036854775807}}})");
+  ASSERT_TRUE(out.ok());
+  auto j = nlohmann::json::parse(*out);
+  EXPECT_EQ(j["usage"]["input_tokens"], 0);
+  EXPECT_EQ(j["usage"]["cache_read_input_tokens"], 0);
+}
+
 TEST(AnthropicIngressTest, ErrorsTakeTheirTypeFromTheStatus) {
   auto body = Json::parse(ai::to_anthropic_error(R"({"error":{"message":"slow down","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}})", 429));
   EXPECT_TRUE(golden::same_json(Json{{"type", "error"}, {"error", {{"type", "rate_limit_error"}, {"message", "slow down"}}}}, body));

@@ -12,6 +12,9 @@ struct Usage {
   bool known = false;              ///< the upstream reported usage
 };
 
+/// Largest token count believed from an upstream; counts are clamped to [0, this].
+inline constexpr std::int64_t kMaxTokenCount = 1'000'000'000'000;
+
 /// Cost in USD given prices per 1M input / output tokens.
 inline double cost_usd(const Usage& u, double input_per_m, double output_per_m) {
   return (static_cast<double>(u.prompt_tokens) * input_per_m + static_cast<double>(u.completion_tokens) * output_per_m) / 1e6;

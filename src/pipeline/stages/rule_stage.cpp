@@ -621,6 +621,11 @@ std::unique_ptr<Stage> make_rule_stage(const config::Node& n, BuildContext& ctx,
       ok = false;
       continue;
     }
+    if (rn.get("route") && rn.get("route")->is_null()) {
+      rn.get("route")->error(d, "route needs a model or tier name");
+      ok = false;
+      continue;
+    }
     if (auto t = rn.str("route", d)) {
       r.action = Rule::Action::route;
       r.target = ctx.resolve_target(*t);

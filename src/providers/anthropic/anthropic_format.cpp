@@ -148,7 +148,7 @@ namespace anthropic {
 void TokenCounts::merge(const json::Object& u) {
   auto take = [&](const char* key, std::int64_t& slot) {
     if (const auto* f = u.find(key); f && f->type == json::Type::number) {
-      slot = json::integer_value(f->value).value_or(slot);
+      slot = std::clamp<std::int64_t>(json::integer_value(f->value).value_or(slot), 0, kMaxTokenCount);
       seen = true;
     }
   };

@@ -203,7 +203,9 @@ Status AzureStreamDecoder::finish(std::string& out) {
   usage_ = inner_.usage();
   auto r = relay(out);
   if (!r) return r;
-  // A stream that ended while frames were held (nothing generated at all) still delivers them.
+  // A stream that ended cleanly while frames were held (nothing generated at all) still delivers them;
+  // one that failed keeps them back, as feed() does, so the failure can still fail over unseen.
+  if (!st) return st;
   flush_held(out);
   return st;
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "providers/bedrock/bedrock_format.hpp"
 
 #include <cctype>
@@ -189,9 +191,10 @@ std::int64_t int_member(const json::Object& o, std::string_view key) {
 
 // Bedrock's inputTokens excludes cache reads and writes; OpenAI's prompt_tokens includes them.
 void read_usage(const json::Object& u, Usage& usage) {
-  std::int64_t cache_read = int_member(u, "cacheReadInputTokens");
-  usage.prompt_tokens = int_member(u, "inputTokens") + cache_read + int_member(u, "cacheWriteInputTokens");
-  usage.completion_tokens = int_member(u, "outputTokens");
+  auto count = [&](std::string_view key) { return std::clamp<std::int64_t>(int_member(u, key), 0, kMaxTokenCount); };
+  std::int64_t cache_read = count("cacheReadInputTokens");
+  usage.prompt_tokens = count("inputTokens") + cache_read + count("cacheWriteInputTokens");
+  usage.completion_tokens = count("outputTokens");
   usage.cached_tokens = cache_read;
   usage.known = true;
 }
@@ -369,9 +372,10 @@ Status BedrockStreamDecoder::feed(std::string_view bytes, std::string& out) {
   auto st = decoder_.feed(bytes, messages_);
   for (const auto& m : messages_) on_message(m, out);
   events_ = writer_.frames();
+  // An exception the upstream sent wins over a framing error in bytes after it, however the bytes were
+  // split. Frames written before it go out first; the error follows on the next call.
+  if (error_) return writer_.frames() == before ? Status(*error_) : ok_status();
   if (!st) return st;
-  // Frames written before an exception go out first; the error follows on the next call.
-  if (error_ && writer_.frames() == before) return *error_;
   return ok_status();
 }
 

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "switchyard/providers/anthropic_ingress.hpp"
 
 #include <nlohmann/json.hpp>
@@ -296,7 +298,7 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
   if (const Json* u = member(in, "usage")) {
     auto num = [](const Json& o, const char* k) -> std::int64_t {
       const Json* v = member(o, k);
-      return v && v->is_number_integer() ? v->get<std::int64_t>() : 0;
+      return v && v->is_number_integer() ? std::clamp<std::int64_t>(v->get<std::int64_t>(), 0, kMaxTokenCount) : 0;
     };
     prompt = num(*u, "prompt_tokens");
     completion = num(*u, "completion_tokens");
@@ -310,6 +312,7 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
   out["content"] = std::move(content);
   out["stop_reason"] = anthropic::anthropic_stop_reason(str(choice, "finish_reason"));
   out["stop_sequence"] = nullptr;
+  cached = std::min(cached, prompt);
   out["usage"] = Json{{"input_tokens", prompt - cached},
                       {"output_tokens", completion},
                       {"cache_creation_input_tokens", 0},
@@ -358,8 +361,9 @@ void StreamTranslator::close(std::string& out) {
   std::string stop = stop_reason_.empty() ? "end_turn" : stop_reason_;
   Json usage = Json{{"output_tokens", completion_tokens_}};
   if (usage_seen_) {
-    usage["input_tokens"] = prompt_tokens_ - cached_tokens_;
-    usage["cache_read_input_tokens"] = cached_tokens_;
+    const std::int64_t cached = std::min(cached_tokens_, prompt_tokens_);
+    usage["input_tokens"] = prompt_tokens_ - cached;
+    usage["cache_read_input_tokens"] = cached;
   }
   out += sse_event("message_delta", dump(Json{{"type", "message_delta"},
                                               {"delta", {{"stop_reason", stop}, {"stop_sequence", nullptr}}},
@@ -386,10 +390,11 @@ void StreamTranslator::on_data(std::string_view data, std::string& out) {
   }
   if (const auto* u = obj->find("usage"); u && u->type == json::Type::object) {
     if (auto uo = json::scan_object(u->value)) {
-      prompt_tokens_ = int_member(*uo, "prompt_tokens");
-      completion_tokens_ = int_member(*uo, "completion_tokens");
+      auto count = [](std::int64_t v) { return std::clamp<std::int64_t>(v, 0, kMaxTokenCount); };
+      prompt_tokens_ = count(int_member(*uo, "prompt_tokens"));
+      completion_tokens_ = count(int_member(*uo, "completion_tokens"));
       if (const auto* d = uo->find("prompt_tokens_details"); d && d->type == json::Type::object) {
-        if (auto dobj = json::scan_object(d->value)) cached_tokens_ = int_member(*dobj, "cached_tokens");
+        if (auto dobj = json::scan_object(d->value)) cached_tokens_ = count(int_member(*dobj, "cached_tokens"));
       }
       usage_seen_ = true;
     }
