@@ -476,6 +476,26 @@ std::optional<std::string> string_value(std::string_view raw) {
   return out;
 }
 
+namespace {
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629), 0 when there is none.
+size_t utf8_length(std::string_view s) {
+  auto at = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+  auto cont = [](unsigned b) { return b >= 0x80 && b <= 0xBF; };
+  unsigned c = at(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(at(1)) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && cont(at(2)) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && cont(at(2)) && cont(at(3)) ? 4 : 0;
+  }
+  return 0;
+}
+}  // namespace
+
 std::string quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
@@ -483,15 +503,28 @@ std::string quote(std::string_view s) {
   // Most strings (model names, ids) need no escaping: copy them in one go.
   if (std::none_of(s.begin(), s.end(), [](char ch) {
         auto c = static_cast<unsigned char>(ch);
-        return c < 0x20 || c == '"' || c == '\\';
+        return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
       })) {
     out.append(s);
     out.push_back('"');
     return out;
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char ch = s[i];
     auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // Bytes from outside (an upstream's header, a log line) may not be UTF-8: what we emit always
+      // is, so it passes our own guard. A broken sequence becomes U+FFFD.
+      size_t n = utf8_length(s.substr(i));
+      if (n == 0) {
+        out += "\xef\xbf\xbd";
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

@@ -163,6 +163,12 @@ TEST(JsonScanTest, DecodesStringsWithEscapesAndSurrogates) {
   EXPECT_FALSE(string_value("abc").has_value());
 }
 
+TEST(JsonScanTest, QuoteAlwaysEmitsValidUtf8) {
+  EXPECT_EQ(quote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(quote("a\xff" "b\xc3"), "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
+  EXPECT_TRUE(validate(quote("\xed\xa0\x80 \xf4\x90\x80\x80")).ok());
+}
+
 TEST(JsonScanTest, QuoteRoundTrips) {
   std::string s = "line\n\"quoted\"\t\x01 end";
   EXPECT_EQ(string_value(quote(s)), std::optional<std::string>(s));
