@@ -9,8 +9,15 @@ PACKAGES=(
   libre2-dev libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
 )
-# --bench adds what bench/ needs (nginx for the stub and the floor, wrk for load).
-if [[ "${1:-}" == "--bench" ]]; then PACKAGES+=(nginx wrk); fi
+# --bench adds what bench/ needs (nginx for the stub and the floor, wrk for load); --fuzz adds clang 14
+# and libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh). Both may be given.
+for arg in "$@"; do
+  case "$arg" in
+    --bench) PACKAGES+=(nginx wrk) ;;
+    --fuzz) PACKAGES+=(clang libfuzzer-14-dev) ;;
+    *) echo "usage: scripts/install-deps.sh [--bench] [--fuzz]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
