@@ -292,6 +292,29 @@ std::optional<Error> framing_error(const http::request_parser<http::string_body>
 
 }  // namespace
 
+std::optional<Error> Session::read_error(const ReadEnd& end, std::string_view phase, const config::ServerConfig& sc) {
+  if (end.timed_out) {
+    Error e = Error::make(ErrorKind::bad_request, "The request " + std::string(phase) + " did not arrive within the " +
+                                                      (phase == "body" ? "body" : "header") + " timeout.");
+    e.status_override = 408;
+    return e;
+  }
+  const auto& ec = end.ec;
+  if (ec == http::error::header_limit) {
+    return Error::make(ErrorKind::header_too_large, "Request headers exceed " + std::to_string(sc.max_header_bytes) + " bytes.");
+  }
+  if (ec == http::error::body_limit) {
+    return Error::make(ErrorKind::payload_too_large,
+                       "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) + " bytes.");
+  }
+  // The client left (or the drain closed an idle connection): nobody to answer.
+  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::operation_aborted) {
+    return std::nullopt;
+  }
+  return Error::bad_request(std::string(phase == "body" ? "Malformed request body: " : "Malformed HTTP request: ") + ec.message());
+}
+
 net::awaitable<void> Session::run() {
   stream_.socket().set_option(net::ip::tcp::no_delay(true));
   for (;;) {
@@ -328,23 +351,8 @@ net::awaitable<void> Session::run() {
     auto early = [&](const Error& e) -> net::awaitable<void> {
       if (co_await send_early_error(call, target, e)) co_await close_gracefully();
     };
-    if (got.timed_out) {
-      Error e = Error::make(ErrorKind::bad_request, "The request headers did not arrive within the header timeout.");
-      e.status_override = 408;
-      co_await early(e);
-      break;
-    }
-    if (const auto hec = got.ec) {
-      if (hec == http::error::header_limit) {
-        co_await early(Error::make(ErrorKind::header_too_large,
-                                   "Request headers exceed " + std::to_string(sc.max_header_bytes) + " bytes."));
-      } else if (hec == http::error::body_limit) {
-        co_await early(Error::make(ErrorKind::payload_too_large,
-                                   "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) + " bytes."));
-      } else if (hec != http::error::end_of_stream && hec != net::error::eof && hec != net::error::connection_reset &&
-                 hec != net::error::operation_aborted) {
-        co_await early(Error::bad_request("Malformed HTTP request: " + hec.message()));
-      }
+    if (got.timed_out || got.ec) {
+      if (auto e = read_error(got, "headers", sc)) co_await early(*e);
       break;
     }
     if (auto e = framing_error(parser)) {
@@ -365,20 +373,8 @@ net::awaitable<void> Session::run() {
     if (!parser.is_done()) {
       auto body = co_await read_request(parser, false, Clock::now() + sc.body_timeout,
                                         static_cast<std::size_t>(sc.max_header_bytes));
-      if (body.timed_out) {
-        Error e = Error::make(ErrorKind::bad_request, "The request body did not arrive within the body timeout.");
-        e.status_override = 408;
-        co_await early(e);
-        break;
-      }
-      if (const auto bec = body.ec) {
-        if (bec == http::error::body_limit) {
-          co_await early(Error::make(ErrorKind::payload_too_large,
-                                     "Request body exceeds the limit of " + std::to_string(sc.max_body_bytes) + " bytes."));
-        } else if (bec != http::error::end_of_stream && bec != net::error::eof && bec != net::error::connection_reset &&
-                   bec != net::error::operation_aborted) {
-          co_await early(Error::bad_request("Malformed request body: " + bec.message()));
-        }
+      if (body.timed_out || body.ec) {
+        if (auto e = read_error(body, "body", sc)) co_await early(*e);
         break;
       }
     }

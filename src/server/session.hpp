@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,8 @@ class Session {
   /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in.
   net::awaitable<ReadEnd> read_request(http::request_parser<http::string_body>& parser, bool header_only,
                                        Clock::time_point deadline, std::size_t max_header);
+  /// What to answer when reading a request's headers or body ended badly; nullopt when the client left.
+  static std::optional<Error> read_error(const ReadEnd& end, std::string_view phase, const config::ServerConfig& sc);
   /// An error for a request no handler saw, in the dialect its path speaks; the connection closes.
   net::awaitable<bool> send_early_error(Call& call, std::string_view target, const Error& e);
   /// Half-closes and drains what the client still sends (bounded), then marks the session closed.

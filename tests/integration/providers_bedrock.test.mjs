@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { awsException, awsFrame } from './lib/aws_event_stream.mjs';
 
 const CREDS = { id: 'AKIDEXAMPLE', secret: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', token: 'FwoGZXIvYXdzEXAMPLETOKEN//8=' };
 const REGION = 'eu-central-1';
@@ -35,37 +36,9 @@ function expectedAuthorization(rec) {
   return `AWS4-HMAC-SHA256 Credential=${CREDS.id}/${scope}, SignedHeaders=${names.join(';')}, Signature=${hmac(key, toSign).toString('hex')}`;
 }
 
-// --- AWS event-stream encoding --------------------------------------------------------------------
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function frame(headers, payload) {
-  const hs = Buffer.concat(Object.entries(headers).map(([k, v]) => {
-    const name = Buffer.from(k), value = Buffer.from(v);
-    const h = Buffer.alloc(1 + name.length + 3 + value.length);
-    h.writeUInt8(name.length, 0); name.copy(h, 1);
-    h.writeUInt8(7, 1 + name.length); h.writeUInt16BE(value.length, 2 + name.length); value.copy(h, 4 + name.length);
-    return h;
-  }));
-  const body = Buffer.from(JSON.stringify(payload));
-  const prelude = Buffer.alloc(12);
-  prelude.writeUInt32BE(16 + hs.length + body.length, 0);
-  prelude.writeUInt32BE(hs.length, 4);
-  prelude.writeUInt32BE(crc32(prelude.subarray(0, 8)), 8);
-  const msg = Buffer.concat([prelude, hs, body]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(msg), 0);
-  return Buffer.concat([msg, crc]);
-}
-const event = (type, payload) => frame({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, { ...payload, p: 'abcdefgh' });
-const exception = (type, message) => frame({ ':exception-type': type, ':content-type': 'application/json', ':message-type': 'exception' }, { message });
+// --- AWS event-stream frames (lib/aws_event_stream.mjs) ----------------------------------------------
+const event = (type, payload) => awsFrame({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, { ...payload, p: 'abcdefgh' });
+const exception = awsException;
 const meta = event('metadata', { usage: { inputTokens: 30, outputTokens: 7, totalTokens: 37, cacheReadInputTokens: 5 }, metrics: { latencyMs: 100 } });
 
 const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
