@@ -13,7 +13,7 @@
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/pipeline/router.hpp"
-#include "switchyard/providers/anthropic_ingress.hpp"
+#include "switchyard/providers/ingress.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
 #include "switchyard/telemetry/log.hpp"
 
@@ -70,10 +70,10 @@ void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
 }
 
 
-// Relays a committed stream to the client, translating OpenAI frames to Anthropic events for
-// Anthropic-format clients. An error "client disconnected" means the client went away.
+// Relays a committed stream to the client, re-encoded by the client's dialect (Anthropic events,
+// Responses events) when it has an encoder. An error "client disconnected" means the client went away.
 net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::string& buf,
-                             providers::anthropic_ingress::StreamTranslator* translator) {
+                             providers::ingress::StreamEncoder* translator) {
   std::string translated;
   for (;;) {
     buf.clear();
@@ -120,20 +120,20 @@ nlohmann::json records_json(const pipeline::RouteResult& rr) {
   return stages;
 }
 
-/// The API shape the client speaks: OpenAI (native) or Anthropic Messages (translated at the edge).
-enum class Dialect { openai, anthropic };
+using providers::ingress::Dialect;
 
 /// Everything about one inference request that the access and decision logs report at the end.
 struct InferenceState {
   Logged log;
-  Dialect dialect = Dialect::openai;
+  const Dialect& dialect;
   std::string router;
   std::optional<pipeline::RouteResult> route;
   pipeline::DispatchTrace trace;
   Usage usage;
   double cost = 0;
   bool stage_answered = false;  ///< a router's stage produced the answer (a cascade), not the dispatcher
-  InferenceState(Call& c, std::string_view path) : log(c, path) {}
+  std::string echo;  ///< what the dialect's answer repeats of the request (Decoded::echo)
+  InferenceState(Call& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
 };
 
 void write_decision(Session& s, Call& call, const Request* req, InferenceState& st, Clock::time_point end) {
@@ -262,13 +262,10 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
 }
 
 // Sends an error in the client's dialect.
-net::awaitable<void> send_error_as(Session& s, Call& call, Dialect dialect, const Error& e) {
-  if (dialect == Dialect::openai) {
-    co_await s.send_error(call, e);
-    co_return;
-  }
-  if (e.retry_after) call.add_header("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
-  co_await s.send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
+net::awaitable<void> send_error_as(Session& s, Call& call, const Dialect& dialect, const Error& e) {
+  Error shown = e;
+  if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();  // the Allow header carries it
+  co_await s.send_error(call, e, dialect.error_body(shown));
 }
 
 /// Routes the request (a router's stages may answer it themselves) and dispatches it to the chosen
@@ -343,131 +340,92 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
   return json::Limits{sc.max_json_depth, static_cast<std::size_t>(sc.max_upstream_body_bytes)};
 }
 
-net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path, Dialect dialect) {
-  InferenceState st(call, path);
-  st.dialect = dialect;
-  Logged& log = st.log;
-  std::string body = std::move(call.req.body());
-  const json::Limits limits = exchange_limits(call.runtime->config->server);
-  if (dialect == Dialect::anthropic) {
-    auto translated = providers::anthropic_ingress::to_openai_request(body, limits);
-    if (!translated) {
-      log.error = translated.error().message;
-      co_await send_error_as(s, call, dialect, translated.error());
-      log.done();
-      co_return;
-    }
-    body = std::move(*translated);
-  }
-  auto parsed = Request::parse(ep, std::move(body), limits);
-  if (!parsed) {
-    log.error = parsed.error().message;
-    co_await send_error_as(s, call, dialect, parsed.error());
-    log.done();
-    co_return;
-  }
-  const Request& req = **parsed;
-  const config::Config& cfg = *call.runtime->config;
-  log.rec.model_requested = req.model();
-  log.rec.stream = req.stream();
-  auto fail = [&](const Error& e) -> net::awaitable<void> {
-    log.error = std::string(to_string(e.kind)) + ": " + e.message;
-    co_await send_error_as(s, call, dialect, e);
-    auto end = Clock::now();
-    log.done(end);
-    write_decision(s, call, &req, st, end);
-  };
+/// Ends the logs of a request that got an answer (or an error after routing).
+void finish(Session& s, Call& call, const Request& req, InferenceState& st) {
+  auto end = Clock::now();
+  st.log.done(end);
+  write_decision(s, call, &req, st, end);
+}
 
-  // Routing and the upstream calls race the client leaving: a client that hangs up cancels them (and
-  // frees their reservations) instead of leaving a paid call running for nobody.
-  std::string model = req.model();
-  auto raced = co_await (route_and_dispatch(s, call, req, st, model) || s.wait_client_gone());
-  if (raced.index() == 1) {
-    call.keep_alive = false;
-    log.error = "client disconnected before the answer";
-    auto end = Clock::now();
-    log.rec.status = 499;
-    log.done(end);
-    write_decision(s, call, &req, st, end);
-    co_return;
-  }
-  Result<Outcome> out = std::get<0>(std::move(raced));
-  pipeline::DispatchTrace& trace = st.trace;
-  add_trace_headers(call, trace);
-  log.rec.model_used = trace.model;
-  log.rec.deployment = trace.deployment;
-  log.rec.attempts = static_cast<int>(trace.attempts.size());
-  log.skipped = skipped_text(trace);
-  if (!out) co_return co_await fail(out.error());
+/// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
+/// call's, and those of stages that call models).
+double overhead_ms(const Call& call, const InferenceState& st, Clock::time_point now) {
+  auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
+  return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(upstream).count());
+}
 
-  auto overhead = [&](Clock::time_point now) {
-    // Upstream waits are not overhead: the dispatched call's, and those of stages that call models.
-    auto upstream = trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
-    return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(upstream).count());
-  };
-  const auto* dep = trace.deployment_config;
+void record_usage(InferenceState& st, const Usage& usage, double cost) {
+  st.usage = usage;
+  st.cost = cost;
+  st.log.rec.prompt_tokens = usage.prompt_tokens;
+  st.log.rec.completion_tokens = usage.completion_tokens;
+  st.log.rec.cost_usd = cost;
+}
+
+providers::ingress::AnswerContext answer_context(const InferenceState& st, const std::string& model) {
+  return {st.trace.upstream_model.empty() ? model : st.trace.upstream_model, st.echo};
+}
+
+/// A whole answer: a chat.completion body (or, from a stage, a complete event stream), encoded in the
+/// client's dialect and sent at once.
+net::awaitable<void> answer_whole(Session& s, Call& call, const Request& req, InferenceState& st, Outcome& out,
+                                  const std::string& model) {
+  const auto* dep = st.trace.deployment_config;
   // Stages that call models themselves (the cascade) report what they spent: the whole cost of an
   // answer they produced, or what comes on top of the routed call.
   const double stage_spent = st.route ? st.route->spent_usd : 0;
-  if (!out->stream && out->sse) {
-    // A complete event stream produced by a stage (an accepted cascade answer): sent at once.
-    st.usage = out->usage;
-    st.cost = stage_spent;
-    call.add_header("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
-    call.add_header("x-switchyard-cost-usd", fixed(st.cost, 8));
-    log.rec.cost_usd = st.cost;
-    log.rec.prompt_tokens = st.usage.prompt_tokens;
-    log.rec.completion_tokens = st.usage.completion_tokens;
-    if (dialect == Dialect::anthropic) {
-      // Anthropic-SDK clients get the replayed answer as Anthropic events, like a live stream.
-      providers::anthropic_ingress::StreamTranslator tr(trace.upstream_model.empty() ? model : trace.upstream_model);
-      std::string translated;
-      if (auto ok = tr.feed(out->body, translated); !ok) co_return co_await fail(ok.error());
-      tr.finish(translated);
-      out->body = std::move(translated);
+  double cost = st.stage_answered || out.sse ? stage_spent
+                                             : stage_spent + (dep ? cost_usd(out.usage, dep->input_price, dep->output_price) : 0);
+  record_usage(st, out.usage, cost);
+  double over = overhead_ms(call, st, Clock::now());
+  call.add_header("x-switchyard-overhead-ms", fixed(over, 3));
+  call.add_header("x-switchyard-cost-usd", fixed(cost, 8));
+  st.log.rec.overhead_ms = over;
+  auto ctx = answer_context(st, model);
+  if (out.sse) {
+    // A complete event stream produced by a stage (an accepted cascade answer), re-encoded for the
+    // client's dialect like a live stream.
+    if (auto encoder = st.dialect.stream_encoder(ctx)) {
+      std::string encoded;
+      if (auto ok = encoder->feed(out.body, encoded); !ok) {
+        st.log.error = std::string(to_string(ok.error().kind)) + ": " + ok.error().message;
+        co_await send_error_as(s, call, st.dialect, ok.error());
+        co_return finish(s, call, req, st);
+      }
+      encoder->finish(encoded);
+      out.body = std::move(encoded);
     }
-    if (co_await s.begin_stream(call, out->body)) co_await s.end_stream();
-    auto end = Clock::now();
-    log.done(end);
-    write_decision(s, call, &req, st, end);
-    co_return;
+    if (co_await s.begin_stream(call, out.body)) co_await s.end_stream();
+    co_return finish(s, call, req, st);
   }
-  if (!out->stream) {
-    st.usage = out->usage;
-    st.cost = st.stage_answered ? stage_spent
-                             : stage_spent + (dep ? cost_usd(out->usage, dep->input_price, dep->output_price) : 0);
-    auto now = Clock::now();
-    double over = overhead(now);
-    call.add_header("x-switchyard-overhead-ms", fixed(over, 3));
-    call.add_header("x-switchyard-cost-usd", fixed(st.cost, 8));
-    log.rec.overhead_ms = over;
-    log.rec.cost_usd = st.cost;
-    log.rec.prompt_tokens = out->usage.prompt_tokens;
-    log.rec.completion_tokens = out->usage.completion_tokens;
-    if (dialect == Dialect::anthropic) {
-      auto translated = providers::anthropic_ingress::to_anthropic_response(out->body);
-      if (!translated) co_return co_await fail(translated.error());
-      out->body = std::move(*translated);
-    }
-    co_await s.send(call, 200, std::move(out->body));
-    auto end = Clock::now();
-    log.done(end);
-    write_decision(s, call, &req, st, end);
-    co_return;
+  auto encoded = st.dialect.encode_response(std::move(out.body), ctx);
+  if (!encoded) {
+    st.log.error = std::string(to_string(encoded.error().kind)) + ": " + encoded.error().message;
+    co_await send_error_as(s, call, st.dialect, encoded.error());
+    co_return finish(s, call, req, st);
   }
+  co_await s.send(call, 200, std::move(*encoded));
+  finish(s, call, req, st);
+}
 
-  // Streaming: the first event is in hand, so commit to 200 and send it with the head; then relay
-  // events as they arrive.
-  call.add_header("x-switchyard-overhead-ms", fixed(overhead(Clock::now()), 3));
-  std::optional<providers::anthropic_ingress::StreamTranslator> translator;
-  if (dialect == Dialect::anthropic) translator.emplace(trace.upstream_model.empty() ? model : trace.upstream_model);
+/// A live stream: the first event is in hand, so commit to 200 and send it with the head; then relay
+/// events (re-encoded for the client's dialect) as they arrive, racing the client leaving.
+net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, InferenceState& st, Outcome& out,
+                                   const std::string& model) {
+  Logged& log = st.log;
+  call.add_header("x-switchyard-overhead-ms", fixed(overhead_ms(call, st, Clock::now()), 3));
+  auto encoder = st.dialect.stream_encoder(answer_context(st, model));
   std::string buf, first;
   buf.reserve(4096);
-  auto initial = co_await out->stream->next(buf);  // the frames already received: no I/O
-  if (initial && translator) {
-    auto st = translator->feed(buf, first);
-    if (!st) co_return co_await fail(st.error());  // nothing was sent yet: a plain error response
-    if (!*initial) translator->finish(first);
+  auto initial = co_await out.stream->next(buf);  // the frames already received: no I/O
+  if (initial && encoder) {
+    auto ok = encoder->feed(buf, first);
+    if (!ok) {  // nothing was sent yet: a plain error response
+      log.error = std::string(to_string(ok.error().kind)) + ": " + ok.error().message;
+      co_await send_error_as(s, call, st.dialect, ok.error());
+      co_return finish(s, call, req, st);
+    }
+    if (!*initial) encoder->finish(first);
   } else if (initial) {
     first.swap(buf);
   }
@@ -478,24 +436,21 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     co_return;
   }
   auto upstream_started = Clock::now();
-  // Race the relay against the client leaving: if the client goes, the relay is cancelled, which
-  // destroys the upstream exchange and closes its connection.
-  auto result = co_await (relay(s, *out->stream, buf, translator ? &*translator : nullptr) || s.wait_client_gone());
+  // If the client goes, the relay is cancelled, which destroys the upstream exchange and closes its
+  // connection.
+  auto result = co_await (relay(s, *out.stream, buf, encoder.get()) || s.wait_client_gone());
   bool client_gone = result.index() == 1;
   if (!client_gone) {
     Status relayed = std::get<0>(std::move(result));
-    if (!relayed) {
+    if (!relayed && relayed.error().message == "client disconnected") {
+      client_gone = true;
+    } else if (!relayed) {
+      // Bytes already went to the client: no failover now. End the stream with an error event.
       const Error& e = relayed.error();
-      if (e.message == "client disconnected") {
-        client_gone = true;
-      } else {
-        // Bytes already went to the client: no failover now. End the stream with an error event.
-        log.error = std::string(to_string(e.kind)) + " mid-stream: " + e.message;
-        std::string frame = dialect == Dialect::anthropic ? providers::anthropic_ingress::anthropic_error_event(e)
-                                                          : "data: " + to_openai_json(e) + "\n\n";
-        if (co_await s.send_chunk(frame)) co_await s.end_stream();
-        call.keep_alive = false;
-      }
+      log.error = std::string(to_string(e.kind)) + " mid-stream: " + e.message;
+      std::string frame = encoder ? encoder->error_event(e) : st.dialect.error_event(e);
+      if (co_await s.send_chunk(frame)) co_await s.end_stream();
+      call.keep_alive = false;
     } else if (!co_await s.end_stream()) {
       client_gone = true;
     }
@@ -504,17 +459,59 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     call.keep_alive = false;
     log.error = "client disconnected mid-stream";
   }
-  st.usage = out->stream->usage();
-  st.cost = stage_spent + (dep ? cost_usd(st.usage, dep->input_price, dep->output_price) : 0);
-  log.rec.prompt_tokens = st.usage.prompt_tokens;
-  log.rec.completion_tokens = st.usage.completion_tokens;
-  log.rec.cost_usd = st.cost;
-  trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
-  log.rec.overhead_ms = overhead(Clock::now());
-  out->stream.reset();  // close the upstream before logging
-  auto end = Clock::now();
-  log.done(end);
-  write_decision(s, call, &req, st, end);
+  const auto* dep = st.trace.deployment_config;
+  const double stage_spent = st.route ? st.route->spent_usd : 0;
+  const Usage usage = out.stream->usage();
+  record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->input_price, dep->output_price) : 0));
+  st.trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
+  log.rec.overhead_ms = overhead_ms(call, st, Clock::now());
+  out.stream.reset();  // close the upstream before logging
+  finish(s, call, req, st);
+}
+
+/// Every inference endpoint, whatever its dialect: decode to the internal chat request, route and
+/// dispatch (racing the client's hang-up), answer in the client's dialect.
+net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path, const Dialect& dialect) {
+  InferenceState st(call, path, dialect);
+  Logged& log = st.log;
+  const json::Limits limits = exchange_limits(call.runtime->config->server);
+  auto decoded = dialect.decode_request(std::move(call.req.body()), limits);
+  Result<std::unique_ptr<Request>> parsed = decoded ? Request::parse(ep, std::move(decoded->chat_body), limits)
+                                                    : Result<std::unique_ptr<Request>>(decoded.error());
+  if (!parsed) {
+    log.error = parsed.error().message;
+    co_await send_error_as(s, call, dialect, parsed.error());
+    log.done();
+    co_return;
+  }
+  st.echo = std::move(decoded->echo);
+  const Request& req = **parsed;
+  log.rec.model_requested = req.model();
+  log.rec.stream = req.stream();
+
+  // Routing and the upstream calls race the client leaving: a client that hangs up cancels them (and
+  // frees their reservations) instead of leaving a paid call running for nobody.
+  std::string model = req.model();
+  auto raced = co_await (route_and_dispatch(s, call, req, st, model) || s.wait_client_gone());
+  if (raced.index() == 1) {
+    call.keep_alive = false;
+    log.error = "client disconnected before the answer";
+    log.rec.status = 499;
+    co_return finish(s, call, req, st);
+  }
+  Result<Outcome> out = std::get<0>(std::move(raced));
+  add_trace_headers(call, st.trace);
+  log.rec.model_used = st.trace.model;
+  log.rec.deployment = st.trace.deployment;
+  log.rec.attempts = static_cast<int>(st.trace.attempts.size());
+  log.skipped = skipped_text(st.trace);
+  if (!out) {
+    log.error = std::string(to_string(out.error().kind)) + ": " + out.error().message;
+    co_await send_error_as(s, call, dialect, out.error());
+    co_return finish(s, call, req, st);
+  }
+  if (out->stream) co_return co_await answer_stream(s, call, req, st, *out, model);
+  co_await answer_whole(s, call, req, st, *out, model);
 }
 
 net::awaitable<void> admin_deployments(Session& s, Call& call, std::string_view path) {
@@ -591,73 +588,56 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     return e;
   };
 
+  const Dialect& dialect = providers::ingress::dialect_for_path(path);
+  auto refuse = [&](const Error& e) -> net::awaitable<void> {
+    Logged log(call, path);
+    log.error = e.message;
+    co_await send_error_as(s, call, dialect, e);
+    log.done();
+  };
+
   // With auth.required nothing but the health checks and the paths the config opens answers without
   // a key: not the admin API, not the model list, not even a 404 for a path that does not exist.
   if (const auto& auth = call.runtime->config->auth; auth.required && path != "/healthz" && path != "/readyz" &&
                                                      std::find(auth.public_paths.begin(), auth.public_paths.end(),
                                                                path) == auth.public_paths.end()) {
-    if (auto caller = identify_caller(call, *call.runtime->config, {}); !caller) {
-      Logged log(call, path);
-      log.error = caller.error().message;
-      co_await send_error_as(s, call, api == "/messages" ? Dialect::anthropic : Dialect::openai, caller.error());
-      log.done();
-      co_return;
-    }
+    if (auto caller = identify_caller(call, *call.runtime->config, {}); !caller) co_return co_await refuse(caller.error());
   }
 
-  Endpoint ep{};
-  bool is_inference = true;
-  if (api == "/chat/completions") ep = Endpoint::chat;
+  // Inference: every dialect decodes to a chat request and goes down the same path.
+  std::optional<Endpoint> ep;
+  if (api == "/chat/completions" || api == "/messages" || api == "/responses") ep = Endpoint::chat;
   else if (api == "/completions") ep = Endpoint::completions;
   else if (api == "/embeddings") ep = Endpoint::embeddings;
-  else is_inference = false;
-
-  if (is_inference) {
-    if (auto e = need(http::verb::post, "POST")) {
-      co_await s.send_error(call, *e);
-      co_return;
-    }
-    co_return co_await inference(s, call, ep, path, Dialect::openai);
+  if (ep) {
+    if (auto e = need(http::verb::post, "POST")) co_return co_await refuse(*e);
+    co_return co_await inference(s, call, *ep, path, dialect);
   }
-  if (api == "/messages") {  // Anthropic Messages API, for Anthropic SDK clients
-    if (auto e = need(http::verb::post, "POST")) {
-      co_await send_error_as(s, call, Dialect::anthropic, *e);
-      co_return;
-    }
-    co_return co_await inference(s, call, Endpoint::chat, path, Dialect::anthropic);
+  if (api.starts_with("/responses/")) {
+    // Stored responses (GET, DELETE, cancel, input_items): nothing is stored, and the answer says so.
+    Error e = Error::make(ErrorKind::not_found, "Response '" + std::string(api.substr(11, api.find('/', 11) - 11)) +
+                                                    "' is not stored: this gateway answers responses with store: false "
+                                                    "and keeps none. Send the whole conversation as input items.");
+    e.code = "stored_state_not_configured";
+    co_return co_await refuse(e);
   }
-  if (api == "/models") {
-    if (auto e = need(http::verb::get, "GET")) {
-      co_await s.send_error(call, *e);
-      co_return;
-    }
-    co_return co_await list_models(s, call, path);
-  }
-  if (api.starts_with("/models/") && api.size() > 8) {
-    if (auto e = need(http::verb::get, "GET")) {
-      co_await s.send_error(call, *e);
-      co_return;
-    }
+  if (api == "/models" || (api.starts_with("/models/") && api.size() > 8)) {
+    if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);
+    if (api == "/models") co_return co_await list_models(s, call, path);
     co_return co_await get_model(s, call, path, api.substr(8));
   }
   if (path == "/admin/deployments") {
-    if (auto e = need(http::verb::get, "GET")) {
-      co_await s.send_error(call, *e);
-      co_return;
-    }
+    if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);
     co_return co_await admin_deployments(s, call, path);
   }
   if (path == "/healthz" || path == "/readyz") {
-    if (auto e = need(http::verb::get, "GET")) {
-      co_await s.send_error(call, *e);
-      co_return;
-    }
+    if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);
     co_return co_await health(s, call, path == "/readyz");
   }
   Error e = Error::make(ErrorKind::not_found, "Unknown request URL: " + std::string(call.req.method_string()) + " " +
                                                   std::string(path) + ". Please check the URL and method.");
   e.code = "unknown_url";
-  co_await s.send_error(call, e);
+  co_await refuse(e);
 }
 
 }  // namespace sy::server

@@ -11,7 +11,7 @@
 #include <cstdio>
 
 #include "switchyard/core/ids.hpp"
-#include "switchyard/providers/anthropic_ingress.hpp"
+#include "switchyard/providers/ingress.hpp"
 #include "switchyard/telemetry/log.hpp"
 
 namespace sy::server {
@@ -118,15 +118,19 @@ net::awaitable<bool> Session::send(Call& call, int status, std::string body, std
 }
 
 net::awaitable<bool> Session::send_error(Call& call, const Error& e) {
+  Error shown = e;
+  if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
+  co_return co_await send_error(call, e, to_openai_json(shown));
+}
+
+net::awaitable<bool> Session::send_error(Call& call, const Error& e, std::string body) {
   if (e.retry_after) {
     auto secs = (e.retry_after->count() + 999) / 1000;
     call.add_header("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
     call.add_header("retry-after-ms", std::to_string(e.retry_after->count()));
   }
   if (e.kind == ErrorKind::method_not_allowed) call.add_header("allow", e.param.empty() ? "POST" : e.param);
-  Error shown = e;
-  if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
-  co_return co_await send(call, http_status(e), to_openai_json(shown));
+  co_return co_await send(call, http_status(e), std::move(body));
 }
 
 net::awaitable<bool> Session::begin_stream(Call& call, std::string_view first) {
@@ -235,13 +239,8 @@ net::awaitable<void> Session::close_gracefully() {
 
 net::awaitable<bool> Session::send_early_error(Call& call, std::string_view target, const Error& e) {
   call.keep_alive = false;
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/v1/messages" || path == "/messages") {
-    // Anthropic clients get their own error shape even when the request never reached a handler.
-    if (e.retry_after) call.add_header("retry-after", std::to_string(std::max<std::int64_t>((e.retry_after->count() + 999) / 1000, 1)));
-    co_return co_await send(call, http_status(e), providers::anthropic_ingress::to_anthropic_error(e));
-  }
-  co_return co_await send_error(call, e);
+  // Anthropic clients get their own error shape even when the request never reached a handler.
+  co_return co_await send_error(call, e, providers::ingress::dialect_for_path(target).error_body(e));
 }
 
 namespace {

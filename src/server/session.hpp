@@ -53,6 +53,8 @@ class Session {
   net::awaitable<bool> send(Call& call, int status, std::string body,
                             std::string_view content_type = "application/json");
   net::awaitable<bool> send_error(Call& call, const Error& e);
+  /// The same with the body already rendered in the client's dialect.
+  net::awaitable<bool> send_error(Call& call, const Error& e, std::string body);
   /// Sends the 200 head of an event stream, together with the first events when given.
   net::awaitable<bool> begin_stream(Call& call, std::string_view first = {});
   net::awaitable<bool> send_chunk(std::string_view data);
