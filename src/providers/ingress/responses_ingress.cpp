@@ -244,7 +244,7 @@ Result<Decoded> decode(std::string body, const json::Limits& limits) {
   if (!in.is_object()) return Error::bad_request("The request body must be a JSON object.", {}, "invalid_json");
   for (const char* key : {"previous_response_id", "conversation"}) {
     if (member(in, key)) {
-      return field_error(key, "continuing a stored response or conversation needs stored state, which this gateway does not keep; send the whole conversation as `input` items",
+      return field_error(key, "continuing a stored response or conversation needs stored state, which this gateway does not keep; send the whole conversation as input items",
                          "stored_state_not_configured");
     }
   }
