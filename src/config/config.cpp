@@ -244,7 +244,8 @@ struct ConfigBuilder {
       return;
     }
     if (!shorthand) {
-      n.check_keys({"provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm",
+      n.check_keys({"provider", "model", "input_price", "output_price", "cached_input_price", "cache_write_price",
+                    "context_window", "rpm", "tpm",
                     "max_concurrent", "weight"},
                    d);
     }
@@ -267,6 +268,14 @@ struct ConfigBuilder {
     dep.upstream_model = n.str("model", d).value_or(m.name);
     dep.input_price = n.number("input_price", d, 0, 1e6).value_or(0);
     dep.output_price = n.number("output_price", d, 0, 1e6).value_or(0);
+    // Prompt-cache prices default to how each provider discounts them (as a share of the input price):
+    // Anthropic and Bedrock bill reads at 0.1x and writes at 1.25x; OpenAI and Azure reads at 0.5x (the
+    // discount of the gpt-4o family; newer models give more: set cached_input_price); Gemini 0.25x.
+    const std::string& type = dep.provider_index < c.providers.size() ? c.providers[dep.provider_index].type : std::string();
+    double read_share = type == "anthropic" || type == "bedrock" ? 0.1 : type == "gemini" ? 0.25 : 0.5;
+    double write_share = type == "anthropic" || type == "bedrock" ? 1.25 : 1.0;
+    dep.cached_input_price = n.number("cached_input_price", d, 0, 1e6).value_or(dep.input_price * read_share);
+    dep.cache_write_price = n.number("cache_write_price", d, 0, 1e6).value_or(dep.input_price * write_share);
     dep.context_window = n.integer("context_window", d, 0, 1'000'000'000).value_or(0);
     dep.rpm = n.integer("rpm", d, 1, 1'000'000'000);
     dep.tpm = n.integer("tpm", d, 1, 1'000'000'000'000);
@@ -282,7 +291,8 @@ struct ConfigBuilder {
       return;
     }
     n.check_keys({"name", "deployments", "fallbacks", "strategy", "context_fallback", "content_policy_fallback",
-                  "provider", "model", "input_price", "output_price", "context_window", "rpm", "tpm", "max_concurrent",
+                  "provider", "model", "input_price", "output_price", "cached_input_price", "cache_write_price",
+                  "context_window", "rpm", "tpm", "max_concurrent",
                   "weight"},
                  d);
     ModelConfig m;

@@ -25,6 +25,9 @@ bool parse_openai_usage(std::string_view raw, Usage& u) {
       if (const auto* ct = details->find("cached_tokens"); ct && ct->type == json::Type::number) {
         u.cached_tokens = std::min(count(ct->value), u.prompt_tokens);
       }
+      if (const auto* cw = details->find("cache_write_tokens"); cw && cw->type == json::Type::number) {
+        u.cache_write_tokens = std::min(count(cw->value), u.prompt_tokens - u.cached_tokens);
+      }
     }
   }
   if (any) u.known = true;

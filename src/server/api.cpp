@@ -375,7 +375,7 @@ net::awaitable<void> answer_whole(Session& s, Call& call, const Request& req, In
   // answer they produced, or what comes on top of the routed call.
   const double stage_spent = st.route ? st.route->spent_usd : 0;
   double cost = st.stage_answered || out.sse ? stage_spent
-                                             : stage_spent + (dep ? cost_usd(out.usage, dep->input_price, dep->output_price) : 0);
+                                             : stage_spent + (dep ? cost_usd(out.usage, dep->prices()) : 0);
   record_usage(st, out.usage, cost);
   double over = overhead_ms(call, st, Clock::now());
   call.add_header("x-switchyard-overhead-ms", fixed(over, 3));
@@ -462,7 +462,7 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
   const auto* dep = st.trace.deployment_config;
   const double stage_spent = st.route ? st.route->spent_usd : 0;
   const Usage usage = out.stream->usage();
-  record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->input_price, dep->output_price) : 0));
+  record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->prices()) : 0));
   st.trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
   log.rec.overhead_ms = overhead_ms(call, st, Clock::now());
   out.stream.reset();  // close the upstream before logging

@@ -43,6 +43,29 @@ models:
   EXPECT_EQ(c->providers[0].mock.latency, Millis(20));
 }
 
+TEST(ConfigTest, PromptCachePricesDefaultByProviderType) {
+  Diagnostics d;
+  auto c = load(R"(
+providers:
+  - {name: oai, type: openai, base_url: "https://api.openai.com/v1"}
+  - {name: ant, type: anthropic, base_url: "https://api.anthropic.com"}
+models:
+  - {name: a, provider: oai, input_price: 2.0, output_price: 8}
+  - {name: b, provider: ant, input_price: 3.0, output_price: 15}
+  - {name: c, provider: oai, input_price: 2.0, output_price: 8, cached_input_price: 0.2, cache_write_price: 2.5}
+)", d);
+  ASSERT_TRUE(c) << (d.errors().empty() ? "" : d.errors()[0]);
+  const auto& a = c->find_model("a")->deployments[0];
+  EXPECT_DOUBLE_EQ(a.cached_input_price, 1.0);
+  EXPECT_DOUBLE_EQ(a.cache_write_price, 2.0);
+  const auto& b = c->find_model("b")->deployments[0];
+  EXPECT_DOUBLE_EQ(b.cached_input_price, 0.3);
+  EXPECT_DOUBLE_EQ(b.cache_write_price, 3.75);
+  const auto& cc = c->find_model("c")->deployments[0];
+  EXPECT_DOUBLE_EQ(cc.cached_input_price, 0.2);
+  EXPECT_DOUBLE_EQ(cc.cache_write_price, 2.5);
+}
+
 TEST(ConfigTest, HostileDocumentsAreConfigErrorsNotCrashes) {
   // Flow and block nesting far beyond any real config, aliases that multiply, and a huge file.
   std::vector<std::string> docs = {std::string(100'000, '[') + std::string(100'000, ']'),

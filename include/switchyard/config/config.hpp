@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "switchyard/config/node.hpp"
+#include "switchyard/core/usage.hpp"
 
 namespace sy::config {
 
@@ -92,6 +93,9 @@ struct DeploymentConfig {
   std::string upstream_model;      ///< model id sent upstream
   double input_price = 0;          ///< USD per 1M input tokens
   double output_price = 0;         ///< USD per 1M output tokens
+  double cached_input_price = 0;   ///< USD per 1M tokens read from the prompt cache (default by provider type)
+  double cache_write_price = 0;    ///< USD per 1M tokens written to it (default by provider type)
+  Prices prices() const { return {input_price, output_price, cached_input_price, cache_write_price}; }
   std::int64_t context_window = 0; ///< 0: unknown
   std::optional<std::int64_t> rpm, tpm, max_concurrent;
   double weight = 1;

@@ -71,7 +71,7 @@ class StreamTranslator {
   std::vector<int> tool_block_;  // OpenAI tool_calls index -> Anthropic block index
   std::vector<std::string> tool_ids_;
   std::string stop_reason_;
-  std::int64_t prompt_tokens_ = 0, completion_tokens_ = 0, cached_tokens_ = 0;
+  std::int64_t prompt_tokens_ = 0, completion_tokens_ = 0, cached_tokens_ = 0, cache_write_tokens_ = 0;
   bool usage_seen_ = false;
   std::optional<Error> error_;
 };

@@ -323,7 +323,7 @@ class CascadeStage final : public Stage {
       co_return c;
     }
     c.usage = out->usage;
-    if (const auto* dep = c.trace.deployment_config) c.cost = cost_usd(c.usage, dep->input_price, dep->output_price);
+    if (const auto* dep = c.trace.deployment_config) c.cost = cost_usd(c.usage, dep->prices());
     // The answer passed the JSON guard in the step's decoder.
     c.body = Json::parse(out->body, nullptr, false);
     if (c.body.is_discarded() || !c.body.contains("choices") || !c.body["choices"].is_array() ||
@@ -506,7 +506,7 @@ class CascadeStage final : public Stage {
         r.error = std::move(more).error();
         Usage seen{ctx.features.prompt_tokens(),
                    static_cast<std::int64_t>(std::max(scan.tokens.size(), scan.content_chunks)), 0, false};
-        if (dep) r.cost = cost_usd(seen, dep->input_price, dep->output_price);
+        if (dep) r.cost = cost_usd(seen, dep->prices());
         co_return r;
       }
       scan.feed(std::string_view(held).substr(from));
@@ -542,7 +542,7 @@ class CascadeStage final : public Stage {
       used = Usage{ctx.features.prompt_tokens(),
                    static_cast<std::int64_t>(std::max(scan.tokens.size(), scan.content_chunks)), 0, false};
     }
-    if (dep) r.cost = cost_usd(used, dep->input_price, dep->output_price);
+    if (dep) r.cost = cost_usd(used, dep->prices());
     co_return r;  // dropping the stream closes the upstream connection
   }
 

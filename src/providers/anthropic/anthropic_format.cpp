@@ -162,6 +162,7 @@ void TokenCounts::store(Usage& u) const {
   if (!seen) return;
   u.prompt_tokens = input + cache_read + cache_creation;
   u.cached_tokens = cache_read;
+  u.cache_write_tokens = cache_creation;
   u.completion_tokens = output;
   u.known = true;
 }

@@ -7,7 +7,11 @@ namespace sy::providers::chat {
 std::string openai_usage_json(const Usage& u) {
   return R"({"prompt_tokens":)" + std::to_string(u.prompt_tokens) + R"(,"completion_tokens":)" +
          std::to_string(u.completion_tokens) + R"(,"total_tokens":)" + std::to_string(u.prompt_tokens + u.completion_tokens) +
-         R"(,"prompt_tokens_details":{"cached_tokens":)" + std::to_string(u.cached_tokens) + "}}";
+         R"(,"prompt_tokens_details":{"cached_tokens":)" + std::to_string(u.cached_tokens) +
+         // Not an OpenAI field: cache writes (Anthropic, Bedrock) carried through the internal shape so
+         // they can be priced and reported to Anthropic-format clients. OpenAI clients ignore it.
+         (u.cache_write_tokens > 0 ? R"(,"cache_write_tokens":)" + std::to_string(u.cache_write_tokens) : std::string()) +
+         "}}";
 }
 
 void ChunkWriter::start(std::string_view id, std::string_view model, std::int64_t created) {

@@ -193,7 +193,8 @@ std::int64_t int_member(const json::Object& o, std::string_view key) {
 void read_usage(const json::Object& u, Usage& usage) {
   auto count = [&](std::string_view key) { return std::clamp<std::int64_t>(int_member(u, key), 0, kMaxTokenCount); };
   std::int64_t cache_read = count("cacheReadInputTokens");
-  usage.prompt_tokens = count("inputTokens") + cache_read + count("cacheWriteInputTokens");
+  usage.cache_write_tokens = count("cacheWriteInputTokens");
+  usage.prompt_tokens = count("inputTokens") + cache_read + usage.cache_write_tokens;
   usage.completion_tokens = count("outputTokens");
   usage.cached_tokens = cache_read;
   usage.known = true;

@@ -294,7 +294,7 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
       }
     }
   }
-  std::int64_t prompt = 0, completion = 0, cached = 0;
+  std::int64_t prompt = 0, completion = 0, cached = 0, written = 0;
   if (const Json* u = member(in, "usage")) {
     auto num = [](const Json& o, const char* k) -> std::int64_t {
       const Json* v = member(o, k);
@@ -302,7 +302,10 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
     };
     prompt = num(*u, "prompt_tokens");
     completion = num(*u, "completion_tokens");
-    if (const Json* d = member(*u, "prompt_tokens_details")) cached = num(*d, "cached_tokens");
+    if (const Json* d = member(*u, "prompt_tokens_details")) {
+      cached = num(*d, "cached_tokens");
+      written = num(*d, "cache_write_tokens");
+    }
   }
   Json out = Json::object();
   out["id"] = str(in, "id");
@@ -313,9 +316,10 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
   out["stop_reason"] = anthropic::anthropic_stop_reason(str(choice, "finish_reason"));
   out["stop_sequence"] = nullptr;
   cached = std::min(cached, prompt);
-  out["usage"] = Json{{"input_tokens", prompt - cached},
+  written = std::min(written, prompt - cached);
+  out["usage"] = Json{{"input_tokens", prompt - cached - written},
                       {"output_tokens", completion},
-                      {"cache_creation_input_tokens", 0},
+                      {"cache_creation_input_tokens", written},
                       {"cache_read_input_tokens", cached}};
   return dump(out);
 }
@@ -362,7 +366,9 @@ void StreamTranslator::close(std::string& out) {
   Json usage = Json{{"output_tokens", completion_tokens_}};
   if (usage_seen_) {
     const std::int64_t cached = std::min(cached_tokens_, prompt_tokens_);
-    usage["input_tokens"] = prompt_tokens_ - cached;
+    const std::int64_t written = std::min(cache_write_tokens_, prompt_tokens_ - cached);
+    usage["input_tokens"] = prompt_tokens_ - cached - written;
+    usage["cache_creation_input_tokens"] = written;
     usage["cache_read_input_tokens"] = cached;
   }
   out += sse_event("message_delta", dump(Json{{"type", "message_delta"},
@@ -394,7 +400,10 @@ void StreamTranslator::on_data(std::string_view data, std::string& out) {
       prompt_tokens_ = count(int_member(*uo, "prompt_tokens"));
       completion_tokens_ = count(int_member(*uo, "completion_tokens"));
       if (const auto* d = uo->find("prompt_tokens_details"); d && d->type == json::Type::object) {
-        if (auto dobj = json::scan_object(d->value)) cached_tokens_ = count(int_member(*dobj, "cached_tokens"));
+        if (auto dobj = json::scan_object(d->value)) {
+          cached_tokens_ = count(int_member(*dobj, "cached_tokens"));
+          cache_write_tokens_ = count(int_member(*dobj, "cache_write_tokens"));
+        }
       }
       usage_seen_ = true;
     }
