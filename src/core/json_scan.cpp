@@ -38,6 +38,7 @@ class Scanner {
   const std::string& error() const { return err_; }
   Failure failure() const { return failure_; }
   const std::string& duplicate() const { return duplicate_; }
+  bool saw_cache_control() const { return saw_cache_control_; }
   int max_depth() const { return max_depth_; }
   /// Where decoded top-level keys live (the Object being built), instead of the thread's scratch.
   void keep_decoded_keys_in(std::vector<std::unique_ptr<std::string>>* store) { top_store_ = store; }
@@ -100,6 +101,7 @@ class Scanner {
           key = t_decoded.back();
         }
       }
+      if (key == "cache_control") saw_cache_control_ = true;
       // Duplicates: compared as they come while the object is small, by sorting at its end otherwise.
       const size_t n = t_keys.size() - keys_from;
       if (n < kLinearKeys) {
@@ -292,6 +294,7 @@ class Scanner {
   std::string err_;
   Failure failure_ = Failure::syntax;
   std::string duplicate_;
+  bool saw_cache_control_ = false;
 };
 
 Error syntax_error(const Scanner& sc) {
@@ -382,6 +385,7 @@ Result<Object> scan_object(std::string_view text, const Limits& limits) {
   }
   obj.fields.reserve(12);
   if (!sc.object(&obj.fields, 1)) return syntax_error(sc);
+  obj.saw_cache_control = sc.saw_cache_control();
   sc.skip_ws();
   if (!sc.at_end()) {
     sc.fail("unexpected data after the JSON value");

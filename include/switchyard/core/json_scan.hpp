@@ -48,6 +48,9 @@ struct Object {
   const Field* find(std::string_view key) const;
   /// Decoded keys that differ from their raw text (rare: a key written with escapes).
   std::vector<std::unique_ptr<std::string>> decoded_keys;
+  /// A `cache_control` key appears at some depth (a prompt-cache breakpoint that providers other than
+  /// Anthropic's refuse): noted while scanning, so forwarding need not search the body for it.
+  bool saw_cache_control = false;
 };
 
 /// Validates `text` as one JSON document whose root is an object and returns its top-level members.

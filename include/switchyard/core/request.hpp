@@ -50,6 +50,8 @@ class Request {
   /// Raw JSON of the `switchyard` extension object, empty when absent. Stripped before forwarding.
   std::string_view extension() const { return extension_; }
   bool has_tools() const { return has_tools_; }
+  /// Some message part or tool carries a `cache_control` prompt-cache breakpoint.
+  bool has_cache_control() const { return fields_.saw_cache_control; }
   /// `response_format.type` when present ("json_object", "json_schema", "text").
   const std::string& response_format() const { return response_format_; }
   std::optional<double> temperature() const { return temperature_; }

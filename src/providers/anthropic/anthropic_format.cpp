@@ -28,7 +28,7 @@ Error option_error(const config::ProviderConfig& p, std::string_view key, std::s
                                               std::string(expected));
 }
 
-Json content_block(const Block& b) {
+Json content_block_of(const Block& b) {
   switch (b.kind) {
     case Block::Kind::text:
       return Json{{"type", "text"}, {"text", b.text}};
@@ -45,6 +45,12 @@ Json content_block(const Block& b) {
   return Json::object();
 }
 
+Json content_block(const Block& b) {
+  Json j = content_block_of(b);
+  if (!b.cache_control.is_null()) j["cache_control"] = b.cache_control;  // a prompt-cache breakpoint
+  return j;
+}
+
 Result<std::string> build_body(const Request& request, const EncodeOptions& options) {
   auto read = chat::read_chat_input(request);
   if (!read) return std::move(read).error();
@@ -53,17 +59,22 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
 
   Json body = Json::object();
   body["model"] = options.deployment.upstream_model;
-  if (in.system.size() == 1) {
-    body["system"] = in.system.front();
+  bool system_cached = std::any_of(in.system.begin(), in.system.end(), [](const auto& s) { return !s.cache_control.is_null(); });
+  if (in.system.size() == 1 && !system_cached) {
+    body["system"] = in.system.front().text;
   } else if (!in.system.empty()) {
     Json blocks = Json::array();
-    for (auto& s : in.system) blocks.push_back(Json{{"type", "text"}, {"text", s}});
+    for (auto& s : in.system) {
+      Json block = Json{{"type", "text"}, {"text", s.text}};
+      if (!s.cache_control.is_null()) block["cache_control"] = s.cache_control;
+      blocks.push_back(std::move(block));
+    }
     body["system"] = std::move(blocks);
   }
   Json messages = Json::array();
   for (const auto& turn : in.turns) {
     Json content;
-    if (turn.blocks.size() == 1 && turn.blocks.front().kind == Block::Kind::text) {
+    if (turn.blocks.size() == 1 && turn.blocks.front().kind == Block::Kind::text && turn.blocks.front().cache_control.is_null()) {
       content = turn.blocks.front().text;
     } else {
       content = Json::array();
@@ -97,6 +108,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
       Json tool = Json{{"name", t.name}};
       if (!t.description.empty()) tool["description"] = t.description;
       tool["input_schema"] = t.schema;
+      if (!t.cache_control.is_null()) tool["cache_control"] = t.cache_control;
       tools.push_back(std::move(tool));
     }
     body["tools"] = std::move(tools);

@@ -25,6 +25,23 @@ Block text_block(std::string text, std::string field) {
   return b;
 }
 
+// The `cache_control` of a part or tool, or null.
+Json cache_of(const Json& obj) {
+  const Json* c = member(obj, "cache_control");
+  return c && c->is_object() ? *c : Json();
+}
+
+// The cache breakpoint of a text-only content value: its last part's, when it is an array.
+Json last_cache_of(const Json& content) {
+  Json found;
+  if (content.is_array()) {
+    for (const auto& part : content) {
+      if (auto c = cache_of(part); !c.is_null()) found = std::move(c);
+    }
+  }
+  return found;
+}
+
 // Text of a content value that may only hold text: a string or an array of text parts.
 Result<std::string> text_only(const Json& content, const std::string& field) {
   if (content.is_string()) return content.get<std::string>();
@@ -103,6 +120,7 @@ Status user_blocks(const Json& content, const std::string& field, std::vector<Bl
     } else {
       return field_error(pf + ".type", "content part type '" + type + "' is not supported by this provider");
     }
+    out.back().cache_control = cache_of(part);
   }
   return ok_status();
 }
@@ -112,6 +130,7 @@ Status assistant_blocks(const Json& msg, const std::string& field, std::vector<B
     auto text = text_only(*content, field + ".content");
     if (!text) return std::move(text).error();
     out.push_back(text_block(std::move(*text), field + ".content"));
+    out.back().cache_control = last_cache_of(*content);
   }
   const Json* calls = member(msg, "tool_calls");
   if (!calls) return ok_status();
@@ -169,6 +188,7 @@ Status read_tools(const Json& body, ChatInput& in) {
       const Json* params = member(*fn, "parameters");
       if (params && !params->is_object()) return field_error(tf + ".function.parameters", "expected a JSON Schema object");
       spec.schema = params ? *params : Json{{"type", "object"}, {"properties", Json::object()}};
+      spec.cache_control = cache_of(t);
       in.tools.push_back(std::move(spec));
     }
   }
@@ -268,7 +288,7 @@ Result<ChatInput> read_chat_input(const Request& request) {
     if (role == "system" || role == "developer") {
       auto text = text_only(content ? *content : Json(), mf + ".content");
       if (!text) return std::move(text).error();
-      if (!text->empty()) in.system.push_back(std::move(*text));
+      if (!text->empty()) in.system.push_back(SystemText{std::move(*text), last_cache_of(content ? *content : Json())});
       continue;
     }
     if (role == "user") {
@@ -287,6 +307,7 @@ Result<ChatInput> read_chat_input(const Request& request) {
       auto text = text_only(content ? *content : Json(), mf + ".content");
       if (!text) return std::move(text).error();
       b.text = std::move(*text);
+      b.cache_control = last_cache_of(content ? *content : Json());
       blocks.push_back(std::move(b));
       append_turn(in.turns, false, std::move(blocks));
     } else {

@@ -28,6 +28,13 @@ struct Block {
   std::string name;        ///< tool_use: function name
   Json input;              ///< tool_use: the arguments as a JSON object
   std::string field;       ///< where it came from ("messages[2].content[1]"), for errors downstream
+  Json cache_control;      ///< a prompt-cache breakpoint after this block ({"type":"ephemeral",...}), or null
+};
+
+/// One system or developer message's text, with its prompt-cache breakpoint (null when none).
+struct SystemText {
+  std::string text;
+  Json cache_control;
 };
 
 /// One turn of the conversation. Consecutive messages of the same role are merged into one turn;
@@ -41,10 +48,11 @@ struct ToolSpec {
   std::string name;
   std::string description;
   Json schema;  ///< JSON Schema of the arguments; {"type":"object","properties":{}} when absent
+  Json cache_control;  ///< a prompt-cache breakpoint after this tool, or null
 };
 
 struct ChatInput {
-  std::vector<std::string> system;  ///< system and developer messages, in order
+  std::vector<SystemText> system;  ///< system and developer messages, in order
   std::vector<Turn> turns;
   std::vector<ToolSpec> tools;
   std::string tool_choice;           ///< "", "auto", "none", "required" or "function"
@@ -59,6 +67,9 @@ struct ChatInput {
 };
 
 /// Reads a chat request. Errors are bad_request naming the offending field ("messages[1].content[0]").
+/// Prompt-cache breakpoints ride on content parts and tools as Anthropic-style `cache_control` members
+/// (the convention OpenAI-format clients use for Anthropic models); the last one of a message's parts
+/// marks its block.
 Result<ChatInput> read_chat_input(const Request& request);
 
 /// The "unsupported endpoint" error for formats that only translate chat: retryable, so a model with

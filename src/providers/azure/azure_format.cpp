@@ -112,7 +112,7 @@ Result<UpstreamRequest> AzureFormat::encode(const Request& request, const Encode
   up.headers.push_back({"content-type", "application/json"});
   if (!p.api_key.empty()) up.headers.push_back({"api-key", p.api_key});
   for (const auto& [k, v] : p.headers) up.headers.push_back({k, v});
-  std::vector<json::Edit> edits;
+  std::vector<json::Edit> edits = cache_control_removed(request);
   if (options.stream_usage) {
     if (auto e = stream_usage_edit(request)) edits.push_back(std::move(*e));
   }

@@ -95,6 +95,12 @@ Result<Json> content_block(const Block& b, size_t& documents) {
   return Json::object();
 }
 
+// Converse marks a prompt-cache breakpoint with a block of its own after the cached content.
+const Json& cache_point() {
+  static const Json point = Json{{"cachePoint", {{"type", "default"}}}};
+  return point;
+}
+
 Result<std::string> build_body(const Request& request, const EncodeOptions& options) {
   auto read = chat::read_chat_input(request);
   if (!read) return std::move(read).error();
@@ -110,6 +116,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
       auto block = content_block(b, documents);
       if (!block) return std::move(block).error();
       content.push_back(std::move(*block));
+      if (!b.cache_control.is_null()) content.push_back(cache_point());
       has_tool_blocks |= b.kind == Block::Kind::tool_use || b.kind == Block::Kind::tool_result;
     }
     messages.push_back(Json{{"role", turn.assistant ? "assistant" : "user"}, {"content", std::move(content)}});
@@ -117,7 +124,10 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
   body["messages"] = std::move(messages);
   if (!in.system.empty()) {
     Json system = Json::array();
-    for (auto& s : in.system) system.push_back(Json{{"text", s}});
+    for (auto& s : in.system) {
+      system.push_back(Json{{"text", s.text}});
+      if (!s.cache_control.is_null()) system.push_back(cache_point());
+    }
     body["system"] = std::move(system);
   }
 
@@ -147,6 +157,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
       if (!t.description.empty()) spec["description"] = t.description;
       spec["inputSchema"] = Json{{"json", t.schema}};
       tools.push_back(Json{{"toolSpec", std::move(spec)}});
+      if (!t.cache_control.is_null()) tools.push_back(cache_point());
     }
     Json config = Json{{"tools", std::move(tools)}};
     if (in.tool_choice == "auto") config["toolChoice"] = Json{{"auto", Json::object()}};

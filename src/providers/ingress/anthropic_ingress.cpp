@@ -33,6 +33,15 @@ std::string str(const Json& obj, const char* key) {
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// Prompt-cache breakpoints travel on the chat parts and tools they follow, as `cache_control`
+// members (the convention of OpenAI-format clients of Anthropic models); Anthropic and Bedrock egress
+// turn them back into breakpoints, other providers drop them.
+void keep_cache(const Json& from, Json& to) {
+  if (const Json* c = member(from, "cache_control"); c && c->is_object()) to["cache_control"] = *c;
+}
+
+bool has_cache(const Json& block) { return member(block, "cache_control") != nullptr; }
+
 // Text of `system` or of a tool_result's content: a string or an array of text blocks (images are
 // collected into `images` when given, else refused).
 Result<std::string> text_of(const Json& content, const std::string& field, Json* images = nullptr) {
@@ -94,17 +103,26 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
   std::string text;                 // assistant: joined text
   Json tool_calls = Json::array();  // assistant
   Json tool_messages = Json::array();
+  Json assistant_cache = Json::object();  // {"cache_control": ...} of the assistant's text, when it has one
   bool only_text = true;
   for (size_t i = 0; i < content->size(); ++i) {
     const Json& b = (*content)[i];
     std::string bf = field + ".content[" + std::to_string(i) + "]";
     std::string type = str(b, "type");
     if (type == "text") {
-      if (role == "assistant") text += str(b, "text");
-      else parts.push_back(Json{{"type", "text"}, {"text", str(b, "text")}});
+      if (role == "assistant") {
+        text += str(b, "text");
+        if (has_cache(b)) keep_cache(b, assistant_cache);
+      } else {
+        Json part = Json{{"type", "text"}, {"text", str(b, "text")}};
+        keep_cache(b, part);
+        only_text = only_text && !has_cache(b);
+        parts.push_back(std::move(part));
+      }
     } else if ((type == "image" || type == "document") && role == "user") {
       auto part = media_part(b, bf);
       if (!part) return std::move(part).error();
+      keep_cache(b, *part);
       parts.push_back(std::move(*part));
       only_text = false;
     } else if (type == "tool_use" && role == "assistant") {
@@ -127,7 +145,13 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
           only_text = false;
         }
       }
-      tool_messages.push_back(Json{{"role", "tool"}, {"tool_call_id", str(b, "tool_use_id")}, {"content", result}});
+      Json tool_content = result;
+      if (has_cache(b)) {
+        Json part = Json{{"type", "text"}, {"text", result}};
+        keep_cache(b, part);
+        tool_content = Json::array({std::move(part)});
+      }
+      tool_messages.push_back(Json{{"role", "tool"}, {"tool_call_id", str(b, "tool_use_id")}, {"content", std::move(tool_content)}});
     } else if (type == "thinking" || type == "redacted_thinking") {
       // Reasoning from an earlier turn has no OpenAI request counterpart.
     } else {
@@ -139,6 +163,9 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
   if (role == "assistant") {
     if (text.empty() && tool_calls.empty()) return ok_status();
     Json m = Json{{"role", "assistant"}, {"content", text.empty() ? Json(nullptr) : Json(text)}};
+    if (!text.empty() && assistant_cache.contains("cache_control")) {
+      m["content"] = Json::array({Json{{"type", "text"}, {"text", text}, {"cache_control", assistant_cache["cache_control"]}}});
+    }
     if (!tool_calls.empty()) m["tool_calls"] = std::move(tool_calls);
     out.push_back(std::move(m));
   } else if (!parts.empty()) {
@@ -163,7 +190,9 @@ Status translate_tools(const Json& in, Json& out) {
       if (auto d = str(t, "description"); !d.empty()) fn["description"] = d;
       const Json* schema = member(t, "input_schema");
       fn["parameters"] = schema && schema->is_object() ? *schema : Json{{"type", "object"}, {"properties", Json::object()}};
-      list.push_back(Json{{"type", "function"}, {"function", std::move(fn)}});
+      Json entry = Json{{"type", "function"}, {"function", std::move(fn)}};
+      keep_cache(t, entry);
+      list.push_back(std::move(entry));
     }
     out["tools"] = std::move(list);
   }
@@ -221,7 +250,18 @@ Result<std::string> to_openai_request(std::string_view anthropic_body, const jso
   if (const Json* system = member(in, "system")) {
     auto text = text_of(*system, "system");
     if (!text) return std::move(text).error();
-    if (!text->empty()) messages.push_back(Json{{"role", "system"}, {"content", std::move(*text)}});
+    if (system->is_array() && std::any_of(system->begin(), system->end(), has_cache)) {
+      // Cached system blocks stay blocks, each with its breakpoint.
+      Json parts = Json::array();
+      for (const auto& b : *system) {
+        Json part = Json{{"type", "text"}, {"text", str(b, "text")}};
+        keep_cache(b, part);
+        parts.push_back(std::move(part));
+      }
+      messages.push_back(Json{{"role", "system"}, {"content", std::move(parts)}});
+    } else if (!text->empty()) {
+      messages.push_back(Json{{"role", "system"}, {"content", std::move(*text)}});
+    }
   }
   const Json* msgs = member(in, "messages");
   if (!msgs || !msgs->is_array() || msgs->empty()) return field_error("messages", "expected a non-empty array");

@@ -1,6 +1,7 @@
 #include "providers/openai/openai_format.hpp"
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/providers/sse.hpp"
@@ -17,6 +18,39 @@ std::optional<json::Edit> stream_usage_edit(const Request& request) {
   return json::Edit{"stream_options", std::string(R"({"include_usage":true})")};
 }
 
+std::vector<json::Edit> cache_control_removed(const Request& request) {
+  std::vector<json::Edit> edits;
+  if (!request.has_cache_control()) return edits;
+  // Breakpoints sit on messages, their content parts and tools (chat_input.hpp); OpenAI-compatible
+  // servers refuse the unknown member, and cache prefixes on their own.
+  auto strip = [](nlohmann::ordered_json& list) {
+    for (auto& item : list) {
+      if (!item.is_object()) continue;
+      item.erase("cache_control");
+      for (const char* inner : {"content", "function"}) {
+        auto it = item.find(inner);
+        if (it == item.end()) continue;
+        if (it->is_object()) it->erase("cache_control");
+        if (it->is_array()) {
+          for (auto& part : *it) {
+            if (part.is_object()) part.erase("cache_control");
+          }
+        }
+      }
+    }
+  };
+  for (const char* key : {"messages", "tools"}) {
+    const json::Field* f = request.fields().find(key);
+    if (!f || f->type != json::Type::array || f->value.find("cache_control") == std::string_view::npos) continue;
+    // Part of the client's body, which passed the JSON guard.
+    auto list = nlohmann::ordered_json::parse(f->value, nullptr, false);
+    if (!list.is_array()) continue;
+    strip(list);
+    edits.push_back(json::Edit{key, list.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)});
+  }
+  return edits;
+}
+
 Result<UpstreamRequest> OpenAIFormat::encode(const Request& request, const EncodeOptions& options) const {
   UpstreamRequest up;
   up.target = options.provider.url.base_path + std::string(endpoint_path(request.endpoint()));
@@ -24,7 +58,7 @@ Result<UpstreamRequest> OpenAIFormat::encode(const Request& request, const Encod
   up.headers.push_back({"content-type", "application/json"});
   if (!options.provider.api_key.empty()) up.headers.push_back({"authorization", "Bearer " + options.provider.api_key});
   for (const auto& [k, v] : options.provider.headers) up.headers.push_back({k, v});
-  std::vector<json::Edit> edits;
+  std::vector<json::Edit> edits = cache_control_removed(request);
   if (options.stream_usage) {
     if (auto e = stream_usage_edit(request)) edits.push_back(std::move(*e));
   }

@@ -31,6 +31,10 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   SseParser parser_;
 };
 
+/// Edits that drop prompt-cache breakpoints (`cache_control` on messages, parts and tools) from the
+/// forwarded body: OpenAI-compatible servers refuse the member. Empty when the request has none.
+std::vector<json::Edit> cache_control_removed(const Request& request);
+
 /// The `stream_options` edit that asks for usage, preserving other stream options.
 std::optional<json::Edit> stream_usage_edit(const Request& request);
 
