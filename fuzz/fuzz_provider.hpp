@@ -23,7 +23,11 @@
 #include "switchyard/core/request.hpp"
 #include "switchyard/providers/wire_format.hpp"
 
+// Everything below depends on SY_FUZZ_PROVIDER_TYPE and the target kind, so it has internal linkage: the
+// replay test (fuzz/replay_main.cpp) links all 18 provider targets into one executable, where shared
+// inline definitions with different bodies would be an ODR violation (one format's code for every target).
 namespace sy::fuzz {
+namespace {
 
 using providers::Headers;
 using providers::WireFormat;
@@ -164,6 +168,7 @@ inline int fuzz_one(std::string_view in) {
 #error "define SY_FUZZ_RESPONSE, SY_FUZZ_STREAM or SY_FUZZ_CLASSIFY"
 #endif
 
+}  // namespace
 }  // namespace sy::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

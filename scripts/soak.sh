@@ -11,8 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--asan" ]]; then
   shift
-  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo TARGET=switchyard scripts/build.sh -DSWITCHYARD_SANITIZE=ON \
-    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+  # The same configuration as scripts/test-sanitize.sh, so the two share build-asan/ without rebuilding.
+  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo TARGET=switchyard scripts/build.sh -DSWITCHYARD_TESTS=ON \
+    -DSWITCHYARD_SANITIZE=ON "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-Og -g1 -DNDEBUG"
   reports=$(mktemp -d)
   export SWITCHYARD_BIN=build-asan/switchyard
   export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/report:halt_on_error=1"

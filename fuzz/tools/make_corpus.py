@@ -112,6 +112,38 @@ for r in anthropic_requests + mjs_bodies:
     if isinstance(r, dict) and "model" in r:
         add("anthropic_ingress_request", compact(r))
 add("anthropic_ingress_request", '{"model":"c","max_tokens":10,"system":[{"type":"text","text":"s"}],"stream":true,"metadata":{"user_id":"u"},"tools":[{"name":"t","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"t"},"messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]},{"role":"assistant","content":[{"type":"tool_use","id":"i","name":"t","input":{"a":1}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"i","content":[{"type":"text","text":"r"}]}]}]}')
+# Escaped-key smuggling: a key spelled with \u escapes is the same key once decoded, so beside its plain
+# spelling it is a repeated key (to be refused), and alone it must act as the plain key. Each shape with
+# the escaped duplicate after and before the plain one: model, messages (carrying a card number a rule or
+# detector looks for), the switchyard extension (also alone), and a message's content (nested).
+CARD = "my card is 4111 1111 1111 1111"
+
+
+def smuggling_seeds(head):
+    """head: the members before "messages", starting with "model":"m"."""
+    other = head.replace('"model":"m"', "").strip(",")
+    msgs = '"messages":[{"role":"user","content":"hi"}]'
+    card = '"mess\\u0061ges":[{"role":"user","content":"' + CARD + '"}]'
+    sw, sw_esc = '"switchyard":{"router":"cheap"}', '"switchy\\u0061rd":{"router":"premium"}'
+
+    def obj(*members):
+        return "{" + ",".join(m for m in members if m) + "}"
+
+    return [obj('"model":"m"', '"mod\\u0065l":"x"', other, msgs), obj('"mod\\u0065l":"x"', '"model":"m"', other, msgs),
+            obj(head, msgs, card), obj(head, card, msgs),
+            obj(head, msgs, sw_esc), obj(head, sw, msgs, sw_esc), obj(head, sw_esc, msgs, sw),
+            obj(head, '"messages":[{"role":"user","content":"hi","c\\u006fntent":"' + CARD + '"}]'),
+            obj(head, '"messages":[{"role":"user","c\\u006fntent":"' + CARD + '","content":"hi"}]')]
+
+
+for seed in smuggling_seeds('"model":"m"'):
+    add("request_parse", seed)
+for seed in smuggling_seeds('"model":"m","max_tokens":16'):
+    add("anthropic_ingress_request", seed)
+# Anthropic content blocks: a duplicate "text" in a block.
+add("anthropic_ingress_request", '{"model":"m","max_tokens":16,"messages":[{"role":"user","content":[{"type":"text","text":"hi","t\\u0065xt":"' + CARD + '"}]}]}')
+add("anthropic_ingress_request", '{"model":"m","max_tokens":16,"messages":[{"role":"user","content":[{"type":"text","t\\u0065xt":"' + CARD + '","text":"hi"}]}]}')
+
 for i, b in enumerate(openai_bodies):
     if b is not None:
         add("anthropic_ingress_response", bytes([i]) + compact(b).encode())

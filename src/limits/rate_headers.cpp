@@ -1,5 +1,6 @@
 #include "switchyard/limits/rate_headers.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
@@ -38,7 +39,7 @@ std::optional<std::chrono::milliseconds> parse_go_duration(std::string_view s) {
   while (i < s.size()) {
     double v = 0;
     auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
-    if (ec != std::errc() || v < 0) return std::nullopt;
+    if (ec != std::errc() || !(v >= 0)) return std::nullopt;  // negative or NaN
     i = static_cast<size_t>(p - s.data());
     size_t u = i;
     while (u < s.size() && ((s[u] >= 'a' && s[u] <= 'z'))) ++u;
@@ -150,7 +151,7 @@ LearnedLimits parse_rate_headers(const Headers& headers, std::int64_t now_unix_m
       if (l.retry_after) continue;  // retry-after-ms is more precise
       double secs = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
-      if (ec == std::errc() && p == v.data() + v.size() && secs >= 0) {
+      if (ec == std::errc() && p == v.data() + v.size() && secs >= 0 && secs == secs) {
         l.retry_after = milliseconds(static_cast<std::int64_t>(std::ceil(std::min(secs * 1000, 86'400'000.0))));
       } else if (auto t = parse_http_date_ms(v)) {
         l.retry_after = milliseconds(std::max<std::int64_t>(0, *t - now_unix_ms));
@@ -187,6 +188,12 @@ LearnedLimits parse_rate_headers(const Headers& headers, std::int64_t now_unix_m
       if (requests) max_opt(l.reset_requests, until(v));
       else max_opt(l.reset_tokens, until(v));
     }
+  }
+  // Every wait an upstream announces is bounded to a day: "reset at year 9999" must neither overflow
+  // the clock arithmetic it feeds nor take a deployment out for longer than a config reload would.
+  constexpr milliseconds kMaxWait{86'400'000};
+  for (auto* wait : {&l.retry_after, &l.reset_requests, &l.reset_tokens}) {
+    if (*wait) *wait = std::clamp(**wait, milliseconds(0), kMaxWait);
   }
   return l;
 }

@@ -17,6 +17,21 @@ TEST(RateHeadersTest, ParsesGoDurations) {
   EXPECT_FALSE(parse_go_duration("").has_value());
 }
 
+TEST(RateHeadersTest, AnnouncedWaitsAreBoundedToADay) {
+  // Found by review: NaN became a huge negative duration; a reset in year 9999 overflowed now + wait.
+  EXPECT_FALSE(parse_go_duration("nan").has_value());
+  EXPECT_FALSE(parse_go_duration("-1s").has_value());
+  auto l = parse_rate_headers({{"x-ratelimit-remaining-requests", "0"}, {"x-ratelimit-reset-requests", "9999-12-31T23:59:59Z"},
+                               {"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}},
+                              1'700'000'000'000);
+  ASSERT_TRUE(l.reset_requests.has_value());
+  EXPECT_EQ(*l.reset_requests, std::chrono::milliseconds(86'400'000));
+  ASSERT_TRUE(l.retry_after.has_value());
+  EXPECT_EQ(*l.retry_after, std::chrono::milliseconds(86'400'000));
+  auto ms = parse_rate_headers({{"retry-after-ms", "9223372036854775807"}}, 0);
+  EXPECT_EQ(*ms.retry_after, std::chrono::milliseconds(86'400'000));
+}
+
 TEST(RateHeadersTest, ParsesTimestamps) {
   EXPECT_EQ(parse_rfc3339_ms("1970-01-01T00:00:01Z"), 1000);
   EXPECT_EQ(parse_rfc3339_ms("2026-11-28T07:00:05.250Z"), 1795849205250);

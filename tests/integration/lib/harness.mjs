@@ -10,6 +10,40 @@ import path from 'node:path';
 export const BIN = process.env.SWITCHYARD_BIN ?? path.resolve(import.meta.dirname, '../../../build/switchyard');
 export const SOURCE_DIR = process.env.SWITCHYARD_SOURCE_DIR ?? path.resolve(import.meta.dirname, '../../..');
 
+// Sanitizer builds (build-asan, see tests/CMakeLists.txt): ASan and LSan write each report to
+// `<log_path>.switchyard.<pid>` (log_path from ASAN_OPTIONS); UBSan, a separate runtime with GCC, prints
+// to stderr. Every process started here is checked when it exits: a report fails the test (or hook) that
+// stopped it, and UBSan's text is saved next to ASan's files for the final `sanitizer_reports` test.
+const SANITIZER_LOG = /(?:^|:)log_path=([^:]+)/.exec(process.env.ASAN_OPTIONS ?? '')?.[1];
+const SANITIZER_TEXT = /ERROR: (?:AddressSanitizer|LeakSanitizer)|(?::\d+:\d+|<unknown>): runtime error: |SUMMARY: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)/;
+
+/** Records which test file started `proc`, so the final report names it. */
+function noteChild(proc, args) {
+  if (!SANITIZER_LOG || proc.pid === undefined) return;
+  fs.mkdirSync(path.dirname(SANITIZER_LOG), { recursive: true });
+  fs.appendFileSync(path.join(path.dirname(SANITIZER_LOG), 'children.log'),
+    `${proc.pid} ${path.relative(SOURCE_DIR, process.argv[1] ?? '?')} ${args.join(' ')}\n`);
+}
+
+/** Throws with the sanitizer reports of the exited child `pid` whose stdout+stderr was `output`, if any. */
+function checkSanitizerReports(pid, output) {
+  const reports = [];
+  if (SANITIZER_LOG) {
+    const dir = path.dirname(SANITIZER_LOG);
+    const prefix = `${path.basename(SANITIZER_LOG)}.${path.basename(BIN)}.`;
+    for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      if (f === `${prefix}${pid}`) reports.push(`${path.join(dir, f)}:\n${fs.readFileSync(path.join(dir, f), 'utf8')}`);
+    }
+  }
+  if (SANITIZER_TEXT.test(output)) {
+    reports.push(`output of pid ${pid}:\n${output}`);
+    if (SANITIZER_LOG) fs.writeFileSync(`${SANITIZER_LOG}.${path.basename(BIN)}-output.${pid}`, output);
+  }
+  if (reports.length) {
+    throw new Error(`sanitizer report from ${path.basename(BIN)} (pid ${pid}):\n${reports.join('\n')}`);
+  }
+}
+
 /** Writes `yaml` to a temp file and returns its path. */
 export function writeConfig(yaml) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-test-'));
@@ -28,6 +62,8 @@ export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  noteChild(proc, ['--config', file, ...args]);
+  const closed = once(proc, 'close');  // after 'exit', once stdout and stderr are drained
   let output = '';
   const onData = (d) => { output += d.toString(); };
   proc.stdout.on('data', onData);
@@ -37,7 +73,13 @@ export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
       const m = output.match(/listening on [\d.]+:(\d+)/);
       if (m) { cleanup(); resolve(Number(m[1])); }
     };
-    const onExit = (code) => { cleanup(); reject(new Error(`switchyard exited (${code}) before listening:\n${output}`)); };
+    const onExit = (code) => {
+      cleanup();
+      closed.then(() => {
+        checkSanitizerReports(proc.pid, output);
+        throw new Error(`switchyard exited (${code}) before listening:\n${output}`);
+      }).catch(reject);
+    };
     const cleanup = () => { proc.stdout.off('data', check); proc.stderr.off('data', check); proc.off('exit', onExit); };
     proc.stdout.on('data', check);
     proc.stderr.on('data', check);
@@ -45,6 +87,8 @@ export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
     check();
   });
   const exited = once(proc, 'exit');
+  let checked = false;
+  const checkOnce = () => { if (!checked) { checked = true; checkSanitizerReports(proc.pid, output); } };
   return {
     port,
     url: `http://127.0.0.1:${port}`,
@@ -60,11 +104,14 @@ export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
         proc.stdout.on('data', f);
       });
     },
+    /** Signals the process and resolves once it exited; throws when it left a sanitizer report. */
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, signal: proc.signalCode };
-      proc.kill(signal);
-      const [code, sig] = await exited;
-      return { code, signal: sig };
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill(signal);
+      }
+      await closed;
+      checkOnce();
+      return { code: proc.exitCode, signal: proc.signalCode };
     },
     exited,
   };
@@ -73,10 +120,12 @@ export async function startSwitchyard(yaml, { env = {}, args = [] } = {}) {
 /** Runs the binary to completion with args; resolves {code, stdout, stderr}. */
 export async function runSwitchyard(args, env = {}) {
   const proc = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  noteChild(proc, args);
   let stdout = '', stderr = '';
   proc.stdout.on('data', (d) => { stdout += d; });
   proc.stderr.on('data', (d) => { stderr += d; });
-  const [code] = await once(proc, 'exit');
+  const [code] = await once(proc, 'close');
+  checkSanitizerReports(proc.pid, stdout + stderr);
   return { code, stdout, stderr };
 }
 
