@@ -207,216 +207,246 @@ net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ct
   co_return out;
 }
 
-net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& ctx, const config::Config& config,
-                                                     const Request& request, const std::string& model_name,
-                                                     DispatchTrace& trace) const {
-  const auto& rel = config.reliability;
-  const config::ModelConfig* first = config.find_model(model_name);
-  if (!first) co_return Error::make(ErrorKind::not_found, "The model '" + model_name + "' does not exist.");
-  auto start = Clock::now();
-  auto deadline = start + rel.request_timeout;
-  auto wait_until_limit = start + rel.wait_for_recovery;
-  budget_->on_request(rel.retry_budget_ratio);
-
-  // Token estimates per counting method (exact for OpenAI models, else an estimate), computed lazily.
-  std::map<int, std::int64_t> prompt_tokens_by_method;
-  auto prompt_tokens = [&](const std::string& upstream_model) -> std::int64_t {
-    if (!counter_) return static_cast<std::int64_t>(request.payload().size() / 4);
-    auto mc = counter_->for_model(upstream_model);
-    int key = static_cast<int>(mc.method());
-    auto it = prompt_tokens_by_method.find(key);
-    if (it != prompt_tokens_by_method.end()) return it->second;
-    auto n = static_cast<std::int64_t>(mc.count_chat(request.messages()));
-    prompt_tokens_by_method[key] = n;
-    return n;
-  };
-  const std::int64_t completion_reserve = request.max_tokens().value_or(rel.default_max_tokens);
-  std::optional<std::int64_t> prompt_bound;  // never below the exact count, and free to compute
-  auto fits_for_sure = [&](std::int64_t window) {
-    if (!prompt_bound) prompt_bound = static_cast<std::int64_t>(tokenize::chat_tokens_upper_bound(request.messages()));
-    return *prompt_bound + completion_reserve <= window;
-  };
-
-  std::vector<const config::ModelConfig*> chain{first};
-  auto add_model = [&](const std::string& name, bool next) {
-    const auto* m = config.find_model(name);
-    if (!m || std::find(chain.begin(), chain.end(), m) != chain.end()) return;
-    if (next) chain.insert(chain.begin() + 1, m);
-    else chain.push_back(m);
-  };
-  for (const auto& f : first->fallbacks) add_model(f, false);
-
+/// The state of one request's failover: which models are in the chain, what was tried and skipped, and
+/// when something recovers. Lives for one dispatch() call, on its coroutine.
+struct Dispatcher::Failover {
+  const Dispatcher& d;
+  const config::Config& config;
+  const config::ReliabilityConfig& rel;
+  const Request& request;
+  DispatchTrace& trace;
+  Clock::time_point deadline;
+  Clock::time_point wait_until_limit;
+  std::vector<const config::ModelConfig*> chain;
   std::optional<Error> last;
   std::map<std::string, int> failures;  // per deployment id, this request
   std::set<std::string> skipped_seen;
   int attempts = 0;
   bool all_rate_limited = true;  // every skip so far was about limits, not health
   std::optional<Clock::time_point> earliest;
+  // Token estimates per counting method (exact for OpenAI models, else an estimate), computed lazily.
+  std::map<int, std::int64_t> prompt_tokens_by_method;
+  std::int64_t completion_reserve;
+  std::optional<std::int64_t> prompt_bound;  // never below the exact count, and free to compute
 
-  for (size_t mi = 0; mi < chain.size(); ++mi) {
-    const config::ModelConfig& model = *chain[mi];
-    bool context_too_small_everywhere = !model.deployments.empty();
-    for (;;) {
-      auto now = Clock::now();
-      if (now >= deadline) break;
-      // 1. Candidates that can serve now.
-      std::vector<Pick> fresh, retried;
-      for (const auto& dep : model.deployments) {
-        int failed = failures.count(dep.id) ? failures[dep.id] : 0;
-        if (failed >= 2) continue;  // at most one retry of the same deployment per request
-        // Exact counts only where a limit needs them: TPM accounting, or a context window the prompt
-        // may come near (a prompt whose byte count fits is never tokenised). Otherwise the raw size of
-        // the messages / 4 is enough to reserve against learned token headroom.
-        bool exact = dep.tpm || (dep.context_window && !fits_for_sure(dep.context_window));
-        std::int64_t need_prompt = exact ? prompt_tokens(dep.upstream_model)
-                                         : static_cast<std::int64_t>(request.payload().size() / 4);
-        auto skip = [&](std::string reason) {
-          if (skipped_seen.insert(dep.id).second) trace.skipped.emplace_back(dep.id, std::move(reason));
-        };
-        if (dep.context_window && exact && need_prompt + completion_reserve > dep.context_window) {
-          skip("context_window");
-          continue;
-        }
-        context_too_small_everywhere = false;
-        auto state = health_->get(dep.id);
-        std::int64_t tokens = need_prompt + completion_reserve;
-        auto c = state->check(dep, rel, now, tokens);
-        if (c.reason != limits::SkipReason::none) {
-          skip(std::string(limits::to_string(c.reason)));
-          bool limit_kind = c.reason == limits::SkipReason::cooldown || c.reason == limits::SkipReason::no_headroom ||
-                            c.reason == limits::SkipReason::max_concurrent;
-          all_rate_limited = all_rate_limited && limit_kind;
-          if (c.recovery > now && (!earliest || c.recovery < *earliest)) earliest = c.recovery;
-          continue;
-        }
-        (failed ? retried : fresh).push_back(Pick{&dep, std::move(state), dep.weight * c.weight_factor, tokens});
-      }
-      auto& pool = fresh.empty() ? retried : fresh;
-      if (pool.empty()) break;
+  Failover(const Dispatcher& dispatcher, const config::Config& cfg, const Request& req, DispatchTrace& t,
+           const config::ModelConfig& first)
+      : d(dispatcher), config(cfg), rel(cfg.reliability), request(req), trace(t),
+        deadline(Clock::now() + rel.request_timeout), wait_until_limit(Clock::now() + rel.wait_for_recovery),
+        chain{&first}, completion_reserve(req.max_tokens().value_or(rel.default_max_tokens)) {
+    for (const auto& f : first.fallbacks) add_model(f, false);
+  }
 
-      // 2. Order by strategy; the first is tried.
-      if (model.strategy == "least-busy") {
-        std::shuffle(pool.begin(), pool.end(), rng());
-        std::stable_sort(pool.begin(), pool.end(), [](const Pick& a, const Pick& b) {
-          return a.state->in_flight() < b.state->in_flight();
-        });
-      } else if (model.strategy == "latency") {
-        std::vector<std::pair<double, size_t>> keyed;
-        for (size_t i = 0; i < pool.size(); ++i) {
-          // Unmeasured deployments go first so every deployment gets measured.
-          keyed.emplace_back(pool[i].state->latency_ms(), i);
-        }
-        std::shuffle(keyed.begin(), keyed.end(), rng());
-        std::stable_sort(keyed.begin(), keyed.end(), [](auto& a, auto& b) { return a.first < b.first; });
-        std::swap(pool[0], pool[keyed[0].second]);
-      } else {
-        // Weighted random (Efraimidis-Spirakis), weights shrunk by lost headroom.
-        std::uniform_real_distribution<double> uni(1e-12, 1.0);
-        double best = -2;
-        size_t bi = 0;
-        for (size_t i = 0; i < pool.size(); ++i) {
-          double key = pool[i].weight > 0 ? std::pow(uni(rng()), 1.0 / pool[i].weight) : -1.0;
-          if (key > best) {
-            best = key;
-            bi = i;
-          }
-        }
-        std::swap(pool[0], pool[bi]);
-      }
-      Pick& pick = pool[0];
+  std::int64_t prompt_tokens(const std::string& upstream_model) {
+    if (!d.counter_) return static_cast<std::int64_t>(request.payload().size() / 4);
+    auto mc = d.counter_->for_model(upstream_model);
+    int key = static_cast<int>(mc.method());
+    auto it = prompt_tokens_by_method.find(key);
+    if (it != prompt_tokens_by_method.end()) return it->second;
+    auto n = static_cast<std::int64_t>(mc.count_chat(request.messages()));
+    prompt_tokens_by_method[key] = n;
+    return n;
+  }
 
-      // 3. Bounds: attempts, retry budget, backoff before re-trying the same deployment.
-      if (attempts >= rel.max_attempts) {
-        if (!last) last = Error::make(ErrorKind::unavailable, "attempt limit reached");
-        break;
-      }
-      int failed_before = failures.count(pick.dep->id) ? failures[pick.dep->id] : 0;
-      if (failed_before > 0) {
-        // Retrying the same deployment adds load to a struggling provider: it needs the global retry
-        // budget. Failing over to another deployment does not, and is bounded by max_attempts.
-        if (!budget_->try_retry(Clock::now(), rel.retry_budget_min_per_s)) {
-          telemetry::logger("pipeline")->warn("retry budget exhausted; not retrying {}", pick.dep->id);
-          failures[pick.dep->id] = 2;
-          continue;
-        }
-        auto base = rel.backoff_base.count() * (1 << std::min(attempts - 1, 10));
-        auto capped = std::min<std::int64_t>(base, rel.backoff_max.count());
-        std::uniform_real_distribution<double> jitter(0.5, 1.0);
-        auto wait = milliseconds(static_cast<std::int64_t>(static_cast<double>(capped) * jitter(rng())));
-        auto until = std::min(Clock::now() + wait, deadline);
-        auto t0 = Clock::now();
-        co_await sleep_until(until);
-        trace.upstream_time += duration_cast<microseconds>(Clock::now() - t0);
-      }
+  bool fits_for_sure(std::int64_t window) {
+    if (!prompt_bound) prompt_bound = static_cast<std::int64_t>(tokenize::chat_tokens_upper_bound(request.messages()));
+    return *prompt_bound + completion_reserve <= window;
+  }
 
-      // 4. Call it.
-      ++attempts;
-      auto r = co_await attempt(ctx, config, request, model, pick, trace);
-      if (r) co_return r;
-      Error e = std::move(r).error();
-      if (e.kind == ErrorKind::unavailable && e.code == "skip") {  // lost a race for its last slot
-        --attempts;
-        failures[pick.dep->id] = 2;
+  /// Adds a model to the chain: next (a context or content-policy fallback) or last (a fallback).
+  void add_model(const std::string& name, bool next) {
+    const auto* m = config.find_model(name);
+    if (!m || std::find(chain.begin(), chain.end(), m) != chain.end()) return;
+    if (next) chain.insert(chain.begin() + 1, m);
+    else chain.push_back(m);
+  }
+
+  void skip(const config::DeploymentConfig& dep, std::string reason) {
+    if (skipped_seen.insert(dep.id).second) trace.skipped.emplace_back(dep.id, std::move(reason));
+  }
+
+  /// 1. The deployments of `model` that can serve now; those not yet tried this request first.
+  /// `context_too_small` stays true while the prompt fits no deployment's context window.
+  std::vector<Pick> candidates(const config::ModelConfig& model, Clock::time_point now, bool& context_too_small) {
+    std::vector<Pick> fresh, retried;
+    for (const auto& dep : model.deployments) {
+      int failed = failures.count(dep.id) ? failures[dep.id] : 0;
+      if (failed >= 2) continue;  // at most one retry of the same deployment per request
+      // Exact counts only where a limit needs them: TPM accounting, or a context window the prompt
+      // may come near (a prompt whose byte count fits is never tokenised). Otherwise the raw size of
+      // the messages / 4 is enough to reserve against learned token headroom.
+      bool exact = dep.tpm || (dep.context_window && !fits_for_sure(dep.context_window));
+      std::int64_t need_prompt = exact ? prompt_tokens(dep.upstream_model)
+                                       : static_cast<std::int64_t>(request.payload().size() / 4);
+      if (dep.context_window && exact && need_prompt + completion_reserve > dep.context_window) {
+        skip(dep, "context_window");
         continue;
       }
-      failures[pick.dep->id] += 1;
-      if (e.kind == ErrorKind::content_filter && !model.content_policy_fallback.empty()) {
-        add_model(model.content_policy_fallback, true);
-        last = std::move(e);
-        break;
+      context_too_small = false;
+      auto state = d.health_->get(dep.id);
+      std::int64_t tokens = need_prompt + completion_reserve;
+      auto c = state->check(dep, rel, now, tokens);
+      if (c.reason != limits::SkipReason::none) {
+        skip(dep, std::string(limits::to_string(c.reason)));
+        bool limit_kind = c.reason == limits::SkipReason::cooldown || c.reason == limits::SkipReason::no_headroom ||
+                          c.reason == limits::SkipReason::max_concurrent;
+        all_rate_limited = all_rate_limited && limit_kind;
+        if (c.recovery > now && (!earliest || c.recovery < *earliest)) earliest = c.recovery;
+        continue;
       }
-      if (e.kind == ErrorKind::context_length && !model.context_fallback.empty()) {
-        add_model(model.context_fallback, true);
-        last = std::move(e);
-        break;
+      (failed ? retried : fresh).push_back(Pick{&dep, std::move(state), dep.weight * c.weight_factor, tokens});
+    }
+    return fresh.empty() ? std::move(retried) : std::move(fresh);
+  }
+
+  /// 2. Puts the deployment the model's strategy picks first.
+  static void order(const config::ModelConfig& model, std::vector<Pick>& pool) {
+    if (model.strategy == "least-busy") {
+      std::shuffle(pool.begin(), pool.end(), rng());
+      std::stable_sort(pool.begin(), pool.end(), [](const Pick& a, const Pick& b) {
+        return a.state->in_flight() < b.state->in_flight();
+      });
+    } else if (model.strategy == "latency") {
+      std::vector<std::pair<double, size_t>> keyed;
+      // Unmeasured deployments go first so every deployment gets measured.
+      for (size_t i = 0; i < pool.size(); ++i) keyed.emplace_back(pool[i].state->latency_ms(), i);
+      std::shuffle(keyed.begin(), keyed.end(), rng());
+      std::stable_sort(keyed.begin(), keyed.end(), [](auto& a, auto& b) { return a.first < b.first; });
+      std::swap(pool[0], pool[keyed[0].second]);
+    } else {
+      // Weighted random (Efraimidis-Spirakis), weights shrunk by lost headroom.
+      std::uniform_real_distribution<double> uni(1e-12, 1.0);
+      double best = -2;
+      size_t bi = 0;
+      for (size_t i = 0; i < pool.size(); ++i) {
+        double key = pool[i].weight > 0 ? std::pow(uni(rng()), 1.0 / pool[i].weight) : -1.0;
+        if (key > best) {
+          best = key;
+          bi = i;
+        }
       }
-      bool retry = is_retryable(e.kind);
+      std::swap(pool[0], pool[bi]);
+    }
+  }
+
+  /// 3. Retrying a deployment that already failed this request adds load to a struggling provider: it
+  /// needs the global retry budget, and waits a backoff with jitter first. False when the budget is out
+  /// (the deployment is then not tried again). Failing over to another deployment needs neither.
+  net::awaitable<bool> before_retry(const Pick& pick) {
+    if (!failures.count(pick.dep->id) || failures[pick.dep->id] == 0) co_return true;
+    if (!d.budget_->try_retry(Clock::now(), rel.retry_budget_min_per_s)) {
+      telemetry::logger("pipeline")->warn("retry budget exhausted; not retrying {}", pick.dep->id);
+      failures[pick.dep->id] = 2;
+      co_return false;
+    }
+    auto base = rel.backoff_base.count() * (1 << std::min(attempts - 1, 10));
+    auto capped = std::min<std::int64_t>(base, rel.backoff_max.count());
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    auto wait = milliseconds(static_cast<std::int64_t>(static_cast<double>(capped) * jitter(rng())));
+    auto t0 = Clock::now();
+    co_await sleep_until(std::min(t0 + wait, deadline));
+    trace.upstream_time += duration_cast<microseconds>(Clock::now() - t0);
+    co_return true;
+  }
+
+  enum class Next { same_model, next_model, give_up };
+  /// 4. What a failed attempt means for the rest of the request; keeps the error as `last`.
+  Next after_failure(Error e, const config::ModelConfig& model, const Pick& pick) {
+    if (e.kind == ErrorKind::unavailable && e.code == "skip") {  // lost a race for its last slot
+      --attempts;
+      failures[pick.dep->id] = 2;
+      return Next::same_model;
+    }
+    failures[pick.dep->id] += 1;
+    const std::string* special = e.kind == ErrorKind::content_filter   ? &model.content_policy_fallback
+                                 : e.kind == ErrorKind::context_length ? &model.context_fallback
+                                                                       : nullptr;
+    if (special && !special->empty()) {
+      add_model(*special, true);
       last = std::move(e);
-      if (!retry) co_return *last;
+      return Next::next_model;
+    }
+    bool retry = is_retryable(e.kind);
+    last = std::move(e);
+    return retry ? Next::same_model : Next::give_up;
+  }
+
+  /// 5. Nothing more to try: whether waiting for the earliest recovery (reliability.wait_for_recovery)
+  /// may still serve the request.
+  bool worth_waiting() const {
+    return earliest && *earliest <= wait_until_limit && *earliest < deadline && attempts < rel.max_attempts;
+  }
+
+  /// The error when everything was tried or skipped: the last attempt's, or why nothing was called,
+  /// with Retry-After at the earliest recovery.
+  Error exhausted(const std::string& model_name) const {
+    auto now = Clock::now();
+    if (last && attempts > 0) {
+      Error e = *last;
+      if (is_retryable(e.kind) && earliest && *earliest > now && !e.retry_after) {
+        e.retry_after = duration_cast<milliseconds>(*earliest - now) + milliseconds(1);
+      }
+      return e;
+    }
+    bool context = !trace.skipped.empty() && std::all_of(trace.skipped.begin(), trace.skipped.end(),
+                                                         [](auto& s) { return s.second == "context_window"; });
+    if (context) {
+      Error e = Error::make(ErrorKind::context_length,
+                            "The prompt does not fit the context window of any deployment of '" + model_name + "'.");
+      e.param = "messages";
+      return e;
+    }
+    Error e = all_rate_limited && !trace.skipped.empty()
+                  ? Error::make(ErrorKind::rate_limited, "Every deployment of '" + model_name +
+                                                             "' is at its rate limit; retry after the time in Retry-After.")
+                  : Error::make(ErrorKind::unavailable, "No deployment of '" + model_name + "' is available right now.");
+    e.retry_after = earliest && *earliest > now ? duration_cast<milliseconds>(*earliest - now) + milliseconds(1)
+                                                : milliseconds(1000);
+    return e;
+  }
+};
+
+net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& ctx, const config::Config& config,
+                                                     const Request& request, const std::string& model_name,
+                                                     DispatchTrace& trace) const {
+  const config::ModelConfig* first = config.find_model(model_name);
+  if (!first) co_return Error::make(ErrorKind::not_found, "The model '" + model_name + "' does not exist.");
+  budget_->on_request(config.reliability.retry_budget_ratio);
+  Failover f(*this, config, request, trace, *first);
+
+  for (size_t mi = 0; mi < f.chain.size(); ++mi) {
+    const config::ModelConfig& model = *f.chain[mi];
+    bool context_too_small = !model.deployments.empty();
+    while (Clock::now() < f.deadline) {
+      auto pool = f.candidates(model, Clock::now(), context_too_small);
+      if (pool.empty()) break;
+      Failover::order(model, pool);
+      const Pick& pick = pool[0];
+      if (f.attempts >= config.reliability.max_attempts) {
+        if (!f.last) f.last = Error::make(ErrorKind::unavailable, "attempt limit reached");
+        break;
+      }
+      if (!co_await f.before_retry(pick)) continue;
+      ++f.attempts;
+      auto r = co_await attempt(ctx, config, request, model, pick, trace);
+      if (r) co_return r;
+      auto next = f.after_failure(std::move(r).error(), model, pick);
+      if (next == Failover::Next::give_up) co_return *f.last;
+      if (next == Failover::Next::next_model) break;
     }
     // Decided before any call: the prompt does not fit this model anywhere.
-    if (context_too_small_everywhere && !model.context_fallback.empty()) add_model(model.context_fallback, true);
-
-    // Nothing more to try: optionally wait for the earliest recovery, then look again.
-    if (mi + 1 == chain.size() && earliest && *earliest <= wait_until_limit && *earliest < deadline &&
-        attempts < rel.max_attempts) {
+    if (context_too_small && !model.context_fallback.empty()) f.add_model(model.context_fallback, true);
+    if (mi + 1 == f.chain.size() && f.worth_waiting()) {
+      // Nothing more to try: wait for the earliest recovery, then look again from the first model.
       auto t0 = Clock::now();
-      co_await sleep_until(*earliest + milliseconds(1));
+      co_await sleep_until(*f.earliest + milliseconds(1));
       trace.upstream_time += duration_cast<microseconds>(Clock::now() - t0);
-      earliest.reset();
-      skipped_seen.clear();
-      mi = static_cast<size_t>(-1);  // start over with the first model
-      continue;
+      f.earliest.reset();
+      f.skipped_seen.clear();
+      mi = static_cast<size_t>(-1);
     }
   }
-
-  auto now = Clock::now();
-  if (last && attempts > 0) {
-    Error e = *last;
-    if (is_retryable(e.kind) && earliest && *earliest > now && !e.retry_after) {
-      e.retry_after = duration_cast<milliseconds>(*earliest - now) + milliseconds(1);
-    }
-    co_return e;
-  }
-  // Nothing was called: say why, with when to come back.
-  Error e;
-  bool context = !trace.skipped.empty() && std::all_of(trace.skipped.begin(), trace.skipped.end(),
-                                                       [](auto& s) { return s.second == "context_window"; });
-  if (context) {
-    e = Error::make(ErrorKind::context_length,
-                    "The prompt does not fit the context window of any deployment of '" + model_name + "'.");
-    e.param = "messages";
-    co_return e;
-  }
-  if (all_rate_limited && !trace.skipped.empty()) {
-    e = Error::make(ErrorKind::rate_limited, "Every deployment of '" + model_name +
-                                                 "' is at its rate limit; retry after the time in Retry-After.");
-  } else {
-    e = Error::make(ErrorKind::unavailable, "No deployment of '" + model_name + "' is available right now.");
-  }
-  if (earliest && *earliest > now) e.retry_after = duration_cast<milliseconds>(*earliest - now) + milliseconds(1);
-  else e.retry_after = milliseconds(1000);
-  co_return e;
+  co_return f.exhausted(model_name);
 }
 
 }  // namespace sy::pipeline

@@ -142,6 +142,7 @@ class Dispatcher {
 
  private:
   struct Pick;
+  struct Failover;
   boost::asio::awaitable<Result<Outcome>> attempt(providers::WorkerContext& ctx, const config::Config& config,
                                                   const Request& request, const config::ModelConfig& model,
                                                   const Pick& pick, DispatchTrace& trace) const;
