@@ -16,6 +16,7 @@ namespace sy::server {
 class Session;
 
 struct Shared {
+  Shared(pipeline::RuntimeStore& s, const pipeline::Dispatcher& d) : store(s), dispatcher(d) {}
   pipeline::RuntimeStore& store;
   const pipeline::Dispatcher& dispatcher;
   std::atomic<int> connections{0};  ///< open client connections
