@@ -472,17 +472,24 @@ describe('Vercel AI SDK', () => {
     });
   }
 
-  test('Responses API, multi-turn: the earlier assistant turn goes back as an item_reference unless store is false', async () => {
+  test('Responses API, multi-turn: the earlier assistant turn sent back as an item_reference resolves', async () => {
     const first = await generateText({ model: openai('gpt-4o-mini'), prompt: 'Hi', maxRetries: 0 });
     const messages = [{ role: 'user', content: 'Hi' }, ...first.response.messages, { role: 'user', content: 'Again?' }];
-    // By default (store: true) the SDK refers to the stored output item by id; the gateway stores nothing
-    // and says so.
-    const { value: err, calls: cs } = await recorded(() => generateText({ model: openai('gpt-4o-mini'), messages, maxRetries: 0 }).then(() => null, (e) => e));
-    assert.ok(err, 'expected the request to fail');
-    assert.equal(err.statusCode, 400);
+    // By default (store: true) the SDK refers to the output item by id: the gateway remembers the items
+    // it produced, so the reference resolves to the turn's text.
+    const { value: again, calls: cs, sent: sentAgain } = await recorded(() => generateText({ model: openai('gpt-4o-mini'), messages, maxRetries: 0 }));
     assert.deepEqual(cs[0].body.input[1], { type: 'item_reference', id: first.response.messages[0].content[0].providerOptions.openai.itemId });
-    assert.equal(JSON.parse(err.responseBody).error.code, 'stored_state_not_configured');
-    assert.equal(JSON.parse(err.responseBody).error.param, 'input[1].type');
+    assert.equal(again.text, 'Hello from upstream');
+    assert.deepEqual(sentAgain[0].json.messages, [
+      { role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello from upstream' }, { role: 'user', content: 'Again?' },
+    ]);
+    // A reference to an item the gateway never produced is a clear 400.
+    const unknown = await fetch(`${sy.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', input: [{ role: 'user', content: 'Hi' }, { type: 'item_reference', id: 'msg_never' }] }) });
+    assert.equal(unknown.status, 400);
+    const body = await unknown.json();
+    assert.equal(body.error.code, 'stored_state_not_configured');
+    assert.equal(body.error.param, 'input[1].type');
     // With store: false the whole turn is sent, and it works.
     const { value: r, sent } = await recorded(() => generateText({ model: openai('gpt-4o-mini'), messages, providerOptions: { openai: { store: false } }, maxRetries: 0 }));
     assert.equal(r.text, 'Hello from upstream');
@@ -491,19 +498,17 @@ describe('Vercel AI SDK', () => {
     ]);
   });
 
-  test('Responses API tool loop when the model writes text before its tool call: item_reference unless store is false', async () => {
+  test('Responses API tool loop when the model writes text before its tool call: the item_reference resolves', async () => {
     const ask = { model: openai('gpt-4o-mini'), tools: { get_weather: weatherTool() }, stopWhen: stepCountIs(3), prompt: 'Weather in Paris? (think aloud)', maxRetries: 0 };
     // Step 2 refers to step 1's message item by id (the SDK's default is store: true, without sending
-    // `store`); the gateway stores nothing, so the loop stops with its 400.
-    const { value: err, calls: cs } = await recorded(() => generateText(ask).then(() => null, (e) => e));
-    assert.ok(APICallError.isInstance(err), String(err));
-    assert.equal(err.statusCode, 400);
-    assert.equal(JSON.parse(err.responseBody).error.code, 'stored_state_not_configured');
+    // `store`); the gateway remembers its own output items, so the loop completes.
+    const { value: looped, calls: cs } = await recorded(() => generateText(ask));
     assert.equal(cs.length, 2);
     assert.equal(cs[0].body.store, undefined);
     const messageItem = cs[1].body.input[1];
     assert.equal(messageItem.type, 'item_reference');
     assert.match(messageItem.id, /^msg_/);
+    assert.equal(looped.text, 'The weather: 18C and sunny in Paris');
     // With store: false the SDK sends the text back, and the loop completes.
     const { value: r, sent } = await recorded(() => generateText({ ...ask, providerOptions: { openai: { store: false } } }));
     assert.equal(r.steps.length, 2);

@@ -2,10 +2,16 @@
 // request; a chat.completion becomes a `response` object; chat chunks become the typed Responses
 // stream events (response.created, response.output_item.added, response.output_text.delta, ...,
 // response.completed). Responses are not stored: `previous_response_id` and the stored-response
-// endpoints answer with a clear error instead.
+// endpoints answer with a clear error instead. The output items the gateway produced are remembered
+// for a while (a bounded cache in this process), so that an `item_reference` to one of them — what
+// the Vercel AI SDK sends by default for an earlier assistant turn — resolves.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <ctime>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -49,6 +55,52 @@ std::string sse(std::string_view type, const Json& data) {
 constexpr const char* kEchoed[] = {"instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "reasoning",
                                    "temperature",  "text",              "tool_choice", "tools",             "top_p",
                                    "user",         "service_tier"};
+
+/// Output items this process produced, by id, for item_reference: at most kMaxItems and kMaxBytes,
+/// each for kTtl. Thread-safe; touched once per Responses answer and per reference, never otherwise.
+class ItemCache {
+ public:
+  void put(const std::string& id, std::string item) {
+    if (id.empty() || item.size() > kMaxBytes / 16) return;
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    bytes_ += item.size();
+    auto [it, fresh] = items_.insert_or_assign(id, Entry{std::move(item), now + kTtl});
+    if (fresh) order_.push_back(id);
+    while (!order_.empty() && (items_.size() > kMaxItems || bytes_ > kMaxBytes)) {
+      auto old = items_.find(order_.front());
+      if (old != items_.end()) {
+        bytes_ -= old->second.item.size();
+        items_.erase(old);
+      }
+      order_.pop_front();
+    }
+  }
+  std::optional<std::string> get(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = items_.find(id);
+    if (it == items_.end() || it->second.expires < std::chrono::steady_clock::now()) return std::nullopt;
+    return it->second.item;
+  }
+
+ private:
+  static constexpr std::size_t kMaxItems = 10'000;
+  static constexpr std::size_t kMaxBytes = 32u << 20;
+  static constexpr std::chrono::hours kTtl{1};
+  struct Entry {
+    std::string item;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> items_;
+  std::deque<std::string> order_;  // insertion order, for eviction
+  std::size_t bytes_ = 0;
+};
+
+ItemCache& item_cache() {
+  static ItemCache cache;
+  return cache;
+}
 
 // --- request -------------------------------------------------------------------------------------
 
@@ -172,7 +224,13 @@ Status add_item(const Json& item, const std::string& field, ChatBuilder& b) {
   }
   if (type == "reasoning") return ok_status();  // an earlier turn's reasoning has no chat counterpart
   if (type == "item_reference") {
-    return field_error(field + ".type", "item references need stored responses, which this gateway does not keep",
+    // An item this gateway produced a while ago (clients that assume store: true send these); anything
+    // else needs stored responses, which this gateway does not keep.
+    if (auto cached = item_cache().get(str(item, "id"))) {
+      auto resolved = Json::parse(*cached, nullptr, false);
+      if (resolved.is_object() && str(resolved, "type") != "item_reference") return add_item(resolved, field, b);
+    }
+    return field_error(field + ".type", "item '" + str(item, "id") + "' is not known here: this gateway keeps its own output items for an hour only and stores no responses; send the item itself (or store: false)",
                        "stored_state_not_configured");
   }
   return field_error(field + ".type", "input item type '" + type + "' is not supported");
@@ -425,6 +483,7 @@ Result<std::string> encode(std::string chat_body, const AnswerContext& ctx) {
     if (const Json* d = member(*u, "completion_tokens_details")) reasoning = count(*d, "reasoning_tokens");
     usage = responses_usage(count(*u, "prompt_tokens"), count(*u, "completion_tokens"), cached, reasoning);
   }
+  for (const auto& item : output) item_cache().put(str(item, "id"), dump(item));
   auto incomplete = incomplete_reason(str(choice, "finish_reason"));
   std::string model = str(in, "model").empty() ? ctx.model : str(in, "model");
   const auto* created_v = member(in, "created");
@@ -455,6 +514,7 @@ class ResponsesEncoder final : public StreamEncoder {
     Json output = Json::array();
     for (auto& item : items_) {
       close(item, out);
+      item_cache().put(item.id, dump(item.done));
       output.push_back(item.done);
     }
     std::optional<Json> usage;
