@@ -18,18 +18,35 @@ enum class Failure : std::uint8_t { syntax, too_deep, duplicate_key, invalid_utf
 // Scratch space shared by the scans of one thread (a scan never starts another): the keys of the
 // objects being scanned, for duplicate detection, and decoded copies of keys written with escapes.
 // std::deque keeps the addresses of its elements when it grows at the back.
-thread_local std::vector<std::string_view> t_keys;
+/// A key of an object being scanned, with a tag (length and three of its bytes) that settles almost
+/// every comparison without touching the text.
+struct Key {
+  std::uint32_t tag;
+  std::string_view text;
+};
+constexpr std::uint32_t key_tag(std::string_view k) {
+  if (k.empty()) return 0;
+  return static_cast<std::uint32_t>(k.size()) << 24 ^ static_cast<std::uint32_t>(static_cast<unsigned char>(k.front())) << 16 ^
+         static_cast<std::uint32_t>(static_cast<unsigned char>(k[k.size() / 2])) << 8 ^
+         static_cast<std::uint32_t>(static_cast<unsigned char>(k.back()));
+}
+constexpr std::uint32_t kCacheControlTag = key_tag("cache_control");
+
+thread_local std::vector<Key> t_keys;
 thread_local std::deque<std::string> t_decoded;
 
 /// Recursive-descent validator over a string_view; recursion is bounded by `Limits::max_depth`.
 /// Position-based, no allocation except for the member list the caller asks for.
 class Scanner {
  public:
+  // The thread's scratch is looked up once: every access to a thread_local with a destructor goes
+  // through its TLS wrapper.
   Scanner(std::string_view s, const Limits& limits)
-      : s_(s), max_depth_(limits.max_depth), keys_base_(t_keys.size()), decoded_base_(t_decoded.size()) {}
+      : s_(s), max_depth_(limits.max_depth), keys_(t_keys), decoded_(t_decoded), keys_base_(keys_.size()),
+        decoded_base_(decoded_.size()) {}
   ~Scanner() {
-    t_keys.resize(keys_base_);
-    while (t_decoded.size() > decoded_base_) t_decoded.pop_back();
+    keys_.resize(keys_base_);
+    while (decoded_.size() > decoded_base_) decoded_.pop_back();
   }
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
@@ -82,7 +99,7 @@ class Scanner {
     ++p_;  // '{'
     skip_ws();
     if (peek() == '}') { ++p_; return true; }
-    const size_t keys_from = t_keys.size();
+    const size_t keys_from = keys_.size();
     for (;;) {
       skip_ws();
       if (peek() != '"') return fail("expected a string key");
@@ -90,26 +107,28 @@ class Scanner {
       if (!string()) return false;
       std::string_view raw_key = s_.substr(key_start, p_ - 1 - key_start);
       std::string_view key = raw_key;
-      if (raw_key.find('\\') != std::string_view::npos) {
+      if (escaped_) {  // the string just scanned had an escape: decode the key to compare it
         std::string decoded;
         append_string_value(s_.substr(key_start - 1, raw_key.size() + 2), decoded);
         if (out && top_store_) {
           top_store_->push_back(std::make_unique<std::string>(std::move(decoded)));
           key = *top_store_->back();
         } else {
-          t_decoded.push_back(std::move(decoded));
-          key = t_decoded.back();
+          decoded_.push_back(std::move(decoded));
+          key = decoded_.back();
         }
       }
-      if (key == "cache_control") saw_cache_control_ = true;
+      const std::uint32_t tag = key_tag(key);
+      if (tag == kCacheControlTag && key == "cache_control") saw_cache_control_ = true;
       // Duplicates: compared as they come while the object is small, by sorting at its end otherwise.
-      const size_t n = t_keys.size() - keys_from;
-      if (n < kLinearKeys) {
-        for (size_t i = keys_from; i < t_keys.size(); ++i) {
-          if (t_keys[i] == key) return duplicate_key(key, key_start - 1);
+      const Key* first = keys_.data() + keys_from;
+      const Key* last = keys_.data() + keys_.size();
+      if (last - first < static_cast<std::ptrdiff_t>(kLinearKeys)) {
+        for (const Key* k = first; k != last; ++k) {
+          if (k->tag == tag && k->text == key) return duplicate_key(key, key_start - 1);
         }
       }
-      t_keys.push_back(key);
+      keys_.push_back(Key{tag, key});
       skip_ws();
       if (peek() != ':') return fail("expected ':'");
       ++p_;
@@ -122,13 +141,15 @@ class Scanner {
       if (peek() == ',') { ++p_; continue; }
       if (peek() == '}') {
         ++p_;
-        if (t_keys.size() - keys_from > kLinearKeys) {
-          std::vector<std::string_view> sorted(t_keys.begin() + static_cast<std::ptrdiff_t>(keys_from), t_keys.end());
+        if (keys_.size() - keys_from > kLinearKeys) {
+          std::vector<std::string_view> sorted;
+          sorted.reserve(keys_.size() - keys_from);
+          for (size_t i = keys_from; i < keys_.size(); ++i) sorted.push_back(keys_[i].text);
           std::sort(sorted.begin(), sorted.end());
           auto dup = std::adjacent_find(sorted.begin(), sorted.end());
           if (dup != sorted.end()) return duplicate_key(*dup, p_ - 1);
         }
-        t_keys.resize(keys_from);
+        keys_.resize(keys_from);
         return true;
       }
       return fail("expected ',' or '}'");
@@ -155,9 +176,10 @@ class Scanner {
 
   bool string() {
     ++p_;  // opening quote
+    escaped_ = false;
     const char* data = s_.data();
     const size_t n = s_.size();
-    while (p_ < n) {
+    for (;;) {
       // Fast path: 8 bytes at a time up to the first quote, backslash, control character or non-ASCII
       // byte. The lowest flagged byte of these bit tricks is always exact (only bytes above it can be
       // false positives), so the scan jumps straight to it instead of stepping byte by byte.
@@ -174,39 +196,51 @@ class Scanner {
         }
         p_ += 8;
       }
-      if (p_ >= n) break;
-      unsigned char c = static_cast<unsigned char>(data[p_]);
-      if (c == '"') { ++p_; return true; }
-      if (c == '\\') {
-        if (p_ + 1 >= n) return fail("unterminated string");
-        char e = data[p_ + 1];
-        if (e == 'u') {
-          std::uint32_t cp = 0;
-          if (!hex_escape(p_, cp)) return fail("bad \\u escape");
-          if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("lone low surrogate escape", Failure::invalid_utf8);
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            std::uint32_t lo = 0;
-            if (p_ + 12 > n || data[p_ + 6] != '\\' || data[p_ + 7] != 'u' || !hex_escape(p_ + 6, lo) ||
-                lo < 0xDC00 || lo > 0xDFFF) {
-              return fail("lone high surrogate escape", Failure::invalid_utf8);
-            }
-            p_ += 6;
+      if (p_ >= n) return fail("unterminated string");
+      if (data[p_] == '"') {
+        ++p_;
+        return true;
+      }
+      if (!string_byte()) return false;
+    }
+  }
+
+  // One byte of a string that is not its closing quote: an escape, a control byte, a UTF-8 sequence, or
+  // a plain byte in the last 8 of the input. Out of line: the common string has none of these.
+  [[gnu::noinline]] bool string_byte() {
+    const char* data = s_.data();
+    const size_t n = s_.size();
+    unsigned char c = static_cast<unsigned char>(data[p_]);
+    if (c == '\\') {
+      escaped_ = true;
+      if (p_ + 1 >= n) return fail("unterminated string");
+      char e = data[p_ + 1];
+      if (e == 'u') {
+        std::uint32_t cp = 0;
+        if (!hex_escape(p_, cp)) return fail("bad \\u escape");
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("lone low surrogate escape", Failure::invalid_utf8);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          std::uint32_t lo = 0;
+          if (p_ + 12 > n || data[p_ + 6] != '\\' || data[p_ + 7] != 'u' || !hex_escape(p_ + 6, lo) ||
+              lo < 0xDC00 || lo > 0xDFFF) {
+            return fail("lone high surrogate escape", Failure::invalid_utf8);
           }
           p_ += 6;
-          continue;
         }
-        if (!std::strchr("\"\\/bfnrt", e) || e == '\0') return fail("bad escape");
-        p_ += 2;
-        continue;
+        p_ += 6;
+        return true;
       }
-      if (c < 0x20) return fail("control character in string");
-      if (c >= 0x80) {
-        if (!utf8_sequence()) return fail("invalid UTF-8 in string", Failure::invalid_utf8);
-        continue;
-      }
-      ++p_;
+      if (!std::strchr("\"\\/bfnrt", e) || e == '\0') return fail("bad escape");
+      p_ += 2;
+      return true;
     }
-    return fail("unterminated string");
+    if (c < 0x20) return fail("control character in string");
+    if (c >= 0x80) {
+      if (!utf8_sequence()) return fail("invalid UTF-8 in string", Failure::invalid_utf8);
+      return true;
+    }
+    ++p_;
+    return true;
   }
 
   bool number() {
@@ -289,12 +323,15 @@ class Scanner {
   std::string_view s_;
   size_t p_ = 0;
   int max_depth_;
+  std::vector<Key>& keys_;
+  std::deque<std::string>& decoded_;
   size_t keys_base_, decoded_base_;
   std::vector<std::unique_ptr<std::string>>* top_store_ = nullptr;
   std::string err_;
   Failure failure_ = Failure::syntax;
   std::string duplicate_;
   bool saw_cache_control_ = false;
+  bool escaped_ = false;  // the last string scanned held a backslash escape
 };
 
 Error syntax_error(const Scanner& sc) {
