@@ -492,14 +492,14 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   // Routing and the upstream calls race the client leaving: a client that hangs up cancels them (and
   // frees their reservations) instead of leaving a paid call running for nobody.
   std::string model = req.model();
-  auto raced = co_await (route_and_dispatch(s, call, req, st, model) || s.wait_client_gone());
-  if (raced.index() == 1) {
+  s.watch_client();
+  Result<Outcome> out = co_await route_and_dispatch(s, call, req, st, model);
+  if (co_await s.unwatch_client()) {
     call.keep_alive = false;
     log.error = "client disconnected before the answer";
     log.rec.status = 499;
     co_return finish(s, call, req, st);
   }
-  Result<Outcome> out = std::get<0>(std::move(raced));
   add_trace_headers(call, st.trace);
   log.rec.model_used = st.trace.model;
   log.rec.deployment = st.trace.deployment;

@@ -1,6 +1,8 @@
 #include "switchyard/server/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -109,7 +111,12 @@ struct Server::Impl {
         net::co_spawn(w.ioc, reject(std::move(sock)), LogFailure{"reject"});
         continue;
       }
-      net::co_spawn(w.ioc, serve(std::move(sock), w, std::move(client)), LogFailure{"session"});
+      // The session's coroutine listens to a cancellation signal of its own: emitted when its client
+      // hangs up during a request, it cancels whatever the request is waiting for (Session::watch_client).
+      auto cancel = std::make_shared<net::cancellation_signal>();
+      auto slot = cancel->slot();
+      net::co_spawn(w.ioc, serve(std::move(sock), w, std::move(client), std::move(cancel)),
+                    net::bind_cancellation_slot(slot, LogFailure{"session"}));
     }
   }
 
@@ -120,8 +127,9 @@ struct Server::Impl {
     sock.shutdown(net::ip::tcp::socket::shutdown_both, ec);
   }
 
-  net::awaitable<void> serve(net::ip::tcp::socket sock, Worker& w, std::string client) {
-    Session session(std::move(sock), shared, w, std::move(client));
+  net::awaitable<void> serve(net::ip::tcp::socket sock, Worker& w, std::string client,
+                             std::shared_ptr<net::cancellation_signal> cancel) {
+    Session session(std::move(sock), shared, w, std::move(client), std::move(cancel));
     co_await session.run();
   }
 

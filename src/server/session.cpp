@@ -1,6 +1,7 @@
 #include "server/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -49,8 +50,12 @@ bool valid_request_id(std::string_view id) {
 }
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client)
-    : stream_(std::move(socket)), shared_(shared), worker_(worker), client_(std::move(client)) {
+Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client,
+                 std::shared_ptr<net::cancellation_signal> cancel)
+    : stream_(std::move(socket)), shared_(shared), worker_(worker), client_(std::move(client)),
+      watch_(std::make_shared<Watch>()) {
+  watch_->socket = &stream_.socket();
+  watch_->cancel = std::move(cancel);
   shared_.connections.fetch_add(1, std::memory_order_relaxed);
   registry_it_ = worker_.sessions.insert(worker_.sessions.end(), this);
   std::lock_guard lock(shared_.clients_mu);
@@ -58,6 +63,8 @@ Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, st
 }
 
 Session::~Session() {
+  watch_->active = false;
+  watch_->socket = nullptr;
   worker_.sessions.erase(registry_it_);
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard lock(shared_.clients_mu);
@@ -314,8 +321,50 @@ std::optional<Error> Session::read_error(const ReadEnd& end, std::string_view ph
   return Error::bad_request(std::string(phase == "body" ? "Malformed request body: " : "Malformed HTTP request: ") + ec.message());
 }
 
+namespace {
+// One wait for the client's socket to become readable while its request is worked on. The handler owns
+// the watch state, never the session: it checks `active` (cleared by unwatch and by the destructor, on
+// this same thread) before touching the socket or the signal.
+template <class Watch>
+void arm_watch(std::shared_ptr<Watch> w) {
+  w->socket->async_wait(net::ip::tcp::socket::wait_read, [w](const boost::system::error_code& ec) {
+    if (ec || !w->active || !w->socket) return;
+    char c;
+    ssize_t n = ::recv(w->socket->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm_watch(w);  // woken without data
+    if (n > 0) return;  // the client pipelined its next request: it is still there
+    w->active = false;
+    w->gone = true;
+    w->cancel->emit(net::cancellation_type::terminal);
+  });
+}
+}  // namespace
+
+void Session::watch_client() {
+  if (!watch_->cancel) return;
+  watch_->active = true;
+  watch_->gone = false;
+  arm_watch(watch_);
+}
+
+net::awaitable<bool> Session::unwatch_client() {
+  if (!watch_->cancel) co_return false;
+  bool gone = watch_->gone;
+  if (watch_->active) {
+    watch_->active = false;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);  // the pending wait; nothing else is in flight on this socket now
+  }
+  // The coroutine was cancelled (or not); either way the next request starts clean.
+  co_await net::this_coro::reset_cancellation_state();
+  co_return gone;
+}
+
 net::awaitable<void> Session::run() {
   stream_.socket().set_option(net::ip::tcp::no_delay(true));
+  // A cancelled request (its client left) lets the session's later steps run to their own errors
+  // instead of throwing out of the coroutine.
+  co_await net::this_coro::throw_if_cancelled(false);
   for (;;) {
     auto rt = shared_.store.current();
     const auto& sc = rt->config->server;

@@ -2,6 +2,7 @@
 // One client connection: reads requests with limits and timeouts, hands each to the API handlers,
 // writes plain and streamed responses. Runs as one coroutine on its worker's io_context.
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -38,7 +39,9 @@ struct Call {
 
 class Session {
  public:
-  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client);
+  /// `cancel` is the signal bound to the session coroutine's cancellation slot (server.cpp).
+  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client,
+          std::shared_ptr<net::cancellation_signal> cancel = nullptr);
   ~Session();
   net::awaitable<void> run();
 
@@ -62,6 +65,14 @@ class Session {
   /// Completes when the client closes the connection (or it fails); never completes while the client
   /// stays connected. Used to cancel upstream work when a client leaves mid-stream.
   net::awaitable<void> wait_client_gone();
+
+  /// Watches the connection while a request is being worked on: if the client hangs up, whatever the
+  /// session coroutine is waiting for (routing, an upstream call, a backoff) is cancelled, so a departed
+  /// client's request stops at once and frees what it holds. One socket wait and a plain handler: far
+  /// cheaper than racing the work against wait_client_gone(). `unwatch_client` ends the watch and
+  /// returns whether the client left.
+  void watch_client();
+  net::awaitable<bool> unwatch_client();
 
   Shared& shared() { return shared_; }
   Worker& worker() { return worker_; }
@@ -94,6 +105,14 @@ class Session {
   Worker& worker_;
   std::list<Session*>::iterator registry_it_;
   std::string client_;
+  /// Shared with the watch's handler, which may run after this session is gone.
+  struct Watch {
+    bool active = false;
+    bool gone = false;
+    net::ip::tcp::socket* socket = nullptr;
+    std::shared_ptr<net::cancellation_signal> cancel;
+  };
+  std::shared_ptr<Watch> watch_;
   bool idle_ = false;
   bool closed_ = false;
   bool chunked_ = true;  ///< the current stream uses chunked encoding (HTTP/1.1)
