@@ -3,11 +3,13 @@
 # Idempotent: when everything is present it prints one line and touches nothing.
 set -euo pipefail
 
+# chromium drives the dashboard's browser test (tests/integration/dashboard.test.mjs, via playwright-core);
+# prometheus provides promtool, which checks the /metrics exposition.
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev libssl-dev ca-certificates
   libre2-dev libgtest-dev libgmock-dev libbenchmark-dev
-  nodejs npm
+  nodejs npm chromium prometheus
 )
 # --bench adds what bench/ needs (nginx for the stub and the floor, wrk for load); --fuzz adds clang 14
 # and libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh). Both may be given.

@@ -15,10 +15,13 @@
 
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/redact.hpp"
+#include "switchyard/limits/key_ledger.hpp"
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/server/server.hpp"
+#include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/telemetry/log.hpp"
+#include "switchyard/telemetry/recent.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
 #include "switchyard/tools/tools.hpp"
 
@@ -30,15 +33,33 @@ constexpr const char* kUsage =
     "       switchyard train|calibrate|eval|eval-semantic [--help]\n"
     "       switchyard --version\n";
 
-/// Loads and validates a config into a runtime snapshot; prints every problem to stderr on failure.
+/// Loads and validates a config into a runtime snapshot; prints every problem to stderr on failure
+/// (and hands them to `errors` when given).
 std::shared_ptr<const sy::pipeline::Runtime> build_runtime(const std::string& path, sy::pipeline::RuntimeDeps& deps,
-                                                           std::uint64_t generation) {
+                                                           std::uint64_t generation,
+                                                           std::vector<std::string>* errors = nullptr) {
   sy::config::Diagnostics d;
   auto rt = sy::pipeline::build_runtime(path, deps, generation, d);
   if (!rt) {
     for (const auto& e : d.errors()) std::cerr << e << "\n";
+    if (errors) *errors = d.errors();
   }
   return rt;
+}
+
+/// Says at start (and on reload) what is open to anyone who can reach the port.
+void warn_if_open(const sy::config::Config& cfg, spdlog::logger& log) {
+  if (!cfg.auth.required) {
+    log.warn("AUTH IS OFF (auth.required: false): anyone who can reach {}:{} can call the models on your upstream "
+             "keys. Set auth.required: true and auth.keys before exposing this port.",
+             cfg.server.host, cfg.server.port);
+  }
+  if (cfg.admin.open) {
+    log.warn("THE ADMIN API IS OPEN (admin.open: true): /admin/*, /metrics and the dashboard's data answer without "
+             "a key, and anyone who can reach the port can reload the config.");
+  } else if (cfg.admin.keys.empty()) {
+    log.info("the admin API, /metrics and the dashboard's data are refused: no admin.keys configured");
+  }
 }
 
 std::int64_t mtime_ns(const std::string& path) {
@@ -48,11 +69,23 @@ std::int64_t mtime_ns(const std::string& path) {
 }
 
 int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
+  // Process-wide operations state: metrics families, key spend, recent decisions. Runtimes of every
+  // generation point into them.
+  sy::telemetry::Registry registry;
+  sy::telemetry::GatewayMetrics metrics(registry);
+  sy::limits::KeyLedger keys;
+  sy::telemetry::RecentDecisions decisions;
+  sy::telemetry::UsageTimeline usage;
+  boost::asio::thread_pool blocking(1);  // POST /admin/reload builds the runtime here, off the io threads
+  deps.metrics = &metrics;
+  deps.keys = &keys;
+
   auto rt = build_runtime(path, deps, 1);
   if (!rt) return 1;
   sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*rt->config)));
   sy::telemetry::setup_logging(rt->config->logging);
   auto log = sy::telemetry::logger("switchyard");
+  warn_if_open(*rt->config, *log);
 
   sy::pipeline::RuntimeStore store(rt);
   auto health = std::make_shared<sy::limits::HealthRegistry>();
@@ -63,12 +96,14 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
 
   std::mutex reload_mu;
   std::atomic<std::uint64_t> generation{1};
-  auto reload = [&] {
+  auto reload = [&]() -> std::vector<std::string> {
     std::lock_guard lock(reload_mu);
-    auto next = build_runtime(path, deps, generation + 1);
+    std::vector<std::string> errors;
+    auto next = build_runtime(path, deps, generation + 1, &errors);
     if (!next) {
       log->error("reload of {} failed; keeping the running config (errors above)", path);
-      return;
+      metrics.config_reloaded(false);
+      return errors;
     }
     const auto& old = store.current()->config->server;
     const auto& now = next->config->server;
@@ -78,14 +113,18 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*next->config)));
     sy::telemetry::setup_logging(next->config->logging);
     health->on_config(*next->config);  // a changed key brings an auth-failed deployment back
+    warn_if_open(*next->config, *log);
     ++generation;
     store.publish(std::move(next));
+    metrics.config_reloaded(true);
     log->info("reloaded {} (generation {})", path, generation.load());
+    return {};
   };
 
   int code = 0;
   try {
-    sy::server::Server server(sy::server::ServerDeps{store, dispatcher, reload});
+    sy::server::Server server(sy::server::ServerDeps{
+        store, dispatcher, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking}});
     // Watch the file: a saved edit reloads it like SIGHUP does.
     std::mutex watch_mu;
     std::condition_variable watch_cv;
@@ -112,6 +151,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     log->critical("{}", e.what());
     code = 1;
   }
+  blocking.join();
   sy::telemetry::shutdown_logging();
   return code;
 }

@@ -58,6 +58,32 @@ std::optional<Url> parse_url(std::string_view s) {
   return u;
 }
 
+bool AuthKey::allows(std::string_view model) const {
+  return models.empty() || std::find(models.begin(), models.end(), model) != models.end();
+}
+
+const std::string* AuthKey::meta(std::string_view name) const {
+  for (const auto& [k, v] : metadata) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+void KeySet::index() {
+  by_hash_.clear();
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    by_hash_.emplace(std::string(reinterpret_cast<const char*>(keys[i].hash.data()), keys[i].hash.size()), i);
+  }
+}
+
+const AuthKey* KeySet::find_by_hash(const Sha256& hash) const {
+  // The lookup is by the digest, which tells nothing of the key; the final comparison is constant-time.
+  auto it = by_hash_.find(std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
+  if (it == by_hash_.end()) return nullptr;
+  const AuthKey& k = keys[it->second];
+  return digest_equal(k.hash, hash) ? &k : nullptr;
+}
+
 const ModelConfig* Config::find_model(std::string_view name) const {
   auto it = model_index_.find(std::string(name));
   return it == model_index_.end() ? nullptr : &models[it->second];
@@ -342,6 +368,82 @@ struct ConfigBuilder {
     c.routers.push_back(std::move(r));
   }
 
+  /// One key of `auth.keys` or `admin.keys`: `key` (plain text, usually `${ENV_VAR}`) or `key_sha256`
+  /// (its hex SHA-256, so the config file need not hold the secret), a name, and for callers the
+  /// tier, metadata, allowed models and limits.
+  std::optional<AuthKey> key_entry(const Node& k, bool caller, std::size_t index) {
+    if (!k.is_map()) {
+      k.error(d, "expected a map with name and key or key_sha256");
+      return std::nullopt;
+    }
+    if (caller) {
+      k.check_keys({"key", "key_sha256", "name", "tier", "metadata", "models", "rpm", "tpm", "budget"}, d);
+    } else {
+      k.check_keys({"key", "key_sha256", "name"}, d);
+    }
+    AuthKey a;
+    a.name = k.str("name", d).value_or((caller ? "key" : "admin") + std::to_string(index));
+    auto plain = k.str("key", d);
+    auto hashed = k.str("key_sha256", d);
+    if (plain.has_value() == hashed.has_value()) {
+      k.error(d, "give exactly one of key and key_sha256");
+    } else if (plain) {
+      if (plain->size() < 8) k.get("key")->error(d, "keys must be at least 8 characters");
+      a.key = std::move(*plain);
+      a.hash = sha256(a.key);
+    } else if (!parse_sha256_hex(*hashed, a.hash)) {
+      k.get("key_sha256")->error(d, "expected 64 hex digits (e.g. the output of: printf %s \"$KEY\" | sha256sum)");
+    }
+    if (!caller) return a;
+    a.tier = k.str("tier", d).value_or("");
+    if (const Node* m = k.get("metadata"); m && !m->is_null()) {
+      if (!m->is_map()) m->error(d, "expected a map of names to values");
+      else {
+        for (const auto& [name, v] : m->members()) {
+          if (!v.is_scalar()) v.error(d, "metadata values are strings");
+          else a.metadata.emplace_back(name, v.scalar());
+        }
+      }
+    }
+    if (auto models = k.str_list("models", d)) {
+      for (const auto& m : *models) {
+        if (!c.find_model(m) && !c.find_router(m)) k.get("models")->error(d, "unknown model or router \"" + m + "\"");
+      }
+      a.models = std::move(*models);
+    }
+    if (auto v = k.integer("rpm", d, 1, 1'000'000'000)) a.rpm = *v;
+    if (auto v = k.integer("tpm", d, 1, 1'000'000'000'000)) a.tpm = *v;
+    if (const Node* b = k.get("budget"); b && !b->is_null()) {
+      if (!b->is_map()) b->error(d, "expected a map with daily_usd and/or monthly_usd");
+      else {
+        b->check_keys({"daily_usd", "monthly_usd"}, d);
+        a.daily_usd = b->number("daily_usd", d, 0, 1e12);
+        a.monthly_usd = b->number("monthly_usd", d, 0, 1e12);
+      }
+    }
+    return a;
+  }
+
+  void key_list(const Node& n, KeySet& set, bool caller) {
+    const Node* keys = n.get("keys");
+    if (!keys || keys->is_null()) return;
+    if (!keys->is_sequence()) {
+      keys->error(d, "expected a list of keys");
+      return;
+    }
+    std::unordered_map<std::string, bool> names;
+    for (const auto& k : keys->items()) {
+      auto a = key_entry(k, caller, set.keys.size());
+      if (!a) continue;
+      if (!names.emplace(a->name, true).second) k.error(d, "duplicate key name \"" + a->name + "\"");
+      for (const auto& other : set.keys) {
+        if (other.hash == a->hash) k.error(d, "the same key is configured twice");
+      }
+      set.keys.push_back(std::move(*a));
+    }
+    set.index();
+  }
+
   void auth(const Node& n) {
     if (!n.is_map()) {
       n.error(d, "expected a map with keys");
@@ -356,22 +458,21 @@ struct ConfigBuilder {
       c.auth.public_paths = std::move(*paths);
     }
     c.auth.trust_tier_header = n.boolean("trust_tier_header", d).value_or(true);
-    if (const Node* keys = n.get("keys"); keys && !keys->is_null()) {
-      if (!keys->is_sequence()) {
-        keys->error(d, "expected a list of {key, name, tier}");
-        return;
-      }
-      for (const auto& k : keys->items()) {
-        k.check_keys({"key", "name", "tier"}, d);
-        AuthKey a;
-        a.key = k.str("key", d, true).value_or("");
-        a.name = k.str("name", d).value_or("key" + std::to_string(c.auth.keys.size()));
-        a.tier = k.str("tier", d).value_or("");
-        if (!a.key.empty() && a.key.size() < 8) k.get("key")->error(d, "keys must be at least 8 characters");
-        c.auth.keys.push_back(std::move(a));
-      }
-    }
+    key_list(n, c.auth, true);
     if (c.auth.required && c.auth.keys.empty()) n.error(d, "auth.required needs at least one key");
+  }
+
+  void admin(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with keys and/or open");
+      return;
+    }
+    n.check_keys({"keys", "open"}, d);
+    c.admin.open = n.boolean("open", d).value_or(false);
+    key_list(n, c.admin, false);
+    for (const auto& a : c.admin.keys) {
+      if (c.auth.find_by_hash(a.hash)) n.error(d, "admin key \"" + a.name + "\" is also a caller key");
+    }
   }
 
   void reliability(const Node& n) {
@@ -459,7 +560,8 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   }
   // Every section Switchyard reads; anything else (a typo, or a feature it does not have) is an error,
   // never silently ignored.
-  root.check_keys({"server", "logging", "providers", "models", "routers", "decision_log", "auth", "reliability"}, d);
+  root.check_keys({"server", "logging", "providers", "models", "routers", "decision_log", "auth", "admin", "reliability"},
+                  d);
   ConfigBuilder b{d, *cfg};
   if (const Node* s = root.get("server")) b.server(*s);
   if (const Node* l = root.get("logging")) b.logging(*l);
@@ -467,6 +569,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   b.list(root, "models", [&](const Node& n) { b.model(n); });
   b.list(root, "routers", [&](const Node& n) { b.router(n); });
   if (const Node* a = root.get("auth")) b.auth(*a);
+  if (const Node* a = root.get("admin")) b.admin(*a);
   if (const Node* dl = root.get("decision_log")) b.decision_log(*dl);
   if (const Node* rel = root.get("reliability")) b.reliability(*rel);
   b.check_model_refs();
@@ -485,7 +588,11 @@ std::vector<std::string> secret_values(const Config& config) {
     if (!p.api_key.empty()) out.push_back(p.api_key);
     for (const auto& [name, value] : p.headers) out.push_back(value);
   }
-  for (const auto& k : config.auth.keys) out.push_back(k.key);
+  for (const KeySet* set : {static_cast<const KeySet*>(&config.auth), static_cast<const KeySet*>(&config.admin)}) {
+    for (const auto& k : set->keys) {
+      if (!k.key.empty()) out.push_back(k.key);
+    }
+  }
   for (const char* var : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
     if (const char* v = std::getenv(var); v && *v) out.emplace_back(v);
   }

@@ -10,6 +10,7 @@ std::string_view to_string(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::bad_request: return "bad_request";
     case ErrorKind::unauthorized: return "unauthorized";
+    case ErrorKind::forbidden: return "forbidden";
     case ErrorKind::not_found: return "not_found";
     case ErrorKind::method_not_allowed: return "method_not_allowed";
     case ErrorKind::payload_too_large: return "payload_too_large";
@@ -36,6 +37,7 @@ int http_status(const Error& e) {
   switch (e.kind) {
     case ErrorKind::bad_request: return 400;
     case ErrorKind::unauthorized: return 401;
+    case ErrorKind::forbidden: return 403;
     case ErrorKind::not_found: return 404;
     case ErrorKind::method_not_allowed: return 405;
     case ErrorKind::payload_too_large: return 413;
@@ -70,6 +72,7 @@ std::string_view openai_type(const Error& e) {
     case ErrorKind::content_filter:
     case ErrorKind::upstream_bad_request: return "invalid_request_error";
     case ErrorKind::unauthorized: return "authentication_error";
+    case ErrorKind::forbidden: return "permission_error";
     case ErrorKind::rate_limited: return "rate_limit_error";
     case ErrorKind::timeout: return "timeout_error";
     case ErrorKind::overloaded:
@@ -86,6 +89,7 @@ std::string_view openai_type(const Error& e) {
 static std::string_view default_code(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::not_found: return "not_found";
+    case ErrorKind::forbidden: return "permission_denied";
     case ErrorKind::method_not_allowed: return "method_not_allowed";
     case ErrorKind::payload_too_large: return "request_too_large";
     case ErrorKind::header_too_large: return "headers_too_large";

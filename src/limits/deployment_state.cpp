@@ -289,6 +289,18 @@ void DeploymentState::set_fingerprint(std::uint64_t fp) {
   }
 }
 
+DeploymentState::Gauges DeploymentState::gauges(TimePoint now, const config::ReliabilityConfig& rel) const {
+  std::lock_guard lock(mu_);
+  Gauges g;
+  g.breaker = breaker_state(now, rel.breaker);
+  g.cooldown_seconds = cooldown_until_ > now ? std::chrono::duration<double>(cooldown_until_ - now).count() : 0;
+  g.auth_failed = auth_failed_;
+  g.in_flight = in_flight_.load(std::memory_order_relaxed);
+  if (now < reset_requests_at_) g.remaining_requests = remaining_requests_;
+  if (now < reset_tokens_at_) g.remaining_tokens = remaining_tokens_;
+  return g;
+}
+
 std::string DeploymentState::to_json(TimePoint now, const config::DeploymentConfig* dep,
                                      const config::ReliabilityConfig& rel) const {
   std::lock_guard lock(mu_);

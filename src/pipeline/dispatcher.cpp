@@ -131,11 +131,14 @@ net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ct
 
   auto started = Clock::now();
   auto deadline = std::min(started + provider.total_timeout, started + rel.request_timeout);
-  Attempt attempt{dep.id, "ok", 0, {}};
+  Attempt attempt{dep.id, "ok", 0, {}, &dep};
   auto record = [&](const Error* e) {
     attempt.elapsed = duration_cast<microseconds>(Clock::now() - started);
     trace.upstream_time += attempt.elapsed;
-    if (e) attempt.outcome = std::string(to_string(e->kind));
+    if (e) {
+      attempt.outcome = std::string(to_string(e->kind));
+      attempt.kind = e->kind;
+    }
     trace.attempts.push_back(attempt);
   };
   limits::LearnedLimits learned;

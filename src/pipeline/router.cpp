@@ -19,6 +19,12 @@ std::string_view kind_name(Decision::Kind k) {
 }
 }  // namespace
 
+std::vector<std::string> Router::stage_names() const {
+  std::vector<std::string> out;
+  for (const auto& s : stages_) out.push_back(s->name());
+  return out;
+}
+
 net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
   RouteResult result;
   auto started = Clock::now();
@@ -36,6 +42,7 @@ net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
     result.extra_header_value = std::move(d.extra_header_value);
     result.spent_usd = d.spent_usd;
     result.upstream_time = d.upstream_time;
+    result.escalations = d.escalations;
     if (d.kind == Decision::Kind::route) {
       result.kind = RouteResult::Kind::route;
       result.model = d.target;

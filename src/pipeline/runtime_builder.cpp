@@ -3,7 +3,9 @@
 
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/pipeline/runtime.hpp"
+#include "switchyard/limits/key_ledger.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
+#include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
@@ -30,6 +32,15 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
       d.error("decision_log.path", 0, e.what());
       return nullptr;
     }
+  }
+  limits::KeyLedger own;
+  for (const auto& k : cfg->auth.keys) rt->accounts.push_back((deps.keys ? *deps.keys : own).account(k.name));
+  if (deps.metrics) {
+    std::vector<telemetry::RouterInfo> routers;
+    if (rt->routers) {
+      for (const auto& r : rt->routers->routers()) routers.push_back({r.get(), r->name(), r->stage_names()});
+    }
+    rt->metrics = deps.metrics->for_config(*cfg, routers);
   }
   return rt;
 }

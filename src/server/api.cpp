@@ -7,15 +7,20 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "server/admin.hpp"
 #include "server/session.hpp"
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/core/redact.hpp"
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
+#include "switchyard/core/sha256.hpp"
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/providers/ingress.hpp"
+#include "switchyard/limits/key_ledger.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
+#include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/telemetry/log.hpp"
+#include "switchyard/telemetry/recent.hpp"
 
 namespace sy::server {
 
@@ -39,7 +44,7 @@ struct Logged {
     rec.path = path;
   }
   void done(Clock::time_point end = Clock::now()) {
-    rec.status = call.status;
+    if (call.status) rec.status = call.status;  // nothing sent: keeps what was set (499)
     rec.latency_ms = ms_between(call.started, end);
     rec.error = error;
     rec.skipped = skipped;
@@ -75,6 +80,8 @@ void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
 net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::string& buf,
                              providers::ingress::StreamEncoder* translator) {
   std::string translated;
+  telemetry::GatewayMetrics* metrics = s.shared().ops.metrics;
+  Clock::time_point last_sent = Clock::now();
   for (;;) {
     buf.clear();
     auto more = co_await stream.next(buf);
@@ -87,8 +94,13 @@ net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::
       if (!*more) translator->finish(translated);
       out = translated;
     }
-    if (!out.empty() && !co_await s.send_chunk(out)) {
-      co_return Error::make(ErrorKind::connection, "client disconnected");
+    if (!out.empty()) {
+      if (!co_await s.send_chunk(out)) co_return Error::make(ErrorKind::connection, "client disconnected");
+      if (metrics && *more) {  // the gap between two events relayed (the last one ends the stream)
+        auto now = Clock::now();
+        metrics->token_gap(std::chrono::duration<double>(now - last_sent).count());
+        last_sent = now;
+      }
     }
     if (!*more) co_return ok_status();
   }
@@ -100,13 +112,6 @@ std::string header_safe(std::string_view v) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   return out;
-}
-
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 nlohmann::json records_json(const pipeline::RouteResult& rr) {
@@ -133,15 +138,20 @@ struct InferenceState {
   double cost = 0;
   bool stage_answered = false;  ///< a router's stage produced the answer (a cascade), not the dispatcher
   std::string echo;  ///< what the dialect's answer repeats of the request (Decoded::echo)
+  const pipeline::Router* router_ptr = nullptr;
+  pipeline::Caller caller;
+  limits::KeyAccount* account = nullptr;  ///< admitted against this key's limits: settle at the end
+  std::optional<double> ttft_seconds;     ///< streams: to the first event sent
   InferenceState(Call& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
 };
 
-void write_decision(Session& s, Call& call, const Request* req, InferenceState& st, Clock::time_point end) {
+void write_decision(Call& call, const Request* req, InferenceState& st, Clock::time_point end, std::int64_t ts_ms) {
   const auto& dl = call.runtime->decision_log;
   if (!dl || !req) return;
   nlohmann::json j;
-  j["ts_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  j["ts_ms"] = ts_ms;
   j["request_id"] = call.request_id;
+  if (!st.caller.key_name.empty()) j["key"] = st.caller.key_name;
   j["model_requested"] = req->model();
   j["router"] = st.router;
   if (st.route) {
@@ -161,6 +171,7 @@ void write_decision(Session& s, Call& call, const Request* req, InferenceState& 
   j["stream"] = req->stream();
   j["prompt_tokens"] = st.usage.prompt_tokens;
   j["completion_tokens"] = st.usage.completion_tokens;
+  if (st.usage.cached_tokens) j["cached_tokens"] = st.usage.cached_tokens;
   j["cost_usd"] = st.cost;
   j["latency_ms"] = ms_between(call.started, end);
   j["upstream_ms"] = std::chrono::duration<double, std::milli>(st.trace.upstream_time).count();
@@ -168,8 +179,7 @@ void write_decision(Session& s, Call& call, const Request* req, InferenceState& 
   if (!st.log.error.empty()) j["error"] = st.log.error;
   std::string_view prompt = req->last_user_text();
   if (dl->include_prompt()) j["prompt"] = prompt;
-  else j["prompt_sha256"] = telemetry::sha256_hex(prompt);
-  (void)s;
+  else j["prompt_sha256"] = sha256_hex(prompt);
   dl->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
@@ -236,19 +246,9 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
   pipeline::Caller caller;
   const auto& auth = cfg.auth;
   if (!auth.keys.empty()) {
-    std::string_view presented;
-    if (auto it = call.req.find(http::field::authorization); it != call.req.end()) {
-      std::string_view v = it->value();
-      if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) presented = v.substr(7);
-    }
-    if (presented.empty()) {
-      if (auto it = call.req.find("x-api-key"); it != call.req.end()) presented = it->value();
-    }
-    const config::AuthKey* match = nullptr;
-    for (const auto& k : auth.keys) {
-      if (constant_time_equal(k.key, presented)) match = &k;
-    }
-    if (match) {
+    if (const config::AuthKey* match = auth.find(presented_key(call))) {
+      caller.key = match;
+      caller.key_index = static_cast<int>(match - auth.keys.data());
       caller.key_name = match->name;
       caller.tier = match->tier;
     } else if (auth.required) {
@@ -259,6 +259,29 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
   }
   if (caller.tier.empty() && auth.trust_tier_header) caller.tier = tier_hint;
   return caller;
+}
+
+/// A key's permissions and limits, checked before anything is routed or paid for: 403 when the key
+/// may not use `name` (the model or router asked for), 429 when it is over its rpm, tpm or budget.
+std::optional<Error> admit(Call& call, InferenceState& st, const std::string& name) {
+  const config::AuthKey* key = st.caller.key;
+  if (!key) return std::nullopt;
+  if (!key->allows(name)) {
+    Error e = Error::make(ErrorKind::forbidden, "The key '" + key->name + "' may not use the model '" + name + "'.");
+    e.param = "model";
+    e.code = "model_not_allowed";
+    return e;
+  }
+  const auto& accounts = call.runtime->accounts;
+  if (static_cast<std::size_t>(st.caller.key_index) >= accounts.size()) return std::nullopt;
+  limits::KeyAccount* account = accounts[static_cast<std::size_t>(st.caller.key_index)].get();
+  if (auto refused = account->admit(*key, Clock::now(), std::chrono::system_clock::now())) {
+    // A spent budget does not come back in a few seconds: tell SDKs not to retry it.
+    if (refused->code == "budget_exceeded") call.add_header("x-should-retry", "false");
+    return refused;
+  }
+  st.account = account;
+  return std::nullopt;
 }
 
 // Sends an error in the client's dialect.
@@ -280,6 +303,8 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
   if (!controls) co_return std::move(controls).error();
   auto caller = identify_caller(call, cfg, tier_hint);
   if (!caller) co_return std::move(caller).error();
+  st.caller = std::move(*caller);
+  if (auto refused = admit(call, st, controls->router.empty() ? model : controls->router)) co_return std::move(*refused);
 
   // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
   const pipeline::Router* router = nullptr;
@@ -298,8 +323,9 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
   if (router) {
     st.router = router->name();
     st.log.rec.router = st.router;
+    st.router_ptr = router;
     pipeline::RequestFeatures features(
-        req, *caller, *controls,
+        req, st.caller, *controls,
         [&call](std::string_view n) -> std::string_view {
           auto it = call.req.find(n);
           return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
@@ -340,13 +366,6 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
   return json::Limits{sc.max_json_depth, static_cast<std::size_t>(sc.max_upstream_body_bytes)};
 }
 
-/// Ends the logs of a request that got an answer (or an error after routing).
-void finish(Session& s, Call& call, const Request& req, InferenceState& st) {
-  auto end = Clock::now();
-  st.log.done(end);
-  write_decision(s, call, &req, st, end);
-}
-
 /// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
 /// call's, and those of stages that call models).
 double overhead_ms(const Call& call, const InferenceState& st, Clock::time_point now) {
@@ -360,6 +379,75 @@ void record_usage(InferenceState& st, const Usage& usage, double cost) {
   st.log.rec.prompt_tokens = usage.prompt_tokens;
   st.log.rec.completion_tokens = usage.completion_tokens;
   st.log.rec.cost_usd = cost;
+}
+
+/// Ends a request, whatever became of it: the access log, the decision log and the recent decisions,
+/// metrics, the per-minute usage, and the caller key's spend. `req` is null when the body never parsed.
+void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
+  const auto end = Clock::now();
+  st.log.done(end);
+  const int status = st.log.rec.status ? st.log.rec.status : 499;  // nothing sent: the client left
+  const std::int64_t ts_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  write_decision(call, req, st, end, ts_ms);
+  if (st.account) {
+    st.account->settle(end, std::chrono::system_clock::now(), st.usage.prompt_tokens + st.usage.completion_tokens, st.cost);
+  }
+  const std::string& routed = st.route ? st.route->model : (req ? req->model() : st.trace.model);
+  const bool fallback = !st.trace.model.empty() && st.trace.model != routed;
+  const Operations& ops = s.shared().ops;
+  if (ops.usage) ops.usage->record(ts_ms, status >= 400 && status != 499, fallback, st.cost);
+  if (ops.decisions && req) {
+    telemetry::DecisionRecord r;
+    r.ts_ms = ts_ms;
+    r.request_id = call.request_id;
+    r.key = st.caller.key_name;
+    r.model_requested = req->model();
+    r.router = st.router;
+    if (st.route) {
+      r.stage = st.route->stage;
+      r.reason = st.route->reason;
+    }
+    r.model = st.trace.model.empty() ? routed : st.trace.model;  // none answered: the model routed to
+    r.deployment = st.trace.deployment;
+    r.error = st.log.error;
+    r.status = status;
+    r.stream = req->stream();
+    r.prompt_tokens = st.usage.prompt_tokens;
+    r.completion_tokens = st.usage.completion_tokens;
+    r.cost_usd = st.cost;
+    r.latency_ms = ms_between(call.started, end);
+    r.attempts = static_cast<int>(st.trace.attempts.size());
+    ops.decisions->push(std::move(r));
+  }
+  const auto& metrics = call.runtime->metrics;
+  if (!metrics) return;
+  const config::Config& cfg = *call.runtime->config;
+  const auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
+  telemetry::RequestSample x;
+  x.requested_model = req ? std::string_view(req->model()) : std::string_view{};
+  x.model = cfg.find_model(st.trace.model.empty() ? routed : st.trace.model);
+  // A failed request counts under the deployment that failed it last (its model's row otherwise).
+  x.deployment = st.trace.deployment_config;
+  if (!x.deployment && !st.trace.attempts.empty()) x.deployment = st.trace.attempts.back().config;
+  x.status = status;
+  x.usage = st.usage;
+  x.cost_usd = st.cost;
+  x.seconds = std::chrono::duration<double>(end - call.started).count();
+  x.upstream_seconds = std::chrono::duration<double>(upstream).count();
+  x.overhead_seconds = std::max(0.0, x.seconds - x.upstream_seconds);
+  x.time_to_first_token = st.ttft_seconds;
+  x.router = st.router_ptr;
+  if (st.route) {
+    x.stage = st.route->stage;
+    x.escalations = st.route->escalations;
+  }
+  for (const auto& a : st.trace.attempts) {
+    if (a.outcome != "ok" && a.config) x.failed_attempts.emplace_back(a.config, a.kind);
+  }
+  x.fallback = fallback;
+  x.key_index = st.caller.key_index;
+  metrics->record(x);
 }
 
 providers::ingress::AnswerContext answer_context(const InferenceState& st, const std::string& model) {
@@ -390,22 +478,30 @@ net::awaitable<void> answer_whole(Session& s, Call& call, const Request& req, In
       if (auto ok = encoder->feed(out.body, encoded); !ok) {
         st.log.error = std::string(to_string(ok.error().kind)) + ": " + ok.error().message;
         co_await send_error_as(s, call, st.dialect, ok.error());
-        co_return finish(s, call, req, st);
+        co_return finish(s, call, &req, st);
       }
       encoder->finish(encoded);
       out.body = std::move(encoded);
     }
     if (co_await s.begin_stream(call, out.body)) co_await s.end_stream();
-    co_return finish(s, call, req, st);
+    co_return finish(s, call, &req, st);
   }
   auto encoded = st.dialect.encode_response(std::move(out.body), ctx);
   if (!encoded) {
     st.log.error = std::string(to_string(encoded.error().kind)) + ": " + encoded.error().message;
     co_await send_error_as(s, call, st.dialect, encoded.error());
-    co_return finish(s, call, req, st);
+    co_return finish(s, call, &req, st);
   }
   co_await s.send(call, 200, std::move(*encoded));
-  finish(s, call, req, st);
+  finish(s, call, &req, st);
+}
+
+/// The stream's last line: an SSE comment (every SSE client skips it) with what the request cost, the
+/// streaming counterpart of the x-switchyard-cost-usd header.
+std::string cost_comment(const InferenceState& st) {
+  return ": switchyard-usage {\"cost_usd\":" + fixed(st.cost, 8) + ",\"prompt_tokens\":" +
+         std::to_string(st.usage.prompt_tokens) + ",\"completion_tokens\":" + std::to_string(st.usage.completion_tokens) +
+         ",\"cached_tokens\":" + std::to_string(st.usage.cached_tokens) + "}\n\n";
 }
 
 /// A live stream: the first event is in hand, so commit to 200 and send it with the head; then relay
@@ -423,7 +519,7 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
     if (!ok) {  // nothing was sent yet: a plain error response
       log.error = std::string(to_string(ok.error().kind)) + ": " + ok.error().message;
       co_await send_error_as(s, call, st.dialect, ok.error());
-      co_return finish(s, call, req, st);
+      co_return finish(s, call, &req, st);
     }
     if (!*initial) encoder->finish(first);
   } else if (initial) {
@@ -432,14 +528,20 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
   if (!co_await s.begin_stream(call, first)) {
     call.keep_alive = false;
     log.error = "client disconnected";
-    log.done();
-    co_return;
+    co_return finish(s, call, &req, st);
   }
   auto upstream_started = Clock::now();
+  st.ttft_seconds = std::chrono::duration<double>(upstream_started - call.started).count();
   // If the client goes, the relay is cancelled, which destroys the upstream exchange and closes its
   // connection.
   auto result = co_await (relay(s, *out.stream, buf, encoder.get()) || s.wait_client_gone());
   bool client_gone = result.index() == 1;
+  // Priced on the upstream's final usage (requested with stream_options.include_usage whether or not
+  // the client asked; its usage chunk reaches the client only if it did).
+  const auto* dep = st.trace.deployment_config;
+  const double stage_spent = st.route ? st.route->spent_usd : 0;
+  const Usage usage = out.stream->usage();
+  record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->prices()) : 0));
   if (!client_gone) {
     Status relayed = std::get<0>(std::move(result));
     if (!relayed && relayed.error().message == "client disconnected") {
@@ -451,7 +553,7 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
       std::string frame = encoder ? encoder->error_event(e) : st.dialect.error_event(e);
       if (co_await s.send_chunk(frame)) co_await s.end_stream();
       call.keep_alive = false;
-    } else if (!co_await s.end_stream()) {
+    } else if (!co_await s.send_chunk(cost_comment(st)) || !co_await s.end_stream()) {
       client_gone = true;
     }
   }
@@ -459,14 +561,10 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
     call.keep_alive = false;
     log.error = "client disconnected mid-stream";
   }
-  const auto* dep = st.trace.deployment_config;
-  const double stage_spent = st.route ? st.route->spent_usd : 0;
-  const Usage usage = out.stream->usage();
-  record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->prices()) : 0));
   st.trace.upstream_time += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - upstream_started);
   log.rec.overhead_ms = overhead_ms(call, st, Clock::now());
   out.stream.reset();  // close the upstream before logging
-  finish(s, call, req, st);
+  finish(s, call, &req, st);
 }
 
 /// Every inference endpoint, whatever its dialect: decode to the internal chat request, route and
@@ -481,8 +579,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   if (!parsed) {
     log.error = parsed.error().message;
     co_await send_error_as(s, call, dialect, parsed.error());
-    log.done();
-    co_return;
+    co_return finish(s, call, nullptr, st);
   }
   st.echo = std::move(decoded->echo);
   const Request& req = **parsed;
@@ -498,7 +595,7 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
     call.keep_alive = false;
     log.error = "client disconnected before the answer";
     log.rec.status = 499;
-    co_return finish(s, call, req, st);
+    co_return finish(s, call, &req, st);
   }
   add_trace_headers(call, st.trace);
   log.rec.model_used = st.trace.model;
@@ -508,19 +605,10 @@ net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_
   if (!out) {
     log.error = std::string(to_string(out.error().kind)) + ": " + out.error().message;
     co_await send_error_as(s, call, dialect, out.error());
-    co_return finish(s, call, req, st);
+    co_return finish(s, call, &req, st);
   }
   if (out->stream) co_return co_await answer_stream(s, call, req, st, *out, model);
   co_await answer_whole(s, call, req, st, *out, model);
-}
-
-net::awaitable<void> admin_deployments(Session& s, Call& call, std::string_view path) {
-  Logged log(call, path);
-  // Last errors are upstream text: scrubbed like every other exit.
-  std::string body = "{\"object\":\"list\",\"data\":" +
-                     Redactor::scrub(s.shared().dispatcher.health().to_json(*call.runtime->config, Clock::now())) + "}";
-  co_await s.send(call, 200, std::move(body));
-  log.done();
 }
 
 nlohmann::json model_entry(const std::string& id, std::string_view owner) {
@@ -596,12 +684,21 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     log.done();
   };
 
-  // With auth.required nothing but the health checks and the paths the config opens answers without
-  // a key: not the admin API, not the model list, not even a 404 for a path that does not exist.
-  if (const auto& auth = call.runtime->config->auth; auth.required && path != "/healthz" && path != "/readyz" &&
-                                                     std::find(auth.public_paths.begin(), auth.public_paths.end(),
-                                                               path) == auth.public_paths.end()) {
+  // The admin API and /metrics answer admin keys only (or anyone, when admin.open says so). With
+  // auth.required nothing else but the health checks, the dashboard page and the paths the config
+  // opens answers without a caller key: not the model list, not even a 404 for a path that does not
+  // exist.
+  const auto& auth = call.runtime->config->auth;
+  if (is_admin_path(path)) {
+    if (auto refused = admin_refusal(call)) co_return co_await refuse(*refused);
+  } else if (auth.required && path != "/healthz" && path != "/readyz" && path != "/ui" && path != "/ui/" &&
+             std::find(auth.public_paths.begin(), auth.public_paths.end(), path) == auth.public_paths.end()) {
     if (auto caller = identify_caller(call, *call.runtime->config, {}); !caller) co_return co_await refuse(caller.error());
+  }
+  {
+    Logged log(call, path);
+    std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view{};
+    if (co_await dispatch_admin(s, call, path, query)) co_return log.done();
   }
 
   // Inference: every dialect decodes to a chat request and goes down the same path.
@@ -625,10 +722,6 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);
     if (api == "/models") co_return co_await list_models(s, call, path);
     co_return co_await get_model(s, call, path, api.substr(8));
-  }
-  if (path == "/admin/deployments") {
-    if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);
-    co_return co_await admin_deployments(s, call, path);
   }
   if (path == "/healthz" || path == "/readyz") {
     if (auto e = need(http::verb::get, "GET")) co_return co_await refuse(*e);

@@ -54,7 +54,7 @@ struct Server::Impl {
   std::uint16_t port = 0;
   std::shared_ptr<spdlog::logger> log = telemetry::logger("server");
 
-  explicit Impl(ServerDeps d) : deps(std::move(d)), shared{deps.store, deps.dispatcher} {
+  explicit Impl(ServerDeps d) : deps(std::move(d)), shared{deps.store, deps.dispatcher, deps.ops, deps.reload} {
     auto rt = deps.store.current();
     const auto& sc = rt->config->server;
     int n = std::max(1, sc.threads);
@@ -160,7 +160,7 @@ struct Server::Impl {
     std::function<void()> arm_hup = [&] {
       hup.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
-        if (deps.on_reload) deps.on_reload();
+        if (deps.reload) deps.reload();
         arm_hup();
       });
     };

@@ -10,15 +10,20 @@
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/providers/transport.hpp"
+#include "switchyard/server/server.hpp"
 
 namespace sy::server {
 
 class Session;
 
 struct Shared {
-  Shared(pipeline::RuntimeStore& s, const pipeline::Dispatcher& d) : store(s), dispatcher(d) {}
+  Shared(pipeline::RuntimeStore& s, const pipeline::Dispatcher& d, Operations o,
+         std::function<std::vector<std::string>()> r)
+      : store(s), dispatcher(d), ops(o), reload(std::move(r)) {}
   pipeline::RuntimeStore& store;
   const pipeline::Dispatcher& dispatcher;
+  const Operations ops;
+  const std::function<std::vector<std::string>()> reload;
   std::atomic<int> connections{0};  ///< open client connections
   std::atomic<int> in_flight{0};    ///< requests being handled (including streams)
   std::atomic<bool> draining{false};

@@ -1,6 +1,5 @@
 #include "switchyard/telemetry/decision_log.hpp"
 
-#include <openssl/evp.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -38,19 +37,5 @@ std::shared_ptr<DecisionLog> DecisionLog::open(const std::string& path, bool inc
 }
 
 void DecisionLog::write(std::string_view json) { logger_->info(json); }
-
-std::string sha256_hex(std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xF]);
-  }
-  return out;
-}
 
 }  // namespace sy::telemetry

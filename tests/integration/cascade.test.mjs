@@ -350,7 +350,7 @@ routers:
     const chunks = chunksOf(text);
     assert.ok(chunks.every((c) => (c.choices[0]?.logprobs ?? null) === null), 'logprobs the client did not ask for are stripped');
     assert.ok(!chunks.some((c) => c.usage), 'no usage chunk for a client that did not ask');
-    assert.ok(text.trim().endsWith('data: [DONE]'));
+    assert.match(text, /data: \[DONE\]\n\n: switchyard-usage \{[^\n]*\}\n\n$/);
     const sent = up.requests.at(-1).json;
     assert.equal(sent.stream, true);
     assert.equal(sent.logprobs, true);

@@ -33,8 +33,11 @@ async function holdingUpstream() {
   return u;
 }
 
+const ADMIN_KEY = 'admin-key-for-tests';
+
 function config(u, { breaker = '', deployment = '' } = {}) {
   return `server: {listen: "127.0.0.1:0", threads: 1}
+admin: {keys: [{name: ops, key: "${ADMIN_KEY}"}]}
 reliability:
   breaker: {window: 60s, min_requests: 3, error_ratio: 0.5, cooldown: 60s}
 ${breaker}
@@ -67,7 +70,8 @@ async function sendRaw(port, body, until) {
   return sock;
 }
 
-const admin = async (sy) => (await (await fetch(`${sy.url}/admin/deployments`)).json()).data.find((d) => d.id === 'm/p/0');
+const admin = async (sy) =>
+  (await (await fetch(`${sy.url}/admin/deployments`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()).data.find((d) => d.id === 'm/p/0');
 
 describe('clients that hang up', () => {
   test('three aborted streams leave the breaker of a healthy deployment closed', async () => {

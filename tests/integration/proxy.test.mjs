@@ -82,6 +82,11 @@ describe('forwarding to an OpenAI-compatible upstream', () => {
     assert.ok(!data.some((d) => d.includes('"usage":{')), 'usage chunk must be stripped');
     assert.equal(up.requests.at(-1).json.stream_options.include_usage, true);
     assert.equal(up.requests.at(-1).json.model, 'up-m');
+    // ...but priced: the stream's last line is an SSE comment with the cost of the upstream's final
+    // usage (5 prompt tokens at $1/M + 3 completion tokens at $2/M).
+    const trailer = r.text.match(/\n: switchyard-usage (\{[^\n]*\})\n\n$/);
+    assert.ok(trailer, r.text);
+    assert.deepEqual(JSON.parse(trailer[1]), { cost_usd: 11e-6, prompt_tokens: 5, completion_tokens: 3, cached_tokens: 0 });
   });
 
   test('streaming: the usage chunk reaches a client that asked for it', async () => {
@@ -262,7 +267,7 @@ describe('streaming relay', () => {
         text += dec.decode(value);
       }
       assert.ok(text.includes(' second'));
-      assert.ok(text.trim().endsWith('data: [DONE]'));
+      assert.match(text, /data: \[DONE\]\n\n: switchyard-usage \{[^\n]*\}\n\n$/);
     } finally { await sy.stop(); await up.close(); }
   });
 
@@ -521,7 +526,7 @@ models: [{name: m, provider: slow}]
     }
     const content = sseData(text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d).choices[0]?.delta?.content ?? '').join('');
     assert.equal(content, 'one two three four five six seven eight');
-    assert.ok(text.trim().endsWith('[DONE]'));
+    assert.match(text, /data: \[DONE\]\n\n: switchyard-usage \{[^\n]*\}\n\n$/);
     const [code] = await sy.exited;
     assert.equal(code, 0);
   });

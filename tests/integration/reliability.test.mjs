@@ -19,10 +19,13 @@ async function scripted(behaviour) {
   return u;
 }
 
+const ADMIN_KEY = 'admin-key-for-tests';
+
 function config(ups, { model = '', reliability = '', extraModels = '', provider = '', server = '' } = {}) {
   const providers = ups.map((u, i) => `  - {name: p${i}, type: openai, base_url: "${u.url}/v1"${provider}}`).join('\n');
   const deps = ups.map((u, i) => `      - {provider: p${i}, model: up${i}}`).join('\n');
   return `server: {listen: "127.0.0.1:0", threads: 1${server}}
+admin: {keys: [{name: ops, key: "${ADMIN_KEY}"}]}
 reliability:
   backoff_base: 10ms
   backoff_max: 50ms
@@ -54,7 +57,8 @@ async function askUntilTried(sy, a) {
   }
 }
 
-const admin = async (sy) => (await (await fetch(`${sy.url}/admin/deployments`)).json()).data;
+const admin = async (sy) =>
+  (await (await fetch(`${sy.url}/admin/deployments`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()).data;
 
 describe('throttling', () => {
   test('a 429 with retry-after fails over invisibly and cools that deployment down until then', async () => {

@@ -364,6 +364,7 @@ for (const format of ['text', 'json']) {
       sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
 logging: {level: debug, format: ${format}}
 decision_log: {path: "${logFile}"}
+admin: {open: true}
 reliability: {max_attempts: 2, backoff_base: 1ms, backoff_max: 2ms}
 providers:
   - {name: p-openai, type: openai, base_url: "${ups.openai.url}/v1", api_key: "\${LEAK_OPENAI_KEY}"}
@@ -476,6 +477,7 @@ ${models.join('\n')}
 
 describe('auth.required', () => {
   const GATEWAY_KEY = 'gateway-key-123456';
+  const ADMIN_KEY = 'admin-key-1234567';
   let up, sy, open;
   before(async () => {
     up = await startUpstream(async (req, res) => {
@@ -486,6 +488,7 @@ describe('auth.required', () => {
 providers: [{name: up, type: openai, base_url: "${up.url}/v1", api_key: sk-upstream-auth-test-000}]
 models: [{name: m, provider: up, model: up-m}]
 auth: {required: true, keys: [{key: "${GATEWAY_KEY}", name: k}]${extra}}
+admin: {keys: [{key: "${ADMIN_KEY}", name: ops}]}
 `;
     sy = await startSwitchyard(cfg());
     open = await startSwitchyard(cfg(', public_paths: ["/v1/models"]'));
@@ -522,10 +525,12 @@ auth: {required: true, keys: [{key: "${GATEWAY_KEY}", name: k}]${extra}}
       assert.equal(typeof r.json.error.message, 'string');
     } else {
       assert.equal(typeof r.json?.error?.message, 'string', `${label}: ${r.text}`);
-      assert.equal(r.json.error.code, 'invalid_api_key', `${label}: ${r.text}`);
+      // The admin API asks for an admin key; everything else for a gateway key.
+      assert.equal(r.json.error.code, p.startsWith('/admin/') ? 'invalid_admin_key' : 'invalid_api_key', `${label}: ${r.text}`);
       assert.ok('type' in r.json.error && 'param' in r.json.error, `${label}: ${r.text}`);
     }
     assert.ok(!r.text.includes(GATEWAY_KEY));
+    assert.ok(!r.text.includes(ADMIN_KEY));
   };
 
   test('without a key, or with a wrong one, everything but the health checks is a 401', async () => {
@@ -546,7 +551,9 @@ auth: {required: true, keys: [{key: "${GATEWAY_KEY}", name: k}]${extra}}
     assert.deepEqual(models.json.data.map((m) => m.id), ['m']);
     assert.equal((await call(sy.url, 'GET', '/v1/models/m', undefined, auth)).json.id, 'm');
     assert.equal((await call(sy.url, 'GET', '/v1/models/nope', undefined, auth)).status, 404);
-    const admin = await call(sy.url, 'GET', '/admin/deployments', undefined, auth);
+    // A gateway key is not an admin key: the admin API answers the admin key only.
+    expect401(await call(sy.url, 'GET', '/admin/deployments', undefined, auth), '/admin/deployments', 'admin API with a gateway key');
+    const admin = await call(sy.url, 'GET', '/admin/deployments', undefined, { authorization: `Bearer ${ADMIN_KEY}` });
     assert.equal(admin.status, 200, admin.text);
     assert.equal(admin.json.object, 'list');
     const c = await call(sy.url, 'POST', '/v1/chat/completions', chat, auth);
@@ -592,7 +599,7 @@ auth: {required: true, keys: [{key: "${GATEWAY_KEY}", name: k}]${extra}}
       const r = await exchange(open.port, rawRequest('GET', target, { headers: ['Connection: close'] }), { timeout: 5000 });
       assert.equal(r.responses[0]?.status, 401, `GET ${target}: ${r.raw.toString('latin1').slice(0, 300)}`);
     }
-    const admin = await call(open.url, 'GET', '/admin/deployments', undefined, { authorization: `Bearer ${GATEWAY_KEY}` });
+    const admin = await call(open.url, 'GET', '/admin/deployments', undefined, { authorization: `Bearer ${ADMIN_KEY}` });
     assert.equal(admin.status, 200, admin.text);
   });
 
@@ -624,6 +631,7 @@ describe('protocol edges', () => {
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
 providers: [{name: up, type: openai, base_url: "${up.url}/v1", api_key: sk-protocol-edges-0000}]
 models: [{name: m, provider: up, model: up-m}]
+admin: {open: true}
 `);
   });
   after(async () => { await sy?.stop(); await up?.close(); });

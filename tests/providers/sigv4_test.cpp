@@ -2,6 +2,7 @@
 #include "providers/bedrock/sigv4.hpp"
 
 #include "providers/golden.hpp"
+#include "switchyard/core/sha256.hpp"
 
 namespace sy::providers {
 namespace {
@@ -42,7 +43,7 @@ TEST(SigV4Test, MatchesEveryPublishedTestVector) {
     SCOPED_TRACE(name);
     auto file = [&](const char* ext) { return golden::read_file(dir.path() / (name + ext)); };
     ParsedRequest r = parse_req(file(".req"));
-    auto sig = sigv4::sign(r.method, r.target, r.headers, sigv4::sha256_hex(r.body), creds, "us-east-1", "service");
+    auto sig = sigv4::sign(r.method, r.target, r.headers, sha256_hex(r.body), creds, "us-east-1", "service");
     EXPECT_EQ(sig.canonical_request, file(".creq"));
     EXPECT_EQ(sig.string_to_sign, file(".sts"));
     EXPECT_EQ(sig.authorization, file(".authz"));
@@ -59,14 +60,14 @@ TEST(SigV4Test, EncodesModelIdsTwiceInTheCanonicalPath) {
   // Bedrock paths carry the model id percent-encoded once; the canonical URI encodes it again.
   Headers h{{"host", "bedrock-runtime.us-east-1.amazonaws.com"}, {"x-amz-date", "20240501T120000Z"}};
   auto sig = sigv4::sign("POST", "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse", h,
-                         sigv4::sha256_hex("{}"), {"AKID", "SECRET", ""}, "us-east-1", "bedrock");
+                         sha256_hex("{}"), {"AKID", "SECRET", ""}, "us-east-1", "bedrock");
   EXPECT_NE(sig.canonical_request.find("\n/model/anthropic.claude-3-5-sonnet-20240620-v1%253A0/converse\n"), std::string::npos)
       << sig.canonical_request;
 }
 
 TEST(SigV4Test, HashesLikeSha256) {
-  EXPECT_EQ(sigv4::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sigv4::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 }  // namespace

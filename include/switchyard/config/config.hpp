@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "switchyard/config/node.hpp"
+#include "switchyard/core/sha256.hpp"
 #include "switchyard/core/usage.hpp"
 
 namespace sy::config {
@@ -136,17 +137,43 @@ struct ReliabilityConfig {
 
 /// A key callers present (`Authorization: Bearer <key>`), with the metadata routing may use.
 struct AuthKey {
-  std::string key;   ///< secret; never logged
-  std::string name;  ///< shown in logs instead of the key
+  std::string name;  ///< shown in logs, metrics and the admin API instead of the key
+  Sha256 hash{};     ///< SHA-256 of the key: what presented keys are compared with
+  std::string key;   ///< the key itself when configured in plain text (`key:`), for the Redactor; never logged
   std::string tier;  ///< caller tier for routing rules
+  std::vector<std::pair<std::string, std::string>> metadata;  ///< for rule stages (`metadata:` conditions)
+  std::vector<std::string> models;  ///< models and routers it may ask for; empty: all
+  std::optional<std::int64_t> rpm, tpm;  ///< requests / tokens per minute
+  std::optional<double> daily_usd, monthly_usd;  ///< spend budgets (UTC day and month)
+
+  bool allows(std::string_view model) const;
+  const std::string* meta(std::string_view name) const;
 };
 
-struct AuthConfig {
-  bool required = false;        ///< reject requests without a known key (401) on every path but the
-                                ///< health checks and `public_paths`
-  std::vector<std::string> public_paths;  ///< exact paths served without a key when `required`
+/// Keys looked up by the SHA-256 of what a caller presents, then compared in constant time.
+class KeySet {
+ public:
   std::vector<AuthKey> keys;
+  /// The key whose hash matches `presented`'s, or null.
+  const AuthKey* find(std::string_view presented) const { return find_by_hash(sha256(presented)); }
+  const AuthKey* find_by_hash(const Sha256& hash) const;
+  void index();  ///< after `keys` is filled
+
+ private:
+  std::unordered_map<std::string, std::size_t> by_hash_;
+};
+
+struct AuthConfig : KeySet {
+  bool required = false;        ///< reject requests without a known key (401) on every path but the
+                                ///< health checks, the dashboard page and `public_paths`
+  std::vector<std::string> public_paths;  ///< exact paths served without a key when `required`
   bool trust_tier_header = true;  ///< honour x-switchyard-tier when the key has no tier
+};
+
+/// Who may use /admin/*, /metrics and the dashboard's data: callers presenting one of `keys`, or
+/// anyone when `open` (an explicit opt-out, for a local demo).
+struct AdminConfig : KeySet {
+  bool open = false;
 };
 
 struct DecisionLogConfig {
@@ -168,6 +195,7 @@ struct Config {
   std::vector<ModelConfig> models;
   std::vector<RouterConfig> routers;
   AuthConfig auth;
+  AdminConfig admin;
   DecisionLogConfig decision_log;
   ReliabilityConfig reliability;
   Node root;  ///< the whole document, for modules that own sections of their own

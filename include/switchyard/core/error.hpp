@@ -19,6 +19,7 @@ enum class ErrorKind {
   // Client mistakes and gateway decisions.
   bad_request,        ///< 400: malformed JSON, missing or ill-typed field
   unauthorized,       ///< 401: the caller's own key was refused by the gateway
+  forbidden,          ///< 403: the caller's key may not do this (a model it is not allowed, the admin API)
   not_found,          ///< 404: unknown path or model
   method_not_allowed, ///< 405
   payload_too_large,  ///< 413

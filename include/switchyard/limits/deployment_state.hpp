@@ -99,6 +99,15 @@ class DeploymentState {
     std::lock_guard lock(mu_);
     return ttfb_ewma_ms_ < 0 ? 0 : ttfb_ewma_ms_;
   }
+  /// The numbers /metrics exports per deployment.
+  struct Gauges {
+    BreakerState breaker = BreakerState::closed;
+    double cooldown_seconds = 0;  ///< until a 429 cooldown ends, 0 when none
+    bool auth_failed = false;
+    int in_flight = 0;
+    std::optional<std::int64_t> remaining_requests, remaining_tokens;  ///< learned headroom, while valid
+  };
+  Gauges gauges(TimePoint now, const config::ReliabilityConfig& rel) const;
   /// JSON object for /admin/deployments.
   std::string to_json(TimePoint now, const config::DeploymentConfig* dep, const config::ReliabilityConfig& rel) const;
 
@@ -137,6 +146,13 @@ class HealthRegistry {
   std::shared_ptr<DeploymentState> get(const std::string& deployment_id);
   /// Applies a freshly loaded config: resets auth failures of deployments whose key or URL changed.
   void on_config(const config::Config& cfg);
+  /// Calls `f(deployment, state)` for every deployment of `cfg`.
+  template <class F>
+  void for_each(const config::Config& cfg, F&& f) {
+    for (const auto& m : cfg.models) {
+      for (const auto& d : m.deployments) f(d, *get(d.id));
+    }
+  }
   /// JSON array of every deployment of `cfg` with its state.
   std::string to_json(const config::Config& cfg, TimePoint now);
 

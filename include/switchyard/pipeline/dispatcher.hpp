@@ -43,6 +43,8 @@ struct Attempt {
   std::string outcome;  ///< "ok" or the error kind
   int status = 0;       ///< upstream HTTP status, 0 if none
   std::chrono::microseconds elapsed{0};
+  const config::DeploymentConfig* config = nullptr;  ///< the deployment tried (for metrics)
+  ErrorKind kind = ErrorKind::internal;               ///< the failure's kind when outcome is not "ok"
 };
 
 /// What the dispatcher did, filled as it goes.

@@ -37,6 +37,7 @@ struct RouteResult {
   std::chrono::microseconds upstream_time{0};  ///< and the time they waited on them (see Decision)
   std::vector<StageRecord> records;
   double micros = 0;   ///< time spent routing
+  int escalations = 0;  ///< cascade steps passed over (Decision::escalations)
 };
 
 class Router {
@@ -44,6 +45,8 @@ class Router {
   const std::string& name() const { return name_; }
   const std::string& default_target() const { return default_; }
   boost::asio::awaitable<RouteResult> route(StageContext& ctx) const;
+  /// The names its stages decide under (RouteResult::stage), in order.
+  std::vector<std::string> stage_names() const;
 
  private:
   friend class RouterSet;

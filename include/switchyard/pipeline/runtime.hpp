@@ -24,7 +24,13 @@ class LazyTokenCounter;
 }
 namespace sy::telemetry {
 class DecisionLog;
-}
+class GatewayMetrics;
+class ConfigMetrics;
+}  // namespace sy::telemetry
+namespace sy::limits {
+class KeyLedger;
+class KeyAccount;
+}  // namespace sy::limits
 namespace sy::embed {
 class Embedder;
 }
@@ -35,6 +41,9 @@ struct Runtime {
   std::shared_ptr<const RouterSet> routers;  ///< empty when no routers are configured
   std::shared_ptr<const tokenize::LazyTokenCounter> counter;  ///< process-wide, survives reloads
   std::shared_ptr<telemetry::DecisionLog> decision_log;   ///< null when disabled
+  std::shared_ptr<const telemetry::ConfigMetrics> metrics;  ///< null when the process keeps no metrics
+  /// The spend and limit state of each auth.keys entry (same order), kept across reloads by name.
+  std::vector<std::shared_ptr<limits::KeyAccount>> accounts;
   std::uint64_t generation = 0;
 };
 
@@ -68,6 +77,8 @@ struct RuntimeDeps {
   /// Embedders (e.g. USE-lite weights) kept across reloads. Guarded by `mu`.
   std::map<std::string, std::shared_ptr<const embed::Embedder>> embedder_cache;
   std::mutex mu;
+  telemetry::GatewayMetrics* metrics = nullptr;  ///< null: no metrics
+  limits::KeyLedger* keys = nullptr;             ///< null: a ledger of the runtime's own (tests)
 };
 
 /// Loads and validates `path` (config, routers and their stages, decision log) into a snapshot.

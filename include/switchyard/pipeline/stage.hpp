@@ -44,6 +44,8 @@ namespace sy::pipeline {
 struct Caller {
   std::string key_name;  ///< name of the matched gateway key, empty when none
   std::string tier;      ///< caller tier ("free", "pro", ...), empty when unknown
+  const config::AuthKey* key = nullptr;  ///< the matched key (its metadata, limits), null when none
+  int key_index = -1;                    ///< its index in auth.keys
 };
 
 /// Per-request overrides a client may send (header, body `switchyard` object, or `router@threshold`).
@@ -113,6 +115,7 @@ struct Decision {
   /// Time the stage waited on its own upstream calls, except those in `trace` (which the server counts
   /// itself): cascade steps and verifier calls. Not proxy overhead.
   std::chrono::microseconds upstream_time{0};
+  int escalations = 0;  ///< cascade steps that failed or were rejected before the decision
 };
 
 /// What a stage may use while deciding.

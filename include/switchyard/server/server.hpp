@@ -5,17 +5,42 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 
+namespace boost::asio {
+class thread_pool;
+}
+namespace sy::telemetry {
+class GatewayMetrics;
+class RecentDecisions;
+class UsageTimeline;
+}  // namespace sy::telemetry
+namespace sy::limits {
+class KeyLedger;
+}
+
 namespace sy::server {
+
+/// What the admin API, /metrics and the dashboard read and do; process-wide, owned by main.
+struct Operations {
+  telemetry::GatewayMetrics* metrics = nullptr;     ///< null: /metrics answers 404
+  telemetry::RecentDecisions* decisions = nullptr;  ///< null: nothing kept
+  telemetry::UsageTimeline* usage = nullptr;        ///< null: nothing kept
+  limits::KeyLedger* keys = nullptr;                ///< spend per key (the runtimes' accounts live here)
+  boost::asio::thread_pool* blocking = nullptr;     ///< where POST /admin/reload runs `reload`
+};
 
 struct ServerDeps {
   pipeline::RuntimeStore& store;
   const pipeline::Dispatcher& dispatcher;
-  /// Called on SIGHUP (on the signal thread); reloads and publishes a new runtime.
-  std::function<void()> on_reload;
+  /// Reloads the config and publishes a new runtime; returns the problems found (empty: reloaded).
+  /// Blocking: called on SIGHUP (the signal thread) and by POST /admin/reload (on `ops.blocking`).
+  std::function<std::vector<std::string>()> reload;
+  Operations ops;
 };
 
 class Server {

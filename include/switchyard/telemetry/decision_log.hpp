@@ -30,7 +30,4 @@ class DecisionLog {
   bool include_prompt_;
 };
 
-/// Hex SHA-256 of `text` (the prompt fingerprint the log keeps instead of the prompt).
-std::string sha256_hex(std::string_view text);
-
 }  // namespace sy::telemetry

@@ -644,11 +644,13 @@ class CascadeStage final : public Stage {
         std::string judged = fmt2(e.score) + "@" + std::to_string(e.tokens);
         if (e.verdict == EarlyStep::Verdict::failed) {
           path += (path.empty() ? "" : " -> ") + step.model + ":failed(" + std::string(to_string(e.error.kind)) + ")";
+          ++d.escalations;
           continue;
         }
         d.scores.emplace_back(step.model, e.score);
         if (e.verdict == EarlyStep::Verdict::rejected) {
           path += (path.empty() ? "" : " -> ") + step.model + ":rejected-early(" + judged + ")";
+          ++d.escalations;
           continue;
         }
         path += (path.empty() ? "" : " -> ") + step.model + ":accepted-early(" + judged + ")";
@@ -674,6 +676,7 @@ class CascadeStage final : public Stage {
       spent.add(c.cost, c.trace);
       if (!c.ok) {
         path += (path.empty() ? "" : " -> ") + step.model + ":failed(" + std::string(to_string(c.error.kind)) + ")";
+        ++d.escalations;
         continue;  // the next model answers; the client sees no error
       }
       size_t chosen = 0;
@@ -686,6 +689,7 @@ class CascadeStage final : public Stage {
         break;
       }
       path += (path.empty() ? "" : " -> ") + step.model + ":rejected(" + fmt2(score) + ")";
+      ++d.escalations;
     }
     d.extra_header_name = "x-switchyard-cascade";
     d.extra_header_value = path;

@@ -429,6 +429,28 @@ CondPtr build_leaf(const std::string& key, const config::Node& v, const config::
     else c->value = [](const RequestFeatures& f) -> std::string_view { return f.caller().key_name; };
     return c;
   }
+  if (key == "metadata") {
+    // metadata: {team: [search, ads], plan: enterprise}: every name must have one of its values.
+    if (!v.is_map() || v.members().empty()) {
+      v.error(d, "expected a map of metadata names to a value or a list of values");
+      return nullptr;
+    }
+    auto all = std::make_unique<AllOf>();
+    for (const auto& [name, values] : v.members()) {
+      auto list = v.str_list(name, d);
+      if (!list) return nullptr;
+      auto c = std::make_unique<SetCond>();
+      c->field = "metadata." + name;
+      c->allowed = *list;
+      c->value = [name](const RequestFeatures& f) -> std::string_view {
+        const std::string* m = f.caller().key ? f.caller().key->meta(name) : nullptr;
+        return m ? std::string_view(*m) : std::string_view{};
+      };
+      all->parts.push_back(std::move(c));
+    }
+    if (all->parts.size() == 1) return std::move(all->parts.front());
+    return all;
+  }
   if (key == "tag") {
     if (!v.is_scalar()) {
       v.error(d, "expected a tag name");
@@ -527,7 +549,7 @@ CondPtr build_condition(const config::Node& n, config::Diagnostics& d) {
     return nullptr;
   }
   n.check_keys({"all", "any", "not", "prompt_tokens", "message_count", "prompt_chars", "max_tokens", "temperature",
-                "has_tools", "has_images", "stream", "json_mode", "tier", "key_name", "tag", "regex", "keywords",
+                "has_tools", "has_images", "stream", "json_mode", "tier", "key_name", "metadata", "tag", "regex", "keywords",
                 "detect", "header", "in", "case_sensitive", "whole_word"},
                d);
   auto all = std::make_unique<AllOf>();

@@ -9,6 +9,7 @@
 #include "providers/anthropic/chat_input.hpp"
 #include "providers/bedrock/sigv4.hpp"
 #include "switchyard/core/ids.hpp"
+#include "switchyard/core/sha256.hpp"
 #include "switchyard/core/json_scan.hpp"
 
 namespace sy::providers {
@@ -256,7 +257,7 @@ Result<UpstreamRequest> BedrockFormat::encode(const Request& request, const Enco
   std::string date = sigv4::amz_date(options.now.value_or(std::chrono::system_clock::now()));
   Headers signed_headers{{"content-type", "application/json"}, {"host", host}, {"x-amz-date", date}};
   if (!credentials->session_token.empty()) signed_headers.push_back({"x-amz-security-token", credentials->session_token});
-  auto sig = sigv4::sign(up.method, up.target, signed_headers, sigv4::sha256_hex(up.body), *credentials, region, kService);
+  auto sig = sigv4::sign(up.method, up.target, signed_headers, sha256_hex(up.body), *credentials, region, kService);
   for (auto& h : signed_headers) {
     if (h.name != "host") up.headers.push_back(std::move(h));
   }

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <vector>
 
+#include "switchyard/core/sha256.hpp"
+
 namespace sy::providers::sigv4 {
 namespace {
 
@@ -100,13 +102,6 @@ std::optional<Credentials> credentials_from_env() {
   if (!id || !*id || !secret || !*secret) return std::nullopt;
   const char* token = std::getenv("AWS_SESSION_TOKEN");
   return Credentials{id, secret, token ? token : ""};
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-  return hex(md, n);
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {

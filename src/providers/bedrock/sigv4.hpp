@@ -20,7 +20,6 @@ struct Credentials {
 /// rotated credentials are picked up without a restart). nullopt when the key pair is incomplete.
 std::optional<Credentials> credentials_from_env();
 
-std::string sha256_hex(std::string_view data);
 /// Raw 32-byte HMAC-SHA256.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 /// ISO 8601 basic format in UTC, "20150830T123600Z".

@@ -1,0 +1,55 @@
+#pragma once
+/// What the admin API and the dashboard show of recent traffic, kept in memory: the last decisions
+/// with their reasons, and per-minute totals of the last hour. Recording copies a few strings or adds
+/// a few numbers under a mutex; JSON is built only when someone asks. Thread-safe.
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace sy::telemetry {
+
+/// One finished request, as the decision log and the admin API describe it.
+struct DecisionRecord {
+  std::int64_t ts_ms = 0;
+  std::string request_id, key, model_requested, router, stage, reason, model, deployment, error;
+  int status = 0;
+  bool stream = false;
+  std::int64_t prompt_tokens = 0, completion_tokens = 0;
+  double cost_usd = 0, latency_ms = 0;
+  int attempts = 0;
+};
+
+class RecentDecisions {
+ public:
+  explicit RecentDecisions(std::size_t capacity = 500) : capacity_(capacity) {}
+  void push(DecisionRecord r);
+  /// `{"object":"list","data":[...]}`, newest first, at most `limit` (scrubbed by the caller).
+  std::string to_json(std::size_t limit) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<DecisionRecord> items_;
+  std::size_t capacity_;
+};
+
+/// Requests, errors, fallbacks and cost per UTC minute over the last hour.
+class UsageTimeline {
+ public:
+  void record(std::int64_t now_ms, bool error, bool fallback, double cost_usd);
+  /// `{"minutes":[{"t","requests","errors","fallbacks","cost_usd"}, ...]}`: the 60 minutes up to the
+  /// one of `now_ms`, oldest first (minutes without traffic are zeros).
+  std::string to_json(std::int64_t now_ms) const;
+
+ private:
+  struct Minute {
+    std::int64_t minute = -1;
+    std::int64_t requests = 0, errors = 0, fallbacks = 0;
+    double cost_usd = 0;
+  };
+  mutable std::mutex mu_;
+  std::array<Minute, 60> minutes_{};
+};
+
+}  // namespace sy::telemetry

@@ -1,0 +1,70 @@
+#include "switchyard/telemetry/recent.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace sy::telemetry {
+
+void RecentDecisions::push(DecisionRecord r) {
+  std::lock_guard lock(mu_);
+  if (items_.size() >= capacity_) items_.pop_front();
+  items_.push_back(std::move(r));
+}
+
+std::string RecentDecisions::to_json(std::size_t limit) const {
+  nlohmann::ordered_json data = nlohmann::ordered_json::array();
+  std::lock_guard lock(mu_);
+  for (auto it = items_.rbegin(); it != items_.rend() && data.size() < limit; ++it) {
+    const DecisionRecord& r = *it;
+    nlohmann::ordered_json j;
+    j["ts_ms"] = r.ts_ms;
+    j["request_id"] = r.request_id;
+    j["key"] = r.key;
+    j["model_requested"] = r.model_requested;
+    j["router"] = r.router;
+    j["stage"] = r.stage;
+    j["reason"] = r.reason;
+    j["model"] = r.model;
+    j["deployment"] = r.deployment;
+    j["status"] = r.status;
+    j["stream"] = r.stream;
+    j["prompt_tokens"] = r.prompt_tokens;
+    j["completion_tokens"] = r.completion_tokens;
+    j["cost_usd"] = r.cost_usd;
+    j["latency_ms"] = std::round(r.latency_ms * 1000) / 1000;
+    j["attempts"] = r.attempts;
+    if (!r.error.empty()) j["error"] = r.error;
+    data.push_back(std::move(j));
+  }
+  nlohmann::ordered_json out = {{"object", "list"}, {"data", std::move(data)}};
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void UsageTimeline::record(std::int64_t now_ms, bool error, bool fallback, double cost_usd) {
+  std::int64_t minute = now_ms / 60000;
+  std::lock_guard lock(mu_);
+  Minute& m = minutes_[static_cast<std::size_t>(minute % 60)];
+  if (m.minute != minute) m = Minute{minute};
+  ++m.requests;
+  m.errors += error;
+  m.fallbacks += fallback;
+  if (cost_usd > 0 && std::isfinite(cost_usd)) m.cost_usd += cost_usd;
+}
+
+std::string UsageTimeline::to_json(std::int64_t now_ms) const {
+  std::int64_t now_minute = now_ms / 60000;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  std::lock_guard lock(mu_);
+  for (std::int64_t minute = now_minute - 59; minute <= now_minute; ++minute) {
+    const Minute& m = minutes_[static_cast<std::size_t>(((minute % 60) + 60) % 60)];
+    bool live = m.minute == minute;
+    list.push_back({{"t", minute * 60000},
+                    {"requests", live ? m.requests : 0},
+                    {"errors", live ? m.errors : 0},
+                    {"fallbacks", live ? m.fallbacks : 0},
+                    {"cost_usd", live ? m.cost_usd : 0.0}});
+  }
+  return nlohmann::ordered_json{{"minutes", std::move(list)}}.dump();
+}
+
+}  // namespace sy::telemetry
