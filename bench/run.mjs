@@ -345,12 +345,17 @@ function makeBody(spec) {
   return s;
 }
 
+/// The Authorization header of the current scenario's requests (`authorization` in scenarios.json), for
+/// the scenarios that measure gateway keys; the floor and the stub ignore it.
+let requestAuth = '';
+
 /// One request as a correctness check before loading a target: status and the shape of the answer.
 /// Resolves to an error text or null; `onHeaders` sees the response headers.
 function probe(port, body, stream, onHeaders = () => {}) {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions',
-                               headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 10000 },
+                               headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
+                                          ...(requestAuth ? { authorization: requestAuth } : {}) }, timeout: 10000 },
     (res) => {
       onHeaders(res.headers);
       let data = '';
@@ -375,7 +380,7 @@ async function wrk(target, bodyFile, connections, seconds, timeoutS = 5) {
   const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
   const r = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutS}s`, '-s', path.join(BENCH, 'lib', 'post.lua'),
                               `http://127.0.0.1:${target.port}/v1/chat/completions`],
-                      { env: { ...process.env, BENCH_BODY_FILE: bodyFile }, timeoutMs: (seconds + 30) * 1000 });
+                      { env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: requestAuth }, timeoutMs: (seconds + 30) * 1000 });
   const cpu1 = cpuSeconds(pids), sched1 = schedSeconds(pids);
   clearInterval(sampler);
   const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
@@ -542,6 +547,7 @@ async function runScenario(sc, stubs) {
   }
   const { stub, configFile, bodyFile } = prep;
   res.body_bytes = fs.statSync(bodyFile).size;
+  requestAuth = sc.authorization ?? '';
   const stream = sc.kind === 'stream';
 
   // All targets run at once (each idle while another is loaded) and the load alternates between them

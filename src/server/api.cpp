@@ -426,10 +426,10 @@ void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
   const auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
   telemetry::RequestSample x;
   x.requested_model = req ? std::string_view(req->model()) : std::string_view{};
-  x.model = cfg.find_model(st.trace.model.empty() ? routed : st.trace.model);
   // A failed request counts under the deployment that failed it last (its model's row otherwise).
   x.deployment = st.trace.deployment_config;
   if (!x.deployment && !st.trace.attempts.empty()) x.deployment = st.trace.attempts.back().config;
+  if (!x.deployment) x.model = cfg.find_model(st.trace.model.empty() ? routed : st.trace.model);
   x.status = status;
   x.usage = st.usage;
   x.cost_usd = st.cost;

@@ -70,4 +70,19 @@ describe('the demo config', () => {
     assert.equal(m.headers.get('x-switchyard-model'), 'gpt-4o');
     assert.match(m.json.content[0].text, /^\[gpt-4o\]/);
   });
+
+  test('the README\'s dashboard and /metrics answer without a key, and the process says the admin API is open', async () => {
+    const ui = await fetch(`${sy.url}/ui`);
+    assert.equal(ui.status, 200);
+    assert.match(ui.headers.get('content-type'), /^text\/html/);
+    assert.match(await ui.text(), /<title>[^<]*Switchyard/);
+    await ask('hi how are you');
+    const m = await fetch(`${sy.url}/metrics`);
+    assert.equal(m.status, 200);
+    const text = await m.text();
+    const line = text.split('\n').find((l) => l.startsWith('switchyard_routing_decisions_total{router="auto",stage="topics"}'));
+    assert.ok(line && Number(line.split(' ').pop()) >= 1, line);
+    assert.match(sy.output(), /THE ADMIN API IS OPEN/);
+    assert.match(sy.output(), /AUTH IS OFF/);
+  });
 });
