@@ -17,6 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& m : cfg->models) SY_FUZZ_CHECK(cfg->find_model(m.name) == &m, m.name);
     for (const auto& p : cfg->providers) SY_FUZZ_CHECK(cfg->find_provider(p.name) == &p, p.name);
     for (const auto& r : cfg->routers) SY_FUZZ_CHECK(cfg->find_router(r.name) == &r, r.name);
+    for (const auto& k : cfg->auth.keys) SY_FUZZ_CHECK(cfg->auth.find_by_hash(k.hash) == &k, k.name);
+    for (const auto& k : cfg->admin.keys) SY_FUZZ_CHECK(cfg->admin.find_by_hash(k.hash) == &k, k.name);
   } else {
     SY_FUZZ_CHECK(!d.empty(), in);
   }

@@ -122,8 +122,13 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
             sn.get("type")->error(d, "unknown stage type \"" + *type + "\" (known: " + known + ")");
             continue;
           }
+          const std::size_t errors_before = d.errors().size();
           auto stage = (*factory)(sn, ctx, d);
-          if (!stage) continue;
+          if (!stage) {
+            // A factory that fails says why; one that did not must not drop the stage silently.
+            if (d.errors().size() == errors_before) sn.error(d, "this " + *type + " stage could not be built");
+            continue;
+          }
           std::string name = sn.str("name", d).value_or(*type);
           if (!names.insert(name).second) name += "#" + std::to_string(i);
           stage->set_name(std::move(name));

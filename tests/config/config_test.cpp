@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace sy::config {
@@ -200,6 +201,311 @@ models: [{name: auto, provider: mock}]
 routers: [{name: auto, default: auto}]
 )", d));
   EXPECT_TRUE(has_error(d, "router name \"auto\" is also a model name"));
+}
+
+
+// ---- auth.keys and admin.keys ----
+
+constexpr const char* kModels = R"(
+providers: [{name: mock, type: mock}]
+models: [{name: small, provider: mock}, {name: large, provider: mock}]
+routers: [{name: auto, default: small}]
+)";
+
+std::shared_ptr<const Config> load_keys(const std::string& sections, Diagnostics& d) {
+  return load(std::string(kModels) + sections, d);
+}
+
+std::string first_error(const Diagnostics& d) { return d.errors().empty() ? "" : d.errors()[0]; }
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// sha256("bob-secret-key-456"), upper case: the hex form may be given in either case.
+constexpr const char* kBobSha = "0093E17904E71923D996B7F6BEF4DF9F74152AFBF3D3363CCDD29D79BF0528B1";
+
+TEST(AuthConfigTest, ParsesCallerKeysWithMetadataModelsAndLimits) {
+  Diagnostics d;
+  auto c = load_keys(std::string(R"(
+auth:
+  required: true
+  trust_tier_header: false
+  public_paths: [/v1/models]
+  keys:
+    - name: alice
+      key: alice-secret-123
+      tier: pro
+      metadata: {team: search, region: eu}
+      models: [small, auto]
+      rpm: 60
+      tpm: 100000
+      budget: {daily_usd: 5, monthly_usd: 100.5}
+    - name: bob
+      key_sha256: )") + kBobSha + R"(
+    - key: nameless-key-789
+)", d);
+  ASSERT_TRUE(c) << first_error(d);
+  EXPECT_TRUE(c->auth.required);
+  EXPECT_FALSE(c->auth.trust_tier_header);
+  EXPECT_EQ(c->auth.public_paths, std::vector<std::string>{"/v1/models"});
+  ASSERT_EQ(c->auth.keys.size(), 3u);
+
+  const AuthKey* alice = c->auth.find("alice-secret-123");
+  ASSERT_NE(alice, nullptr);
+  EXPECT_EQ(alice->name, "alice");
+  EXPECT_EQ(alice->key, "alice-secret-123");
+  EXPECT_EQ(alice->hash, sha256("alice-secret-123"));
+  EXPECT_EQ(alice->tier, "pro");
+  EXPECT_EQ(alice->rpm, 60);
+  EXPECT_EQ(alice->tpm, 100000);
+  ASSERT_TRUE(alice->daily_usd);
+  EXPECT_DOUBLE_EQ(*alice->daily_usd, 5);
+  ASSERT_TRUE(alice->monthly_usd);
+  EXPECT_DOUBLE_EQ(*alice->monthly_usd, 100.5);
+  EXPECT_EQ(alice->models, (std::vector<std::string>{"small", "auto"}));
+
+  // A key configured by its SHA-256 is found by the key itself, never by its hex.
+  const AuthKey* bob = c->auth.find("bob-secret-key-456");
+  ASSERT_NE(bob, nullptr);
+  EXPECT_EQ(bob->name, "bob");
+  EXPECT_TRUE(bob->key.empty());
+  EXPECT_EQ(bob->hash, sha256("bob-secret-key-456"));
+  EXPECT_FALSE(bob->rpm);
+  EXPECT_FALSE(bob->daily_usd);
+  EXPECT_FALSE(bob->monthly_usd);
+  EXPECT_EQ(c->auth.find(kBobSha), nullptr);
+  EXPECT_EQ(c->auth.find(sha256_hex("bob-secret-key-456")), nullptr);
+
+  // A key without a name is named after its index.
+  const AuthKey* nameless = c->auth.find("nameless-key-789");
+  ASSERT_NE(nameless, nullptr);
+  EXPECT_EQ(nameless->name, "key2");
+
+  EXPECT_EQ(c->auth.find("alice-secret-12"), nullptr);
+  EXPECT_EQ(c->auth.find("alice-secret-1234"), nullptr);
+  EXPECT_EQ(c->auth.find(""), nullptr);
+  EXPECT_EQ(c->auth.find_by_hash(sha256("alice-secret-123")), alice);
+}
+
+TEST(AuthConfigTest, AllowsAndMeta) {
+  Diagnostics d;
+  auto c = load_keys(R"(
+auth:
+  keys:
+    - {name: limited, key: limited-key-1, models: [small, auto], metadata: {team: search, plan: "42"}}
+    - {name: open, key: open-key-2}
+    - {name: one, key: one-key-3, models: large}
+)", d);
+  ASSERT_TRUE(c) << first_error(d);
+  const AuthKey* limited = c->auth.find("limited-key-1");
+  const AuthKey* open = c->auth.find("open-key-2");
+  const AuthKey* one = c->auth.find("one-key-3");
+  ASSERT_TRUE(limited && open && one);
+  EXPECT_TRUE(limited->allows("small"));
+  EXPECT_TRUE(limited->allows("auto"));
+  EXPECT_FALSE(limited->allows("large"));
+  EXPECT_FALSE(limited->allows(""));
+  EXPECT_FALSE(limited->allows("smal"));
+  EXPECT_TRUE(open->allows("small"));
+  EXPECT_TRUE(open->allows("large"));
+  EXPECT_TRUE(open->allows("anything"));  // no list: every model
+  EXPECT_EQ(one->models, std::vector<std::string>{"large"});  // a single string is a list of one
+  EXPECT_TRUE(one->allows("large"));
+  EXPECT_FALSE(one->allows("small"));
+
+  ASSERT_NE(limited->meta("team"), nullptr);
+  EXPECT_EQ(*limited->meta("team"), "search");
+  ASSERT_NE(limited->meta("plan"), nullptr);
+  EXPECT_EQ(*limited->meta("plan"), "42");
+  EXPECT_EQ(limited->meta("region"), nullptr);
+  EXPECT_EQ(limited->meta("Team"), nullptr);
+  EXPECT_EQ(open->meta("team"), nullptr);
+  EXPECT_EQ(limited->metadata.size(), 2u);
+}
+
+TEST(AuthConfigTest, KeyAndKeySha256AreExclusive) {
+  Diagnostics both;
+  EXPECT_FALSE(load_keys(std::string("auth: {keys: [{name: a, key: some-long-key, key_sha256: ") + kBobSha + "}]}\n", both));
+  EXPECT_TRUE(has_error(both, "give exactly one of key and key_sha256")) << first_error(both);
+  Diagnostics neither;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, tier: pro}]}\n", neither));
+  EXPECT_TRUE(has_error(neither, "give exactly one of key and key_sha256")) << first_error(neither);
+  Diagnostics admin_neither;
+  EXPECT_FALSE(load_keys("admin: {keys: [{name: ops}]}\n", admin_neither));
+  EXPECT_TRUE(has_error(admin_neither, "give exactly one of key and key_sha256")) << first_error(admin_neither);
+}
+
+TEST(AuthConfigTest, BadKeySha256IsAnError) {
+  std::string good = sha256_hex("whatever-key");
+  for (const std::string& bad : {good.substr(1), good + "a", "g" + good.substr(1), std::string("not-a-hash"),
+                                 good.substr(0, 32) + " " + good.substr(33)}) {
+    Diagnostics d;
+    EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key_sha256: \"" + bad + "\"}]}\n", d)) << bad;
+    EXPECT_TRUE(has_error(d, "auth.keys[0].key_sha256: expected 64 hex digits")) << first_error(d);
+  }
+  Diagnostics admin;
+  EXPECT_FALSE(load_keys("admin: {keys: [{name: ops, key_sha256: abc}]}\n", admin));
+  EXPECT_TRUE(has_error(admin, "expected 64 hex digits")) << first_error(admin);
+}
+
+TEST(AuthConfigTest, KeysShorterThanEightCharactersAreErrors) {
+  Diagnostics d;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key: \"1234567\"}]}\n", d));
+  EXPECT_TRUE(has_error(d, "auth.keys[0].key: keys must be at least 8 characters")) << first_error(d);
+  Diagnostics admin;
+  EXPECT_FALSE(load_keys("admin: {keys: [{name: ops, key: short}]}\n", admin));
+  EXPECT_TRUE(has_error(admin, "keys must be at least 8 characters")) << first_error(admin);
+  Diagnostics ok;
+  EXPECT_TRUE(load_keys("auth: {keys: [{name: a, key: \"12345678\"}]}\n", ok)) << first_error(ok);
+}
+
+TEST(AuthConfigTest, ModelsMustNameAModelOrRouter) {
+  Diagnostics d;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key: key-aaaa-1, models: [small, nope]}]}\n", d));
+  EXPECT_TRUE(has_error(d, "auth.keys[0].models: unknown model or router \"nope\"")) << first_error(d);
+  Diagnostics ok;
+  EXPECT_TRUE(load_keys("auth: {keys: [{name: a, key: key-aaaa-1, models: [small, large, auto]}]}\n", ok)) << first_error(ok);
+}
+
+TEST(AuthConfigTest, DuplicateNamesAndKeysAreErrors) {
+  Diagnostics names;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key: key-aaaa-1}, {name: a, key: key-bbbb-2}]}\n", names));
+  EXPECT_TRUE(has_error(names, "auth.keys[1]: duplicate key name \"a\"")) << first_error(names);
+  // A default name can collide with an explicit one.
+  Diagnostics defaulted;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: key1, key: key-aaaa-1}, {key: key-bbbb-2}]}\n", defaulted));
+  EXPECT_TRUE(has_error(defaulted, "duplicate key name \"key1\"")) << first_error(defaulted);
+
+  Diagnostics same;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key: key-aaaa-1}, {name: b, key: key-aaaa-1}]}\n", same));
+  EXPECT_TRUE(has_error(same, "auth.keys[1]: the same key is configured twice")) << first_error(same);
+  // The same key once in plain text and once by its hash.
+  Diagnostics hashed;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: a, key: key-aaaa-1}, {name: b, key_sha256: " + sha256_hex("key-aaaa-1") +
+                             "}]}\n",
+                         hashed));
+  EXPECT_TRUE(has_error(hashed, "the same key is configured twice")) << first_error(hashed);
+  Diagnostics admin;
+  EXPECT_FALSE(load_keys("admin: {keys: [{name: x, key: admin-key-1}, {name: y, key: admin-key-1}]}\n", admin));
+  EXPECT_TRUE(has_error(admin, "the same key is configured twice")) << first_error(admin);
+}
+
+TEST(AuthConfigTest, AdminKeyMayNotAlsoBeACallerKey) {
+  Diagnostics d;
+  EXPECT_FALSE(load_keys(R"(
+auth: {keys: [{name: alice, key: shared-key-123}]}
+admin: {keys: [{name: ops, key: shared-key-123}]}
+)", d));
+  EXPECT_TRUE(has_error(d, "admin: admin key \"ops\" is also a caller key")) << first_error(d);
+  Diagnostics hashed;
+  EXPECT_FALSE(load_keys("auth: {keys: [{name: alice, key: shared-key-123}]}\nadmin: {keys: [{name: ops, key_sha256: " +
+                             sha256_hex("shared-key-123") + "}]}\n",
+                         hashed));
+  EXPECT_TRUE(has_error(hashed, "admin key \"ops\" is also a caller key")) << first_error(hashed);
+  Diagnostics ok;
+  auto c = load_keys(R"(
+auth: {keys: [{name: alice, key: caller-key-123}]}
+admin: {keys: [{name: ops, key: admin-key-123}, {key: admin-key-456}]}
+)", ok);
+  ASSERT_TRUE(c) << first_error(ok);
+  ASSERT_NE(c->admin.find("admin-key-123"), nullptr);
+  EXPECT_EQ(c->admin.find("admin-key-123")->name, "ops");
+  ASSERT_NE(c->admin.find("admin-key-456"), nullptr);
+  EXPECT_EQ(c->admin.find("admin-key-456")->name, "admin1");
+  EXPECT_EQ(c->admin.find("caller-key-123"), nullptr);
+  EXPECT_EQ(c->auth.find("admin-key-123"), nullptr);
+  EXPECT_FALSE(c->admin.open);
+}
+
+TEST(AuthConfigTest, UnknownFieldsAreErrors) {
+  struct Case {
+    std::string yaml, error;
+  };
+  for (const auto& [yaml, error] : std::vector<Case>{
+           {"auth: {keys: [{name: a, key: key-aaaa-1, colour: red}]}\n", "auth.keys[0].colour: unknown key \"colour\""},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, budget: {weekly_usd: 1}}]}\n",
+            "auth.keys[0].budget.weekly_usd: unknown key"},
+           {"auth: {reqired: true, keys: [{name: a, key: key-aaaa-1}]}\n", "auth.reqired: unknown key"},
+           // Admin keys take no caller settings.
+           {"admin: {keys: [{name: ops, key: admin-key-1, tier: pro}]}\n", "admin.keys[0].tier: unknown key"},
+           {"admin: {keys: [{name: ops, key: admin-key-1, rpm: 5}]}\n", "admin.keys[0].rpm: unknown key"},
+           {"admin: {opne: true}\n", "admin.opne: unknown key"},
+       }) {
+    Diagnostics d;
+    EXPECT_FALSE(load_keys(yaml, d)) << yaml;
+    EXPECT_TRUE(has_error(d, error)) << yaml << " -> " << first_error(d);
+  }
+}
+
+TEST(AuthConfigTest, BadValuesAreErrors) {
+  struct Case {
+    std::string yaml, error;
+  };
+  for (const auto& [yaml, error] : std::vector<Case>{
+           {"auth: {keys: [{name: a, key: key-aaaa-1, metadata: [team]}]}\n", "expected a map of names to values"},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, metadata: {team: [a, b]}}]}\n", "metadata values are strings"},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, rpm: 0}]}\n", "auth.keys[0].rpm"},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, tpm: lots}]}\n", "auth.keys[0].tpm"},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, budget: {daily_usd: -1}}]}\n", "auth.keys[0].budget.daily_usd"},
+           {"auth: {keys: [{name: a, key: key-aaaa-1, budget: 5}]}\n", "expected a map with daily_usd and/or monthly_usd"},
+           {"auth: {keys: {name: a, key: key-aaaa-1}}\n", "expected a list of keys"},
+           {"auth: {keys: [just-a-key]}\n", "expected a map with name and key or key_sha256"},
+           {"auth: {required: true}\n", "auth.required needs at least one key"},
+       }) {
+    Diagnostics d;
+    EXPECT_FALSE(load_keys(yaml, d)) << yaml;
+    EXPECT_TRUE(has_error(d, error)) << yaml << " -> " << first_error(d);
+  }
+}
+
+TEST(AuthConfigTest, SecretValuesHoldPlainKeysButNothingForHashedOnes) {
+  Diagnostics d;
+  auto c = load_keys(std::string(R"(
+auth:
+  keys:
+    - {name: alice, key: alice-secret-123}
+    - {name: bob, key_sha256: )") + kBobSha + R"(}
+admin:
+  keys:
+    - {name: ops, key: admin-secret-456}
+    - {name: ops2, key_sha256: )" + sha256_hex("admin-secret-789") + R"(}
+)", d);
+  ASSERT_TRUE(c) << first_error(d);
+  auto secrets = secret_values(*c);
+  EXPECT_TRUE(contains(secrets, "alice-secret-123"));
+  EXPECT_TRUE(contains(secrets, "admin-secret-456"));
+  EXPECT_FALSE(contains(secrets, "bob-secret-key-456"));
+  EXPECT_FALSE(contains(secrets, kBobSha));
+  EXPECT_FALSE(contains(secrets, sha256_hex("admin-secret-789")));
+  for (const auto& s : secrets) EXPECT_FALSE(s.empty());
+  // Only the plain keys (and whatever AWS credentials the environment holds) come from keys.
+  std::size_t aws = 0;
+  for (const char* var : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
+    if (const char* v = std::getenv(var); v && *v) ++aws;
+  }
+  EXPECT_EQ(secrets.size(), 2u + aws);
+}
+
+TEST(AuthConfigTest, AdminOpenIsParsed) {
+  Diagnostics d;
+  auto c = load_keys("admin: {open: true}\n", d);
+  ASSERT_TRUE(c) << first_error(d);
+  EXPECT_TRUE(c->admin.open);
+  EXPECT_TRUE(c->admin.keys.empty());
+  Diagnostics d2;
+  auto c2 = load_keys("admin: {open: false, keys: [{key: admin-key-1}]}\n", d2);
+  ASSERT_TRUE(c2) << first_error(d2);
+  EXPECT_FALSE(c2->admin.open);
+  Diagnostics d3;
+  auto c3 = load_keys("", d3);
+  ASSERT_TRUE(c3) << first_error(d3);
+  EXPECT_FALSE(c3->admin.open);
+  EXPECT_FALSE(c3->auth.required);
+  EXPECT_TRUE(c3->auth.trust_tier_header);
+  Diagnostics bad;
+  EXPECT_FALSE(load_keys("admin: {open: perhaps}\n", bad));
+  EXPECT_TRUE(has_error(bad, "admin.open")) << first_error(bad);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "pipeline/stage_fixture.hpp"
+#include "switchyard/pipeline/router.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
 
 namespace sy::pipeline {
@@ -149,6 +150,173 @@ TEST_F(RuleStageTest, BadRulesAreConfigErrors) {
   EXPECT_FALSE(build("rules: []"));
   // Found by fuzzing: `route:` without a value built and routed to model "".
   EXPECT_FALSE(build("rules: [{when: {tier: free}, route: }]"));
+}
+
+
+// ---- metadata: conditions over the caller's key metadata ----
+
+struct MetadataRuleTest : RuleStageTest {
+  config::AuthKey search_key = make_key("searcher", {{"team", "search"}, {"plan", "enterprise"}});
+  config::AuthKey ads_key = make_key("adder", {{"team", "ads"}, {"plan", "free"}});
+  config::AuthKey billing_key = make_key("biller", {{"team", "billing"}, {"plan", "enterprise"}});
+  config::AuthKey bare_key = make_key("bare", {});
+
+  static config::AuthKey make_key(std::string name, std::vector<std::pair<std::string, std::string>> metadata) {
+    config::AuthKey k;
+    k.name = std::move(name);
+    k.metadata = std::move(metadata);
+    return k;
+  }
+  static Caller caller(const config::AuthKey& k, int index = 0) { return Caller{k.name, "", &k, index}; }
+};
+
+TEST_F(MetadataRuleTest, MatchesOneOfTheListedValues) {
+  auto s = build(R"(
+rules:
+  - {name: teams, when: {metadata: {team: [search, ads]}}, route: large}
+)");
+  ASSERT_TRUE(s) << d.errors()[0];
+  auto hit = run(*s, chat("hello"), caller(search_key));
+  EXPECT_EQ(hit.kind, Decision::Kind::route);
+  EXPECT_EQ(hit.target, "large");
+  EXPECT_EQ(hit.reason.rfind("rule:teams ", 0), 0u) << hit.reason;
+  EXPECT_NE(hit.reason.find("metadata.team"), std::string::npos) << hit.reason;
+  EXPECT_EQ(run(*s, chat("hello"), caller(ads_key)).target, "large");
+  EXPECT_EQ(run(*s, chat("hello"), caller(billing_key)).kind, Decision::Kind::pass);
+  // A key without that metadata, and a caller without a key (even one with a tier or a name), do not match.
+  EXPECT_EQ(run(*s, chat("hello"), caller(bare_key)).kind, Decision::Kind::pass);
+  EXPECT_EQ(run(*s, chat("hello")).kind, Decision::Kind::pass);
+  EXPECT_EQ(run(*s, chat("hello"), Caller{"searcher", "search"}).kind, Decision::Kind::pass);
+}
+
+TEST_F(MetadataRuleTest, ASingleValueAndCaseSensitivity) {
+  auto s = build(R"(
+rules:
+  - {name: search, when: {metadata: {team: search}}, route: small}
+)");
+  ASSERT_TRUE(s) << d.errors()[0];
+  EXPECT_EQ(run(*s, chat("x"), caller(search_key)).target, "small");
+  EXPECT_EQ(run(*s, chat("x"), caller(ads_key)).kind, Decision::Kind::pass);
+  config::AuthKey shouty = make_key("shouty", {{"team", "SEARCH"}});
+  EXPECT_EQ(run(*s, chat("x"), caller(shouty)).kind, Decision::Kind::pass);
+  config::AuthKey other_name = make_key("other", {{"Team", "search"}});
+  EXPECT_EQ(run(*s, chat("x"), caller(other_name)).kind, Decision::Kind::pass);
+}
+
+TEST_F(MetadataRuleTest, EveryNameMustMatch) {
+  auto s = build(R"(
+rules:
+  - {name: paying-search, when: {metadata: {team: [search, billing], plan: enterprise}}, route: large}
+  - {name: free, when: {metadata: {plan: free}}, route: small}
+)");
+  ASSERT_TRUE(s) << d.errors()[0];
+  auto hit = run(*s, chat("x"), caller(search_key));
+  EXPECT_EQ(hit.target, "large");
+  EXPECT_NE(hit.reason.find("metadata.team"), std::string::npos) << hit.reason;
+  EXPECT_NE(hit.reason.find("metadata.plan"), std::string::npos) << hit.reason;
+  EXPECT_EQ(run(*s, chat("x"), caller(billing_key)).target, "large");
+  EXPECT_EQ(run(*s, chat("x"), caller(ads_key)).target, "small");  // team ads: not the first rule
+  config::AuthKey half = make_key("half", {{"team", "search"}});  // no plan
+  EXPECT_EQ(run(*s, chat("x"), caller(half)).kind, Decision::Kind::pass);
+  config::AuthKey wrong_plan = make_key("wrong", {{"team", "search"}, {"plan", "pro"}});
+  EXPECT_EQ(run(*s, chat("x"), caller(wrong_plan)).kind, Decision::Kind::pass);
+  EXPECT_EQ(run(*s, chat("x")).kind, Decision::Kind::pass);
+}
+
+TEST_F(MetadataRuleTest, CombinesWithOtherConditions) {
+  auto s = build(R"(
+rules:
+  - name: search-long
+    when: {metadata: {team: search}, prompt_chars: {gt: 20}}
+    route: large
+  - name: not-search
+    when: {not: {metadata: {team: search}}}
+    reject: {status: 403, message: "search team only"}
+  - name: any
+    when: {any: [{metadata: {team: ads}}, {tier: pro}]}
+    route: small
+)");
+  ASSERT_TRUE(s) << d.errors()[0];
+  EXPECT_EQ(run(*s, chat("a fairly long prompt for the large model"), caller(search_key)).target, "large");
+  EXPECT_EQ(run(*s, chat("short"), caller(search_key)).kind, Decision::Kind::pass);
+  auto rejected = run(*s, chat("short"), caller(ads_key));
+  EXPECT_EQ(rejected.kind, Decision::Kind::reject);
+  EXPECT_EQ(http_status(rejected.error), 403);
+  EXPECT_EQ(run(*s, chat("short")).kind, Decision::Kind::reject);  // no key: not search
+}
+
+TEST_F(MetadataRuleTest, KeyMetadataFromTheConfig) {
+  config::Diagnostics cd;
+  auto keyed = config::load_config_text(R"(
+providers: [{name: mock, type: mock}]
+models: [{name: small, provider: mock}, {name: large, provider: mock}]
+auth:
+  keys:
+    - {name: s, key: search-key-1, metadata: {team: search}}
+    - {name: a, key: ads-key-22, metadata: {team: ads}}
+)", "k.yaml", cd);
+  ASSERT_TRUE(keyed) << cd.errors()[0];
+  auto s = build("rules: [{name: search, when: {metadata: {team: search}}, route: large}]");
+  ASSERT_TRUE(s) << d.errors()[0];
+  const config::AuthKey* sk = keyed->auth.find("search-key-1");
+  const config::AuthKey* ak = keyed->auth.find("ads-key-22");
+  ASSERT_TRUE(sk && ak);
+  EXPECT_EQ(run(*s, chat("x"), Caller{sk->name, "", sk, 0}).target, "large");
+  EXPECT_EQ(run(*s, chat("x"), Caller{ak->name, "", ak, 1}).kind, Decision::Kind::pass);
+}
+
+TEST_F(MetadataRuleTest, BadValueShapesAreConfigErrors) {
+  for (const char* yaml : {
+           "rules: [{when: {metadata: [team]}, route: large}]",
+           "rules: [{when: {metadata: search}, route: large}]",
+           "rules: [{when: {metadata: {}}, route: large}]",
+           "rules: [{when: {metadata: {team: {name: search}}}, route: large}]",
+       }) {
+    d = config::Diagnostics();
+    auto s = build(yaml);
+    EXPECT_FALSE(s) << yaml;
+    EXPECT_FALSE(d.empty()) << yaml;
+  }
+  // A list holding something other than strings: an error even though the rest of the list is fine.
+  d = config::Diagnostics();
+  build("rules: [{when: {metadata: {team: [search, [ads]]}}, route: large}]");
+  EXPECT_FALSE(d.empty());
+}
+
+TEST_F(MetadataRuleTest, AMissingValueIsAConfigError) {
+  // Regression: `metadata: {team: }` (or `team: ~`, or `team: ""`) once made the rule stage fail without
+  // a diagnostic, and the router dropped the stage and loaded without its rules. Now the value is an
+  // error, and the router refuses any stage whose factory fails silently.
+  for (const char* yaml : {"rules: [{when: {metadata: {team: }}, route: large}]",
+                           "rules: [{when: {metadata: {team: ~}}, route: large}]",
+                           "rules: [{when: {metadata: {team: \"\"}}, route: large}]",
+                           "rules: [{when: {metadata: {team: []}}, route: large}]",
+                           "rules: [{when: {tier: }, route: large}]"}) {
+    d = config::Diagnostics();
+    auto s = build(yaml);
+    EXPECT_FALSE(s) << yaml;
+    EXPECT_FALSE(d.empty()) << yaml << ": the stage was refused without any config error";
+  }
+  // Through the router: the config must not load.
+  config::Diagnostics cd;
+  auto routed = config::load_config_text(R"(
+providers: [{name: mock, type: mock}]
+models: [{name: small, provider: mock}, {name: large, provider: mock}]
+routers:
+  - name: auto
+    default: small
+    stages:
+      - {type: rule, name: by-team, rules: [{when: {metadata: {team: }}, route: large}]}
+)", "r.yaml", cd);
+  ASSERT_TRUE(routed) << cd.errors()[0];
+  BuildContext ctx{*routed, nullptr, nullptr, nullptr, "", nullptr};
+  config::Diagnostics rd;
+  auto set = RouterSet::build(*routed, ctx, rd);
+  EXPECT_FALSE(rd.empty());
+  if (set) {
+    ASSERT_NE(set->find("auto"), nullptr);
+    EXPECT_EQ(set->find("auto")->stage_names(), std::vector<std::string>{"by-team"}) << "the rule stage was dropped";
+  }
 }
 
 }  // namespace

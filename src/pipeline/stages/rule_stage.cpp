@@ -421,7 +421,10 @@ CondPtr build_leaf(const std::string& key, const config::Node& v, const config::
   }
   if (key == "tier" || key == "key_name") {
     auto list = parent.str_list(key, d);
-    if (!list) return nullptr;
+    if (!list) {
+      if (v.is_null()) v.error(d, "expected a name or a list of names");
+      return nullptr;
+    }
     auto c = std::make_unique<SetCond>();
     c->field = key;
     c->allowed = *list;
@@ -438,7 +441,12 @@ CondPtr build_leaf(const std::string& key, const config::Node& v, const config::
     auto all = std::make_unique<AllOf>();
     for (const auto& [name, values] : v.members()) {
       auto list = v.str_list(name, d);
-      if (!list) return nullptr;
+      if (!list || list->empty() ||
+          std::any_of(list->begin(), list->end(), [](const std::string& x) { return x.empty(); })) {
+        // An empty value would match every caller without that metadata (or without a key).
+        values.error(d, "expected a non-empty value or a list of them");
+        return nullptr;
+      }
       auto c = std::make_unique<SetCond>();
       c->field = "metadata." + name;
       c->allowed = *list;
