@@ -21,6 +21,13 @@ std::int64_t utc_month(WallTime wall) {
   return static_cast<std::int64_t>(tm.tm_year) * 12 + tm.tm_mon;
 }
 
+/// Dollars as written in a config: cents when whole cents, else up to six decimals ($0.005, not $0.01).
+std::string usd(double v) {
+  std::string s = fixed(v, 6);
+  while (s.size() > 1 && s.back() == '0' && s.find('.') != std::string::npos && s.size() - s.find('.') > 3) s.pop_back();
+  return "$" + s;
+}
+
 Error over_limit(std::string message, std::string code) {
   Error e = Error::make(ErrorKind::rate_limited, std::move(message));
   e.code = std::move(code);
@@ -45,12 +52,12 @@ std::optional<Error> KeyAccount::admit(const config::AuthKey& key, TimePoint now
   std::lock_guard lock(mu_);
   roll(wall);
   if (key.daily_usd && today_usd_ >= *key.daily_usd) {
-    return over_limit("Key '" + key.name + "' has spent its daily budget of $" + fixed(*key.daily_usd, 2) +
+    return over_limit("Key '" + key.name + "' has spent its daily budget of " + usd(*key.daily_usd) +
                           " (UTC day); it resets at 00:00 UTC.",
                       "budget_exceeded");
   }
   if (key.monthly_usd && month_usd_ >= *key.monthly_usd) {
-    return over_limit("Key '" + key.name + "' has spent its monthly budget of $" + fixed(*key.monthly_usd, 2) +
+    return over_limit("Key '" + key.name + "' has spent its monthly budget of " + usd(*key.monthly_usd) +
                           " (UTC month).",
                       "budget_exceeded");
   }

@@ -366,19 +366,21 @@ net::awaitable<void> Session::run() {
   // instead of throwing out of the coroutine.
   co_await net::this_coro::throw_if_cancelled(false);
   for (;;) {
-    auto rt = shared_.store.current();
-    const auto& sc = rt->config->server;
     if (shared_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
     // Wait for the first byte of the next request under the idle timeout (a silent close: no request
     // is in progress).
     if (buffer_.size() == 0) {
       idle_ = true;
-      stream_.expires_after(sc.idle_timeout);
+      stream_.expires_after(shared_.store.current()->config->server.idle_timeout);
       auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
       idle_ = false;
       if (ec) break;
       buffer_.commit(n);
     }
+    // The snapshot of the request's arrival, not of the connection's last request: a reload while the
+    // connection sat idle applies to it (keys removed, models added).
+    auto rt = shared_.store.current();
+    const auto& sc = rt->config->server;
     stream_.expires_never();
     Call call;
     call.started = Clock::now();

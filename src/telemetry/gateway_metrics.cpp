@@ -31,7 +31,7 @@ GatewayMetrics::GatewayMetrics(Registry& r) : registry_(r) {
                          {"router", "stage"});
   escalations_ = &r.family("switchyard_cascade_escalations", "Cascade steps rejected (an escalation each).", T::counter,
                            {"router"});
-  failed_attempts_ = &r.family("switchyard_failed_attempts", "Upstream attempts that failed and were retried or failed over, by reason.",
+  failed_attempts_ = &r.family("switchyard_failed_attempts", "Upstream attempts that failed, by reason (then retried, failed over, or the request's last).",
                                T::counter, {"deployment", "reason"});
   fallbacks_ = &r.family("switchyard_fallbacks", "Requests answered by a fallback model instead of the model routed to.",
                          T::counter, {"model"});

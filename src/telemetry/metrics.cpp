@@ -132,7 +132,10 @@ Gauge& Registry::Family::gauge(const std::vector<std::string>& values) { return 
 Histogram& Registry::Family::histogram(const std::vector<std::string>& values) { return *child(values).histogram; }
 
 void Registry::Family::render(std::string& out) const {
-  out += "# HELP " + name_ + " " + help_ + "\n# TYPE " + name_ + " " + std::string(type_name(type_)) + "\n";
+  // A counter's metadata names its samples (`x_total`), as the 0.0.4 text format wants: Prometheus
+  // files TYPE and HELP under that name.
+  const std::string meta = type_ == MetricType::counter ? name_ + "_total" : name_;
+  out += "# HELP " + meta + " " + help_ + "\n# TYPE " + meta + " " + std::string(type_name(type_)) + "\n";
   for (const auto& [values, c] : children_) {
     std::vector<std::pair<std::string, std::string>> labels;
     labels.reserve(values.size() + 1);
@@ -155,7 +158,8 @@ void Registry::Family::render(std::string& out) const {
         }
         labels.pop_back();
         append_sample(out, name_ + "_sum", labels, h.sum());
-        append_sample(out, name_ + "_count", labels, static_cast<double>(h.count()));
+        // The +Inf bucket, not the separate count: a scrape during updates stays self-consistent.
+        append_sample(out, name_ + "_count", labels, static_cast<double>(cumulative));
         break;
       }
     }

@@ -28,8 +28,8 @@ TEST(MetricsTest, CounterSamplesGetTotalSuffix) {
   f.counter({"2xx"}).inc(2);
   f.counter({"5xx"}).inc(0.5);
   std::string out = r.render();
-  EXPECT_THAT(out, HasSubstr("# HELP sy_test_requests Requests.\n"));
-  EXPECT_THAT(out, HasSubstr("# TYPE sy_test_requests counter\n"));
+  EXPECT_THAT(out, HasSubstr("# HELP sy_test_requests_total Requests.\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE sy_test_requests_total counter\n"));
   EXPECT_THAT(out, HasSubstr("sy_test_requests_total{code=\"2xx\"} 3\n"));
   EXPECT_THAT(out, HasSubstr("sy_test_requests_total{code=\"5xx\"} 0.5\n"));
   EXPECT_THAT(out, Not(HasSubstr("sy_test_requests{")));
@@ -132,14 +132,14 @@ TEST(MetricsTest, HelpAndTypeOncePerFamily) {
   // Registering again returns the same family and adds no second header.
   EXPECT_EQ(&r.family("sy_multi", "Many children.", MetricType::counter, {"a", "b"}), &f);
   std::string out = r.render();
-  EXPECT_EQ(count_of(out, "# HELP sy_multi "), 1u);
-  EXPECT_EQ(count_of(out, "# TYPE sy_multi counter\n"), 1u);
+  EXPECT_EQ(count_of(out, "# HELP sy_multi_total "), 1u);
+  EXPECT_EQ(count_of(out, "# TYPE sy_multi_total counter\n"), 1u);
   EXPECT_EQ(count_of(out, "# HELP sy_multi_hist "), 1u);
   EXPECT_EQ(count_of(out, "# TYPE sy_multi_hist histogram\n"), 1u);
   EXPECT_EQ(count_of(out, "sy_multi_total{"), 5u);
   EXPECT_EQ(count_of(out, "sy_multi_hist_count{"), 2u);
   // Every sample line follows its family's header.
-  EXPECT_LT(out.find("# TYPE sy_multi counter"), out.find("sy_multi_total{"));
+  EXPECT_LT(out.find("# TYPE sy_multi_total counter"), out.find("sy_multi_total{"));
   EXPECT_LT(out.find("# TYPE sy_multi_hist histogram"), out.find("sy_multi_hist_bucket{"));
 }
 
@@ -152,7 +152,7 @@ TEST(MetricsTest, RegisteringTheSameFamilyDifferentlyThrows) {
   EXPECT_THROW(r.family("sy_twice", "Twice.", MetricType::gauge, {"a"}), std::logic_error);
   EXPECT_NO_THROW(r.family("sy_twice", "Twice.", MetricType::counter, {"a"}));
   // The family is intact after the failed registrations.
-  EXPECT_EQ(count_of(r.render(), "# TYPE sy_twice counter\n"), 1u);
+  EXPECT_EQ(count_of(r.render(), "# TYPE sy_twice_total counter\n"), 1u);
 }
 
 TEST(MetricsTest, WrongNumberOfLabelValuesThrows) {
@@ -189,7 +189,7 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   EXPECT_DOUBLE_EQ(c.value(), 100'000);
   EXPECT_EQ(h.count(), 100'000u);
   EXPECT_NEAR(h.sum(), 1000, 1e-6);
-  EXPECT_THAT(during, HasSubstr("# TYPE sy_conc counter"));
+  EXPECT_THAT(during, HasSubstr("# TYPE sy_conc_total counter"));
 }
 
 }  // namespace
