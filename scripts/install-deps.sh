@@ -4,12 +4,15 @@
 set -euo pipefail
 
 # chromium drives the dashboard's browser test (tests/integration/dashboard.test.mjs, via playwright-core);
-# prometheus provides promtool, which checks the /metrics exposition.
+# prometheus provides promtool, which checks the /metrics exposition; docker-compose (Debian's 1.29, no
+# Docker engine needed) validates docker/docker-compose.yml in scripts/check-docker.sh.
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev libssl-dev ca-certificates
   libre2-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev
   nodejs npm chromium prometheus
+  docker-compose
 )
 # --bench adds what bench/ needs (nginx for the stub and the floor, wrk for load); --fuzz adds clang 14
 # and libFuzzer for the fuzz targets (fuzz/, scripts/fuzz.sh). Both may be given.

@@ -19,6 +19,7 @@
 #include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/server/server.hpp"
+#include "switchyard/state/shared_state.hpp"
 #include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/telemetry/log.hpp"
 #include "switchyard/telemetry/recent.hpp"
@@ -80,6 +81,24 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   deps.metrics = &metrics;
   deps.keys = &keys;
 
+  // Limits shared with other replicas through Redis: from the config at start (a changed state:
+  // section takes effect after a restart).
+  std::unique_ptr<sy::state::SharedState> shared;
+  {
+    sy::config::Diagnostics d;
+    auto cfg = sy::config::load_config_file(path, d);
+    if (cfg && cfg->state.enabled) shared = std::make_unique<sy::state::SharedState>(cfg->state);
+  }
+  deps.shared = shared.get();
+  auto health = std::make_shared<sy::limits::HealthRegistry>();
+  if (shared) {
+    // Cooldowns learned and breakers opened here reach the other replicas, and theirs reach this one.
+    health->set_publisher([s = shared.get()](const sy::state::HealthEvent& e) { s->publish(e); });
+    shared->on_health_event([health](const sy::state::HealthEvent& e) {
+      health->get(e.deployment)->apply(e, sy::limits::Clock::now());
+    });
+  }
+
   auto rt = build_runtime(path, deps, 1);
   if (!rt) return 1;
   sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*rt->config)));
@@ -88,8 +107,11 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   warn_if_open(*rt->config, *log);
 
   sy::pipeline::RuntimeStore store(rt);
-  auto health = std::make_shared<sy::limits::HealthRegistry>();
-  health->on_config(*rt->config);
+  health->on_config(*rt->config, shared.get());
+  if (shared) {
+    log->info("limits, budgets, cooldowns and breakers shared through Redis at {}:{} (prefix \"{}\")",
+              rt->config->state.redis_host, rt->config->state.redis_port, rt->config->state.prefix);
+  }
   sy::pipeline::Dispatcher dispatcher(
       sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()}, health,
       deps.counter);
@@ -112,7 +134,13 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     }
     sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*next->config)));
     sy::telemetry::setup_logging(next->config->logging);
-    health->on_config(*next->config);  // a changed key brings an auth-failed deployment back
+    health->on_config(*next->config, shared.get());  // a changed key brings an auth-failed deployment back
+    const auto& was = store.current()->config->state;
+    const auto& will = next->config->state;
+    if (was.enabled != will.enabled || was.redis_host != will.redis_host || was.redis_port != will.redis_port ||
+        was.prefix != will.prefix || was.redis_db != will.redis_db) {
+      log->warn("state: (Redis) changes take effect after a restart");
+    }
     warn_if_open(*next->config, *log);
     ++generation;
     store.publish(std::move(next));
@@ -124,7 +152,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   int code = 0;
   try {
     sy::server::Server server(sy::server::ServerDeps{
-        store, dispatcher, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking}});
+        store, dispatcher, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking, shared.get()}});
     // Watch the file: a saved edit reloads it like SIGHUP does.
     std::mutex watch_mu;
     std::condition_variable watch_cv;

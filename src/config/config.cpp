@@ -475,6 +475,63 @@ struct ConfigBuilder {
     }
   }
 
+  void state(const Node& n) {
+    if (!n.is_map()) {
+      n.error(d, "expected a map with redis, prefix, on_redis_error");
+      return;
+    }
+    n.check_keys({"redis", "prefix", "on_redis_error", "lease"}, d);
+    auto& st = c.state;
+    const Node* r = n.get("redis");
+    if (!r || !r->is_map()) {
+      n.error(d, "state needs redis: {address: host:port}");
+      return;
+    }
+    r->check_keys({"address", "password", "db", "timeout"}, d);
+    st.enabled = true;
+    if (auto a = r->str("address", d, true)) {
+      auto colon = a->rfind(':');
+      st.redis_host = a->substr(0, colon);
+      if (colon != std::string::npos) {
+        int port = 0;
+        auto p = std::string_view(*a).substr(colon + 1);
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+        if (ec != std::errc() || end != p.data() + p.size() || port < 1 || port > 65535) {
+          r->get("address")->error(d, "expected host:port");
+        } else {
+          st.redis_port = static_cast<std::uint16_t>(port);
+        }
+      }
+      if (st.redis_host.empty()) r->get("address")->error(d, "expected host:port");
+    }
+    st.redis_password = r->str("password", d).value_or("");
+    if (auto v = r->integer("db", d, 0, 1000)) st.redis_db = static_cast<int>(*v);
+    if (auto v = r->duration_ms("timeout", d)) st.timeout = Millis(std::max<std::int64_t>(*v, 1));
+    st.prefix = n.str("prefix", d).value_or(st.prefix);
+    if (auto v = n.number("lease", d, 0, 0.5)) st.lease = *v;
+    if (const Node* e = n.get("on_redis_error"); e && !e->is_null()) {
+      if (!e->is_map()) {
+        e->error(d, "expected a map: {rate_limits: open|closed, budgets: open|closed}");
+      } else {
+        e->check_keys({"rate_limits", "budgets", "health"}, d);
+        // Cooldowns and breakers only ever make a replica avoid a deployment sooner: without Redis each
+        // replica still learns them itself, so there is nothing to refuse for.
+        if (auto h = e->str("health", d); h && *h != "open") {
+          e->get("health")->error(d, "health always fails open (each replica keeps learning cooldowns and breakers itself)");
+        }
+        auto policy = [&](std::string_view key, bool& open) {
+          auto v = e->str(key, d);
+          if (!v) return;
+          if (*v == "open") open = true;
+          else if (*v == "closed") open = false;
+          else e->get(key)->error(d, "expected open or closed");
+        };
+        policy("rate_limits", st.rate_limits_fail_open);
+        policy("budgets", st.budgets_fail_open);
+      }
+    }
+  }
+
   void reliability(const Node& n) {
     if (!n.is_map()) {
       n.error(d, "expected a map");
@@ -560,7 +617,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   }
   // Every section Switchyard reads; anything else (a typo, or a feature it does not have) is an error,
   // never silently ignored.
-  root.check_keys({"server", "logging", "providers", "models", "routers", "decision_log", "auth", "admin", "reliability"},
+  root.check_keys({"server", "logging", "providers", "models", "routers", "decision_log", "auth", "admin", "state", "reliability"},
                   d);
   ConfigBuilder b{d, *cfg};
   if (const Node* s = root.get("server")) b.server(*s);
@@ -570,6 +627,7 @@ std::shared_ptr<const Config> load_config_text(std::string_view yaml, std::strin
   b.list(root, "routers", [&](const Node& n) { b.router(n); });
   if (const Node* a = root.get("auth")) b.auth(*a);
   if (const Node* a = root.get("admin")) b.admin(*a);
+  if (const Node* st = root.get("state")) b.state(*st);
   if (const Node* dl = root.get("decision_log")) b.decision_log(*dl);
   if (const Node* rel = root.get("reliability")) b.reliability(*rel);
   b.check_model_refs();
@@ -593,6 +651,7 @@ std::vector<std::string> secret_values(const Config& config) {
       if (!k.key.empty()) out.push_back(k.key);
     }
   }
+  if (!config.state.redis_password.empty()) out.push_back(config.state.redis_password);
   for (const char* var : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
     if (const char* v = std::getenv(var); v && *v) out.emplace_back(v);
   }

@@ -235,7 +235,51 @@ bool DeploymentState::on_failure(TimePoint now, const Error& e, const LearnedLim
                                  const config::ReliabilityConfig& rel) {
   // Our own client leaving says nothing about the deployment.
   if (e.kind == ErrorKind::cancelled) return false;
+  std::optional<state::HealthEvent> event;
+  bool newly_out;
+  {
+    std::lock_guard lock(mu_);
+    const TimePoint cooldown_before = cooldown_until_;
+    const bool open_before = breaker_ == BreakerState::open && opened_at_ + rel.breaker.cooldown > now;
+    newly_out = on_failure_locked(now, e, learned, rel);
+    if (publish_ && cooldown_until_ > cooldown_before && cooldown_until_ > now) {
+      event = state::HealthEvent{state::HealthEvent::Kind::cooldown, id_, duration_cast<milliseconds>(cooldown_until_ - now)};
+    } else if (publish_ && !open_before && breaker_ == BreakerState::open && opened_at_ == now) {
+      event = state::HealthEvent{state::HealthEvent::Kind::breaker_open, id_, rel.breaker.cooldown};
+    }
+  }
+  if (event) (*publish_)(*event);  // outside the lock: it posts to the state thread
+  return newly_out;
+}
+
+void DeploymentState::apply(const state::HealthEvent& e, TimePoint now) {
   std::lock_guard lock(mu_);
+  if (e.kind == state::HealthEvent::Kind::cooldown) {
+    cooldown_until_ = std::max(cooldown_until_, now + e.remaining);
+  } else if (breaker_ != BreakerState::open || opened_at_ + e.remaining <= now) {
+    breaker_ = BreakerState::open;
+    opened_at_ = now;
+  }
+}
+
+void DeploymentState::set_shared(std::shared_ptr<state::Window> rpm, std::shared_ptr<state::Window> tpm) {
+  std::lock_guard lock(mu_);
+  shared_rpm_ = std::move(rpm);
+  shared_tpm_ = std::move(tpm);
+}
+
+std::shared_ptr<state::Window> DeploymentState::shared_rpm() const {
+  std::lock_guard lock(mu_);
+  return shared_rpm_;
+}
+
+std::shared_ptr<state::Window> DeploymentState::shared_tpm() const {
+  std::lock_guard lock(mu_);
+  return shared_tpm_;
+}
+
+bool DeploymentState::on_failure_locked(TimePoint now, const Error& e, const LearnedLimits& learned,
+                                        const config::ReliabilityConfig& rel) {
   ++failures_;
   last_error_ = std::string(sy::to_string(e.kind)) + (e.upstream_status ? " " + std::to_string(e.upstream_status) : "");
   switch (e.kind) {
@@ -348,11 +392,21 @@ std::string DeploymentState::to_json(TimePoint now, const config::DeploymentConf
 std::shared_ptr<DeploymentState> HealthRegistry::get(const std::string& id) {
   std::lock_guard lock(mu_);
   auto& s = states_[id];
-  if (!s) s = std::make_shared<DeploymentState>(id);
+  if (!s) {
+    s = std::make_shared<DeploymentState>(id);
+    if (publish_) s->publish_ = &publish_;
+  }
   return s;
 }
 
-void HealthRegistry::on_config(const config::Config& cfg) {
+void HealthRegistry::on_config(const config::Config& cfg, state::SharedState* shared) {
+  for (const auto& m : cfg.models) {
+    for (const auto& d : m.deployments) {
+      if (!shared) continue;
+      get(d.id)->set_shared(d.rpm ? shared->window("dep:" + d.id + ":rpm", *d.rpm) : nullptr,
+                            d.tpm ? shared->window("dep:" + d.id + ":tpm", *d.tpm) : nullptr);
+    }
+  }
   for (const auto& m : cfg.models) {
     for (const auto& d : m.deployments) {
       const auto& p = cfg.providers[d.provider_index];

@@ -48,7 +48,11 @@ void Lease::settle(const Usage* usage) {
   done_ = true;
   std::int64_t actual = usage && usage->known ? usage->prompt_tokens + usage->completion_tokens : -1;
   state_->release(Clock::now(), reserved_, actual, probe_);
+  // The shared window gets what the reservation missed (or back what it over-reserved); without
+  // usage the reservation stands, as locally.
+  if (shared_tpm_ && actual >= 0) shared_tpm_->settle(actual - shared_tokens_);
 }
+
 
 void ResponseStream::fail(const Error& e) {
   if (!lease_) return;
@@ -109,6 +113,43 @@ Dispatcher::Dispatcher(Transports transports, std::shared_ptr<limits::HealthRegi
     : transports_(std::move(transports)), health_(std::move(health)), counter_(std::move(counter)),
       budget_(std::make_shared<limits::RetryBudget>()) {}
 
+net::awaitable<Result<Dispatcher::SharedReservation>> Dispatcher::reserve_shared(const Pick& pick) const {
+  SharedReservation r;
+  auto rpm = pick.state->shared_rpm();
+  auto tpm = pick.state->shared_tpm();
+  if (!rpm && !tpm) co_return r;
+  // Refused: the deployment is at its limit across replicas (a skip, like a local limit). Redis down or
+  // slow: the configured policy (fail open: local state only; closed: skip it).
+  auto refused = [&](state::Verdict v, const std::shared_ptr<state::Window>& w) -> std::optional<Error> {
+    if (v == state::Verdict::granted) return std::nullopt;
+    if (v == state::Verdict::unavailable && w->owner()->config().rate_limits_fail_open) {
+      w->owner()->note_fail_open();
+      return std::nullopt;
+    }
+    if (v == state::Verdict::unavailable) w->owner()->note_fail_closed();
+    Error e = Error::make(v == state::Verdict::refused ? ErrorKind::rate_limited : ErrorKind::unavailable,
+                          v == state::Verdict::refused ? "shared_limit" : "shared_state_unavailable");
+    e.code = "skip";
+    e.retry_after = milliseconds(1000);
+    return e;
+  };
+  if (rpm) {
+    auto v = co_await state::reserve(rpm, 1);
+    if (auto e = refused(v, rpm)) co_return std::move(*e);
+    if (v == state::Verdict::granted) r.rpm = rpm;
+  }
+  if (tpm) {
+    auto v = co_await state::reserve(tpm, pick.tokens);
+    if (auto e = refused(v, tpm)) {
+      if (r.rpm) r.rpm->settle(-1);
+      co_return std::move(*e);
+    }
+    if (v == state::Verdict::granted) r.tokens = pick.tokens;
+    r.tpm = tpm;
+  }
+  co_return r;
+}
+
 net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ctx, const config::Config& config,
                                                     const Request& request, const config::ModelConfig& model,
                                                     const Pick& pick, DispatchTrace& trace) const {
@@ -121,13 +162,19 @@ net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ct
   auto encoded = format->encode(request, providers::EncodeOptions{provider, dep, true});
   if (!encoded) co_return std::move(encoded).error();
 
+  // Limits shared with other replicas (state: in the config) are reserved first, in Redis.
+  auto shared = co_await reserve_shared(pick);
+  if (!shared) co_return std::move(shared).error();
   auto acquired = pick.state->acquire(dep, rel, Clock::now(), pick.tokens);
   if (acquired.reason != limits::SkipReason::none) {
+    if (shared->rpm) shared->rpm->settle(-1);  // not sent after all
+    if (shared->tpm) shared->tpm->settle(-shared->tokens);
     Error e = Error::make(ErrorKind::unavailable, std::string(limits::to_string(acquired.reason)));
     e.code = "skip";
     co_return e;
   }
   auto lease = std::make_unique<Lease>(pick.state, &rel, pick.tokens, acquired.probe);
+  lease->share(shared->tpm, shared->tokens);
 
   auto started = Clock::now();
   auto deadline = std::min(started + provider.total_timeout, started + rel.request_timeout);
@@ -355,9 +402,15 @@ struct Dispatcher::Failover {
   enum class Next { same_model, next_model, give_up };
   /// 4. What a failed attempt means for the rest of the request; keeps the error as `last`.
   Next after_failure(Error e, const config::ModelConfig& model, const Pick& pick) {
-    if (e.kind == ErrorKind::unavailable && e.code == "skip") {  // lost a race for its last slot
+    if (e.code == "skip") {  // lost a race for its last slot, or refused by a limit shared with other replicas
       --attempts;
       failures[pick.dep->id] = 2;
+      if (e.message.starts_with("shared_")) {
+        skip(*pick.dep, e.message);
+        if (e.kind != ErrorKind::rate_limited) all_rate_limited = false;
+        auto at = Clock::now() + e.retry_after.value_or(milliseconds(1000));
+        if (e.kind == ErrorKind::rate_limited && (!earliest || at < *earliest)) earliest = at;
+      }
       return Next::same_model;
     }
     failures[pick.dep->id] += 1;

@@ -34,7 +34,16 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
     }
   }
   limits::KeyLedger own;
-  for (const auto& k : cfg->auth.keys) rt->accounts.push_back((deps.keys ? *deps.keys : own).account(k.name));
+  for (const auto& k : cfg->auth.keys) {
+    auto account = (deps.keys ? *deps.keys : own).account(k.name);
+    if (deps.shared) {
+      auto* s = deps.shared;
+      account->share(k.rpm ? s->window("key:" + k.name + ":rpm", *k.rpm) : nullptr,
+                     k.tpm ? s->window("key:" + k.name + ":tpm", *k.tpm) : nullptr,
+                     k.daily_usd || k.monthly_usd ? s->spend(k.name) : nullptr, s);
+    }
+    rt->accounts.push_back(std::move(account));
+  }
   if (deps.metrics) {
     std::vector<telemetry::RouterInfo> routers;
     if (rt->routers) {

@@ -13,6 +13,7 @@
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/core/redact.hpp"
 #include "switchyard/limits/key_ledger.hpp"
+#include "switchyard/state/shared_state.hpp"
 #include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/telemetry/log.hpp"
 #include "switchyard/telemetry/recent.hpp"
@@ -120,6 +121,22 @@ void render_key_gauges(std::string& out, const pipeline::Runtime& rt) {
     if (k.daily_usd) telemetry::append_sample(out, "switchyard_key_budget_remaining_usd", {{"key", k.name}, {"period", "day"}}, std::max(0.0, *k.daily_usd - u.today_usd));
     if (k.monthly_usd) telemetry::append_sample(out, "switchyard_key_budget_remaining_usd", {{"key", k.name}, {"period", "month"}}, std::max(0.0, *k.monthly_usd - u.month_usd));
   }
+}
+
+/// Redis health and how limits were decided while it was unreachable.
+void render_shared_state(std::string& out, const state::SharedState& s) {
+  out += "# HELP switchyard_shared_state_up 1 while Redis (state:) answers.\n# TYPE switchyard_shared_state_up gauge\n";
+  telemetry::append_sample(out, "switchyard_shared_state_up", {}, s.up() ? 1 : 0);
+  out += "# HELP switchyard_shared_state_commands_total Redis commands sent (reservations, flushes, events).\n"
+         "# TYPE switchyard_shared_state_commands_total counter\n";
+  telemetry::append_sample(out, "switchyard_shared_state_commands_total", {}, static_cast<double>(s.commands_sent()));
+  out += "# HELP switchyard_shared_state_failures_total Redis connections lost or refused.\n"
+         "# TYPE switchyard_shared_state_failures_total counter\n";
+  telemetry::append_sample(out, "switchyard_shared_state_failures_total", {}, static_cast<double>(s.redis_failures()));
+  out += "# HELP switchyard_shared_state_unavailable_total Limit decisions made while Redis was unreachable, by policy "
+         "(open: on local state; closed: refused).\n# TYPE switchyard_shared_state_unavailable_total counter\n";
+  telemetry::append_sample(out, "switchyard_shared_state_unavailable_total", {{"policy", "open"}}, static_cast<double>(s.fail_open_count()));
+  telemetry::append_sample(out, "switchyard_shared_state_unavailable_total", {{"policy", "closed"}}, static_cast<double>(s.fail_closed_count()));
 }
 
 Json opt(const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
@@ -269,6 +286,7 @@ net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view pat
     body = ops.metrics->registry().render();
     render_deployment_gauges(body, s.shared().dispatcher.health(), *rt.config);
     render_key_gauges(body, rt);
+    if (ops.shared) render_shared_state(body, *ops.shared);
     type = "text/plain; version=0.0.4; charset=utf-8";
   } else if (path == "/admin/deployments") {
     // Last errors are upstream text: scrubbed like every other exit.

@@ -17,6 +17,7 @@
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/providers/ingress.hpp"
 #include "switchyard/limits/key_ledger.hpp"
+#include "switchyard/state/shared_state.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
 #include "switchyard/telemetry/gateway_metrics.hpp"
 #include "switchyard/telemetry/log.hpp"
@@ -261,27 +262,61 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
   return caller;
 }
 
+/// The errors of admit(), built outside the coroutine (GCC 12 and braced temporaries in coroutines).
+Error not_allowed(const config::AuthKey& key, const std::string& name) {
+  Error e = Error::make(ErrorKind::forbidden, "The key '" + key.name + "' may not use the model '" + name + "'.");
+  e.param = "model";
+  e.code = "model_not_allowed";
+  return e;
+}
+
+Error shared_rpm_refused(const config::AuthKey& key) {
+  Error e = Error::make(ErrorKind::rate_limited, "Key '" + key.name + "' is over its limit of " +
+                                                     std::to_string(key.rpm.value_or(0)) + " requests per minute.");
+  e.code = "rate_limit_exceeded";
+  e.retry_after = std::chrono::milliseconds(1000);
+  return e;
+}
+
+Error shared_unavailable(const config::AuthKey& key) {
+  Error e = Error::make(ErrorKind::unavailable, "Key '" + key.name +
+                                                    "' has a shared rate limit and the shared state is unreachable; retry shortly.");
+  e.code = "shared_state_unavailable";
+  e.retry_after = std::chrono::milliseconds(1000);
+  return e;
+}
+
 /// A key's permissions and limits, checked before anything is routed or paid for: 403 when the key
-/// may not use `name` (the model or router asked for), 429 when it is over its rpm, tpm or budget.
-std::optional<Error> admit(Call& call, InferenceState& st, const std::string& name) {
+/// may not use `name` (the model or router asked for), 429 when it is over its rpm, tpm or budget
+/// (across replicas when they share state), 503 when shared state is down and the policy is closed.
+net::awaitable<std::optional<Error>> admit(Call& call, InferenceState& st, const std::string& name) {
   const config::AuthKey* key = st.caller.key;
-  if (!key) return std::nullopt;
-  if (!key->allows(name)) {
-    Error e = Error::make(ErrorKind::forbidden, "The key '" + key->name + "' may not use the model '" + name + "'.");
-    e.param = "model";
-    e.code = "model_not_allowed";
-    return e;
-  }
+  if (!key) co_return std::nullopt;
+  if (!key->allows(name)) co_return not_allowed(*key, name);
   const auto& accounts = call.runtime->accounts;
-  if (static_cast<std::size_t>(st.caller.key_index) >= accounts.size()) return std::nullopt;
+  if (static_cast<std::size_t>(st.caller.key_index) >= accounts.size()) co_return std::nullopt;
   limits::KeyAccount* account = accounts[static_cast<std::size_t>(st.caller.key_index)].get();
-  if (auto refused = account->admit(*key, Clock::now(), std::chrono::system_clock::now())) {
+  auto shared_rpm = account->shared_rpm();
+  if (auto refused = account->admit(*key, Clock::now(), std::chrono::system_clock::now(), !shared_rpm)) {
     // A spent budget does not come back in a few seconds: tell SDKs not to retry it.
     if (refused->code == "budget_exceeded") call.add_header("x-should-retry", "false");
-    return refused;
+    co_return refused;
+  }
+  if (shared_rpm) {
+    auto v = co_await state::reserve(shared_rpm, 1);
+    if (v == state::Verdict::refused) co_return shared_rpm_refused(*key);
+    if (v == state::Verdict::unavailable) {
+      auto* shared = shared_rpm->owner();
+      if (!shared->config().rate_limits_fail_open) {
+        shared->note_fail_closed();
+        co_return shared_unavailable(*key);
+      }
+      shared->note_fail_open();
+      if (auto over = account->over_local_rpm(*key, Clock::now())) co_return over;
+    }
   }
   st.account = account;
-  return std::nullopt;
+  co_return std::nullopt;
 }
 
 // Sends an error in the client's dialect.
@@ -304,7 +339,9 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
   auto caller = identify_caller(call, cfg, tier_hint);
   if (!caller) co_return std::move(caller).error();
   st.caller = std::move(*caller);
-  if (auto refused = admit(call, st, controls->router.empty() ? model : controls->router)) co_return std::move(*refused);
+  if (auto refused = co_await admit(call, st, controls->router.empty() ? model : controls->router)) {
+    co_return std::move(*refused);
+  }
 
   // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
   const pipeline::Router* router = nullptr;

@@ -181,6 +181,21 @@ struct DecisionLogConfig {
   bool include_prompt = false;  ///< prompt text in the log (otherwise a SHA-256 of it)
 };
 
+/// Limit and health state shared by replicas through Redis (`state:`); absent: all state is local.
+struct StateConfig {
+  bool enabled = false;
+  std::string redis_host;
+  std::uint16_t redis_port = 6379;
+  std::string redis_password;  ///< secret; never logged
+  int redis_db = 0;
+  Millis timeout{100};          ///< per Redis command; slower counts as Redis down
+  std::string prefix = "switchyard:";
+  /// When Redis is down or slow: keep serving on this replica's local state (true), or refuse (503).
+  bool rate_limits_fail_open = true;  ///< deployment and key rpm/tpm
+  bool budgets_fail_open = false;     ///< key spend
+  double lease = 0.02;                ///< share of a limit a replica may take ahead of use (fewer round trips)
+};
+
 /// A named router (virtual model). Its stages are built by the pipeline from the raw nodes.
 struct RouterConfig {
   std::string name;
@@ -196,6 +211,7 @@ struct Config {
   std::vector<RouterConfig> routers;
   AuthConfig auth;
   AdminConfig admin;
+  StateConfig state;
   DecisionLogConfig decision_log;
   ReliabilityConfig reliability;
   Node root;  ///< the whole document, for modules that own sections of their own

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/limits/rate_headers.hpp"
+#include "switchyard/state/shared_state.hpp"
 
 namespace sy::limits {
 
@@ -93,6 +95,14 @@ class DeploymentState {
   /// Auth failures stick until the deployment's config fingerprint changes (reload with a new key).
   void set_fingerprint(std::uint64_t fp);
 
+  /// Shared state (state: in the config): the rpm/tpm windows all replicas reserve in (null: none
+  /// configured), and where cooldowns and breaker openings are published.
+  void set_shared(std::shared_ptr<state::Window> rpm, std::shared_ptr<state::Window> tpm);
+  std::shared_ptr<state::Window> shared_rpm() const;
+  std::shared_ptr<state::Window> shared_tpm() const;
+  /// Another replica learned a cooldown, or opened its breaker: this replica follows.
+  void apply(const state::HealthEvent& e, TimePoint now);
+
   int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   /// EWMA of time to first byte in ms; 0 when never measured (so unmeasured deployments sort first).
   double latency_ms() const {
@@ -113,6 +123,7 @@ class DeploymentState {
 
  private:
   void record_outcome(TimePoint now, bool failure, const config::BreakerConfig& b);
+  bool on_failure_locked(TimePoint now, const Error& e, const LearnedLimits& learned, const config::ReliabilityConfig& rel);
   BreakerState breaker_state(TimePoint now, const config::BreakerConfig& b) const;
 
   std::string id_;
@@ -137,6 +148,10 @@ class DeploymentState {
   double ttfb_ewma_ms_ = -1;
   std::uint64_t successes_ = 0, failures_ = 0;
   std::string last_error_;
+  // Shared state.
+  std::shared_ptr<state::Window> shared_rpm_, shared_tpm_;
+  friend class HealthRegistry;
+  std::function<void(const state::HealthEvent&)>* publish_ = nullptr;  ///< the registry's, when shared
 };
 
 /// All deployment states, created on first use and kept for the life of the process (a deployment
@@ -144,8 +159,11 @@ class DeploymentState {
 class HealthRegistry {
  public:
   std::shared_ptr<DeploymentState> get(const std::string& deployment_id);
-  /// Applies a freshly loaded config: resets auth failures of deployments whose key or URL changed.
-  void on_config(const config::Config& cfg);
+  /// Applies a freshly loaded config: resets auth failures of deployments whose key or URL changed;
+  /// with `shared`, gives each deployment with rpm/tpm its shared windows.
+  void on_config(const config::Config& cfg, state::SharedState* shared = nullptr);
+  /// Publishes cooldowns and breaker openings through `f` (set once, before traffic).
+  void set_publisher(std::function<void(const state::HealthEvent&)> f) { publish_ = std::move(f); }
   /// Calls `f(deployment, state)` for every deployment of `cfg`.
   template <class F>
   void for_each(const config::Config& cfg, F&& f) {
@@ -159,6 +177,7 @@ class HealthRegistry {
  private:
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<DeploymentState>> states_;
+  std::function<void(const state::HealthEvent&)> publish_;
 };
 
 /// Retries allowed as a share of first attempts, with a floor per second: a token bucket shared by

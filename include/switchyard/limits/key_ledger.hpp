@@ -20,6 +20,7 @@
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/limits/deployment_state.hpp"
+#include "switchyard/state/shared_state.hpp"
 
 namespace sy::limits {
 
@@ -34,8 +35,15 @@ struct KeyUsage {
 class KeyAccount {
  public:
   /// Counts the request and returns nothing, or a 429 (rate_limit_exceeded with a retry-after, or
-  /// budget_exceeded) without counting it.
-  std::optional<Error> admit(const config::AuthKey& key, TimePoint now, WallTime wall);
+  /// budget_exceeded) without counting it. With a shared rpm window the caller reserves the request
+  /// there (`local_rpm` false: this replica's window is not the limit, only counted).
+  std::optional<Error> admit(const config::AuthKey& key, TimePoint now, WallTime wall, bool local_rpm = true);
+  /// Over the rpm limit on this replica's count alone (the fail-open fallback when Redis is down).
+  std::optional<Error> over_local_rpm(const config::AuthKey& key, TimePoint now) const;
+  /// Limits and spend shared with other replicas (state: in the config): any may be null.
+  void share(std::shared_ptr<state::Window> rpm, std::shared_ptr<state::Window> tpm, std::shared_ptr<state::Spend> spend,
+             const state::SharedState* shared);
+  std::shared_ptr<state::Window> shared_rpm() const;
   /// A finished request's tokens (prompt + completion) and cost.
   void settle(TimePoint now, WallTime wall, std::int64_t tokens, double cost_usd);
   KeyUsage usage(TimePoint now, WallTime wall) const;
@@ -48,6 +56,9 @@ class KeyAccount {
   mutable double today_usd_ = 0, month_usd_ = 0;
   double total_usd_ = 0;
   std::int64_t count_ = 0;
+  std::shared_ptr<state::Window> shared_rpm_, shared_tpm_;
+  std::shared_ptr<state::Spend> shared_spend_;
+  const state::SharedState* shared_ = nullptr;
 };
 
 class KeyLedger {

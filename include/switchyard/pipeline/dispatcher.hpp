@@ -70,6 +70,12 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
   /// Releases the slot with the real usage (null: unknown). Idempotent.
   void settle(const Usage* usage);
+  /// The shared tpm window `tokens` were reserved in (tokens 0: it was not reachable), settled with the
+  /// real usage too.
+  void share(std::shared_ptr<state::Window> tpm, std::int64_t tokens) {
+    shared_tpm_ = std::move(tpm);
+    shared_tokens_ = tokens;
+  }
   limits::DeploymentState& state() { return *state_; }
   const config::ReliabilityConfig& reliability() const { return *rel_; }
 
@@ -79,6 +85,8 @@ class Lease {
   std::int64_t reserved_;
   bool probe_;
   bool done_ = false;
+  std::shared_ptr<state::Window> shared_tpm_;
+  std::int64_t shared_tokens_ = 0;
 };
 
 /// A committed stream: at least one event has arrived, so the client can be answered 200. Pull
@@ -144,6 +152,12 @@ class Dispatcher {
 
  private:
   struct Pick;
+  /// What reserve_shared took in the shared windows (null: nothing to give back).
+  struct SharedReservation {
+    std::shared_ptr<state::Window> rpm, tpm;
+    std::int64_t tokens = 0;
+  };
+  boost::asio::awaitable<Result<SharedReservation>> reserve_shared(const Pick& pick) const;
   struct Failover;
   boost::asio::awaitable<Result<Outcome>> attempt(providers::WorkerContext& ctx, const config::Config& config,
                                                   const Request& request, const config::ModelConfig& model,

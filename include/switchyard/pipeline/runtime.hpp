@@ -31,6 +31,9 @@ namespace sy::limits {
 class KeyLedger;
 class KeyAccount;
 }  // namespace sy::limits
+namespace sy::state {
+class SharedState;
+}
 namespace sy::embed {
 class Embedder;
 }
@@ -79,6 +82,7 @@ struct RuntimeDeps {
   std::mutex mu;
   telemetry::GatewayMetrics* metrics = nullptr;  ///< null: no metrics
   limits::KeyLedger* keys = nullptr;             ///< null: a ledger of the runtime's own (tests)
+  state::SharedState* shared = nullptr;          ///< limits shared through Redis; null: all local
 };
 
 /// Loads and validates `path` (config, routers and their stages, decision log) into a snapshot.

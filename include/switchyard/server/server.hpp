@@ -22,6 +22,9 @@ class UsageTimeline;
 namespace sy::limits {
 class KeyLedger;
 }
+namespace sy::state {
+class SharedState;
+}
 
 namespace sy::server {
 
@@ -32,6 +35,7 @@ struct Operations {
   telemetry::UsageTimeline* usage = nullptr;        ///< null: nothing kept
   limits::KeyLedger* keys = nullptr;                ///< spend per key (the runtimes' accounts live here)
   boost::asio::thread_pool* blocking = nullptr;     ///< where POST /admin/reload runs `reload`
+  state::SharedState* shared = nullptr;              ///< Redis-shared limits, null when all local
 };
 
 struct ServerDeps {
