@@ -513,12 +513,13 @@ function versions() {
 
 /// Renders a scenario's config and body into its own temp dir and validates the config. Returns
 /// {dir, configFile, bodyFile} or {skip: reason}.
-function prepareScenario(sc, stubs) {
+function prepareScenario(sc, stubs, redis) {
   const dir = path.join(tmp, `sc-${sc.id.replace(/\W/g, '_')}`);
   fs.mkdirSync(dir, { recursive: true });
   const stub = sc.stub === 'sse' ? stubs.sse : stubs.nginx;
   const vars = { STUB_URL: `http://127.0.0.1:${stub.port}/v1`, UPSTREAM_KEEPALIVE: sc.upstream_keepalive ?? 64,
-                 ACCESS_LOG: sc.access_log ? 'true' : 'false', TMP: dir, BENCH, BIN: opt.bin };
+                 ACCESS_LOG: sc.access_log ? 'true' : 'false', TMP: dir, BENCH, BIN: opt.bin,
+                 REDIS_ADDRESS: redis ? redis.address : '' };
   const sub = (x) => x.replace(/\{\{(\w+)\}\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   for (const cmd of sc.prepare || []) {
     const [c, ...args] = cmd.map(sub);
@@ -536,10 +537,31 @@ function prepareScenario(sc, stubs) {
   return { dir, stub, configFile, bodyFile };
 }
 
+/// A Redis for the scenarios whose config shares state (`"redis": true`): Debian's redis-server on a
+/// free loopback port, on the load CPU (it is not the proxy under test), no persistence.
+async function startRedis(name) {
+  const port = await freePort();
+  const logFile = path.join(tmp, `${name}.log`);
+  const child = start(name, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+                      { cpu: opt.loadCpu, logFile });
+  await waitFor(() => /Ready to accept connections/.test(fs.readFileSync(logFile, 'utf8')), `${name} to start`);
+  child.address = `127.0.0.1:${port}`;
+  return child;
+}
+
 async function runScenario(sc, stubs) {
   const res = { id: sc.id, name: sc.name, kind: sc.kind || 'wrk', status: 'ok', note: '', rows: [] };
   results.scenarios.push(res);
-  const prep = prepareScenario(sc, stubs);
+  const redis = sc.redis ? await startRedis(`redis-${sc.id.replace(/\W/g, '_')}`) : null;
+  try {
+    return await runScenarioWith(sc, stubs, res, redis);
+  } finally {
+    if (redis) await stop(redis);
+  }
+}
+
+async function runScenarioWith(sc, stubs, res, redis) {
+  const prep = prepareScenario(sc, stubs, redis);
   if (prep.skip) {
     res.status = 'skipped';
     res.note = prep.skip;

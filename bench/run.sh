@@ -22,7 +22,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-for cmd in nginx wrk taskset node g++ getconf; do
+for cmd in nginx wrk taskset node g++ getconf redis-server; do
   command -v "$cmd" >/dev/null 2>&1 || { echo "bench: '$cmd' not found; run scripts/install-deps.sh --bench" >&2; exit 1; }
 done
 if [[ $(nproc) -lt 2 ]]; then echo "bench: needs 2 CPUs (proxy on one, load on the other)" >&2; exit 1; fi

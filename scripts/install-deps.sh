@@ -3,15 +3,16 @@
 # Idempotent: when everything is present it prints one line and touches nothing.
 set -euo pipefail
 
-# chromium drives the dashboard's browser test (tests/integration/dashboard.test.mjs, via playwright-core);
-# prometheus provides promtool, which checks the /metrics exposition; docker-compose (Debian's 1.29, no
-# Docker engine needed) validates docker/docker-compose.yml in scripts/check-docker.sh.
+# libhiredis-dev: Redis's protocol codec (shared state). Test components, all started on 127.0.0.1 by the
+# tests themselves: chromium drives the dashboard's browser test (via playwright-core); prometheus scrapes
+# /metrics for real (and promtool checks the exposition); redis-server backs the multi-replica tests;
+# docker-compose (Debian's 1.29, no Docker engine) validates docker/docker-compose.yml.
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev libssl-dev ca-certificates
   libre2-dev libgtest-dev libgmock-dev libbenchmark-dev
   libhiredis-dev
-  nodejs npm chromium prometheus
+  nodejs npm chromium prometheus redis-server
   docker-compose
 )
 # --bench adds what bench/ needs (nginx for the stub and the floor, wrk for load); --fuzz adds clang 14

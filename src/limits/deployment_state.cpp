@@ -404,7 +404,7 @@ void HealthRegistry::on_config(const config::Config& cfg, state::SharedState* sh
     for (const auto& d : m.deployments) {
       if (!shared) continue;
       get(d.id)->set_shared(d.rpm ? shared->window("dep:" + d.id + ":rpm", *d.rpm) : nullptr,
-                            d.tpm ? shared->window("dep:" + d.id + ":tpm", *d.tpm) : nullptr);
+                            d.tpm ? shared->window("dep:" + d.id + ":tpm", *d.tpm, true) : nullptr);
     }
   }
   for (const auto& m : cfg.models) {

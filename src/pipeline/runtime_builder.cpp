@@ -39,7 +39,7 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
     if (deps.shared) {
       auto* s = deps.shared;
       account->share(k.rpm ? s->window("key:" + k.name + ":rpm", *k.rpm) : nullptr,
-                     k.tpm ? s->window("key:" + k.name + ":tpm", *k.tpm) : nullptr,
+                     k.tpm ? s->window("key:" + k.name + ":tpm", *k.tpm, true) : nullptr,
                      k.daily_usd || k.monthly_usd ? s->spend(k.name) : nullptr, s);
     }
     rt->accounts.push_back(std::move(account));

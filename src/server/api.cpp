@@ -247,7 +247,8 @@ Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, 
   pipeline::Caller caller;
   const auto& auth = cfg.auth;
   if (!auth.keys.empty()) {
-    if (const config::AuthKey* match = auth.find(presented_key(call))) {
+    if (!call.key) call.key = auth.find(presented_key(call));
+    if (const config::AuthKey* match = *call.key) {
       caller.key = match;
       caller.key_index = static_cast<int>(match - auth.keys.data());
       caller.key_name = match->name;

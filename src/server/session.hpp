@@ -35,6 +35,8 @@ struct Call {
   }
   std::shared_ptr<const pipeline::Runtime> runtime;
   int status = 0;  ///< status sent, for the access log
+  /// The gateway key the caller presented, once looked up (hashing it once per request).
+  std::optional<const config::AuthKey*> key;
 };
 
 class Session {

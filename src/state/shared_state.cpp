@@ -100,7 +100,10 @@ std::int64_t Window::limit() const {
 
 bool Window::take_local(std::int64_t amount, Clock::time_point now) {
   std::lock_guard lock(mu_);
-  if (now >= lease_expires_) lease_ = 0;  // a stale lease is dropped (Redis still counts it: conservative)
+  // A stale lease is dropped (Redis still counts it: conservative), and so is one the window outgrew:
+  // settlements (real tokens above the estimate) can take the window over its limit, and then nothing
+  // more fits, leased or not.
+  if (now >= lease_expires_ || known_sum_ + pending_ > limit_) lease_ = 0;
   if (lease_ < amount) return false;
   lease_ -= amount;
   return true;
@@ -165,15 +168,13 @@ SharedState::~SharedState() {
   thread_.join();
 }
 
-std::shared_ptr<Window> SharedState::window(const std::string& name, std::int64_t limit) {
+std::shared_ptr<Window> SharedState::window(const std::string& name, std::int64_t limit, bool read_back) {
   std::lock_guard lock(mu_);
   auto& w = windows_[name];
-  if (!w) {
-    w = std::make_shared<Window>(this, config_.prefix + "w:" + name, limit);
-  } else {
-    std::lock_guard wl(w->mu_);
-    w->limit_ = limit;
-  }
+  if (!w) w = std::make_shared<Window>(this, config_.prefix + "w:" + name, limit);
+  std::lock_guard wl(w->mu_);
+  w->limit_ = limit;
+  w->read_back_ = w->read_back_ || read_back;
   return w;
 }
 
@@ -261,7 +262,12 @@ void SharedState::flush() {
       delta = w->pending_;
       w->pending_ = 0;
     }
-    if (delta == 0) continue;
+    bool read_back;
+    {
+      std::lock_guard lock(w->mu_);
+      read_back = w->read_back_;
+    }
+    if (delta == 0 && !read_back) continue;
     commands_.fetch_add(1, std::memory_order_relaxed);
     redis_->command({"EVAL", script(kSettle), "1", w->key_, std::to_string(delta)}, [w, delta](const RedisReply& r) {
       std::lock_guard lock(w->mu_);

@@ -67,6 +67,7 @@ class Window {
   std::int64_t pending_ = 0;   // settled, not yet flushed
   std::int64_t known_sum_ = 0; // from Redis's last answer
   bool refilling_ = false;     // a reservation with lease is in flight
+  bool read_back_ = false;     // flushed (and its sum read) even with nothing to add
 };
 
 /// USD spent by one gateway key over all replicas.
@@ -101,8 +102,10 @@ class SharedState {
   SharedState(const SharedState&) = delete;
   SharedState& operator=(const SharedState&) = delete;
 
-  /// The window named `name` (kept across reloads by name; a reload may change its limit).
-  std::shared_ptr<Window> window(const std::string& name, std::int64_t limit);
+  /// The window named `name` (kept across reloads by name; a reload may change its limit). `read_back`:
+  /// a window only settled into, never reserved in (a key's tpm), whose total of every replica is
+  /// read back with each flush (every 100 ms) so that `used()` sees the other replicas' tokens.
+  std::shared_ptr<Window> window(const std::string& name, std::int64_t limit, bool read_back = false);
   std::shared_ptr<Spend> spend(const std::string& key_name);
 
   /// Reserves `amount` in `w` through Redis (callers try `take_local` first). `done` runs on the state
