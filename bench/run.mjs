@@ -723,8 +723,18 @@ function components(lines) {
 }
 
 async function runProfile(sc, stubs) {
-  const prep = prepareScenario(sc, stubs);
+  const redis = sc.redis ? await startRedis(`redis-${sc.id.replace(/\W/g, '_')}`) : null;
+  try {
+    await runProfileWith(sc, stubs, redis);
+  } finally {
+    if (redis) await stop(redis);
+  }
+}
+
+async function runProfileWith(sc, stubs, redis) {
+  const prep = prepareScenario(sc, stubs, redis);
   if (prep.skip) { log(`${sc.id}: skipped: ${prep.skip}`); return; }
+  requestAuth = sc.authorization ?? '';
   const { dir, configFile, bodyFile } = prep;
   const outDir = path.join(BENCH, 'out');
   fs.mkdirSync(outDir, { recursive: true });

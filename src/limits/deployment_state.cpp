@@ -46,8 +46,13 @@ void MinuteWindow::roll(TimePoint now) const {
   std::int64_t gap = sec - head_second_;
   if (gap >= kBuckets) {
     counts_.fill(0);
+    total_ = 0;
   } else {
-    for (std::int64_t s = head_second_ + 1; s <= sec; ++s) counts_[static_cast<size_t>(s % kBuckets)] = 0;
+    for (std::int64_t s = head_second_ + 1; s <= sec; ++s) {
+      auto& c = counts_[static_cast<size_t>(s % kBuckets)];
+      total_ -= c;
+      c = 0;
+    }
   }
   head_second_ = sec;
 }
@@ -55,11 +60,13 @@ void MinuteWindow::roll(TimePoint now) const {
 void MinuteWindow::add(TimePoint now, std::int64_t amount) {
   roll(now);
   counts_[static_cast<size_t>(head_second_ % kBuckets)] += amount;
+  total_ += amount;
 }
 
 std::int64_t MinuteWindow::sum(TimePoint now, int secs) const {
   roll(now);
-  secs = std::clamp(secs, 1, kBuckets);
+  if (secs >= kBuckets) return total_;  // the whole minute, kept as a running total
+  secs = std::max(secs, 1);
   std::int64_t total = 0;
   for (int i = 0; i < secs; ++i) total += counts_[static_cast<size_t>((head_second_ - i + kBuckets * 2) % kBuckets)];
   return total;
@@ -266,6 +273,7 @@ void DeploymentState::set_shared(std::shared_ptr<state::Window> rpm, std::shared
   std::lock_guard lock(mu_);
   shared_rpm_ = std::move(rpm);
   shared_tpm_ = std::move(tpm);
+  has_shared_.store(shared_rpm_ || shared_tpm_, std::memory_order_release);
 }
 
 std::shared_ptr<state::Window> DeploymentState::shared_rpm() const {

@@ -134,12 +134,12 @@ net::awaitable<Result<Dispatcher::SharedReservation>> Dispatcher::reserve_shared
     return e;
   };
   if (rpm) {
-    auto v = co_await state::reserve(rpm, 1);
+    auto v = rpm->take_local(1, Clock::now()) ? state::Verdict::granted : co_await state::reserve(rpm, 1);
     if (auto e = refused(v, rpm)) co_return std::move(*e);
     if (v == state::Verdict::granted) r.rpm = rpm;
   }
   if (tpm) {
-    auto v = co_await state::reserve(tpm, pick.tokens);
+    auto v = tpm->take_local(pick.tokens, Clock::now()) ? state::Verdict::granted : co_await state::reserve(tpm, pick.tokens);
     if (auto e = refused(v, tpm)) {
       if (r.rpm) r.rpm->settle(-1);
       co_return std::move(*e);
@@ -163,7 +163,8 @@ net::awaitable<Result<Outcome>> Dispatcher::attempt(providers::WorkerContext& ct
   if (!encoded) co_return std::move(encoded).error();
 
   // Limits shared with other replicas (state: in the config) are reserved first, in Redis.
-  auto shared = co_await reserve_shared(pick);
+  Result<SharedReservation> shared = SharedReservation{};
+  if (pick.state->has_shared()) shared = co_await reserve_shared(pick);
   if (!shared) co_return std::move(shared).error();
   auto acquired = pick.state->acquire(dep, rel, Clock::now(), pick.tokens);
   if (acquired.reason != limits::SkipReason::none) {

@@ -242,21 +242,40 @@ Result<pipeline::RequestControls> read_controls(Call& call, const Request& req, 
   return c;
 }
 
+Error unauthorized() {
+  Error e = Error::make(ErrorKind::unauthorized, "Incorrect or missing API key for this gateway.");
+  e.code = "invalid_api_key";
+  return e;
+}
+
+/// The auth.keys entry matching the key the caller presented, or null; through the connection's cache.
+const config::AuthKey* find_key(Call& call, const config::AuthConfig& auth) {
+  std::string_view presented = presented_key(call);
+  KeyCache* cache = call.key_cache;
+  const std::uint64_t generation = call.runtime->generation;
+  if (cache && cache->generation == generation && !presented.empty() && cache->presented == presented) return cache->match;
+  const config::AuthKey* match = auth.find(presented);
+  if (cache) {
+    cache->presented.assign(presented);
+    cache->generation = generation;
+    cache->match = match;
+  }
+  return match;
+}
+
 /// The caller's gateway key and tier. Unauthorized when keys are required and none matches.
 Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, const std::string& tier_hint) {
   pipeline::Caller caller;
   const auto& auth = cfg.auth;
   if (!auth.keys.empty()) {
-    if (!call.key) call.key = auth.find(presented_key(call));
+    if (!call.key) call.key = find_key(call, auth);
     if (const config::AuthKey* match = *call.key) {
       caller.key = match;
       caller.key_index = static_cast<int>(match - auth.keys.data());
       caller.key_name = match->name;
       caller.tier = match->tier;
     } else if (auth.required) {
-      Error e = Error::make(ErrorKind::unauthorized, "Incorrect or missing API key for this gateway.");
-      e.code = "invalid_api_key";
-      return e;
+      return unauthorized();
     }
   }
   if (caller.tier.empty() && auth.trust_tier_header) caller.tier = tier_hint;
@@ -303,7 +322,8 @@ net::awaitable<std::optional<Error>> admit(Call& call, InferenceState& st, const
     if (refused->code == "budget_exceeded") call.add_header("x-should-retry", "false");
     co_return refused;
   }
-  if (shared_rpm) {
+  // The lease covers most requests of a busy key: no coroutine, no Redis.
+  if (shared_rpm && !shared_rpm->take_local(1, Clock::now())) {
     auto v = co_await state::reserve(shared_rpm, 1);
     if (v == state::Verdict::refused) co_return shared_rpm_refused(*key);
     if (v == state::Verdict::unavailable) {
@@ -340,8 +360,10 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
   auto caller = identify_caller(call, cfg, tier_hint);
   if (!caller) co_return std::move(caller).error();
   st.caller = std::move(*caller);
-  if (auto refused = co_await admit(call, st, controls->router.empty() ? model : controls->router)) {
-    co_return std::move(*refused);
+  if (st.caller.key) {
+    if (auto refused = co_await admit(call, st, controls->router.empty() ? model : controls->router)) {
+      co_return std::move(*refused);
+    }
   }
 
   // Routing: a router named by the controls or by `model`; otherwise `model` must be a real model.
@@ -436,27 +458,25 @@ void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
   const Operations& ops = s.shared().ops;
   if (ops.usage) ops.usage->record(ts_ms, status >= 400 && status != 499, fallback, st.cost);
   if (ops.decisions && req) {
-    telemetry::DecisionRecord r;
-    r.ts_ms = ts_ms;
-    r.request_id = call.request_id;
-    r.key = st.caller.key_name;
-    r.model_requested = req->model();
-    r.router = st.router;
-    if (st.route) {
-      r.stage = st.route->stage;
-      r.reason = st.route->reason;
-    }
-    r.model = st.trace.model.empty() ? routed : st.trace.model;  // none answered: the model routed to
-    r.deployment = st.trace.deployment;
-    r.error = st.log.error;
-    r.status = status;
-    r.stream = req->stream();
-    r.prompt_tokens = st.usage.prompt_tokens;
-    r.completion_tokens = st.usage.completion_tokens;
-    r.cost_usd = st.cost;
-    r.latency_ms = ms_between(call.started, end);
-    r.attempts = static_cast<int>(st.trace.attempts.size());
-    ops.decisions->push(std::move(r));
+    ops.decisions->record([&](telemetry::DecisionRecord& r) {
+      r.ts_ms = ts_ms;
+      r.request_id.assign(call.request_id);
+      r.key.assign(st.caller.key_name);
+      r.model_requested.assign(req->model());
+      r.router.assign(st.router);
+      r.stage.assign(st.route ? std::string_view(st.route->stage) : std::string_view{});
+      r.reason.assign(st.route ? std::string_view(st.route->reason) : std::string_view{});
+      r.model.assign(st.trace.model.empty() ? routed : st.trace.model);  // none answered: the model routed to
+      r.deployment.assign(st.trace.deployment);
+      r.error.assign(st.log.error);
+      r.status = status;
+      r.stream = req->stream();
+      r.prompt_tokens = st.usage.prompt_tokens;
+      r.completion_tokens = st.usage.completion_tokens;
+      r.cost_usd = st.cost;
+      r.latency_ms = ms_between(call.started, end);
+      r.attempts = static_cast<int>(st.trace.attempts.size());
+    });
   }
   const auto& metrics = call.runtime->metrics;
   if (!metrics) return;
@@ -731,9 +751,10 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     if (auto refused = admin_refusal(call)) co_return co_await refuse(*refused);
   } else if (auth.required && path != "/healthz" && path != "/readyz" && path != "/ui" && path != "/ui/" &&
              std::find(auth.public_paths.begin(), auth.public_paths.end(), path) == auth.public_paths.end()) {
-    if (auto caller = identify_caller(call, *call.runtime->config, {}); !caller) co_return co_await refuse(caller.error());
+    if (!call.key) call.key = find_key(call, auth);
+    if (!*call.key) co_return co_await refuse(unauthorized());
   }
-  {
+  if (is_admin_path(path) || path == "/ui" || path == "/ui/") {
     Logged log(call, path);
     std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view{};
     if (co_await dispatch_admin(s, call, path, query)) co_return log.done();

@@ -386,6 +386,7 @@ net::awaitable<void> Session::run() {
     call.started = Clock::now();
     call.headers.reserve(256);
     call.runtime = rt;
+    call.key_cache = &key_cache_;
     http::request_parser<http::string_body> parser;
     // The header limit is enforced on the buffered bytes by read_request; Beast's own counts only what
     // one put() saw.

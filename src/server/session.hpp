@@ -22,6 +22,15 @@ namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 /// Per-request response state the handlers fill.
+/// The gateway key a connection presented last and what it matched, so that a keep-alive client sending
+/// the same key on every request is hashed once per connection, not once per request. Comparing with the
+/// connection's own previous key reveals nothing about any other caller's key.
+struct KeyCache {
+  std::string presented;
+  std::uint64_t generation = 0;  ///< the runtime it was looked up in (0: none)
+  const config::AuthKey* match = nullptr;
+};
+
 struct Call {
   http::request<http::string_body> req;
   std::string request_id;
@@ -37,6 +46,7 @@ struct Call {
   int status = 0;  ///< status sent, for the access log
   /// The gateway key the caller presented, once looked up (hashing it once per request).
   std::optional<const config::AuthKey*> key;
+  KeyCache* key_cache = nullptr;  ///< the connection's (Session::key_cache_)
 };
 
 class Session {
@@ -80,6 +90,7 @@ class Session {
   Worker& worker() { return worker_; }
 
  private:
+  KeyCache key_cache_;
   /// How a read ended: an error code, or the deadline passed (the socket stays open for a 408).
   struct ReadEnd {
     beast::error_code ec;

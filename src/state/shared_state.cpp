@@ -69,15 +69,22 @@ const std::string& script(const char* body) {
   return s;
 }
 
-/// "2026-12-07" and "2026-12" for now (UTC).
-std::pair<std::string, std::string> utc_day_month() {
+/// "2026-12-07" and "2026-12" for now (UTC); formatted once per day per thread (admission asks on every
+/// request of a key with a budget).
+const std::pair<std::string, std::string>& utc_day_month() {
+  thread_local std::int64_t cached_day = -1;
+  thread_local std::pair<std::string, std::string> cached;
   std::time_t t = std::time(nullptr);
+  std::int64_t day = static_cast<std::int64_t>(t) / 86400;
+  if (day == cached_day) return cached;
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char day[16], month[16];
-  std::snprintf(day, sizeof day, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  std::snprintf(month, sizeof month, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
-  return {day, month};
+  char d[16], m[16];
+  std::snprintf(d, sizeof d, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  std::snprintf(m, sizeof m, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+  cached = {d, m};
+  cached_day = day;
+  return cached;
 }
 
 double to_double(const std::string& s) {
@@ -128,7 +135,7 @@ void Spend::add(double usd) {
 }
 
 std::pair<double, double> Spend::totals() const {
-  auto [day, month] = utc_day_month();
+  const auto& [day, month] = utc_day_month();
   std::lock_guard lock(mu_);
   double today = day == day_ ? known_today_ : 0;
   double mon = month == month_ ? known_month_ : 0;
@@ -275,7 +282,7 @@ void SharedState::flush() {
       else w->pending_ += delta;  // not applied: try again with the next flush
     });
   }
-  auto [day, month] = utc_day_month();
+  const auto [day, month] = utc_day_month();
   for (auto& s : spends) {
     double delta;
     {

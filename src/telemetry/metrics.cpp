@@ -16,7 +16,12 @@ void Histogram::observe(double v) noexcept {
   auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);  // first bound >= v: `le` semantics
   buckets_[static_cast<size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t Histogram::count() const noexcept {
+  std::uint64_t n = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) n += buckets_[i].load(std::memory_order_relaxed);
+  return n;
 }
 
 std::vector<std::uint64_t> Histogram::counts() const {

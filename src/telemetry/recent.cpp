@@ -5,17 +5,11 @@
 
 namespace sy::telemetry {
 
-void RecentDecisions::push(DecisionRecord r) {
-  std::lock_guard lock(mu_);
-  if (items_.size() >= capacity_) items_.pop_front();
-  items_.push_back(std::move(r));
-}
-
 std::string RecentDecisions::to_json(std::size_t limit) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
   std::lock_guard lock(mu_);
-  for (auto it = items_.rbegin(); it != items_.rend() && data.size() < limit; ++it) {
-    const DecisionRecord& r = *it;
+  for (std::size_t i = 0; i < size_ && data.size() < limit; ++i) {
+    const DecisionRecord& r = ring_[(next_ + ring_.size() - 1 - i) % ring_.size()];
     nlohmann::ordered_json j;
     j["ts_ms"] = r.ts_ms;
     j["request_id"] = r.request_id;

@@ -44,7 +44,10 @@ class MinuteWindow {
   void add(TimePoint now, std::int64_t amount);
   /// Sum over the last `seconds` (1..60) seconds.
   std::int64_t sum(TimePoint now, int seconds = 60) const;
-  void clear() { counts_.fill(0); }
+  void clear() {
+    counts_.fill(0);
+    total_ = 0;
+  }
   /// When the oldest non-empty bucket leaves the window (the earliest moment `sum` drops).
   TimePoint next_expiry(TimePoint now) const;
 
@@ -53,6 +56,7 @@ class MinuteWindow {
   static constexpr int kBuckets = 60;
   mutable std::array<std::int64_t, kBuckets> counts_{};
   mutable std::int64_t head_second_ = 0;  // absolute second of the newest bucket
+  mutable std::int64_t total_ = 0;        // sum of counts_
 };
 
 enum class BreakerState { closed, open, half_open };
@@ -100,6 +104,8 @@ class DeploymentState {
   void set_shared(std::shared_ptr<state::Window> rpm, std::shared_ptr<state::Window> tpm);
   std::shared_ptr<state::Window> shared_rpm() const;
   std::shared_ptr<state::Window> shared_tpm() const;
+  /// Whether it has shared windows at all (no lock: checked on every attempt).
+  bool has_shared() const { return has_shared_.load(std::memory_order_acquire); }
   /// Another replica learned a cooldown, or opened its breaker: this replica follows.
   void apply(const state::HealthEvent& e, TimePoint now);
 
@@ -150,6 +156,7 @@ class DeploymentState {
   std::string last_error_;
   // Shared state.
   std::shared_ptr<state::Window> shared_rpm_, shared_tpm_;
+  std::atomic<bool> has_shared_{false};
   friend class HealthRegistry;
   std::function<void(const state::HealthEvent&)>* publish_ = nullptr;  ///< the registry's, when shared
 };

@@ -4,7 +4,8 @@
 /// a few numbers under a mutex; JSON is built only when someone asks. Thread-safe.
 #include <array>
 #include <cstdint>
-#include <deque>
+#include <algorithm>
+#include <vector>
 #include <mutex>
 #include <string>
 
@@ -23,15 +24,26 @@ struct DecisionRecord {
 
 class RecentDecisions {
  public:
-  explicit RecentDecisions(std::size_t capacity = 500) : capacity_(capacity) {}
-  void push(DecisionRecord r);
+  explicit RecentDecisions(std::size_t capacity = 500) : ring_(std::max<std::size_t>(capacity, 1)) {}
+  void push(DecisionRecord r) {
+    record([&r](DecisionRecord& slot) { slot = std::move(r); });
+  }
+  /// Fills the oldest slot in place (under the lock): assigning into its strings reuses their buffers,
+  /// so a record costs no allocation once the ring has gone round.
+  template <class F>
+  void record(F&& fill) {
+    std::lock_guard lock(mu_);
+    fill(ring_[next_]);
+    next_ = (next_ + 1) % ring_.size();
+    if (size_ < ring_.size()) ++size_;
+  }
   /// `{"object":"list","data":[...]}`, newest first, at most `limit` (scrubbed by the caller).
   std::string to_json(std::size_t limit) const;
 
  private:
   mutable std::mutex mu_;
-  std::deque<DecisionRecord> items_;
-  std::size_t capacity_;
+  std::vector<DecisionRecord> ring_;
+  std::size_t next_ = 0, size_ = 0;
 };
 
 /// Requests, errors, fallbacks and cost per UTC minute over the last hour.
