@@ -95,7 +95,8 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     // Cooldowns learned and breakers opened here reach the other replicas, and theirs reach this one.
     health->set_publisher([s = shared.get()](const sy::state::HealthEvent& e) { s->publish(e); });
     shared->on_health_event([health](const sy::state::HealthEvent& e) {
-      health->get(e.deployment)->apply(e, sy::limits::Clock::now());
+      // Only deployments this process knows: a name from Redis never creates state here.
+      if (auto state = health->find(e.deployment)) state->apply(e, sy::limits::Clock::now());
     });
   }
 
@@ -169,6 +170,10 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
       }
     });
     code = server.run();
+    // What may still post to the workers' io_contexts stops while they exist: Redis waiters, and a
+    // POST /admin/reload still running.
+    if (shared) shared->shutdown();
+    blocking.join();
     {
       std::lock_guard lock(watch_mu);
       stop_watch = true;

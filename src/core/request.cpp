@@ -143,7 +143,9 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
       if (mt->type != json::Type::number) return wrong_type(key, "an integer", mt->type);
       auto v = json::integer_value(mt->value);
       if (!v || *v < 1) return field_error(key, std::string("'") + key + "' must be a positive integer.");
-      r->max_tokens_ = *v;
+      // The body goes upstream as sent; what the gateway reserves and compares is bounded, so that no
+      // sum of token counts can overflow (no model takes 2^30 output tokens).
+      r->max_tokens_ = std::min<std::int64_t>(*v, kMaxTokensCounted);
     }
   }
   if (const auto* t = f.find("temperature"); t && t->type == json::Type::number) r->temperature_ = json::number_value(t->value);

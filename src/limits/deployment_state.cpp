@@ -407,6 +407,12 @@ std::shared_ptr<DeploymentState> HealthRegistry::get(const std::string& id) {
   return s;
 }
 
+std::shared_ptr<DeploymentState> HealthRegistry::find(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = states_.find(id);
+  return it == states_.end() ? nullptr : it->second;
+}
+
 void HealthRegistry::on_config(const config::Config& cfg, state::SharedState* shared) {
   for (const auto& m : cfg.models) {
     for (const auto& d : m.deployments) {

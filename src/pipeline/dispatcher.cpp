@@ -272,6 +272,7 @@ struct Dispatcher::Failover {
   std::optional<Error> last;
   std::map<std::string, int> failures;  // per deployment id, this request
   std::set<std::string> skipped_seen;
+  std::set<std::string> shared_refused;  // refused by a limit shared with other replicas, this round
   int attempts = 0;
   bool all_rate_limited = true;  // every skip so far was about limits, not health
   std::optional<Clock::time_point> earliest;
@@ -323,6 +324,7 @@ struct Dispatcher::Failover {
     for (const auto& dep : model.deployments) {
       int failed = failures.count(dep.id) ? failures[dep.id] : 0;
       if (failed >= 2) continue;  // at most one retry of the same deployment per request
+      if (!shared_refused.empty() && shared_refused.count(dep.id)) continue;
       // Exact counts only where a limit needs them: TPM accounting, or a context window the prompt
       // may come near (a prompt whose byte count fits is never tokenised). Otherwise the raw size of
       // the messages / 4 is enough to reserve against learned token headroom.
@@ -405,8 +407,11 @@ struct Dispatcher::Failover {
   Next after_failure(Error e, const config::ModelConfig& model, const Pick& pick) {
     if (e.code == "skip") {  // lost a race for its last slot, or refused by a limit shared with other replicas
       --attempts;
-      failures[pick.dep->id] = 2;
+      if (!e.message.starts_with("shared_")) failures[pick.dep->id] = 2;
       if (e.message.starts_with("shared_")) {
+        // Not tried again this round; when the request waits for a recovery (wait_for_recovery) it is
+        // asked again, unlike a deployment that failed twice.
+        shared_refused.insert(pick.dep->id);
         skip(*pick.dep, e.message);
         if (e.kind != ErrorKind::rate_limited) all_rate_limited = false;
         auto at = Clock::now() + e.retry_after.value_or(milliseconds(1000));
@@ -500,6 +505,7 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
       trace.upstream_time += duration_cast<microseconds>(Clock::now() - t0);
       f.earliest.reset();
       f.skipped_seen.clear();
+      f.shared_refused.clear();
       mi = static_cast<size_t>(-1);
     }
   }

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cctype>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -172,13 +173,29 @@ std::string keys_json(const pipeline::Runtime& rt) {
 /// The running config as JSON: the YAML document after ${ENV} expansion, with every key, secret and
 /// header value replaced (and scrubbed again for any secret value a field not named like one holds).
 Json config_json(const config::Node& n, std::string_view key = {}) {
-  static constexpr std::string_view kSecretNames[] = {"key", "api_key", "key_sha256", "secret", "password", "token"};
   switch (n.kind()) {
-    case config::Node::Kind::scalar:
-      for (auto s : kSecretNames) {
-        if (key == s) return "[redacted]";
+    case config::Node::Kind::scalar: {
+      // Any field whose name says it holds a credential, however a provider's options spell it.
+      std::string lower(key);
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string_view name = lower;
+      for (std::string_view end : {"key", "secret", "password", "token", "credentials", "authorization", "key_sha256"}) {
+        if (name.ends_with(end)) return "[redacted]";
       }
-      return n.scalar();
+      if (name.find("secret") != std::string_view::npos || name.find("password") != std::string_view::npos) {
+        return "[redacted]";
+      }
+      // user:password@ in a URL.
+      const std::string& v = n.scalar();
+      if (auto scheme = v.find("://"); scheme != std::string::npos) {
+        auto at = v.find('@', scheme + 3);
+        auto slash = v.find('/', scheme + 3);
+        if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+          return v.substr(0, scheme + 3) + "[redacted]" + v.substr(at);
+        }
+      }
+      return v;
+    }
     case config::Node::Kind::sequence: {
       Json a = Json::array();
       for (const auto& item : n.items()) a.push_back(config_json(item));
@@ -277,6 +294,10 @@ net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view pat
       co_return true;
     }
     co_await reload(s, call);
+    co_return true;
+  }
+  if (!get) {
+    co_await not_allowed("GET");
     co_return true;
   }
   std::string body;

@@ -88,6 +88,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::string> channels;
   Message on_message;
   tcp::socket socket{ioc};
+  tcp::resolver resolver{ioc};
   net::steady_timer deadline{ioc};
   net::steady_timer retry{ioc};
   redisReader* reader = redisReaderCreate();
@@ -111,23 +112,31 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
   void connect() {
     if (stopped) return;
     ++session;
-    auto self = shared_from_this();
-    auto s = session;
     boost::system::error_code ec;
     auto addr = net::ip::make_address(opt.host, ec);
-    if (ec) {
-      // A name (e.g. "redis" in docker-compose): resolved with a blocking call, on the state thread only.
-      tcp::resolver resolver(ioc);
-      auto results = resolver.resolve(opt.host, std::to_string(opt.port), ec);
-      if (ec || results.empty()) return drop("cannot resolve " + opt.host);
-      addr = results.begin()->endpoint().address();
-    }
+    if (!ec) return connect_to(addr);
+    // A name (e.g. "redis" in docker-compose): resolved asynchronously, under the connect deadline.
+    auto self = shared_from_this();
+    auto s = session;
+    arm_deadline(Clock::now() + opt.timeout);
+    resolver.async_resolve(opt.host, std::to_string(opt.port),
+                           [self, s](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+                             if (s != self->session || self->stopped) return;
+                             if (ec || results.empty()) return self->drop("cannot resolve " + self->opt.host);
+                             self->connect_to(results.begin()->endpoint().address());
+                           });
+  }
+
+  void connect_to(const net::ip::address& addr) {
+    auto self = shared_from_this();
+    auto s = session;
     socket = tcp::socket(ioc);
     arm_deadline(Clock::now() + opt.timeout);
     socket.async_connect(tcp::endpoint(addr, opt.port), [self, s](const boost::system::error_code& ec) {
       if (s != self->session || self->stopped) return;
       if (ec) return self->drop("connect: " + ec.message());
-      self->socket.set_option(tcp::no_delay(true));
+      boost::system::error_code ignored;
+      self->socket.set_option(tcp::no_delay(true), ignored);
       self->connected = true;
       self->backoff = std::chrono::milliseconds(100);
       // The handshake: nothing else is queued (commands fail at once until the PING is answered).
@@ -153,7 +162,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     bool ping = args[0] == "PING";
     std::string what = args[0];
     auto self = shared_from_this();
-    pending.push_back(Pending{[self, ping, what](const RedisReply& r) {
+    auto s = session;
+    pending.push_back(Pending{[self, ping, what, s](const RedisReply& r) {
+                                if (s != self->session) return;  // failed by the drop of this very connection
                                 if (!r.ok()) return self->drop(what + ": " + r.str);
                                 if (ping) self->healthy = true;
                               },
@@ -167,6 +178,7 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     ++session;
     boost::system::error_code ignored;
     socket.close(ignored);
+    resolver.cancel();
     deadline.cancel();
     out.clear();
     write_busy = false;
@@ -175,7 +187,9 @@ struct RedisClient::Impl : std::enable_shared_from_this<Impl> {
     auto failed = std::move(pending);
     pending.clear();
     for (auto& p : failed) {
-      if (p.done) p.done(failure("redis unavailable: " + why));
+      RedisReply r = failure("redis unavailable: " + why);
+      r.maybe_applied = true;  // written, or about to be: it may have run
+      if (p.done) p.done(r);
     }
     if (stopped) return;
     retry.expires_after(backoff);

@@ -106,11 +106,17 @@ std::int64_t Window::limit() const {
 }
 
 bool Window::take_local(std::int64_t amount, Clock::time_point now) {
+  if (amount <= 0) return true;  // nothing to reserve
   std::lock_guard lock(mu_);
   // A stale lease is dropped (Redis still counts it: conservative), and so is one the window outgrew:
   // settlements (real tokens above the estimate) can take the window over its limit, and then nothing
   // more fits, leased or not.
-  if (now >= lease_expires_ || known_sum_ + pending_ > limit_) lease_ = 0;
+  if (now >= lease_expires_ && lease_ > 0) {
+    // Unused: given back with the next flush, while the second it was counted in is still in the window.
+    if (now - lease_granted_ < std::chrono::seconds(55)) pending_ -= lease_;
+    lease_ = 0;
+  }
+  if (known_sum_ + pending_ > limit_) lease_ = 0;
   if (lease_ < amount) return false;
   lease_ -= amount;
   return true;
@@ -118,6 +124,7 @@ bool Window::take_local(std::int64_t amount, Clock::time_point now) {
 
 void Window::settle(std::int64_t delta) {
   std::lock_guard lock(mu_);
+  if (pending_ == 0) pending_since_ = Clock::now();
   pending_ += delta;
 }
 
@@ -165,7 +172,10 @@ SharedState::SharedState(const config::StateConfig& config) : config_(config) {
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
-SharedState::~SharedState() {
+SharedState::~SharedState() { shutdown(); }
+
+void SharedState::shutdown() {
+  if (!thread_.joinable()) return;
   net::post(ioc_, [this] {
     flush_timer_->cancel();
     redis_->stop();
@@ -232,7 +242,8 @@ void SharedState::reserve(std::shared_ptr<Window> w, std::int64_t amount, std::f
                             v = Verdict::granted;
                             if (granted > amount) {
                               w->lease_ += granted - amount;
-                              w->lease_expires_ = Clock::now() + kLeaseLife;
+                              w->lease_granted_ = Clock::now();
+                              w->lease_expires_ = w->lease_granted_ + kLeaseLife;
                             }
                           } else {
                             v = Verdict::refused;
@@ -262,12 +273,17 @@ void SharedState::flush() {
     for (auto& [n, w] : windows_) windows.push_back(w);
     for (auto& [n, s] : spends_) spends.push_back(s);
   }
+  const auto now = Clock::now();
   for (auto& w : windows) {
     std::int64_t delta;
     {
       std::lock_guard lock(w->mu_);
+      // Settlements held back longer than the window (Redis was down) no longer belong in it: added now
+      // they would all land in one second and refuse everyone for a minute.
+      if (w->pending_ != 0 && now - w->pending_since_ > std::chrono::seconds(60)) w->pending_ = 0;
       delta = w->pending_;
       w->pending_ = 0;
+      w->pending_since_ = now;
     }
     bool read_back;
     {
@@ -279,7 +295,7 @@ void SharedState::flush() {
     redis_->command({"EVAL", script(kSettle), "1", w->key_, std::to_string(delta)}, [w, delta](const RedisReply& r) {
       std::lock_guard lock(w->mu_);
       if (r.ok() && r.type == RedisReply::Type::integer) w->known_sum_ = r.integer;
-      else w->pending_ += delta;  // not applied: try again with the next flush
+      else if (!r.maybe_applied) w->pending_ += delta;  // never sent: try again with the next flush
     });
   }
   const auto [day, month] = utc_day_month();
@@ -303,8 +319,8 @@ void SharedState::flush() {
                         s->known_month_ = to_double(r.elements[1].str);
                         s->day_ = day;
                         s->month_ = month;
-                      } else {
-                        s->pending_ += delta;
+                      } else if (!r.maybe_applied) {
+                        s->pending_ += delta;  // never sent (a timed-out one may have run: not twice)
                       }
                     });
   }
@@ -359,16 +375,19 @@ net::awaitable<Verdict> reserve(const std::shared_ptr<Window>& w, std::int64_t a
     Verdict verdict = Verdict::unavailable;
   };
   auto ex = co_await net::this_coro::executor;
-  auto wait = std::make_shared<Wait>(Wait{net::steady_timer(ex, net::steady_timer::time_point::max())});
+  // Bounded: the state thread answers within the command timeout (or fails the command), so waiting
+  // longer than twice that means it could not (stopped, stuck): unavailable, never a hung request.
+  auto patience = 2 * w->owner()->config().timeout + std::chrono::milliseconds(50);
+  auto wait = std::make_shared<Wait>(Wait{net::steady_timer(ex, patience)});
   w->owner()->reserve(w, amount, [wait, ex](Verdict v) {
     net::post(ex, [wait, v] {
       wait->verdict = v;
-      wait->timer.cancel();
+      wait->timer.cancel();  // a late answer after the patience ran out changes nothing
     });
   });
   boost::system::error_code ec;
   co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  co_return wait->verdict;
+  co_return ec == net::error::operation_aborted ? wait->verdict : Verdict::unavailable;
 }
 
 }  // namespace sy::state

@@ -24,6 +24,17 @@ TEST(RequestTest, ParsesChatRequestFields) {
   EXPECT_EQ(q.all_text(), "be brief\nhello");
 }
 
+TEST(RequestTest, AHugeMaxTokensIsCountedBoundedAndForwardedAsSent) {
+  // Regression: an int64-max max_tokens once overflowed the token reservation (prompt + max_tokens),
+  // turning it negative: a deployment's tpm window and learned headroom were corrupted for a minute.
+  const std::string body =
+      R"({"model":"m","max_tokens":9223372036854775807,"messages":[{"role":"user","content":"hi"}]})";
+  auto r = Request::parse(Endpoint::chat, body);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ((*r)->max_tokens(), std::optional<std::int64_t>(kMaxTokensCounted));
+  EXPECT_NE((*r)->forward_body("up").find("9223372036854775807"), std::string::npos);
+}
+
 TEST(RequestTest, ForwardBodyRewritesModelAndStripsExtension) {
   auto r = Request::parse(Endpoint::chat, R"({"model":"auto","messages":[{"role":"user","content":"hi"}],"switchyard":{"router":"x"},"unknown_field":[1,2]})");
   ASSERT_TRUE(r.ok());

@@ -16,6 +16,10 @@
 
 namespace sy {
 
+/// The largest max_tokens the gateway counts with (reservations, rules); a larger request value is
+/// forwarded unchanged and counted as this.
+inline constexpr std::int64_t kMaxTokensCounted = std::int64_t{1} << 30;
+
 /// The OpenAI endpoints the proxy serves (plus Anthropic-format ingress, translated at the edge).
 enum class Endpoint : std::uint8_t { chat, completions, embeddings };
 std::string_view endpoint_path(Endpoint e);  ///< "/chat/completions", ...

@@ -166,6 +166,8 @@ class DeploymentState {
 class HealthRegistry {
  public:
   std::shared_ptr<DeploymentState> get(const std::string& deployment_id);
+  /// The state of a deployment seen before, or null (never creates one).
+  std::shared_ptr<DeploymentState> find(const std::string& deployment_id);
   /// Applies a freshly loaded config: resets auth failures of deployments whose key or URL changed;
   /// with `shared`, gives each deployment with rpm/tpm its shared windows.
   void on_config(const config::Config& cfg, state::SharedState* shared = nullptr);

@@ -21,6 +21,7 @@ struct RedisReply {
   Type type = Type::nil;
   long long integer = 0;
   std::string str;  ///< string, status, or the error message (for errors the client made too: "timeout", ...)
+  bool maybe_applied = false;  ///< a client-side failure of a command that was sent: Redis may have run it
   std::vector<RedisReply> elements;
   bool ok() const { return type != Type::error; }
 };

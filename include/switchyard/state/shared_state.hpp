@@ -63,8 +63,9 @@ class Window {
   mutable std::mutex mu_;
   std::int64_t limit_;
   std::int64_t lease_ = 0;
-  Clock::time_point lease_expires_{};
+  Clock::time_point lease_expires_{}, lease_granted_{};
   std::int64_t pending_ = 0;   // settled, not yet flushed
+  Clock::time_point pending_since_{};  // when pending_ started building up
   std::int64_t known_sum_ = 0; // from Redis's last answer
   bool refilling_ = false;     // a reservation with lease is in flight
   bool read_back_ = false;     // flushed (and its sum read) even with nothing to add
@@ -99,6 +100,9 @@ class SharedState {
   /// Starts the state thread and the Redis connections (a command connection and a subscriber).
   explicit SharedState(const config::StateConfig& config);
   ~SharedState();
+  /// Stops the state thread: pending reservations fail (their waiters see "unavailable"). Call it while
+  /// the io threads that may wait on it still exist (before the server is destroyed). Idempotent.
+  void shutdown();
   SharedState(const SharedState&) = delete;
   SharedState& operator=(const SharedState&) = delete;
 

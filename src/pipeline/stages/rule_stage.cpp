@@ -450,8 +450,8 @@ CondPtr build_leaf(const std::string& key, const config::Node& v, const config::
       auto c = std::make_unique<SetCond>();
       c->field = "metadata." + name;
       c->allowed = *list;
-      c->value = [name](const RequestFeatures& f) -> std::string_view {
-        const std::string* m = f.caller().key ? f.caller().key->meta(name) : nullptr;
+      c->value = [meta = name](const RequestFeatures& f) -> std::string_view {
+        const std::string* m = f.caller().key ? f.caller().key->meta(meta) : nullptr;
         return m ? std::string_view(*m) : std::string_view{};
       };
       all->parts.push_back(std::move(c));
