@@ -86,6 +86,7 @@ class Spend {
   double pending_ = 0;
   double known_today_ = 0, known_month_ = 0;
   std::string day_, month_;  // the UTC day and month known_* are for ("2026-12-07", "2026-12")
+  Clock::time_point refreshed_{};  // last flush of this key (with or without spend to add)
 };
 
 struct HealthEvent {
@@ -142,6 +143,7 @@ class SharedState {
   boost::asio::io_context ioc_;
   std::unique_ptr<RedisClient> redis_, subscriber_;
   std::unique_ptr<boost::asio::steady_timer> flush_timer_;
+  std::uint64_t flushes_ = 0;  // state thread only
   std::mutex mu_;  // windows_, spends_, on_event_
   std::unordered_map<std::string, std::shared_ptr<Window>> windows_;
   std::unordered_map<std::string, std::shared_ptr<Spend>> spends_;
