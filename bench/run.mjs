@@ -34,13 +34,15 @@ const USAGE = `usage: bench/run.sh [options]
                     strace (system calls per request, floor and Switchyard side by side);
                     reports go to bench/out/profile-<tool>-<id>.txt and the top is printed
   --profile-seconds S  length of the profiled load (default 10; callgrind runs ~50x slower)
+  --peer NAME       also drive a peer gateway in the scenarios marked "peer": true (portkey: Portkey's
+                    open-source gateway from npm, pinned in bench/peers/, on the proxy CPU, 127.0.0.1 only)
   --bin PATH        the switchyard binary (bench/run.sh passes it)
   --bin-label TEXT  what the binary was built from, for the header and the JSON (bench/run.sh passes it)
   --tools DIR       directory holding sse_stub and sse_client (bench/run.sh passes it)`;
 
 function parseArgs(argv) {
   const o = { only: null, soak: false, soakSeconds: 60, quick: false, json: null, proxyCpu: 1, loadCpu: 0,
-              keepTmp: false, profile: null, profileSeconds: 10, bin: null, tools: null, binLabel: null };
+              keepTmp: false, profile: null, profileSeconds: 10, bin: null, tools: null, binLabel: null, peers: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -60,6 +62,7 @@ function parseArgs(argv) {
     else if (a === '--bin') o.bin = val();
     else if (a === '--tools') o.tools = val();
     else if (a === '--bin-label') o.binLabel = val();
+    else if (a === '--peer') o.peers.push(val());
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -67,6 +70,7 @@ function parseArgs(argv) {
   }
   if (!o.bin || !o.tools) die('--bin and --tools are required (use bench/run.sh)');
   if (o.profile && !['perf', 'callgrind', 'strace'].includes(o.profile)) die('--profile takes perf, callgrind or strace');
+  for (const p of o.peers) if (!['portkey'].includes(p)) die(`unknown peer ${p} (known: portkey)`);
   return o;
 }
 
@@ -311,6 +315,30 @@ function renderConfig(templatePath, vars) {
   return text;
 }
 
+/// Peer gateways (--peer): how to start one on `port` against the stub, and the headers a request to it
+/// needs. Installed from npm into bench/peers/ (bench/run.sh runs npm ci there when a peer is asked for).
+const PEERS = {
+  portkey: {
+    label: 'portkey 1.15.2',
+    async start(port, stubPort) {
+      const logFile = path.join(tmp, 'portkey.log');
+      const peers = path.join(BENCH, 'peers');
+      const child = start('portkey', 'node', ['--import', path.join(peers, 'loopback.mjs'),
+        path.join(peers, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${port}`, '--headless'],
+      { cpu: opt.proxyCpu, logFile, env: { ...process.env, NODE_ENV: 'production' } });
+      await waitFor(async () => {
+        if (!children.has(child.pid)) throw new Error(`portkey exited: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+        return canConnect(port);
+      }, 'portkey to listen', 30000);
+      child.port = port;
+      // OpenAI's wire format to a custom host: the stub, like every other target.
+      child.headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${stubPort}/v1`,
+                        authorization: 'Bearer sk-bench-peer' };
+      return child;
+    },
+  },
+};
+
 async function startSwitchyard(name, configFile) {
   const logFile = path.join(tmp, `${name}.log`);
   const child = start(name, opt.bin, ['--config', configFile], { cpu: opt.proxyCpu, logFile });
@@ -351,11 +379,12 @@ let requestAuth = '';
 
 /// One request as a correctness check before loading a target: status and the shape of the answer.
 /// Resolves to an error text or null; `onHeaders` sees the response headers.
-function probe(port, body, stream, onHeaders = () => {}) {
+function probe(port, body, stream, onHeaders = () => {}, extraHeaders = {}) {
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions',
                                headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
-                                          ...(requestAuth ? { authorization: requestAuth } : {}) }, timeout: 10000 },
+                                          ...(requestAuth ? { authorization: requestAuth } : {}), ...extraHeaders },
+                               timeout: 10000 },
     (res) => {
       onHeaders(res.headers);
       let data = '';
@@ -380,7 +409,10 @@ async function wrk(target, bodyFile, connections, seconds, timeoutS = 5) {
   const cpu0 = cpuSeconds(pids), sched0 = schedSeconds(pids);
   const r = await run('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutS}s`, '-s', path.join(BENCH, 'lib', 'post.lua'),
                               `http://127.0.0.1:${target.port}/v1/chat/completions`],
-                      { env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: requestAuth }, timeoutMs: (seconds + 30) * 1000 });
+                      { env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_AUTH: target.headers?.authorization ?? requestAuth,
+                               BENCH_HEADERS: Object.entries(target.headers ?? {}).filter(([k]) => k !== 'authorization')
+                                 .map(([k, v]) => `${k}: ${v}`).join('\n') },
+                        timeoutMs: (seconds + 30) * 1000 });
   const cpu1 = cpuSeconds(pids), sched1 = schedSeconds(pids);
   clearInterval(sampler);
   const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
@@ -582,6 +614,9 @@ async function runScenarioWith(sc, stubs, res, redis) {
     targets.push({ name: 'floor', t: floor, owned: true });
     const sy = await startSwitchyard(`switchyard-${sc.id.replace(/\W/g, '_')}`, configFile);
     targets.push({ name: 'switchyard', t: sy, owned: true });
+    if (sc.peer && !stream) {
+      for (const p of opt.peers) targets.push({ name: p, t: await PEERS[p].start(await freePort(), stub.port), owned: true });
+    }
     const body = fs.readFileSync(bodyFile, 'utf8');
     for (const { name, t } of targets) {
       const bad = await probe(t.port, body, stream, (h) => {
@@ -589,7 +624,7 @@ async function runScenarioWith(sc, stubs, res, redis) {
         if (name === 'switchyard') {
           res.decision = Object.fromEntries(Object.entries(h).filter(([k]) => /^x-switchyard-(model|router|stage|reason)$/.test(k)));
         }
-      });
+      }, t.headers ?? {});
       if (!bad) continue;
       if (name !== 'switchyard') throw new Error(`${name} failed its probe request in scenario ${sc.id}: ${bad}`);
       res.status = 'skipped';
@@ -633,6 +668,15 @@ async function runScenarioWith(sc, stubs, res, redis) {
       peak_rss: s.peak_rss_mb / f.peak_rss_mb,
       ...(stream ? { total_p50_added_ms: s.total_p50_ms - f.total_p50_ms } : {}),
     });
+  }
+  // And against each peer in the run: Switchyard / peer.
+  res.peer_ratios = [];
+  for (const p of opt.peers) {
+    for (const s of res.rows.filter((r) => r.target === 'switchyard')) {
+      const q = res.rows.find((r) => r.target === p && r.load === s.load);
+      if (q) res.peer_ratios.push({ peer: p, load: s.load, rps: s.rps / q.rps, cpu_per_req: s.cpu_us_per_req / q.cpu_us_per_req,
+                                    p50_added_ms: s.p50_ms - q.p50_ms, peak_rss: s.peak_rss_mb / q.peak_rss_mb });
+    }
   }
   return res;
 }
@@ -874,6 +918,11 @@ function table() {
         L.push([pad('', 30, true), pad(load, 5), pad('sy/floor', 11), pad(`${fmt(q.rps, 2)}x`, 9), pad(`${q.p50_added_ms >= 0 ? '+' : ''}${fmt(q.p50_added_ms)}`, 8),
                 pad(`${q.p99_added_ms >= 0 ? '+' : ''}${fmt(q.p99_added_ms)}`, 8), pad(`${fmt(q.cpu_per_req, 2)}x`, 10), pad(`${fmt(q.peak_rss, 2)}x`, 7), pad('', 6),
                 q.total_p50_added_ms != null ? `  total p50 ${q.total_p50_added_ms >= 0 ? '+' : ''}${fmt(q.total_p50_added_ms)} ms` : ''].join(' '));
+      }
+      for (const pq of (sc.peer_ratios || []).filter((x) => x.load === load)) {
+        L.push([pad('', 30, true), pad(load, 5), pad(`sy/${pq.peer}`.slice(0, 11), 11), pad(`${fmt(pq.rps, 2)}x`, 9),
+                pad(`${pq.p50_added_ms >= 0 ? '+' : ''}${fmt(pq.p50_added_ms)}`, 8), pad('', 8), pad(`${fmt(pq.cpu_per_req, 2)}x`, 10),
+                pad(`${fmt(pq.peak_rss, 2)}x`, 7)].join(' '));
       }
     }
   }

@@ -6,6 +6,7 @@
 #
 #   --rev REV            benchmark a committed revision (git archive into $BUILD_DIR-src, built in
 #                        $BUILD_DIR-rev) instead of the working tree; for a shared checkout and A/B runs
+#   --peer portkey       also drive Portkey's gateway (npm, pinned in bench/peers/) in scenario a
 #   SWITCHYARD_BIN=PATH  use this binary and build nothing of Switchyard
 #   BENCH_BUILD_DIR=DIR  build directory (default build-bench)
 set -euo pipefail
@@ -69,6 +70,11 @@ done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt 4096 ]]; then
   echo "bench: open-files limit $(ulimit -n) < 4096; scenario e (1,000 connections) will fail" >&2
+fi
+
+# A peer gateway asked for (--peer NAME) is installed from npm, pinned by bench/peers/package-lock.json.
+if [[ " ${ARGS[*]} " == *" --peer "* ]]; then
+  npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error >&2
 fi
 
 # run.mjs stops everything it started on exit and on SIGINT/SIGTERM; this trap makes sure it gets one.
