@@ -6,6 +6,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <deque>
 #include <memory>
 
@@ -180,10 +183,33 @@ class Scanner {
     const char* data = s_.data();
     const size_t n = s_.size();
     for (;;) {
+      // Fastest path (SSE2, every x86-64): 32 bytes per step up to the first quote, backslash, control
+      // character or non-ASCII byte; a signed compare with 0x20 flags both controls and bytes >= 0x80.
+      bool found = false;
+#if defined(__SSE2__)
+      {
+        const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        auto flags = [&](size_t at) {
+          __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + at));
+          __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                   _mm_cmplt_epi8(v, space));
+          return static_cast<unsigned>(_mm_movemask_epi8(m));
+        };
+        while (p_ + 32 <= n) {
+          unsigned lo = flags(p_), hi = flags(p_ + 16);
+          if (lo | hi) {
+            p_ += static_cast<size_t>(std::countr_zero(lo | (hi << 16)));
+            found = true;
+            break;
+          }
+          p_ += 32;
+        }
+      }
+#endif
       // Fast path: 8 bytes at a time up to the first quote, backslash, control character or non-ASCII
       // byte. The lowest flagged byte of these bit tricks is always exact (only bytes above it can be
       // false positives), so the scan jumps straight to it instead of stepping byte by byte.
-      while (p_ + 8 <= n) {
+      while (!found && p_ + 8 <= n) {
         std::uint64_t v;
         std::memcpy(&v, data + p_, 8);
         constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
