@@ -673,14 +673,31 @@ nlohmann::json model_entry(const std::string& id, std::string_view owner) {
   return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", owner}};
 }
 
-net::awaitable<void> list_models(Session& s, Call& call, std::string_view path) {
-  Logged log(call, path);
+/// Whether the caller's gateway key (if it presented one) may use `name`: a key limited to some models
+/// and routers sees only those in the model list.
+bool visible_to_caller(Call& call, std::string_view name) {
+  const auto& auth = call.runtime->config->auth;
+  if (auth.keys.empty()) return true;
+  if (!call.key) call.key = find_key(call, auth);
+  return !*call.key || (*call.key)->allows(name);
+}
+
+std::string models_json(Call& call) {
   const auto& cfg = *call.runtime->config;
   nlohmann::json data = nlohmann::json::array();
-  for (const auto& r : cfg.routers) data.push_back(model_entry(r.name, "switchyard-router"));
-  for (const auto& m : cfg.models) data.push_back(model_entry(m.name, "switchyard"));
+  for (const auto& r : cfg.routers) {
+    if (visible_to_caller(call, r.name)) data.push_back(model_entry(r.name, "switchyard-router"));
+  }
+  for (const auto& m : cfg.models) {
+    if (visible_to_caller(call, m.name)) data.push_back(model_entry(m.name, "switchyard"));
+  }
   nlohmann::json body = {{"object", "list"}, {"data", std::move(data)}};
-  co_await s.send(call, 200, body.dump());
+  return body.dump();
+}
+
+net::awaitable<void> list_models(Session& s, Call& call, std::string_view path) {
+  Logged log(call, path);
+  co_await s.send(call, 200, models_json(call));
   log.done();
 }
 
@@ -688,9 +705,10 @@ net::awaitable<void> get_model(Session& s, Call& call, std::string_view path, st
   Logged log(call, path);
   const auto& cfg = *call.runtime->config;
   std::string name(id);
-  if (cfg.find_router(name)) {
+  const bool visible = visible_to_caller(call, name);
+  if (visible && cfg.find_router(name)) {
     co_await s.send(call, 200, model_entry(name, "switchyard-router").dump());
-  } else if (cfg.find_model(name)) {
+  } else if (visible && cfg.find_model(name)) {
     co_await s.send(call, 200, model_entry(name, "switchyard").dump());
   } else {
     Error e = Error::make(ErrorKind::not_found, "The model '" + name + "' does not exist or you do not have access to it.");
