@@ -98,6 +98,12 @@ std::optional<Error> KeyAccount::admit(const config::AuthKey& key, TimePoint now
   return std::nullopt;
 }
 
+void KeyAccount::uncount(TimePoint now) {
+  std::lock_guard lock(mu_);
+  requests_.add(now, -1);
+  --count_;
+}
+
 std::optional<Error> KeyAccount::over_local_rpm(const config::AuthKey& key, TimePoint now) const {
   std::lock_guard lock(mu_);
   // admit() already counted this request: over when the count passed the limit.

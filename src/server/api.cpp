@@ -325,7 +325,11 @@ net::awaitable<std::optional<Error>> admit(Call& call, InferenceState& st, const
   // The lease covers most requests of a busy key: no coroutine, no Redis.
   if (shared_rpm && !shared_rpm->take_local(1, Clock::now())) {
     auto v = co_await state::reserve(shared_rpm, 1);
-    if (v == state::Verdict::refused) co_return shared_rpm_refused(*key);
+    if (v == state::Verdict::refused) {
+      // Not admitted after all: this replica's own count (the fail-open fallback) must not hold it.
+      account->uncount(Clock::now());
+      co_return shared_rpm_refused(*key);
+    }
     if (v == state::Verdict::unavailable) {
       auto* shared = shared_rpm->owner();
       if (!shared->config().rate_limits_fail_open) {

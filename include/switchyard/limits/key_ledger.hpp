@@ -38,6 +38,8 @@ class KeyAccount {
   /// budget_exceeded) without counting it. With a shared rpm window the caller reserves the request
   /// there (`local_rpm` false: this replica's window is not the limit, only counted).
   std::optional<Error> admit(const config::AuthKey& key, TimePoint now, WallTime wall, bool local_rpm = true);
+  /// Takes back the count of a request admit() counted that was then refused (by the shared rpm).
+  void uncount(TimePoint now);
   /// Over the rpm limit on this replica's count alone (the fail-open fallback when Redis is down).
   std::optional<Error> over_local_rpm(const config::AuthKey& key, TimePoint now) const;
   /// Limits and spend shared with other replicas (state: in the config): any may be null.
