@@ -480,6 +480,10 @@ void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
       r.cost_usd = st.cost;
       r.latency_ms = ms_between(call.started, end);
       r.attempts = static_cast<int>(st.trace.attempts.size());
+      r.has_feedback = false;  // the slot's previous request's
+      r.feedback_score.reset();
+      r.feedback_label.clear();
+      r.feedback_comment.clear();
     });
   }
   const auto& metrics = call.runtime->metrics;
@@ -677,6 +681,95 @@ nlohmann::json model_entry(const std::string& id, std::string_view owner) {
   return {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", owner}};
 }
 
+/// POST /v1/feedback: {"request_id", "score"?, "label"?, "comment"?} about an answer this process gave
+/// (its x-request-id). Kept with the request's record (/admin/decisions) and written to the decision log
+/// as a `"type":"feedback"` line for `switchyard train` to join. A caller with a gateway key may only
+/// rate its own requests; another caller's id is answered like an unknown one.
+struct Feedback {
+  std::string request_id, label, comment;
+  std::optional<double> score;
+};
+
+Result<Feedback> parse_feedback(const std::string& body, const json::Limits& limits) {
+  auto obj = json::scan_object(body, limits);
+  if (!obj) return std::move(obj).error();
+  Feedback f;
+  for (const auto& field : obj->fields) {
+    auto text = [&](std::string& out, std::size_t max) -> std::optional<Error> {
+      if (field.type != json::Type::string) return Error::bad_request("'" + std::string(field.key) + "' must be a string.", std::string(field.key));
+      out = json::string_value(field.value).value_or("");
+      if (out.size() > max) {
+        return Error::bad_request("'" + std::string(field.key) + "' is longer than " + std::to_string(max) + " bytes.",
+                                  std::string(field.key));
+      }
+      return std::nullopt;
+    };
+    if (field.key == "request_id") {
+      if (auto e = text(f.request_id, 128)) return *e;
+    } else if (field.key == "label") {
+      if (auto e = text(f.label, 64)) return *e;
+    } else if (field.key == "comment") {
+      if (auto e = text(f.comment, 4096)) return *e;
+    } else if (field.key == "score") {
+      auto v = field.type == json::Type::number ? std::optional<double>(json::number_value(field.value)) : std::nullopt;
+      if (!v || !std::isfinite(*v) || std::fabs(*v) > 1e6) {
+        return Error::bad_request("'score' must be a number (e.g. 0..1 or a 1..10 rating).", "score");
+      }
+      f.score = v;
+    } else {
+      return Error::bad_request("Unknown field '" + std::string(field.key) + "' (known: request_id, score, label, comment).",
+                                std::string(field.key));
+    }
+  }
+  if (f.request_id.empty() || !valid_request_id(f.request_id)) {
+    return Error::bad_request("'request_id' must be the x-request-id of an answer (1 to 128 printable characters).",
+                              "request_id", "invalid_request_id");
+  }
+  if (!f.score && f.label.empty()) return Error::bad_request("Give a 'score' or a 'label' (or both).", "score");
+  return f;
+}
+
+std::string feedback_log_line(const Feedback& f, std::string_view key) {
+  nlohmann::json j;
+  j["type"] = "feedback";
+  j["ts_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  j["request_id"] = f.request_id;
+  if (!key.empty()) j["key"] = key;
+  if (f.score) j["score"] = *f.score;
+  if (!f.label.empty()) j["label"] = f.label;
+  if (!f.comment.empty()) j["comment"] = f.comment;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Error request_not_found(const std::string& id) {
+  Error e = Error::make(ErrorKind::not_found, "No answer with request id '" + id +
+                                                  "' among the last ones this process gave (for this key).");
+  e.param = "request_id";
+  e.code = "request_not_found";
+  return e;
+}
+
+net::awaitable<void> feedback(Session& s, Call& call, std::string_view path) {
+  Logged log(call, path);
+  auto f = parse_feedback(call.req.body(), exchange_limits(call.runtime->config->server));
+  if (!f) {
+    log.error = f.error().message;
+    co_await s.send_error(call, f.error());
+    co_return log.done();
+  }
+  const auto& auth = call.runtime->config->auth;
+  if (!auth.keys.empty() && !call.key) call.key = find_key(call, auth);
+  std::string_view key = call.key && *call.key ? std::string_view((*call.key)->name) : std::string_view{};
+  const auto* decisions = s.shared().ops.decisions;
+  if (!decisions || !s.shared().ops.decisions->add_feedback(f->request_id, key, f->score, f->label, f->comment)) {
+    co_await s.send_error(call, request_not_found(f->request_id));
+    co_return log.done();
+  }
+  if (const auto& dl = call.runtime->decision_log) dl->write(feedback_log_line(*f, key));
+  co_await s.send(call, 200, R"({"object":"feedback","recorded":true})");
+  log.done();
+}
+
 /// Whether the caller's gateway key (if it presented one) may use `name`: a key limited to some models
 /// and routers sees only those in the model list.
 bool visible_to_caller(Call& call, std::string_view name) {
@@ -790,6 +883,10 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
   if (ep) {
     if (auto e = need(http::verb::post, "POST")) co_return co_await refuse(*e);
     co_return co_await inference(s, call, *ep, path, dialect);
+  }
+  if (api == "/feedback") {
+    if (auto e = need(http::verb::post, "POST")) co_return co_await refuse(*e);
+    co_return co_await feedback(s, call, path);
   }
   if (api.starts_with("/responses/")) {
     // Stored responses (GET, DELETE, cancel, input_items): nothing is stored, and the answer says so.

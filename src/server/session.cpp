@@ -46,6 +46,8 @@ void parse_buffered(beast::flat_buffer& buffer, http::request_parser<http::strin
   if (!done()) ec = http::error::need_more;
 }
 
+}  // namespace
+
 bool valid_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -53,7 +55,7 @@ bool valid_request_id(std::string_view id) {
   }
   return true;
 }
-}  // namespace
+
 
 Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client,
                  std::shared_ptr<net::cancellation_signal> cancel)

@@ -134,4 +134,7 @@ class Session {
 /// API entry point: routes one request to its handler (api.cpp).
 net::awaitable<void> dispatch_api(Session& session, Call& call);
 
+/// A request id a client may set (x-request-id) or refer to (feedback): 1..128 printable ASCII bytes.
+bool valid_request_id(std::string_view id);
+
 }  // namespace sy::server

@@ -28,10 +28,33 @@ std::string RecentDecisions::to_json(std::size_t limit) const {
     j["latency_ms"] = std::round(r.latency_ms * 1000) / 1000;
     j["attempts"] = r.attempts;
     if (!r.error.empty()) j["error"] = r.error;
+    if (r.has_feedback) {
+      nlohmann::ordered_json f = nlohmann::ordered_json::object();
+      if (r.feedback_score) f["score"] = *r.feedback_score;
+      if (!r.feedback_label.empty()) f["label"] = r.feedback_label;
+      if (!r.feedback_comment.empty()) f["comment"] = r.feedback_comment;
+      j["feedback"] = std::move(f);
+    }
     data.push_back(std::move(j));
   }
   nlohmann::ordered_json out = {{"object", "list"}, {"data", std::move(data)}};
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool RecentDecisions::add_feedback(std::string_view request_id, std::string_view key, std::optional<double> score,
+                                   std::string_view label, std::string_view comment) {
+  std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < size_; ++i) {
+    DecisionRecord& r = ring_[(next_ + ring_.size() - 1 - i) % ring_.size()];
+    if (r.request_id != request_id) continue;
+    if (r.key != key) return false;  // another caller's request: as if unknown
+    r.has_feedback = true;
+    r.feedback_score = score;
+    r.feedback_label.assign(label);
+    r.feedback_comment.assign(comment);
+    return true;
+  }
+  return false;
 }
 
 void UsageTimeline::record(std::int64_t now_ms, bool error, bool fallback, double cost_usd) {

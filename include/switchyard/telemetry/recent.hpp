@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <vector>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <string>
 
 namespace sy::telemetry {
@@ -20,6 +22,10 @@ struct DecisionRecord {
   std::int64_t prompt_tokens = 0, completion_tokens = 0;
   double cost_usd = 0, latency_ms = 0;
   int attempts = 0;
+  // Feedback on the answer (POST /v1/feedback), when given.
+  bool has_feedback = false;
+  std::optional<double> feedback_score;
+  std::string feedback_label, feedback_comment;
 };
 
 class RecentDecisions {
@@ -37,6 +43,10 @@ class RecentDecisions {
     next_ = (next_ + 1) % ring_.size();
     if (size_ < ring_.size()) ++size_;
   }
+  /// Attaches feedback to the request `request_id` made with the gateway key `key` (empty: none). False
+  /// when no such request is among the kept ones (or it was made with another key).
+  bool add_feedback(std::string_view request_id, std::string_view key, std::optional<double> score,
+                    std::string_view label, std::string_view comment);
   /// `{"object":"list","data":[...]}`, newest first, at most `limit` (scrubbed by the caller).
   std::string to_json(std::size_t limit) const;
 

@@ -1,0 +1,82 @@
+// POST /v1/feedback: a score and/or label about an answer, by its x-request-id, kept with the request's
+// record (/admin/decisions) and written to the decision log for retraining; a caller with a gateway key
+// rates only its own requests.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { postJson, startSwitchyard } from './lib/harness.mjs';
+
+describe('feedback', () => {
+  let sy, logFile;
+  const ALICE = 'sk-alice-feedback-01', BOB = 'sk-bob-feedback-0001';
+  before(async () => {
+    logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sy-feedback-')), 'decisions.jsonl');
+    sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+admin: {open: true}
+decision_log: {path: "${logFile}"}
+providers: [{name: mock, type: mock}]
+models: [{name: m, provider: mock}]
+auth:
+  required: true
+  keys: [{name: alice, key: "${ALICE}"}, {name: bob, key: "${BOB}"}]
+`);
+  });
+  after(async () => { await sy?.stop(); });
+
+  const ask = (key) => postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: [{ role: 'user', content: 'hi' }] },
+    { authorization: `Bearer ${key}` });
+  const rate = (key, body) => postJson(`${sy.url}/v1/feedback`, body, { authorization: `Bearer ${key}` });
+
+  test('is kept with the request and logged for retraining', async () => {
+    const answer = await ask(ALICE);
+    assert.equal(answer.status, 200);
+    const id = answer.headers.get('x-request-id');
+    const r = await rate(ALICE, { request_id: id, score: 0.25, label: 'wrong', comment: 'the date is off' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { object: 'feedback', recorded: true });
+    const d = (await (await fetch(`${sy.url}/admin/decisions`)).json()).data.find((x) => x.request_id === id);
+    assert.deepEqual(d.feedback, { score: 0.25, label: 'wrong', comment: 'the date is off' });
+    // The decision log has the request's line and the feedback's, joined by request_id.
+    let lines = [];
+    for (const end = Date.now() + 5000; Date.now() < end;) {
+      lines = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+      if (lines.some((l) => l.type === 'feedback')) break;
+      await new Promise((res) => setTimeout(res, 20));  // the log is written by a background thread
+    }
+    const fb = lines.find((l) => l.type === 'feedback');
+    assert.ok(fb, 'no feedback line in the decision log');
+    assert.equal(fb.request_id, id);
+    assert.equal(fb.key, 'alice');
+    assert.equal(fb.score, 0.25);
+    assert.ok(lines.some((l) => l.request_id === id && l.type === undefined), 'no decision line for the request');
+  });
+
+  test("another key's request, an unknown id and a malformed one are refused clearly", async () => {
+    const id = (await ask(ALICE)).headers.get('x-request-id');
+    const other = await rate(BOB, { request_id: id, score: 1 });
+    assert.equal(other.status, 404, other.text);
+    assert.equal(other.json.error.code, 'request_not_found');
+    const unknown = await rate(ALICE, { request_id: 'req_000000000000000000000000', score: 1 });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.json.error.param, 'request_id');
+    for (const [body, param] of [
+      [{ request_id: 'has space', score: 1 }, 'request_id'],
+      [{ score: 1 }, 'request_id'],
+      [{ request_id: id }, 'score'],
+      [{ request_id: id, score: 'high' }, 'score'],
+      [{ request_id: id, score: 1, stars: 5 }, 'stars'],
+      [{ request_id: id, label: 'x'.repeat(65) }, 'label'],
+    ]) {
+      const r = await rate(ALICE, body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.json.error.param, param, JSON.stringify(body));
+    }
+    const noKey = await postJson(`${sy.url}/v1/feedback`, { request_id: id, score: 1 });
+    assert.equal(noKey.status, 401);
+    const get = await fetch(`${sy.url}/v1/feedback`, { headers: { authorization: `Bearer ${ALICE}` } });
+    assert.equal(get.status, 405);
+  });
+});
