@@ -3,21 +3,6 @@
 namespace sy::providers::chat {
 namespace {
 
-Error field_error(const std::string& field, std::string message) {
-  return Error::bad_request("'" + field + "': " + std::move(message), field, "invalid_value");
-}
-
-const Json* member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string string_member(const Json& obj, const char* key) {
-  const Json* v = member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
 Block text_block(std::string text, std::string field) {
   Block b;
   b.text = std::move(text);

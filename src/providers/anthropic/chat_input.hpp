@@ -17,6 +17,30 @@ namespace sy::providers::chat {
 
 using Json = nlohmann::ordered_json;
 
+// Reading a parsed request document without throwing on a type mismatch, shared by the chat-parts
+// reader and the client dialects' decoders (Anthropic Messages, Responses).
+
+/// The member `key` of an object, or null when it is absent or null (or `obj` is not an object).
+inline const Json* member(const Json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+/// A string member, or empty.
+inline std::string string_member(const Json& obj, const char* key) {
+  const Json* v = member(obj, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+/// Serialised, with invalid UTF-8 replaced (never throws).
+inline std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+/// The 400 for a field of the request: "'field': message".
+inline Error field_error(const std::string& field, std::string message, std::string code = "invalid_value") {
+  return Error::bad_request("'" + field + "': " + std::move(message), field, std::move(code));
+}
+
 struct Block {
   enum class Kind : std::uint8_t { text, image, document, tool_use, tool_result };
   Kind kind = Kind::text;

@@ -16,22 +16,10 @@ using Json = nlohmann::ordered_json;
 
 constexpr std::int64_t kMaxToolCalls = 1024;
 
-Error field_error(const std::string& field, std::string message) {
-  return Error::bad_request("'" + field + "': " + std::move(message), field, "invalid_value");
-}
-
-const Json* member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string str(const Json& obj, const char* key) {
-  const Json* v = member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+using chat::dump;
+using chat::field_error;
+using chat::member;
+using chat::string_member;
 
 // Prompt-cache breakpoints travel on the chat parts and tools they follow, as `cache_control`
 // members (the convention of OpenAI-format clients of Anthropic models); Anthropic and Bedrock egress
@@ -51,10 +39,10 @@ Result<std::string> text_of(const Json& content, const std::string& field, Json*
   for (size_t i = 0; i < content.size(); ++i) {
     const Json& b = content[i];
     std::string bf = field + "[" + std::to_string(i) + "]";
-    std::string type = str(b, "type");
+    std::string type = string_member(b, "type");
     if (type == "text") {
       if (!out.empty()) out += "\n";
-      out += str(b, "text");
+      out += string_member(b, "text");
     } else if (type == "image" && images) {
       images->push_back(b);
     } else {
@@ -68,28 +56,28 @@ Result<std::string> text_of(const Json& content, const std::string& field, Json*
 Result<Json> media_part(const Json& block, const std::string& field) {
   const Json* source = member(block, "source");
   if (!source || !source->is_object()) return field_error(field + ".source", "expected an object");
-  std::string type = str(*source, "type");
-  bool image = str(block, "type") == "image";
+  std::string type = string_member(*source, "type");
+  bool image = string_member(block, "type") == "image";
   std::string url;
   if (type == "base64") {
-    std::string media = str(*source, "media_type"), data = str(*source, "data");
+    std::string media = string_member(*source, "media_type"), data = string_member(*source, "data");
     if (media.empty() || data.empty()) return field_error(field + ".source", "base64 sources need media_type and data");
     url = "data:" + media + ";base64," + data;
   } else if (type == "url" && image) {
-    url = str(*source, "url");
+    url = string_member(*source, "url");
     if (url.empty()) return field_error(field + ".source.url", "expected a URL");
   } else {
     return field_error(field + ".source.type", "source type '" + type + "' is not supported");
   }
   if (image) return Json{{"type", "image_url"}, {"image_url", {{"url", url}}}};
   Json file = Json{{"file_data", url}};
-  if (auto title = str(block, "title"); !title.empty()) file["filename"] = title;
+  if (auto title = string_member(block, "title"); !title.empty()) file["filename"] = title;
   return Json{{"type", "file"}, {"file", std::move(file)}};
 }
 
 // One Anthropic message -> one or more OpenAI messages appended to `out`.
 Status translate_message(const Json& msg, const std::string& field, Json& out) {
-  std::string role = str(msg, "role");
+  std::string role = string_member(msg, "role");
   if (role != "user" && role != "assistant") return field_error(field + ".role", "expected user or assistant");
   const Json* content = member(msg, "content");
   if (!content) return field_error(field + ".content", "is required");
@@ -108,13 +96,13 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
   for (size_t i = 0; i < content->size(); ++i) {
     const Json& b = (*content)[i];
     std::string bf = field + ".content[" + std::to_string(i) + "]";
-    std::string type = str(b, "type");
+    std::string type = string_member(b, "type");
     if (type == "text") {
       if (role == "assistant") {
-        text += str(b, "text");
+        text += string_member(b, "text");
         if (has_cache(b)) keep_cache(b, assistant_cache);
       } else {
-        Json part = Json{{"type", "text"}, {"text", str(b, "text")}};
+        Json part = Json{{"type", "text"}, {"text", string_member(b, "text")}};
         keep_cache(b, part);
         only_text = only_text && !has_cache(b);
         parts.push_back(std::move(part));
@@ -127,9 +115,9 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
       only_text = false;
     } else if (type == "tool_use" && role == "assistant") {
       const Json* input = member(b, "input");
-      tool_calls.push_back(Json{{"id", str(b, "id")},
+      tool_calls.push_back(Json{{"id", string_member(b, "id")},
                                 {"type", "function"},
-                                {"function", {{"name", str(b, "name")}, {"arguments", input ? dump(*input) : "{}"}}}});
+                                {"function", {{"name", string_member(b, "name")}, {"arguments", input ? dump(*input) : "{}"}}}});
     } else if (type == "tool_result" && role == "user") {
       std::string result;
       if (const Json* c = member(b, "content")) {
@@ -151,7 +139,7 @@ Status translate_message(const Json& msg, const std::string& field, Json& out) {
         keep_cache(b, part);
         tool_content = Json::array({std::move(part)});
       }
-      tool_messages.push_back(Json{{"role", "tool"}, {"tool_call_id", str(b, "tool_use_id")}, {"content", std::move(tool_content)}});
+      tool_messages.push_back(Json{{"role", "tool"}, {"tool_call_id", string_member(b, "tool_use_id")}, {"content", std::move(tool_content)}});
     } else if (type == "thinking" || type == "redacted_thinking") {
       // Reasoning from an earlier turn has no OpenAI request counterpart.
     } else {
@@ -182,12 +170,12 @@ Status translate_tools(const Json& in, Json& out) {
     for (size_t i = 0; i < tools->size(); ++i) {
       const Json& t = (*tools)[i];
       std::string tf = "tools[" + std::to_string(i) + "]";
-      std::string type = str(t, "type");
+      std::string type = string_member(t, "type");
       if (!type.empty() && type != "custom") return field_error(tf + ".type", "server tool '" + type + "' cannot be forwarded");
-      std::string name = str(t, "name");
+      std::string name = string_member(t, "name");
       if (name.empty()) return field_error(tf + ".name", "expected a non-empty string");
       Json fn = Json{{"name", name}};
-      if (auto d = str(t, "description"); !d.empty()) fn["description"] = d;
+      if (auto d = string_member(t, "description"); !d.empty()) fn["description"] = d;
       const Json* schema = member(t, "input_schema");
       fn["parameters"] = schema && schema->is_object() ? *schema : Json{{"type", "object"}, {"properties", Json::object()}};
       Json entry = Json{{"type", "function"}, {"function", std::move(fn)}};
@@ -198,9 +186,9 @@ Status translate_tools(const Json& in, Json& out) {
   }
   if (const Json* choice = member(in, "tool_choice")) {
     if (!choice->is_object()) return field_error("tool_choice", "expected an object");
-    std::string type = str(*choice, "type");
+    std::string type = string_member(*choice, "type");
     if (type == "tool") {
-      std::string name = str(*choice, "name");
+      std::string name = string_member(*choice, "name");
       if (name.empty()) return field_error("tool_choice.name", "expected a non-empty string");
       out["tool_choice"] = Json{{"type", "function"}, {"function", {{"name", name}}}};
     } else if (auto mapped = anthropic::openai_tool_choice(type); !mapped.empty()) {
@@ -254,7 +242,7 @@ Result<std::string> to_openai_request(std::string_view anthropic_body, const jso
       // Cached system blocks stay blocks, each with its breakpoint.
       Json parts = Json::array();
       for (const auto& b : *system) {
-        Json part = Json{{"type", "text"}, {"text", str(b, "text")}};
+        Json part = Json{{"type", "text"}, {"text", string_member(b, "text")}};
         keep_cache(b, part);
         parts.push_back(std::move(part));
       }
@@ -321,15 +309,15 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
   const Json* message = member(choice, "message");
   Json content = Json::array();
   if (message) {
-    if (auto text = str(*message, "content"); !text.empty()) content.push_back(Json{{"type", "text"}, {"text", text}});
+    if (auto text = string_member(*message, "content"); !text.empty()) content.push_back(Json{{"type", "text"}, {"text", text}});
     if (const Json* calls = member(*message, "tool_calls"); calls && calls->is_array()) {
       for (const auto& call : *calls) {
         const Json* fn = member(call, "function");
-        std::string args = fn ? str(*fn, "arguments") : std::string();
+        std::string args = fn ? string_member(*fn, "arguments") : std::string();
         auto input = chat::parse_arguments(args);
         content.push_back(Json{{"type", "tool_use"},
-                               {"id", str(call, "id")},
-                               {"name", fn ? str(*fn, "name") : std::string()},
+                               {"id", string_member(call, "id")},
+                               {"name", fn ? string_member(*fn, "name") : std::string()},
                                {"input", input ? std::move(*input) : Json::object()}});
       }
     }
@@ -348,12 +336,12 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
     }
   }
   Json out = Json::object();
-  out["id"] = str(in, "id");
+  out["id"] = string_member(in, "id");
   out["type"] = "message";
   out["role"] = "assistant";
-  out["model"] = str(in, "model");
+  out["model"] = string_member(in, "model");
   out["content"] = std::move(content);
-  out["stop_reason"] = anthropic::anthropic_stop_reason(str(choice, "finish_reason"));
+  out["stop_reason"] = anthropic::anthropic_stop_reason(string_member(choice, "finish_reason"));
   out["stop_sequence"] = nullptr;
   cached = std::min(cached, prompt);
   written = std::min(written, prompt - cached);
@@ -367,7 +355,7 @@ Result<std::string> to_anthropic_response(std::string_view openai_body) {
 std::string to_anthropic_error(std::string_view openai_error_json, int http_status) {
   Json in = Json::parse(openai_error_json, nullptr, false);
   std::string message;
-  if (const Json* e = member(in, "error")) message = e->is_string() ? e->get<std::string>() : str(*e, "message");
+  if (const Json* e = member(in, "error")) message = e->is_string() ? e->get<std::string>() : string_member(*e, "message");
   if (message.empty()) message = "HTTP " + std::to_string(http_status);
   Json out = Json{{"type", "error"},
                   {"error", {{"type", anthropic::error_type_for_status(http_status)}, {"message", message}}}};

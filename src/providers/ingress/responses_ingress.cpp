@@ -28,22 +28,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Error field_error(const std::string& field, std::string message, std::string code = "invalid_value") {
-  return Error::bad_request("'" + field + "': " + std::move(message), field, std::move(code));
-}
-
-const Json* member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
-
-std::string str(const Json& obj, const char* key) {
-  const Json* v = member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+using chat::dump;
+using chat::field_error;
+using chat::member;
+using chat::string_member;
 
 std::string sse(std::string_view type, const Json& data) {
   std::string out = "event: ";
@@ -107,23 +95,23 @@ ItemCache& item_cache() {
 // One content part of an input message -> a chat content part (nullopt: dropped).
 Result<std::optional<Json>> content_part(const Json& part, const std::string& field) {
   if (part.is_string()) return std::optional<Json>(Json{{"type", "text"}, {"text", part}});
-  std::string type = str(part, "type");
+  std::string type = string_member(part, "type");
   if (type == "input_text" || type == "output_text" || type == "text") {
-    return std::optional<Json>(Json{{"type", "text"}, {"text", str(part, "text")}});
+    return std::optional<Json>(Json{{"type", "text"}, {"text", string_member(part, "text")}});
   }
-  if (type == "refusal") return std::optional<Json>(Json{{"type", "text"}, {"text", str(part, "refusal")}});
+  if (type == "refusal") return std::optional<Json>(Json{{"type", "text"}, {"text", string_member(part, "refusal")}});
   if (type == "input_image") {
-    std::string url = str(part, "image_url");
+    std::string url = string_member(part, "image_url");
     if (url.empty()) return field_error(field + ".image_url", "expected an image URL (file ids need stored files, which this gateway does not keep)");
     Json image = Json{{"url", url}};
-    if (auto detail = str(part, "detail"); !detail.empty()) image["detail"] = detail;
+    if (auto detail = string_member(part, "detail"); !detail.empty()) image["detail"] = detail;
     return std::optional<Json>(Json{{"type", "image_url"}, {"image_url", std::move(image)}});
   }
   if (type == "input_file") {
-    std::string data = str(part, "file_data");
+    std::string data = string_member(part, "file_data");
     if (data.empty()) return field_error(field + ".file_data", "expected inline file_data (file ids and URLs need stored files)");
     Json file = Json{{"file_data", data}};
-    if (auto name = str(part, "filename"); !name.empty()) file["filename"] = name;
+    if (auto name = string_member(part, "filename"); !name.empty()) file["filename"] = name;
     return std::optional<Json>(Json{{"type", "file"}, {"file", std::move(file)}});
   }
   return field_error(field + ".type", "content type '" + type + "' is not supported");
@@ -173,9 +161,9 @@ struct ChatBuilder {
 
 Status add_item(const Json& item, const std::string& field, ChatBuilder& b) {
   if (!item.is_object()) return field_error(field, "expected an object");
-  std::string type = str(item, "type");
+  std::string type = string_member(item, "type");
   if (type.empty() || type == "message") {
-    std::string role = str(item, "role");
+    std::string role = string_member(item, "role");
     if (role == "developer") role = "system";
     if (role != "user" && role != "assistant" && role != "system") {
       return field_error(field + ".role", "expected user, assistant, system or developer");
@@ -195,18 +183,18 @@ Status add_item(const Json& item, const std::string& field, ChatBuilder& b) {
     return ok_status();
   }
   if (type == "function_call") {
-    std::string call_id = str(item, "call_id"), name = str(item, "name");
+    std::string call_id = string_member(item, "call_id"), name = string_member(item, "name");
     if (call_id.empty()) return field_error(field + ".call_id", "expected a non-empty string");
     if (name.empty()) return field_error(field + ".name", "expected a non-empty string");
     Json& a = b.assistant();
     if (!a.contains("tool_calls")) a["tool_calls"] = Json::array();
     a["tool_calls"].push_back(Json{{"id", call_id},
                                    {"type", "function"},
-                                   {"function", {{"name", name}, {"arguments", str(item, "arguments")}}}});
+                                   {"function", {{"name", name}, {"arguments", string_member(item, "arguments")}}}});
     return ok_status();
   }
   if (type == "function_call_output") {
-    std::string call_id = str(item, "call_id");
+    std::string call_id = string_member(item, "call_id");
     if (call_id.empty()) return field_error(field + ".call_id", "expected a non-empty string");
     const Json* output = member(item, "output");
     std::string text;
@@ -226,11 +214,11 @@ Status add_item(const Json& item, const std::string& field, ChatBuilder& b) {
   if (type == "item_reference") {
     // An item this gateway produced a while ago (clients that assume store: true send these); anything
     // else needs stored responses, which this gateway does not keep.
-    if (auto cached = item_cache().get(str(item, "id"))) {
+    if (auto cached = item_cache().get(string_member(item, "id"))) {
       auto resolved = Json::parse(*cached, nullptr, false);
-      if (resolved.is_object() && str(resolved, "type") != "item_reference") return add_item(resolved, field, b);
+      if (resolved.is_object() && string_member(resolved, "type") != "item_reference") return add_item(resolved, field, b);
     }
-    return field_error(field + ".type", "item '" + str(item, "id") + "' is not known here: this gateway keeps its own output items for an hour only and stores no responses; send the item itself (or store: false)",
+    return field_error(field + ".type", "item '" + string_member(item, "id") + "' is not known here: this gateway keeps its own output items for an hour only and stores no responses; send the item itself (or store: false)",
                        "stored_state_not_configured");
   }
   return field_error(field + ".type", "input item type '" + type + "' is not supported");
@@ -244,12 +232,12 @@ Status translate_tools(const Json& in, Json& out) {
       const Json& t = (*tools)[i];
       std::string tf = "tools[" + std::to_string(i) + "]";
       if (!t.is_object()) return field_error(tf, "expected an object");
-      std::string type = str(t, "type");
+      std::string type = string_member(t, "type");
       if (type != "function") return field_error(tf + ".type", "built-in tool '" + type + "' is not available through the gateway; declare a function tool");
-      std::string name = str(t, "name");
+      std::string name = string_member(t, "name");
       if (name.empty()) return field_error(tf + ".name", "expected a non-empty string");
       Json fn = Json{{"name", name}};
-      if (auto d = str(t, "description"); !d.empty()) fn["description"] = d;
+      if (auto d = string_member(t, "description"); !d.empty()) fn["description"] = d;
       if (const Json* p = member(t, "parameters")) fn["parameters"] = *p;
       if (const Json* s = member(t, "strict"); s && s->is_boolean()) fn["strict"] = *s;
       list.push_back(Json{{"type", "function"}, {"function", std::move(fn)}});
@@ -261,8 +249,8 @@ Status translate_tools(const Json& in, Json& out) {
       std::string c = choice->get<std::string>();
       if (c != "auto" && c != "none" && c != "required") return field_error("tool_choice", "expected auto, none, required or a function");
       out["tool_choice"] = c;
-    } else if (choice->is_object() && str(*choice, "type") == "function" && !str(*choice, "name").empty()) {
-      out["tool_choice"] = Json{{"type", "function"}, {"function", {{"name", str(*choice, "name")}}}};
+    } else if (choice->is_object() && string_member(*choice, "type") == "function" && !string_member(*choice, "name").empty()) {
+      out["tool_choice"] = Json{{"type", "function"}, {"function", {{"name", string_member(*choice, "name")}}}};
     } else {
       return field_error("tool_choice", "expected auto, none, required or {\"type\":\"function\",\"name\":...}");
     }
@@ -277,7 +265,7 @@ Status translate_format(const Json& in, Json& out) {
   const Json* format = member(*text, "format");
   if (!format) return ok_status();
   if (!format->is_object()) return field_error("text.format", "expected an object");
-  std::string type = str(*format, "type");
+  std::string type = string_member(*format, "type");
   if (type == "text") return ok_status();
   if (type == "json_object") {
     out["response_format"] = Json{{"type", "json_object"}};
@@ -286,8 +274,8 @@ Status translate_format(const Json& in, Json& out) {
   if (type == "json_schema") {
     const Json* schema = member(*format, "schema");
     if (!schema || !schema->is_object()) return field_error("text.format.schema", "expected a JSON schema object");
-    Json js = Json{{"name", str(*format, "name").empty() ? std::string("response") : str(*format, "name")}, {"schema", *schema}};
-    if (auto d = str(*format, "description"); !d.empty()) js["description"] = d;
+    Json js = Json{{"name", string_member(*format, "name").empty() ? std::string("response") : string_member(*format, "name")}, {"schema", *schema}};
+    if (auto d = string_member(*format, "description"); !d.empty()) js["description"] = d;
     if (const Json* s = member(*format, "strict"); s && s->is_boolean()) js["strict"] = *s;
     out["response_format"] = Json{{"type", "json_schema"}, {"json_schema", std::move(js)}};
     return ok_status();
@@ -353,7 +341,7 @@ Result<Decoded> decode(std::string body, const json::Limits& limits) {
     if (out.contains("tools")) out["parallel_tool_calls"] = *p;
   }
   if (const Json* r = member(in, "reasoning"); r && r->is_object()) {
-    if (auto effort = str(*r, "effort"); !effort.empty()) out["reasoning_effort"] = effort;
+    if (auto effort = string_member(*r, "effort"); !effort.empty()) out["reasoning_effort"] = effort;
   }
   for (const char* key : {"user", "service_tier"}) {
     if (const Json* v = member(in, key); v && v->is_string()) out[key] = *v;
@@ -463,16 +451,16 @@ Result<std::string> encode(std::string chat_body, const AnswerContext& ctx) {
   }
   const Json& choice = (*choices)[0];
   const Json* message = member(choice, "message");
-  std::string base = response_id(str(in, "id"));
+  std::string base = response_id(string_member(in, "id"));
   Json output = Json::array();
   if (message) {
-    if (auto text = str(*message, "content"); !text.empty()) output.push_back(message_item("msg_" + base.substr(5), "completed", text));
+    if (auto text = string_member(*message, "content"); !text.empty()) output.push_back(message_item("msg_" + base.substr(5), "completed", text));
     if (const Json* calls = member(*message, "tool_calls"); calls && calls->is_array()) {
       for (size_t i = 0; i < calls->size(); ++i) {
         const Json& call = (*calls)[i];
         const Json* fn = member(call, "function");
-        output.push_back(call_item("fc_" + base.substr(5) + "_" + std::to_string(i), "completed", str(call, "id"),
-                                   fn ? str(*fn, "name") : std::string(), fn ? str(*fn, "arguments") : std::string()));
+        output.push_back(call_item("fc_" + base.substr(5) + "_" + std::to_string(i), "completed", string_member(call, "id"),
+                                   fn ? string_member(*fn, "name") : std::string(), fn ? string_member(*fn, "arguments") : std::string()));
       }
     }
   }
@@ -483,9 +471,9 @@ Result<std::string> encode(std::string chat_body, const AnswerContext& ctx) {
     if (const Json* d = member(*u, "completion_tokens_details")) reasoning = count(*d, "reasoning_tokens");
     usage = responses_usage(count(*u, "prompt_tokens"), count(*u, "completion_tokens"), cached, reasoning);
   }
-  for (const auto& item : output) item_cache().put(str(item, "id"), dump(item));
-  auto incomplete = incomplete_reason(str(choice, "finish_reason"));
-  std::string model = str(in, "model").empty() ? ctx.model : str(in, "model");
+  for (const auto& item : output) item_cache().put(string_member(item, "id"), dump(item));
+  auto incomplete = incomplete_reason(string_member(choice, "finish_reason"));
+  std::string model = string_member(in, "model").empty() ? ctx.model : string_member(in, "model");
   const auto* created_v = member(in, "created");
   std::int64_t created = created_v && created_v->is_number_integer() ? created_v->get<std::int64_t>()
                                                                     : static_cast<std::int64_t>(std::time(nullptr));
@@ -607,7 +595,7 @@ class ResponsesEncoder final : public StreamEncoder {
     }
     const Json& chunk = *parsed;
     start(out);
-    if (auto m = str(chunk, "model"); !m.empty()) model_ = m;
+    if (auto m = string_member(chunk, "model"); !m.empty()) model_ = m;
     if (const Json* u = member(chunk, "usage")) {
       prompt_ = count(*u, "prompt_tokens");
       completion_ = count(*u, "completion_tokens");
@@ -618,10 +606,10 @@ class ResponsesEncoder final : public StreamEncoder {
     const Json* choices = member(chunk, "choices");
     if (!choices || !choices->is_array() || choices->empty()) return;
     const Json& choice = (*choices)[0];
-    if (auto fr = str(choice, "finish_reason"); !fr.empty()) finish_reason_ = fr;
+    if (auto fr = string_member(choice, "finish_reason"); !fr.empty()) finish_reason_ = fr;
     const Json* delta = member(choice, "delta");
     if (!delta) return;
-    if (auto text = str(*delta, "content"); !text.empty()) {
+    if (auto text = string_member(*delta, "content"); !text.empty()) {
       Item& item = open_text(out);
       item.text += text;
       emit(out, "response.output_text.delta",
@@ -644,15 +632,15 @@ class ResponsesEncoder final : public StreamEncoder {
         item.is_text = false;
         item.id = "fc_" + id_.substr(5) + "_" + std::to_string(items_.size());
         item.output_index = static_cast<int>(items_.size());
-        item.call_id = str(call, "id");
-        item.name = fn ? str(*fn, "name") : std::string();
+        item.call_id = string_member(call, "id");
+        item.name = fn ? string_member(*fn, "name") : std::string();
         emit(out, "response.output_item.added",
              Json{{"output_index", item.output_index}, {"item", call_item(item.id, "in_progress", item.call_id, item.name, "")}});
         call_items_[k] = static_cast<int>(items_.size());
         items_.push_back(std::move(item));
       }
       Item& item = items_[static_cast<size_t>(call_items_[k])];
-      if (auto args = fn ? str(*fn, "arguments") : std::string(); !args.empty()) {
+      if (auto args = fn ? string_member(*fn, "arguments") : std::string(); !args.empty()) {
         item.text += args;
         emit(out, "response.function_call_arguments.delta",
              Json{{"item_id", item.id}, {"output_index", item.output_index}, {"delta", args}});
