@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { postJson, startSwitchyard } from './lib/harness.mjs';
+import { postJson, startSwitchyard, until } from './lib/harness.mjs';
 
 describe('feedback', () => {
   let sy, logFile;
@@ -40,14 +40,10 @@ auth:
     const d = (await (await fetch(`${sy.url}/admin/decisions`)).json()).data.find((x) => x.request_id === id);
     assert.deepEqual(d.feedback, { score: 0.25, label: 'wrong', comment: 'the date is off' });
     // The decision log has the request's line and the feedback's, joined by request_id.
-    let lines = [];
-    for (const end = Date.now() + 5000; Date.now() < end;) {
-      lines = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-      if (lines.some((l) => l.type === 'feedback')) break;
-      await new Promise((res) => setTimeout(res, 20));  // the log is written by a background thread
-    }
+    // The log is written by a background thread: read it until the feedback line is there.
+    const read = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+    const lines = await until(() => { const l = read(); return l.some((x) => x.type === 'feedback') && l; }, 'the feedback line', 5000);
     const fb = lines.find((l) => l.type === 'feedback');
-    assert.ok(fb, 'no feedback line in the decision log');
     assert.equal(fb.request_id, id);
     assert.equal(fb.key, 'alice');
     assert.equal(fb.score, 0.25);

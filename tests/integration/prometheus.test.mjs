@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { completion, postJson, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { completion, freePort, postJson, startSwitchyard, startUpstream } from './lib/harness.mjs';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 const ADMIN_KEY = 'admin-prometheus-scrape-01';
@@ -20,16 +19,6 @@ const GATEWAY_KEY = 'sk-gateway-prometheus-01';
 const USAGE = { prompt_tokens: 1000, completion_tokens: 500, total_tokens: 1500 };
 const COST = (1000 * 1 + 500 * 2) / 1e6;  // small: input 1, output 2 USD per 1M tokens
 
-/** A port nobody listens on right now (listen on 0, read it, close). */
-async function freePort() {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 /** Resolves with fn()'s first truthy result, polling every 200 ms; throws with `what` after `ms`. */
 async function until(fn, what, ms = 30000) {

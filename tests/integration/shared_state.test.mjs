@@ -22,7 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
-import { completion, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { completion, freePort, startSwitchyard, startUpstream, until as pollUntil } from './lib/harness.mjs';
+import { parseExposition } from './lib/metrics.mjs';
 
 const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const skip = false;
@@ -35,27 +36,8 @@ const uniquePrefix = (what) => `sytest-${RUN}-${++prefixes}-${what}:`;
 
 // ---- small utilities ----------------------------------------------------------------------------
 
-/** Resolves with fn()'s first truthy result, polling every 20 ms; throws with `what` after `ms`. */
-async function until(fn, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function freePort() {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  s.close();
-  await once(s, 'close');
-  return port;
-}
+/** harness's until, with this file's 5 s default. */
+const until = (fn, what, ms = 5000) => pollUntil(fn, what, ms);
 
 /** Runs `total` jobs `job(i)` on `concurrency` workers; resolves with the results in order. */
 async function load(total, concurrency, job) {
@@ -93,33 +75,6 @@ async function chat(sy, { key, model = 'm', timeoutMs = 10000, extra = {} } = {}
 }
 
 const countBy = (results, f) => results.reduce((m, r) => { const k = f(r); m[k] = (m[k] ?? 0) + 1; return m; }, {});
-
-// ---- Prometheus exposition (the parser of operations.test.mjs, trimmed) -------------------------
-
-function parseExposition(text) {
-  const samples = [];
-  for (const [i, line] of text.split('\n').entries()) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `line ${i + 1} is not a sample: ${JSON.stringify(line)}`);
-    const labels = {};
-    if (m[2]) {
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
-      let l;
-      while (re.lastIndex < m[2].length && (l = re.exec(m[2]))) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
-      assert.equal(re.lastIndex, m[2].length, `line ${i + 1}: bad labels ${m[2]}`);
-    }
-    samples.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  const same = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.entries(b).every(([k, v]) => a[k] === v);
-  return {
-    get(name, labels = {}) {
-      const found = samples.filter((s) => s.name === name && same(s.labels, labels));
-      assert.equal(found.length, 1, `${name}${JSON.stringify(labels)}: ${found.length} samples`);
-      return found[0].value;
-    },
-  };
-}
 
 async function metrics(sy) {
   const r = await fetch(`${sy.url}/metrics`, { signal: AbortSignal.timeout(5000) });

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -240,3 +241,26 @@ models:
         output_price: 2.0
 ${extra}`;
 }
+
+/** Resolves with fn()'s first truthy result, polling every `every` ms; throws with `what` after `ms`. */
+export async function until(fn, what, ms = 10000, every = 20) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** A port nobody listens on right now (listen on 0, read it, close), for a process that cannot take 0. */
+export async function freePort() {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
