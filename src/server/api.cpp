@@ -451,12 +451,10 @@ void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
   const auto end = Clock::now();
   st.log.done(end);
   const int status = st.log.rec.status ? st.log.rec.status : 499;  // nothing sent: the client left
-  const std::int64_t ts_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto wall = std::chrono::system_clock::now();
+  const std::int64_t ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
   write_decision(call, req, st, end, ts_ms);
-  if (st.account) {
-    st.account->settle(end, std::chrono::system_clock::now(), st.usage.prompt_tokens + st.usage.completion_tokens, st.cost);
-  }
+  if (st.account) st.account->settle(end, wall, st.usage.prompt_tokens + st.usage.completion_tokens, st.cost);
   const std::string& routed = st.route ? st.route->model : (req ? req->model() : st.trace.model);
   const bool fallback = !st.trace.model.empty() && st.trace.model != routed;
   const Operations& ops = s.shared().ops;

@@ -15,13 +15,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "net/io.hpp"
 #include "server/session.hpp"
 #include "switchyard/telemetry/log.hpp"
 
 namespace sy::server {
 
 namespace {
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using net_io::kTuple;
 
 // Completion handler for co_spawn: a coroutine that escapes with an exception is a bug; say so.
 struct LogFailure {

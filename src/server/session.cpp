@@ -1,5 +1,7 @@
 #include "server/session.hpp"
 
+#include "net/io.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -18,13 +20,9 @@
 namespace sy::server {
 
 namespace {
-/// As much per write as the socket takes: Asio's default completion condition caps each write at 64 KiB.
-std::size_t kWhole(const boost::system::error_code& e, std::size_t) { return e ? 0 : std::size_t{16} << 20; }
-}  // namespace
-
-namespace {
 using namespace boost::asio::experimental::awaitable_operators;
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using net_io::kTuple;
+using net_io::whole_writes;
 
 // Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
 // the message. need_more when they are not enough: then an async read takes over (and waits, under
@@ -127,7 +125,7 @@ net::awaitable<bool> Session::send(Call& call, int status, std::string body, std
   if (call.req.method() == http::verb::head) body.clear();
   std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
   stream_.expires_after(std::chrono::seconds(30));
-  auto [ec, n] = co_await net::async_write(stream_, bufs, kWhole, kTuple);
+  auto [ec, n] = co_await net::async_write(stream_, bufs, whole_writes, kTuple);
   co_return !ec;
 }
 
@@ -178,10 +176,10 @@ net::awaitable<bool> Session::send_chunk(std::string_view data) {
   if (data.empty()) co_return true;
   stream_.expires_after(std::chrono::seconds(30));
   if (!chunked_) {
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer(data.data(), data.size()), kWhole, kTuple);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(data.data(), data.size()), whole_writes, kTuple);
     co_return !ec;
   }
-  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk(net::buffer(data.data(), data.size())), kWhole, kTuple);
+  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk(net::buffer(data.data(), data.size())), whole_writes, kTuple);
   co_return !ec;
 }
 

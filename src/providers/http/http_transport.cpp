@@ -16,6 +16,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "net/io.hpp"
 #include "switchyard/providers/transport.hpp"
 
 namespace sy::providers {
@@ -28,7 +29,7 @@ using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+using net_io::kTuple;
 // An idle pooled connection older than this is dropped rather than reused: most servers close idle
 // keep-alive connections after 60-75 s, and a write into a half-closed socket costs a retry.
 constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
@@ -142,11 +143,8 @@ class HttpExchange final : public Exchange {
     s.expires_after(remaining(deadline_, p.first_byte_timeout));
     beast::error_code ec;
     std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
-    // As much per write as the socket takes: Asio's default completion condition caps each write at
-    // 64 KiB, which sent a 1 MiB body in 17 system calls.
-    auto whole = [](const beast::error_code& e, std::size_t) -> std::size_t { return e ? 0 : std::size_t{16} << 20; };
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, bufs, whole, kTuple);
-    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, bufs, whole, kTuple);
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, bufs, net_io::whole_writes, kTuple);
+    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, bufs, net_io::whole_writes, kTuple);
     if (ec) {
       stale = conn_->reused && ec != beast::error::timeout;
       co_return net_error(kind_of(ec), "sending to", p, ec);
