@@ -75,4 +75,25 @@ auth:
     const get = await fetch(`${sy.url}/v1/feedback`, { headers: { authorization: `Bearer ${ALICE}` } });
     assert.equal(get.status, 405);
   });
+
+  test('hostile bodies are refused by the JSON guard before anything is recorded', async () => {
+    const id = (await ask(ALICE)).headers.get('x-request-id');
+    const send = (body) => fetch(`${sy.url}/v1/feedback`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ALICE}` }, body,
+    }).then(async (r) => ({ status: r.status, json: await r.json() }));
+    // Nested 100,000 deep inside a field the endpoint reads as text.
+    const deep = await send(`{"request_id":"${id}","score":1,"comment":${'['.repeat(100000)}${']'.repeat(100000)}}`);
+    assert.equal(deep.status, 400);
+    assert.equal(deep.json.error.code, 'json_too_deep');
+    // The same key twice, the second spelled with an escape: one key after unescaping.
+    const twice = await send(`{"request_id":"${id}","score":1,"sc\\u006fre":0}`);
+    assert.equal(twice.status, 400);
+    assert.equal(twice.json.error.code, 'duplicate_key');
+    // One byte over server.max_body_bytes (4 MiB by default).
+    const big = await send(`{"request_id":"${id}","score":1,"comment":"${'x'.repeat(4 << 20)}"}`);
+    assert.equal(big.status, 413);
+    const d = (await (await fetch(`${sy.url}/admin/decisions`)).json()).data.find((x) => x.request_id === id);
+    assert.equal(d.feedback, undefined, 'a refused body recorded feedback');
+  });
 });
+
