@@ -591,7 +591,13 @@ admin:
   });
 
   test('a request that calls no upstream (or gets no usage back) costs nothing', async () => {
-    const m0 = parseExposition(await (await fetch(`${sy.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text());
+    // Metrics are recorded after an answer is sent: the baseline is taken once every earlier answer's
+    // cost is in (slow builds otherwise race the last test's bookkeeping).
+    const reported = () => Object.values(costs).flat().reduce((a, b) => a + b, 0);
+    const m0 = await until(async () => {
+      const x = parseExposition(await (await fetch(`${sy.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text());
+      return Math.abs(x.sum('switchyard_cost_usd_total') - reported()) < 1e-9 && x;
+    }, 'every earlier answer priced in /metrics');
     const before = up.requests.length;
     const unknown = await chat('dave', ask('nope'));
     assert.equal(unknown.status, 404, unknown.text);
