@@ -24,6 +24,14 @@ using namespace sy::pipeline;
 
 namespace {
 
+std::shared_ptr<const Dispatcher> stage_test_dispatcher(std::shared_ptr<const config::Config> cfg) {
+  DispatcherDeps deps{{providers::make_mock_transport(), providers::make_mock_transport()},
+                      std::make_shared<limits::HealthRegistry>(), nullptr, std::make_shared<limits::RetryBudget>()};
+  config::Diagnostics d;
+  return Dispatcher::build(std::move(cfg), deps, d);
+}
+
+
 const config::Config& base_config() {
   static std::shared_ptr<const config::Config> cfg = [] {
     config::Diagnostics d;
@@ -71,8 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     nullptr);
   static net::io_context ioc;
   static providers::WorkerContext worker;
-  static Dispatcher disp({}, nullptr, nullptr);
-  StageContext sctx{f, worker, cfg, disp};
+  static auto disp = stage_test_dispatcher(std::shared_ptr<const config::Config>(&cfg, [](const config::Config*) {}));
+  StageContext sctx{f, worker, cfg, *disp};
   ioc.restart();
   auto fut = net::co_spawn(ioc, stage->decide(sctx), net::use_future);
   ioc.run();

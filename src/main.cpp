@@ -90,7 +90,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     if (cfg && cfg->state.enabled) shared = std::make_unique<sy::state::SharedState>(cfg->state);
   }
   deps.shared = shared.get();
-  auto health = std::make_shared<sy::limits::HealthRegistry>();
+  auto health = deps.dispatch->health;
   if (shared) {
     // Cooldowns learned and breakers opened here reach the other replicas, and theirs reach this one.
     health->set_publisher([s = shared.get()](const sy::state::HealthEvent& e) { s->publish(e); });
@@ -113,9 +113,6 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
     log->info("limits, budgets, cooldowns and breakers shared through Redis at {}:{} (prefix \"{}\")",
               rt->config->state.redis_host, rt->config->state.redis_port, rt->config->state.prefix);
   }
-  sy::pipeline::Dispatcher dispatcher(
-      sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()}, health,
-      deps.counter);
 
   std::mutex reload_mu;
   std::atomic<std::uint64_t> generation{1};
@@ -153,7 +150,7 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   int code = 0;
   try {
     sy::server::Server server(sy::server::ServerDeps{
-        store, dispatcher, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking, shared.get()}});
+        store, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking, shared.get(), health.get()}});
     // Watch the file: a saved edit reloads it like SIGHUP does.
     std::mutex watch_mu;
     std::condition_variable watch_cv;
@@ -220,6 +217,12 @@ int main(int argc, char** argv) {
           sy::telemetry::logger("switchyard")->warn("token counting falls back to estimates: {}", e);
         });
     deps.cpu_pool = &cpu_pool;
+    // Deployment states and the retry budget outlive every runtime; each runtime's dispatcher points
+    // into them.
+    sy::pipeline::DispatcherDeps dispatch{
+        sy::pipeline::Transports{sy::providers::make_http_transport(), sy::providers::make_mock_transport()},
+        std::make_shared<sy::limits::HealthRegistry>(), deps.counter, std::make_shared<sy::limits::RetryBudget>()};
+    deps.dispatch = &dispatch;
     if (cmd == "--check-config") {
       auto rt = build_runtime(path, deps, 1);
       if (!rt) return 1;

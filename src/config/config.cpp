@@ -340,10 +340,12 @@ struct ConfigBuilder {
     }
     if (auto v = n.str_list("fallbacks", d)) m.fallbacks = *v;
     if (auto v = n.str("strategy", d)) {
-      if (*v != "weighted" && *v != "least-busy" && *v != "latency") {
+      const auto* names = std::begin(kStrategyNames);
+      const auto* it = std::find(names, std::end(kStrategyNames), *v);
+      if (it == std::end(kStrategyNames)) {
         n.get("strategy")->error(d, "expected weighted, least-busy or latency");
       } else {
-        m.strategy = *v;
+        m.strategy = static_cast<Strategy>(it - names);
       }
     }
     if (auto v = n.str("context_fallback", d)) m.context_fallback = *v;

@@ -449,20 +449,26 @@ std::string HealthRegistry::to_json(const config::Config& cfg, TimePoint now) {
 // ---- RetryBudget ----
 
 void RetryBudget::on_request(double ratio) {
-  std::lock_guard lock(mu_);
-  tokens_ = std::min(tokens_ + ratio, 1000.0);
+  double t = tokens_.load(std::memory_order_relaxed);
+  while (t < 1000.0 && !tokens_.compare_exchange_weak(t, std::min(t + ratio, 1000.0), std::memory_order_relaxed)) {
+  }
 }
 
 bool RetryBudget::try_retry(TimePoint now, double min_per_second) {
-  std::lock_guard lock(mu_);
-  if (last_refill_ == TimePoint{}) last_refill_ = now;
-  double elapsed = std::chrono::duration<double>(now - last_refill_).count();
-  last_refill_ = now;
-  // The floor refills at min_per_second, capped so idle time cannot bank a storm.
-  tokens_ = std::min(tokens_ + elapsed * min_per_second, std::max(tokens_, min_per_second));
-  if (tokens_ < 1 - 1e-9) return false;  // 10 x 0.2 is 1.9999...: one ulp must not cost a retry
-  tokens_ -= 1;
-  return true;
+  double elapsed;
+  {
+    std::lock_guard lock(refill_mu_);
+    if (last_refill_ == TimePoint{}) last_refill_ = now;
+    elapsed = std::chrono::duration<double>(now - last_refill_).count();
+    last_refill_ = now;
+  }
+  double t = tokens_.load(std::memory_order_relaxed);
+  for (;;) {
+    // The floor refills at min_per_second, capped so idle time cannot bank a storm.
+    double refilled = std::min(t + elapsed * min_per_second, std::max(t, min_per_second));
+    bool take = refilled >= 1 - 1e-9;  // 10 x 0.2 is 1.9999...: one ulp must not cost a retry
+    if (tokens_.compare_exchange_weak(t, take ? refilled - 1 : refilled, std::memory_order_relaxed)) return take;
+  }
 }
 
 }  // namespace sy::limits

@@ -1,6 +1,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 #include "switchyard/limits/key_ledger.hpp"
@@ -18,6 +19,8 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
   rt->config = cfg;
   rt->counter = deps.counter;
   rt->generation = generation;
+  rt->dispatcher = Dispatcher::build(cfg, *deps.dispatch, d);
+  if (!rt->dispatcher) return nullptr;
   if (!cfg->routers.empty()) {
     std::lock_guard lock(deps.mu);
     BuildContext ctx{*cfg, deps.counter, nullptr, &deps.embedder_cache,

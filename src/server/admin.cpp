@@ -305,13 +305,13 @@ net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view pat
   if (path == "/metrics") {
     if (!ops.metrics) co_return false;
     body = ops.metrics->registry().render();
-    render_deployment_gauges(body, s.shared().dispatcher.health(), *rt.config);
+    render_deployment_gauges(body, *s.shared().ops.health, *rt.config);
     render_key_gauges(body, rt);
     if (ops.shared) render_shared_state(body, *ops.shared);
     type = "text/plain; version=0.0.4; charset=utf-8";
   } else if (path == "/admin/deployments") {
     // Last errors are upstream text: scrubbed like every other exit.
-    body = "{\"object\":\"list\",\"data\":" + s.shared().dispatcher.health().to_json(*rt.config, Clock::now()) + "}";
+    body = "{\"object\":\"list\",\"data\":" + s.shared().ops.health->to_json(*rt.config, Clock::now()) + "}";
   } else if (path == "/admin/keys") {
     body = keys_json(rt);
   } else if (path == "/admin/decisions") {

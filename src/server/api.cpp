@@ -395,7 +395,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
           return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
         },
         call.runtime->counter.get());
-    pipeline::StageContext sctx{features, s.worker().ctx, cfg, s.shared().dispatcher};
+    pipeline::StageContext sctx{features, s.worker().ctx, cfg, *call.runtime->dispatcher};
     st.route = co_await router->route(sctx);
     auto& rr = *st.route;
     call.add_header("x-switchyard-router", router->name());
@@ -421,7 +421,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
     co_return e;
   }
 
-  co_return co_await s.shared().dispatcher.dispatch(s.worker().ctx, cfg, req, model, st.trace);
+  co_return co_await call.runtime->dispatcher->dispatch(s.worker().ctx, req, model, st.trace);
 }
 
 /// The JSON guard's bounds for one request's exchange: its body's nesting (its size was bounded by

@@ -55,7 +55,7 @@ struct Server::Impl {
   std::uint16_t port = 0;
   std::shared_ptr<spdlog::logger> log = telemetry::logger("server");
 
-  explicit Impl(ServerDeps d) : deps(std::move(d)), shared{deps.store, deps.dispatcher, deps.ops, deps.reload} {
+  explicit Impl(ServerDeps d) : deps(std::move(d)), shared{deps.store, deps.ops, deps.reload} {
     auto rt = deps.store.current();
     const auto& sc = rt->config->server;
     int n = std::max(1, sc.threads);

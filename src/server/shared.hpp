@@ -17,11 +17,9 @@ namespace sy::server {
 class Session;
 
 struct Shared {
-  Shared(pipeline::RuntimeStore& s, const pipeline::Dispatcher& d, Operations o,
-         std::function<std::vector<std::string>()> r)
-      : store(s), dispatcher(d), ops(o), reload(std::move(r)) {}
+  Shared(pipeline::RuntimeStore& s, Operations o, std::function<std::vector<std::string>()> r)
+      : store(s), ops(o), reload(std::move(r)) {}
   pipeline::RuntimeStore& store;
-  const pipeline::Dispatcher& dispatcher;
   const Operations ops;
   const std::function<std::vector<std::string>()> reload;
   std::atomic<int> connections{0};  ///< open client connections

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -103,11 +104,17 @@ struct DeploymentConfig {
   std::string id;                  ///< "<model>/<provider>/<index>", stable name for logs and admin
 };
 
+/// How a model picks among its deployments (YAML `strategy:`).
+enum class Strategy { weighted, least_busy, latency };
+/// The YAML names of the strategies, in enum order: the one list of them.
+inline constexpr std::string_view kStrategyNames[] = {"weighted", "least-busy", "latency"};
+inline std::string_view to_string(Strategy s) { return kStrategyNames[static_cast<int>(s)]; }
+
 struct ModelConfig {
   std::string name;
   std::vector<DeploymentConfig> deployments;
   std::vector<std::string> fallbacks;   ///< models tried in order when every deployment failed
-  std::string strategy = "weighted";     ///< weighted, least-busy, latency
+  Strategy strategy = Strategy::weighted;
   std::string context_fallback;          ///< larger-context model for prompts that do not fit
   std::string content_policy_fallback;   ///< model to use when upstream content filter refuses
 };

@@ -190,7 +190,9 @@ class HealthRegistry {
 };
 
 /// Retries allowed as a share of first attempts, with a floor per second: a token bucket shared by
-/// the whole process so a failing provider cannot multiply the load (no retry storms). Thread-safe.
+/// the whole process so a failing provider cannot multiply the load (no retry storms). Thread-safe;
+/// `on_request`, called for every request, is one lock-free compare-and-swap; `try_retry`, called only
+/// before a retry, takes a mutex for the refill clock.
 class RetryBudget {
  public:
   /// A first attempt deposits `ratio` tokens.
@@ -199,8 +201,8 @@ class RetryBudget {
   bool try_retry(TimePoint now, double min_per_second);
 
  private:
-  std::mutex mu_;
-  double tokens_ = 10;
+  std::atomic<double> tokens_{10};
+  std::mutex refill_mu_;
   TimePoint last_refill_{};
 };
 

@@ -4,8 +4,7 @@
 ///
 ///  1. pick a deployment of the model that can serve now (not cooling down after a 429, breaker not
 ///     open, credentials not refused, headroom left under configured and learned limits, prompt fits
-///     its context window), ordered by the model's strategy (weighted with headroom steering,
-///     least-busy, or lowest latency);
+///     its context window), ordered by the model's selection strategy;
 ///  2. reserve its slot and estimated tokens, call it, settle with the real usage;
 ///  3. on a retryable failure fail over to another deployment at once; retry the same one (after an
 ///     exponential backoff with jitter) only when no other can serve; all bounded by the attempt
@@ -15,21 +14,23 @@
 ///  5. when nothing can serve: 429 (all rate-limited) or 503 (all down) with Retry-After at the
 ///     earliest recovery, optionally after waiting up to `reliability.wait_for_recovery` for it.
 ///
-/// Thread-safe: shared by all workers; per-deployment state lives in the HealthRegistry.
+/// A dispatcher is built once per config load (it is part of the runtime snapshot) and is immutable:
+/// every model's deployments are resolved then — their state in the HealthRegistry, codec, transport,
+/// selection strategy and fallback models — so a request does no lookup by name beyond its model's.
+/// Thread-safe: shared by all workers; per-deployment state is synchronised by DeploymentState.
 #include <boost/asio/awaitable.hpp>
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/config/node.hpp"
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/request.hpp"
-#include "switchyard/core/usage.hpp"
-#include "switchyard/limits/deployment_state.hpp"
-#include "switchyard/providers/transport.hpp"
-#include "switchyard/providers/wire_format.hpp"
+#include "switchyard/pipeline/dispatch_clock.hpp"
+#include "switchyard/pipeline/outcome.hpp"
+#include "switchyard/pipeline/selection.hpp"
 
 namespace sy::tokenize {
 class LazyTokenCounter;
@@ -37,135 +38,66 @@ class LazyTokenCounter;
 
 namespace sy::pipeline {
 
-/// One upstream attempt, for headers and logs.
-struct Attempt {
-  std::string deployment;
-  std::string outcome;  ///< "ok" or the error kind
-  int status = 0;       ///< upstream HTTP status, 0 if none
-  std::chrono::microseconds elapsed{0};
-  const config::DeploymentConfig* config = nullptr;  ///< the deployment tried (for metrics)
-  ErrorKind kind = ErrorKind::internal;               ///< the failure's kind when outcome is not "ok"
+/// A deployment as resolved when the dispatcher was built.
+struct DeploymentPlan {
+  const config::DeploymentConfig* config = nullptr;
+  const config::ProviderConfig* provider = nullptr;
+  std::shared_ptr<limits::DeploymentState> state;  ///< kept across reloads by the HealthRegistry
+  const providers::WireFormat* format = nullptr;
+  providers::Transport* transport = nullptr;
+  std::size_t index = 0;  ///< position among all deployments of the config (per-request bookkeeping)
 };
 
-/// What the dispatcher did, filled as it goes.
-struct DispatchTrace {
-  std::vector<Attempt> attempts;
-  std::vector<std::pair<std::string, std::string>> skipped;  ///< deployment, reason
-  std::string model;            ///< public model that answered
-  std::string deployment;       ///< deployment id that answered
-  std::string upstream_model;
-  const config::DeploymentConfig* deployment_config = nullptr;
-  std::chrono::microseconds upstream_time{0};  ///< time spent waiting on upstreams (and backoff)
-  std::chrono::microseconds time_to_head{0};
+/// A public model as resolved when the dispatcher was built.
+struct ModelPlan {
+  const config::ModelConfig* config = nullptr;
+  std::vector<DeploymentPlan> deployments;
+  const SelectionStrategy* strategy = nullptr;
+  std::vector<const ModelPlan*> fallbacks;
+  const ModelPlan* context_fallback = nullptr;
+  const ModelPlan* content_policy_fallback = nullptr;
 };
 
-/// Holds a deployment's slot for one upstream call; settles its token reservation and load when done.
-class Lease {
- public:
-  Lease(std::shared_ptr<limits::DeploymentState> state, const config::ReliabilityConfig* rel, std::int64_t reserved,
-        bool probe)
-      : state_(std::move(state)), rel_(rel), reserved_(reserved), probe_(probe) {}
-  ~Lease() { settle(nullptr); }
-  Lease(const Lease&) = delete;
-  Lease& operator=(const Lease&) = delete;
-  /// Releases the slot with the real usage (null: unknown). Idempotent.
-  void settle(const Usage* usage);
-  /// The shared tpm window `tokens` were reserved in (tokens 0: it was not reachable), settled with the
-  /// real usage too.
-  void share(std::shared_ptr<state::Window> tpm, std::int64_t tokens) {
-    shared_tpm_ = std::move(tpm);
-    shared_tokens_ = tokens;
-  }
-  limits::DeploymentState& state() { return *state_; }
-  const config::ReliabilityConfig& reliability() const { return *rel_; }
-
- private:
-  std::shared_ptr<limits::DeploymentState> state_;
-  const config::ReliabilityConfig* rel_;
-  std::int64_t reserved_;
-  bool probe_;
-  bool done_ = false;
-  std::shared_ptr<state::Window> shared_tpm_;
-  std::int64_t shared_tokens_ = 0;
-};
-
-/// A committed stream: at least one event has arrived, so the client can be answered 200. Pull
-/// frames with `next` until it returns false. Destroying it closes the upstream connection.
-class ResponseStream {
- public:
-  ResponseStream(std::unique_ptr<providers::Exchange> exchange, std::unique_ptr<providers::StreamDecoder> decoder,
-                 std::string initial, std::unique_ptr<Lease> lease)
-      : exchange_(std::move(exchange)), decoder_(std::move(decoder)), pending_(std::move(initial)),
-        lease_(std::move(lease)) {}
-  /// Appends the next SSE frames to `out`; false once the stream has ended cleanly (the final frames,
-  /// if any, were appended). An error means the upstream failed mid-stream (it counts against the
-  /// deployment's health).
-  boost::asio::awaitable<Result<bool>> next(std::string& out);
-  const Usage& usage() const { return decoder_->usage(); }
-
-  /// Rewrites the whole frames `next` appended to `out` from offset `from` on. Set by a stage that
-  /// asked the upstream for more than the client did (the cascade strips logprobs it asked for).
-  using FrameFilter = std::function<void(std::string& out, std::size_t from)>;
-  void set_filter(FrameFilter filter) { filter_ = std::move(filter); }
-  /// Puts frames already taken with `next` back in front of the stream: the next call returns them
-  /// again (through the filter). For a stage that read ahead before committing the stream to a client.
-  void unread(std::string frames) { pending_.insert(0, frames); }
-
- private:
-  void fail(const Error& e);
-  void filter(std::string& out, std::size_t from) const {
-    if (filter_ && out.size() > from) filter_(out, from);
-  }
-  std::unique_ptr<providers::Exchange> exchange_;
-  std::unique_ptr<providers::StreamDecoder> decoder_;
-  std::string pending_;
-  std::string raw_;
-  std::unique_ptr<Lease> lease_;
-  FrameFilter filter_;
-  bool ended_ = false;
-};
-
-struct Outcome {
-  std::string body;                        ///< complete OpenAI JSON body (non-streaming), or SSE when `sse`
-  bool sse = false;                        ///< `body` is a complete event stream (a replayed answer)
-  std::unique_ptr<ResponseStream> stream;  ///< set for streaming requests (or a live stream a stage accepted)
-  Usage usage;                             ///< non-streaming usage
-};
-
-/// Everything the dispatcher needs from the process: shared transports.
+/// Process-wide transports: the mock provider runs in-process, every other one over HTTP.
 struct Transports {
   std::shared_ptr<providers::Transport> http;
   std::shared_ptr<providers::Transport> mock;
 };
 
+/// What a dispatcher is built with; all of it outlives the dispatchers built from it.
+struct DispatcherDeps {
+  Transports transports;
+  std::shared_ptr<limits::HealthRegistry> health;
+  std::shared_ptr<const tokenize::LazyTokenCounter> counter;  ///< null: prompts estimated as bytes / 4
+  std::shared_ptr<limits::RetryBudget> budget;                ///< process-wide, so reloads keep it
+  const DispatchClock* clock = &DispatchClock::steady();
+};
+
 class Dispatcher {
  public:
-  Dispatcher(Transports transports, std::shared_ptr<limits::HealthRegistry> health,
-             std::shared_ptr<const tokenize::LazyTokenCounter> counter);
+  /// Resolves every model of `config`. Null, with the problems in `d`, when a provider type has no
+  /// codec (the config loader already rejects unknown types, so this is a guard).
+  static std::shared_ptr<const Dispatcher> build(std::shared_ptr<const config::Config> config,
+                                                 const DispatcherDeps& deps, config::Diagnostics& d);
 
   /// Sends `request` to public model `model` (its deployments, then its fallbacks).
-  boost::asio::awaitable<Result<Outcome>> dispatch(providers::WorkerContext& ctx, const config::Config& config,
-                                                   const Request& request, const std::string& model,
-                                                   DispatchTrace& trace) const;
+  boost::asio::awaitable<Result<Outcome>> dispatch(providers::WorkerContext& ctx, const Request& request,
+                                                   std::string_view model, DispatchTrace& trace) const;
 
-  limits::HealthRegistry& health() const { return *health_; }
+  /// The plan of a public model, or null.
+  const ModelPlan* find(std::string_view model) const;
+  const config::Config& config() const { return *config_; }
+  const DispatchClock& clock() const { return *deps_.clock; }
+  std::size_t deployment_count() const { return deployment_count_; }
 
  private:
-  struct Pick;
-  /// What reserve_shared took in the shared windows (null: nothing to give back).
-  struct SharedReservation {
-    std::shared_ptr<state::Window> rpm, tpm;
-    std::int64_t tokens = 0;
-  };
-  boost::asio::awaitable<Result<SharedReservation>> reserve_shared(const Pick& pick) const;
+  Dispatcher(std::shared_ptr<const config::Config> config, DispatcherDeps deps)
+      : config_(std::move(config)), deps_(std::move(deps)) {}
   struct Failover;
-  boost::asio::awaitable<Result<Outcome>> attempt(providers::WorkerContext& ctx, const config::Config& config,
-                                                  const Request& request, const config::ModelConfig& model,
-                                                  const Pick& pick, DispatchTrace& trace) const;
-  Transports transports_;
-  std::shared_ptr<limits::HealthRegistry> health_;
-  std::shared_ptr<const tokenize::LazyTokenCounter> counter_;
-  std::shared_ptr<limits::RetryBudget> budget_;
+  std::shared_ptr<const config::Config> config_;
+  DispatcherDeps deps_;
+  std::vector<ModelPlan> models_;  ///< parallel to config_->models
+  std::size_t deployment_count_ = 0;
 };
 
 }  // namespace sy::pipeline

@@ -17,7 +17,9 @@
 
 namespace sy::pipeline {
 
-class RouterSet;  // routers built from config (pipeline module)
+class RouterSet;   // routers built from config (pipeline module)
+class Dispatcher;  // the config's models resolved for failover (dispatcher.hpp)
+struct DispatcherDeps;
 }  // namespace sy::pipeline
 namespace sy::tokenize {
 class LazyTokenCounter;
@@ -42,6 +44,7 @@ namespace sy::pipeline {
 struct Runtime {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<const RouterSet> routers;  ///< empty when no routers are configured
+  std::shared_ptr<const Dispatcher> dispatcher;  ///< calls the config's models
   std::shared_ptr<const tokenize::LazyTokenCounter> counter;  ///< process-wide, survives reloads
   std::shared_ptr<telemetry::DecisionLog> decision_log;   ///< null when disabled
   std::shared_ptr<const telemetry::ConfigMetrics> metrics;  ///< null when the process keeps no metrics
@@ -83,6 +86,7 @@ struct RuntimeDeps {
   telemetry::GatewayMetrics* metrics = nullptr;  ///< null: no metrics
   limits::KeyLedger* keys = nullptr;             ///< null: a ledger of the runtime's own (tests)
   state::SharedState* shared = nullptr;          ///< limits shared through Redis; null: all local
+  const DispatcherDeps* dispatch = nullptr;      ///< transports, deployment states, retry budget, clock
 };
 
 /// Loads and validates `path` (config, routers and their stages, decision log) into a snapshot.

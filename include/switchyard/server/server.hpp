@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "switchyard/pipeline/dispatcher.hpp"
+#include "switchyard/limits/deployment_state.hpp"
 #include "switchyard/pipeline/runtime.hpp"
 
 namespace boost::asio {
@@ -36,11 +36,11 @@ struct Operations {
   limits::KeyLedger* keys = nullptr;                ///< spend per key (the runtimes' accounts live here)
   boost::asio::thread_pool* blocking = nullptr;     ///< where POST /admin/reload runs `reload`
   state::SharedState* shared = nullptr;              ///< Redis-shared limits, null when all local
+  limits::HealthRegistry* health = nullptr;          ///< deployment states, for /metrics and /admin/deployments
 };
 
 struct ServerDeps {
   pipeline::RuntimeStore& store;
-  const pipeline::Dispatcher& dispatcher;
   /// Reloads the config and publishes a new runtime; returns the problems found (empty: reloaded).
   /// Blocking: called on SIGHUP (the signal thread) and by POST /admin/reload (on `ops.blocking`).
   std::function<std::vector<std::string>()> reload;

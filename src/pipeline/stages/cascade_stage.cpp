@@ -317,7 +317,7 @@ class CascadeStage final : public Stage {
       c.error = std::move(req).error();
       co_return c;
     }
-    auto out = co_await ctx.dispatcher.dispatch(ctx.worker, ctx.config, **req, model, c.trace);
+    auto out = co_await ctx.dispatcher.dispatch(ctx.worker, **req, model, c.trace);
     if (!out) {
       c.error = std::move(out).error();
       co_return c;
@@ -483,7 +483,7 @@ class CascadeStage final : public Stage {
       r.error = std::move(req).error();
       co_return r;
     }
-    auto out = co_await ctx.dispatcher.dispatch(ctx.worker, ctx.config, **req, step.model, r.trace);
+    auto out = co_await ctx.dispatcher.dispatch(ctx.worker, **req, step.model, r.trace);
     if (!out) {
       r.error = std::move(out).error();
       co_return r;
