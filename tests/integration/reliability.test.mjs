@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { chunk, completion, postJson, sseData, startSwitchyard, startUpstream } from './lib/harness.mjs';
+import { chunk, completion, postJson, sseData, startSwitchyard, startUpstream, until } from './lib/harness.mjs';
 
 const msg = (content = 'hi') => [{ role: 'user', content }];
 const ok = (res, text = 'ok') => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(completion(text))); };
@@ -172,8 +172,10 @@ describe('failures and the circuit breaker', () => {
     for (let i = 0; i < 5; i++) await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
     assert.equal(a.requests.length, callsWhenOpen, 'no calls while open');
     healthy = true;
-    // After the cooldown a probe goes through; least-busy ties are broken randomly, so ask until it does.
-    await new Promise((r) => setTimeout(r, 450));  // the breaker's cooldown is wall-clock time by design
+    // After the cooldown (wall-clock time in the binary; tests/pipeline/dispatcher_test.cpp drives it with
+    // a manual clock) the deployment says half-open, and a probe goes through; least-busy ties are broken
+    // randomly, so ask until it does.
+    await until(async () => (await admin(sy)).find((d) => d.id === 'm/p0/0').breaker === 'half_open', 'the breaker to half-open');
     for (let i = 0; i < 40 && a.requests.length === callsWhenOpen; i++) await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
     assert.equal(a.requests.length, callsWhenOpen + 1);
     st = (await admin(sy)).find((d) => d.id === 'm/p0/0');
