@@ -9,9 +9,47 @@
 
 namespace sy::config {
 
-const std::vector<std::string_view>& known_provider_types() {
-  static const std::vector<std::string_view> kTypes = {"openai", "azure", "anthropic", "bedrock", "gemini", "mock"};
-  return kTypes;
+std::optional<ProviderKind> provider_kind(std::string_view type) {
+  const auto* it = std::find(std::begin(kProviderTypes), std::end(kProviderTypes), type);
+  if (it == std::end(kProviderTypes)) return std::nullopt;
+  return static_cast<ProviderKind>(it - std::begin(kProviderTypes));
+}
+
+void parse_provider_options(ProviderKind kind, const Node& n, ProviderOptions& out, Diagnostics& d) {
+  if (n.is_null()) return;
+  if (!n.is_map()) {
+    n.error(d, "expected a map of options");
+    return;
+  }
+  // The options each type takes: anything else is reported with its path (a typo is never ignored).
+  switch (kind) {
+    case ProviderKind::azure:
+      n.check_keys({"api_version"}, d);
+      out.api_version = n.str("api_version", d).value_or("");
+      break;
+    case ProviderKind::anthropic:
+      n.check_keys({"version", "beta", "max_tokens"}, d);
+      out.version = n.str("version", d).value_or("");
+      out.max_tokens = n.integer("max_tokens", d, 1, 1'000'000'000);
+      if (const Node* beta = n.get("beta"); beta && !beta->is_null()) {
+        if (beta->is_scalar()) {
+          out.beta.push_back(beta->scalar());
+        } else if (auto list = n.str_list("beta", d)) {
+          out.beta = *list;
+        }
+      }
+      break;
+    case ProviderKind::bedrock:
+      n.check_keys({"region", "max_tokens"}, d);
+      out.region = n.str("region", d).value_or("");
+      out.max_tokens = n.integer("max_tokens", d, 1, 1'000'000'000);
+      break;
+    case ProviderKind::openai:
+    case ProviderKind::gemini:
+    case ProviderKind::mock:
+      if (!n.members().empty()) n.error(d, "providers of type " + std::string(to_string(kind)) + " take no options");
+      break;
+  }
 }
 
 std::optional<Url> parse_url(std::string_view s) {
@@ -204,10 +242,11 @@ struct ConfigBuilder {
     ProviderConfig p;
     p.name = n.str("name", d, true).value_or("");
     p.type = n.str("type", d, true).value_or("");
-    const auto& types = known_provider_types();
-    if (!p.type.empty() && std::find(types.begin(), types.end(), p.type) == types.end()) {
+    if (auto kind = provider_kind(p.type)) {
+      p.kind = *kind;
+    } else if (!p.type.empty()) {
       std::string list;
-      for (auto t : types) list += (list.empty() ? "" : ", ") + std::string(t);
+      for (auto t : kProviderTypes) list += (list.empty() ? "" : ", ") + std::string(t);
       n.get("type")->error(d, "unknown provider type \"" + p.type + "\" (known: " + list + ")");
     }
     if (!p.name.empty() && c.find_provider(p.name)) n.get("name")->error(d, "duplicate provider name \"" + p.name + "\"");
@@ -243,7 +282,7 @@ struct ConfigBuilder {
       if (p.type != "mock") m->error(d, "only providers of type mock take mock settings");
       else mock(*m, p.mock);
     }
-    if (const Node* o = n.get("options")) p.options = *o;
+    if (const Node* o = n.get("options")) parse_provider_options(p.kind, *o, p.options, d);
     // Gemini's OpenAI-compatible endpoint is the default for type gemini.
     if (p.type == "gemini" && p.base_url.empty()) {
       p.base_url = "https://generativelanguage.googleapis.com/v1beta/openai";
@@ -251,11 +290,10 @@ struct ConfigBuilder {
     }
     // Bedrock's endpoint follows from its region when no base_url is given.
     if (p.type == "bedrock" && p.base_url.empty()) {
-      const Node* region = p.options.is_map() ? p.options.get("region") : nullptr;
-      if (!region || !region->is_scalar() || region->scalar().empty()) {
+      if (p.options.region.empty()) {
         n.error(d, "bedrock providers need options.region (or a base_url)");
       } else {
-        p.base_url = "https://bedrock-runtime." + region->scalar() + ".amazonaws.com";
+        p.base_url = "https://bedrock-runtime." + p.options.region + ".amazonaws.com";
         p.url = *parse_url(p.base_url);
       }
     }

@@ -44,6 +44,49 @@ models:
   EXPECT_EQ(c->providers[0].mock.latency, Millis(20));
 }
 
+TEST(ConfigTest, ProviderOptionsAreParsedByTheirTypeAtLoad) {
+  Diagnostics d;
+  auto c = load(R"(
+providers:
+  - {name: az, type: azure, base_url: "https://r.openai.azure.com", options: {api_version: 2024-06-01}}
+  - {name: ant, type: anthropic, base_url: "https://api.anthropic.com", options: {max_tokens: 8192, beta: [a-1, b-2], version: 2023-06-01}}
+  - {name: ant1, type: anthropic, base_url: "https://api.anthropic.com", options: {beta: only-one}}
+  - {name: br, type: bedrock, options: {region: eu-west-1, max_tokens: 512}}
+models:
+  - {name: a, provider: az}
+)", d);
+  ASSERT_TRUE(c) << (d.errors().empty() ? "" : d.errors()[0]);
+  EXPECT_EQ(c->providers[0].kind, ProviderKind::azure);
+  EXPECT_EQ(c->providers[0].options.api_version, "2024-06-01");
+  EXPECT_EQ(c->providers[1].options.max_tokens, 8192);
+  EXPECT_EQ(c->providers[1].options.beta, (std::vector<std::string>{"a-1", "b-2"}));
+  EXPECT_EQ(c->providers[1].options.version, "2023-06-01");
+  EXPECT_EQ(c->providers[2].options.beta, std::vector<std::string>{"only-one"});
+  EXPECT_EQ(c->providers[3].options.region, "eu-west-1");
+  EXPECT_EQ(c->providers[3].options.max_tokens, 512);
+  EXPECT_EQ(c->providers[3].base_url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+}
+
+TEST(ConfigTest, ABadProviderOptionIsAConfigErrorWithItsPath) {
+  Diagnostics d;
+  auto c = load(R"(
+providers:
+  - {name: ant, type: anthropic, base_url: "https://api.anthropic.com", options: {max_tokens: lots}}
+  - {name: az, type: azure, base_url: "https://r.openai.azure.com", options: {api_verison: 2024-06-01}}
+  - {name: oai, type: openai, base_url: "https://api.openai.com/v1", options: {region: x}}
+  - {name: br, type: bedrock, options: {max_tokens: 0}}
+models:
+  - {name: a, provider: ant}
+)", d);
+  EXPECT_FALSE(c);
+  EXPECT_TRUE(has_error(d, "providers[0].options.max_tokens")) << d.errors()[0];
+  EXPECT_TRUE(has_error(d, "providers[1].options.api_verison")) << d.errors()[0];
+  EXPECT_TRUE(has_error(d, "did you mean \"api_version\"?"));
+  EXPECT_TRUE(has_error(d, "take no options"));
+  EXPECT_TRUE(has_error(d, "providers[3].options.max_tokens"));
+  EXPECT_TRUE(has_error(d, "bedrock providers need options.region"));
+}
+
 TEST(ConfigTest, PromptCachePricesDefaultByProviderType) {
   Diagnostics d;
   auto c = load(R"(

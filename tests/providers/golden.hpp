@@ -76,6 +76,7 @@ inline config::ProviderConfig provider_from(std::string type, const Json& spec, 
   config::ProviderConfig p;
   p.name = "test-" + type;
   p.type = std::move(type);
+  if (auto kind = config::provider_kind(p.type)) p.kind = *kind;
   p.base_url = spec.is_object() && spec.contains("base_url") ? spec["base_url"].get<std::string>() : default_base_url;
   p.url = *config::parse_url(p.base_url);
   p.api_key = spec.is_object() && spec.contains("api_key") ? spec["api_key"].get<std::string>() : "test-key";
@@ -94,7 +95,10 @@ inline config::ProviderConfig provider_from(std::string type, const Json& spec, 
         members.emplace_back(k, config::Node::make_scalar(v.is_string() ? v.get<std::string>() : v.dump(), path, 1));
       }
     }
-    p.options = config::Node::make_map(std::move(members), "providers[0].options", 1);
+    config::Diagnostics d;
+    config::parse_provider_options(p.kind, config::Node::make_map(std::move(members), "providers[0].options", 1),
+                                   p.options, d);
+    EXPECT_TRUE(d.empty()) << (d.empty() ? "" : d.errors().front());
   }
   return p;
 }

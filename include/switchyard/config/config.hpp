@@ -72,9 +72,30 @@ struct MockConfig {
   bool hang = false;               ///< never answer (for timeout tests)
 };
 
+/// The provider types, in the order of kProviderTypes (their YAML names): the one list of them. The
+/// providers module binds each to its codec (providers/registry.cpp, a switch over this enum).
+enum class ProviderKind { openai, azure, anthropic, bedrock, gemini, mock };
+inline constexpr std::string_view kProviderTypes[] = {"openai", "azure", "anthropic", "bedrock", "gemini", "mock"};
+inline std::string_view to_string(ProviderKind k) { return kProviderTypes[static_cast<int>(k)]; }
+/// The kind of a YAML type name, or nothing.
+std::optional<ProviderKind> provider_kind(std::string_view type);
+
+/// Settings only some provider types take (YAML `options:`), parsed and checked at load by the type, so
+/// a bad option is a config error with its YAML path, never a failure at request time.
+struct ProviderOptions {
+  std::string api_version;                 ///< azure: the api-version query parameter (empty: the codec's default)
+  std::string version;                     ///< anthropic: the anthropic-version header (empty: the codec's default)
+  std::vector<std::string> beta;           ///< anthropic: anthropic-beta values, sent comma-joined
+  std::optional<std::int64_t> max_tokens;  ///< anthropic, bedrock: max tokens when the request sets none
+  std::string region;                      ///< bedrock: the AWS region (signing, and the default endpoint)
+};
+/// Parses a provider's `options:` map as its type defines them; errors go to `d` with their YAML path.
+void parse_provider_options(ProviderKind kind, const Node& options, ProviderOptions& out, Diagnostics& d);
+
 struct ProviderConfig {
   std::string name;
-  std::string type;                  ///< openai, azure, anthropic, bedrock, gemini, mock
+  std::string type;                  ///< the YAML type name (kProviderTypes)
+  ProviderKind kind = ProviderKind::openai;
   std::string base_url;
   Url url;
   std::string api_key;               ///< resolved secret; never logged
@@ -86,7 +107,7 @@ struct ProviderConfig {
   bool verify_tls = true;
   int max_idle_connections = 64;       ///< per worker thread
   MockConfig mock;
-  Node options;                        ///< type-specific settings (api_version, region, ...)
+  ProviderOptions options;             ///< type-specific settings (api_version, region, ...)
 };
 
 struct DeploymentConfig {
@@ -241,7 +262,5 @@ std::shared_ptr<const Config> load_config_file(const std::string& path, Diagnost
 /// gateway keys, and the AWS credentials Bedrock reads from the environment. For the Redactor.
 std::vector<std::string> secret_values(const Config& config);
 
-/// Provider types the gateway knows; providers register nothing here, the list is checked at load.
-const std::vector<std::string_view>& known_provider_types();
 
 }  // namespace sy::config

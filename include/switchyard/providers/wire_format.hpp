@@ -62,8 +62,9 @@ class WireFormat {
   virtual Error classify_error(int status, const Headers& headers, std::string_view body) const = 0;
 };
 
-/// The wire format for a provider type ("openai", "mock", ...); nullptr when unknown. The one place
-/// provider types are registered.
+/// The wire format of a provider type (the mock speaks OpenAI's). The one place types are bound to codecs.
+const WireFormat& wire_format_for(config::ProviderKind kind);
+/// The same by YAML type name ("openai", "mock", ...); nullptr when unknown.
 const WireFormat* wire_format_for(std::string_view provider_type);
 
 /// An upstream document that failed the JSON guard (too deep, too large, invalid UTF-8, repeated keys,

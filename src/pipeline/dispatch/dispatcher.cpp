@@ -34,11 +34,11 @@ std::shared_ptr<const Dispatcher> Dispatcher::build(std::shared_ptr<const config
     plan.strategy = &selection_strategy(m.strategy);
     for (const auto& dep : m.deployments) {
       const auto& provider = cfg.providers[dep.provider_index];
-      DeploymentPlan p{&dep, &provider, deps.health->get(dep.id), providers::wire_format_for(provider.type),
-                       provider.type == "mock" ? deps.transports.mock.get() : deps.transports.http.get(),
-                       out->deployment_count_++};
-      if (!p.format || !p.transport) {
-        d.error("providers." + provider.name + ".type", 0, "no codec or transport for provider type \"" + provider.type + "\"");
+      bool in_process = provider.kind == config::ProviderKind::mock;
+      DeploymentPlan p{&dep, &provider, deps.health->get(dep.id), &providers::wire_format_for(provider.kind),
+                       (in_process ? deps.transports.mock : deps.transports.http).get(), out->deployment_count_++};
+      if (!p.transport) {
+        d.error("providers." + provider.name, 0, "no transport for provider type \"" + provider.type + "\"");
         ok = false;
       }
       plan.deployments.push_back(std::move(p));

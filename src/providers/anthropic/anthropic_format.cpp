@@ -17,17 +17,6 @@ constexpr int kMaxBlocks = 4096;
 using chat::Block;
 using chat::Json;
 
-// A scalar option, or empty.
-std::string_view option(const config::ProviderConfig& p, std::string_view key) {
-  const config::Node* n = p.options.is_map() ? p.options.get(key) : nullptr;
-  return n && n->is_scalar() ? std::string_view(n->scalar()) : std::string_view{};
-}
-
-Error option_error(const config::ProviderConfig& p, std::string_view key, std::string_view expected) {
-  return Error::make(ErrorKind::internal, "provider '" + p.name + "': options." + std::string(key) + ": expected " +
-                                              std::string(expected));
-}
-
 Json content_block_of(const Block& b) {
   switch (b.kind) {
     case Block::Kind::text:
@@ -84,14 +73,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
   }
   body["messages"] = std::move(messages);
 
-  std::int64_t max_tokens = AnthropicFormat::kDefaultMaxTokens;
-  if (in.max_tokens) {
-    max_tokens = *in.max_tokens;
-  } else if (auto v = option(provider, "max_tokens"); !v.empty()) {
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), max_tokens);
-    if (ec != std::errc() || p != v.data() + v.size() || max_tokens < 1) return option_error(provider, "max_tokens", "a positive integer");
-  }
-  body["max_tokens"] = max_tokens;
+  body["max_tokens"] = in.max_tokens.value_or(provider.options.max_tokens.value_or(AnthropicFormat::kDefaultMaxTokens));
   if (!in.stop.empty()) body["stop_sequences"] = in.stop;
   // OpenAI's temperature goes to 2, Anthropic's to 1: clamp so one request body works on both.
   if (in.temperature) body["temperature"] = std::clamp(*in.temperature, 0.0, 1.0);
@@ -191,17 +173,11 @@ Result<UpstreamRequest> AnthropicFormat::encode(const Request& request, const En
   up.target = p.url.base_path.ends_with("/v1") ? p.url.base_path + "/messages" : p.url.base_path + "/v1/messages";
   up.headers.push_back({"content-type", "application/json"});
   if (!p.api_key.empty()) up.headers.push_back({"x-api-key", p.api_key});
-  auto version = option(p, "version");
-  up.headers.push_back({"anthropic-version", std::string(version.empty() ? anthropic::kApiVersion : version)});
-  if (const config::Node* beta = p.options.is_map() ? p.options.get("beta") : nullptr) {
-    std::string joined;
-    if (beta->is_scalar()) joined = beta->scalar();
-    for (const auto& item : beta->items()) {
-      if (!item.is_scalar()) return option_error(p, "beta", "a string or a list of strings");
-      joined += (joined.empty() ? "" : ",") + item.scalar();
-    }
-    if (!joined.empty()) up.headers.push_back({"anthropic-beta", std::move(joined)});
-  }
+  const auto& version = p.options.version;
+  up.headers.push_back({"anthropic-version", version.empty() ? std::string(anthropic::kApiVersion) : version});
+  std::string beta;
+  for (const auto& b : p.options.beta) beta += (beta.empty() ? "" : ",") + b;
+  if (!beta.empty()) up.headers.push_back({"anthropic-beta", std::move(beta)});
   for (const auto& [k, v] : p.headers) up.headers.push_back({k, v});
   up.body = std::move(*body);
   return up;

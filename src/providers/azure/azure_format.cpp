@@ -7,11 +7,6 @@
 namespace sy::providers {
 namespace {
 
-std::string_view option(const config::ProviderConfig& p, std::string_view key) {
-  const config::Node* n = p.options.is_map() ? p.options.get(key) : nullptr;
-  return n && n->is_scalar() ? std::string_view(n->scalar()) : std::string_view{};
-}
-
 // Percent-encodes everything but RFC 3986 unreserved characters (deployment names are usually plain).
 std::string encode_component(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -101,7 +96,7 @@ std::vector<json::Field> choices_of(const json::Object& o) {
 
 Result<UpstreamRequest> AzureFormat::encode(const Request& request, const EncodeOptions& options) const {
   const auto& p = options.provider;
-  auto version = option(p, "api_version");
+  std::string_view version = p.options.api_version;
   if (version.empty()) version = kDefaultApiVersion;
   UpstreamRequest up;
   // base_url is the resource endpoint, https://<resource>.openai.azure.com, with or without /openai.

@@ -18,11 +18,6 @@ namespace {
 using chat::Block;
 using chat::Json;
 
-std::string_view option(const config::ProviderConfig& p, std::string_view key) {
-  const config::Node* n = p.options.is_map() ? p.options.get(key) : nullptr;
-  return n && n->is_scalar() ? std::string_view(n->scalar()) : std::string_view{};
-}
-
 Error field_error(const std::string& field, std::string message) {
   return Error::bad_request("'" + field + "': " + std::move(message), field, "invalid_value");
 }
@@ -133,16 +128,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
   }
 
   Json inference = Json::object();
-  if (in.max_tokens) {
-    inference["maxTokens"] = *in.max_tokens;
-  } else if (auto v = option(options.provider, "max_tokens"); !v.empty()) {
-    std::int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 1) {
-      return Error::make(ErrorKind::internal, "provider '" + options.provider.name + "': options.max_tokens: expected a positive integer");
-    }
-    inference["maxTokens"] = n;
-  }
+  if (auto n = in.max_tokens ? in.max_tokens : options.provider.options.max_tokens) inference["maxTokens"] = *n;
   if (in.temperature) inference["temperature"] = *in.temperature;
   if (in.top_p) inference["topP"] = *in.top_p;
   if (!in.stop.empty()) inference["stopSequences"] = in.stop;
@@ -174,7 +160,7 @@ Result<std::string> build_body(const Request& request, const EncodeOptions& opti
 
 // The region from options.region, else from a bedrock-runtime.<region>.amazonaws.com host.
 std::string region_of(const config::ProviderConfig& p) {
-  if (auto r = option(p, "region"); !r.empty()) return std::string(r);
+  if (!p.options.region.empty()) return p.options.region;
   std::string_view host = p.url.host;
   constexpr std::string_view kPrefix = "bedrock-runtime.";
   if (host.starts_with(kPrefix)) {
