@@ -23,7 +23,7 @@ namespace sy::server {
 
 extern const std::string_view kDashboardHtml;  // ui/dashboard.html, embedded at build time
 
-std::string_view presented_key(const Call& call) {
+std::string_view presented_key(const InboundRequest& call) {
   if (auto it = call.req.find(http::field::authorization); it != call.req.end()) {
     std::string_view v = it->value();
     if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) return v.substr(7);
@@ -34,7 +34,7 @@ std::string_view presented_key(const Call& call) {
 
 bool is_admin_path(std::string_view path) { return path == "/metrics" || path == "/admin" || path.starts_with("/admin/"); }
 
-std::optional<Error> admin_refusal(const Call& call) {
+std::optional<Error> admin_refusal(const InboundRequest& call) {
   const auto& admin = call.runtime->config->admin;
   if (admin.open) return std::nullopt;
   if (admin.keys.empty()) {
@@ -237,9 +237,9 @@ std::string reloaded_json(std::uint64_t generation) {
   return dump(Json{{"status", "reloaded"}, {"generation", generation}});
 }
 
-net::awaitable<void> reload(Session& s, Call& call) {
-  const auto& ops = s.shared().ops;
-  if (!ops.blocking || !s.shared().reload) {
+net::awaitable<void> reload(Session& s, InboundRequest& call) {
+  const auto& ops = s.server().ops;
+  if (!ops.blocking || !s.server().reload) {
     co_await s.send_error(call, Error::make(ErrorKind::not_found, "Reloading is not available in this process."));
     co_return;
   }
@@ -248,7 +248,7 @@ net::awaitable<void> reload(Session& s, Call& call) {
   auto ex = co_await net::this_coro::executor;
   auto done = std::make_shared<net::steady_timer>(ex, net::steady_timer::time_point::max());
   auto errors = std::make_shared<std::vector<std::string>>();
-  net::post(*ops.blocking, [done, errors, reload = s.shared().reload, ex] {
+  net::post(*ops.blocking, [done, errors, reload = s.server().reload, ex] {
     *errors = reload();
     net::post(ex, [done] { done->cancel(); });
   });
@@ -258,12 +258,12 @@ net::awaitable<void> reload(Session& s, Call& call) {
     co_await s.send_error(call, reload_failed(*errors));
     co_return;
   }
-  co_await s.send(call, 200, reloaded_json(s.shared().store.generation()));
+  co_await s.send(call, 200, reloaded_json(s.server().store.generation()));
 }
 
 }  // namespace
 
-net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view path, std::string_view query) {
+net::awaitable<bool> dispatch_admin(Session& s, InboundRequest& call, std::string_view path, std::string_view query) {
   const auto method = call.req.method();
   const bool get = method == http::verb::get || method == http::verb::head;
   auto not_allowed = [&](const char* allow) -> net::awaitable<void> {
@@ -273,7 +273,7 @@ net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view pat
     e.param = allow;
     co_await s.send_error(call, e);
   };
-  const auto& ops = s.shared().ops;
+  const auto& ops = s.server().ops;
   const pipeline::Runtime& rt = *call.runtime;
   if (path == "/ui" || path == "/ui/") {
     if (!get) {
@@ -305,13 +305,13 @@ net::awaitable<bool> dispatch_admin(Session& s, Call& call, std::string_view pat
   if (path == "/metrics") {
     if (!ops.metrics) co_return false;
     body = ops.metrics->registry().render();
-    render_deployment_gauges(body, *s.shared().ops.health, *rt.config);
+    render_deployment_gauges(body, *s.server().ops.health, *rt.config);
     render_key_gauges(body, rt);
     if (ops.shared) render_shared_state(body, *ops.shared);
     type = "text/plain; version=0.0.4; charset=utf-8";
   } else if (path == "/admin/deployments") {
     // Last errors are upstream text: scrubbed like every other exit.
-    body = "{\"object\":\"list\",\"data\":" + s.shared().ops.health->to_json(*rt.config, Clock::now()) + "}";
+    body = "{\"object\":\"list\",\"data\":" + s.server().ops.health->to_json(*rt.config, Clock::now()) + "}";
   } else if (path == "/admin/keys") {
     body = keys_json(rt);
   } else if (path == "/admin/decisions") {

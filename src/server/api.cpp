@@ -34,12 +34,13 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-struct Logged {
-  Call& call;
+/// The access-log line of one request, filled as it is handled and written once when it ends.
+struct AccessLogEntry {
+  InboundRequest& call;
   telemetry::AccessRecord rec;
   std::string error;
   std::string skipped;
-  Logged(Call& c, std::string_view path) : call(c) {
+  AccessLogEntry(InboundRequest& c, std::string_view path) : call(c) {
     rec.request_id = c.request_id;
     rec.method = c.req.method_string();
     rec.path = path;
@@ -68,7 +69,7 @@ std::string skipped_text(const pipeline::DispatchTrace& trace) {
   return skipped;
 }
 
-void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
+void add_trace_headers(InboundRequest& call, const pipeline::DispatchTrace& trace) {
   if (!trace.model.empty()) call.add_header("x-switchyard-model", trace.model);
   if (!trace.deployment.empty()) call.add_header("x-switchyard-deployment", trace.deployment);
   call.add_header("x-switchyard-attempts", std::to_string(trace.attempts.size()));
@@ -81,7 +82,7 @@ void add_trace_headers(Call& call, const pipeline::DispatchTrace& trace) {
 net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::string& buf,
                              providers::ingress::StreamEncoder* translator) {
   std::string translated;
-  telemetry::GatewayMetrics* metrics = s.shared().ops.metrics;
+  telemetry::GatewayMetrics* metrics = s.server().ops.metrics;
   Clock::time_point last_sent = Clock::now();
   for (;;) {
     buf.clear();
@@ -130,7 +131,7 @@ using providers::ingress::Dialect;
 
 /// Everything about one inference request that the access and decision logs report at the end.
 struct InferenceState {
-  Logged log;
+  AccessLogEntry log;
   const Dialect& dialect;
   std::string router;
   std::optional<pipeline::RouteResult> route;
@@ -143,10 +144,10 @@ struct InferenceState {
   pipeline::Caller caller;
   limits::KeyAccount* account = nullptr;  ///< admitted against this key's limits: settle at the end
   std::optional<double> ttft_seconds;     ///< streams: to the first event sent
-  InferenceState(Call& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
+  InferenceState(InboundRequest& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
 };
 
-void write_decision(Call& call, const Request* req, InferenceState& st, Clock::time_point end, std::int64_t ts_ms) {
+void write_decision(InboundRequest& call, const Request* req, InferenceState& st, Clock::time_point end, std::int64_t ts_ms) {
   const auto& dl = call.runtime->decision_log;
   if (!dl || !req) return;
   nlohmann::json j;
@@ -185,7 +186,7 @@ void write_decision(Call& call, const Request* req, InferenceState& st, Clock::t
 }
 
 /// Reads the per-request controls from headers, the body's `switchyard` object and `router@threshold`.
-Result<pipeline::RequestControls> read_controls(Call& call, const Request& req, const config::Config& cfg,
+Result<pipeline::RequestControls> read_controls(InboundRequest& call, const Request& req, const config::Config& cfg,
                                                 std::string& tier_hint) {
   pipeline::RequestControls c;
   auto hdr = [&](std::string_view n) -> std::string_view {
@@ -249,7 +250,7 @@ Error unauthorized() {
 }
 
 /// The auth.keys entry matching the key the caller presented, or null; through the connection's cache.
-const config::AuthKey* find_key(Call& call, const config::AuthConfig& auth) {
+const config::AuthKey* find_key(InboundRequest& call, const config::AuthConfig& auth) {
   std::string_view presented = presented_key(call);
   KeyCache* cache = call.key_cache;
   const std::uint64_t generation = call.runtime->generation;
@@ -264,7 +265,7 @@ const config::AuthKey* find_key(Call& call, const config::AuthConfig& auth) {
 }
 
 /// The caller's gateway key and tier. Unauthorized when keys are required and none matches.
-Result<pipeline::Caller> identify_caller(Call& call, const config::Config& cfg, const std::string& tier_hint) {
+Result<pipeline::Caller> identify_caller(InboundRequest& call, const config::Config& cfg, const std::string& tier_hint) {
   pipeline::Caller caller;
   const auto& auth = cfg.auth;
   if (!auth.keys.empty()) {
@@ -309,7 +310,7 @@ Error shared_unavailable(const config::AuthKey& key) {
 /// A key's permissions and limits, checked before anything is routed or paid for: 403 when the key
 /// may not use `name` (the model or router asked for), 429 when it is over its rpm, tpm or budget
 /// (across replicas when they share state), 503 when shared state is down and the policy is closed.
-net::awaitable<std::optional<Error>> admit(Call& call, InferenceState& st, const std::string& name) {
+net::awaitable<std::optional<Error>> admit(InboundRequest& call, InferenceState& st, const std::string& name) {
   const config::AuthKey* key = st.caller.key;
   if (!key) co_return std::nullopt;
   if (!key->allows(name)) co_return not_allowed(*key, name);
@@ -345,7 +346,7 @@ net::awaitable<std::optional<Error>> admit(Call& call, InferenceState& st, const
 }
 
 // Sends an error in the client's dialect.
-net::awaitable<void> send_error_as(Session& s, Call& call, const Dialect& dialect, const Error& e) {
+net::awaitable<void> send_error_as(Session& s, InboundRequest& call, const Dialect& dialect, const Error& e) {
   Error shown = e;
   if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();  // the Allow header carries it
   co_await s.send_error(call, e, dialect.error_body(shown));
@@ -355,7 +356,7 @@ net::awaitable<void> send_error_as(Session& s, Call& call, const Dialect& dialec
 /// model. Writes nothing to the client: response headers are collected on `call`, the answer or the
 /// error is returned, so the caller can race this against the client leaving. `model` becomes the
 /// model routed to.
-net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const Request& req, InferenceState& st,
+net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& call, const Request& req, InferenceState& st,
                                                    std::string& model) {
   const config::Config& cfg = *call.runtime->config;
   std::string tier_hint;
@@ -395,7 +396,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
           return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
         },
         call.runtime->counter.get());
-    pipeline::StageContext sctx{features, s.worker().ctx, cfg, *call.runtime->dispatcher};
+    pipeline::StageContext sctx{features, s.io_thread().ctx, cfg, *call.runtime->dispatcher};
     st.route = co_await router->route(sctx);
     auto& rr = *st.route;
     call.add_header("x-switchyard-router", router->name());
@@ -421,7 +422,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, Call& call, const
     co_return e;
   }
 
-  co_return co_await call.runtime->dispatcher->dispatch(s.worker().ctx, req, model, st.trace);
+  co_return co_await call.runtime->dispatcher->dispatch(s.io_thread().ctx, req, model, st.trace);
 }
 
 /// The JSON guard's bounds for one request's exchange: its body's nesting (its size was bounded by
@@ -432,7 +433,7 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
 
 /// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
 /// call's, and those of stages that call models).
-double overhead_ms(const Call& call, const InferenceState& st, Clock::time_point now) {
+double overhead_ms(const InboundRequest& call, const InferenceState& st, Clock::time_point now) {
   auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
   return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(upstream).count());
 }
@@ -447,7 +448,7 @@ void record_usage(InferenceState& st, const Usage& usage, double cost) {
 
 /// Ends a request, whatever became of it: the access log, the decision log and the recent decisions,
 /// metrics, the per-minute usage, and the caller key's spend. `req` is null when the body never parsed.
-void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
+void finish(Session& s, InboundRequest& call, const Request* req, InferenceState& st) {
   const auto end = Clock::now();
   st.log.done(end);
   const int status = st.log.rec.status ? st.log.rec.status : 499;  // nothing sent: the client left
@@ -457,7 +458,7 @@ void finish(Session& s, Call& call, const Request* req, InferenceState& st) {
   if (st.account) st.account->settle(end, wall, st.usage.prompt_tokens + st.usage.completion_tokens, st.cost);
   const std::string& routed = st.route ? st.route->model : (req ? req->model() : st.trace.model);
   const bool fallback = !st.trace.model.empty() && st.trace.model != routed;
-  const Operations& ops = s.shared().ops;
+  const Operations& ops = s.server().ops;
   if (ops.usage) ops.usage->record(ts_ms, status >= 400 && status != 499, fallback, st.cost);
   if (ops.decisions && req) {
     ops.decisions->record([&](telemetry::DecisionRecord& r) {
@@ -520,7 +521,7 @@ providers::ingress::AnswerContext answer_context(const InferenceState& st, const
 
 /// A whole answer: a chat.completion body (or, from a stage, a complete event stream), encoded in the
 /// client's dialect and sent at once.
-net::awaitable<void> answer_whole(Session& s, Call& call, const Request& req, InferenceState& st, Outcome& out,
+net::awaitable<void> answer_whole(Session& s, InboundRequest& call, const Request& req, InferenceState& st, Outcome& out,
                                   const std::string& model) {
   const auto* dep = st.trace.deployment_config;
   // Stages that call models themselves (the cascade) report what they spent: the whole cost of an
@@ -570,9 +571,9 @@ std::string cost_comment(const InferenceState& st) {
 
 /// A live stream: the first event is in hand, so commit to 200 and send it with the head; then relay
 /// events (re-encoded for the client's dialect) as they arrive, racing the client leaving.
-net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, InferenceState& st, Outcome& out,
+net::awaitable<void> answer_stream(Session& s, InboundRequest& call, const Request& req, InferenceState& st, Outcome& out,
                                    const std::string& model) {
-  Logged& log = st.log;
+  AccessLogEntry& log = st.log;
   call.add_header("x-switchyard-overhead-ms", fixed(overhead_ms(call, st, Clock::now()), 3));
   auto encoder = st.dialect.stream_encoder(answer_context(st, model));
   std::string buf, first;
@@ -633,9 +634,9 @@ net::awaitable<void> answer_stream(Session& s, Call& call, const Request& req, I
 
 /// Every inference endpoint, whatever its dialect: decode to the internal chat request, route and
 /// dispatch (racing the client's hang-up), answer in the client's dialect.
-net::awaitable<void> inference(Session& s, Call& call, Endpoint ep, std::string_view path, const Dialect& dialect) {
+net::awaitable<void> inference(Session& s, InboundRequest& call, Endpoint ep, std::string_view path, const Dialect& dialect) {
   InferenceState st(call, path, dialect);
-  Logged& log = st.log;
+  AccessLogEntry& log = st.log;
   const json::Limits limits = exchange_limits(call.runtime->config->server);
   auto decoded = dialect.decode_request(std::move(call.req.body()), limits);
   Result<std::unique_ptr<Request>> parsed = decoded ? Request::parse(ep, std::move(decoded->chat_body), limits)
@@ -747,8 +748,8 @@ Error request_not_found(const std::string& id) {
   return e;
 }
 
-net::awaitable<void> feedback(Session& s, Call& call, std::string_view path) {
-  Logged log(call, path);
+net::awaitable<void> feedback(Session& s, InboundRequest& call, std::string_view path) {
+  AccessLogEntry log(call, path);
   auto f = parse_feedback(call.req.body(), exchange_limits(call.runtime->config->server));
   if (!f) {
     log.error = f.error().message;
@@ -758,8 +759,8 @@ net::awaitable<void> feedback(Session& s, Call& call, std::string_view path) {
   const auto& auth = call.runtime->config->auth;
   if (!auth.keys.empty() && !call.key) call.key = find_key(call, auth);
   std::string_view key = call.key && *call.key ? std::string_view((*call.key)->name) : std::string_view{};
-  const auto* decisions = s.shared().ops.decisions;
-  if (!decisions || !s.shared().ops.decisions->add_feedback(f->request_id, key, f->score, f->label, f->comment)) {
+  const auto* decisions = s.server().ops.decisions;
+  if (!decisions || !s.server().ops.decisions->add_feedback(f->request_id, key, f->score, f->label, f->comment)) {
     co_await s.send_error(call, request_not_found(f->request_id));
     co_return log.done();
   }
@@ -770,14 +771,14 @@ net::awaitable<void> feedback(Session& s, Call& call, std::string_view path) {
 
 /// Whether the caller's gateway key (if it presented one) may use `name`: a key limited to some models
 /// and routers sees only those in the model list.
-bool visible_to_caller(Call& call, std::string_view name) {
+bool visible_to_caller(InboundRequest& call, std::string_view name) {
   const auto& auth = call.runtime->config->auth;
   if (auth.keys.empty()) return true;
   if (!call.key) call.key = find_key(call, auth);
   return !*call.key || (*call.key)->allows(name);
 }
 
-std::string models_json(Call& call) {
+std::string models_json(InboundRequest& call) {
   const auto& cfg = *call.runtime->config;
   nlohmann::json data = nlohmann::json::array();
   for (const auto& r : cfg.routers) {
@@ -790,14 +791,14 @@ std::string models_json(Call& call) {
   return body.dump();
 }
 
-net::awaitable<void> list_models(Session& s, Call& call, std::string_view path) {
-  Logged log(call, path);
+net::awaitable<void> list_models(Session& s, InboundRequest& call, std::string_view path) {
+  AccessLogEntry log(call, path);
   co_await s.send(call, 200, models_json(call));
   log.done();
 }
 
-net::awaitable<void> get_model(Session& s, Call& call, std::string_view path, std::string_view id) {
-  Logged log(call, path);
+net::awaitable<void> get_model(Session& s, InboundRequest& call, std::string_view path, std::string_view id) {
+  AccessLogEntry log(call, path);
   const auto& cfg = *call.runtime->config;
   std::string name(id);
   const bool visible = visible_to_caller(call, name);
@@ -814,24 +815,24 @@ net::awaitable<void> get_model(Session& s, Call& call, std::string_view path, st
   log.done();
 }
 
-net::awaitable<void> health(Session& s, Call& call, bool ready) {
+net::awaitable<void> health(Session& s, InboundRequest& call, bool ready) {
   if (!ready) {
     co_await s.send(call, 200, R"({"status":"ok"})");
     co_return;
   }
   const auto& cfg = *call.runtime->config;
-  bool usable = !cfg.providers.empty() && !s.shared().draining.load();
+  bool usable = !cfg.providers.empty() && !s.server().draining.load();
   if (usable) {
     co_await s.send(call, 200, R"({"status":"ready"})");
   } else {
-    Error e = Error::make(ErrorKind::unavailable, s.shared().draining.load() ? "shutting down" : "no provider is usable");
+    Error e = Error::make(ErrorKind::unavailable, s.server().draining.load() ? "shutting down" : "no provider is usable");
     co_await s.send_error(call, e);
   }
 }
 
 }  // namespace
 
-net::awaitable<void> dispatch_api(Session& s, Call& call) {
+net::awaitable<void> handle_request(Session& s, InboundRequest& call) {
   std::string_view target = call.req.target();
   std::string_view path = target.substr(0, target.find('?'));
   auto method = call.req.method();
@@ -849,7 +850,7 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
 
   const Dialect& dialect = providers::ingress::dialect_for_path(path);
   auto refuse = [&](const Error& e) -> net::awaitable<void> {
-    Logged log(call, path);
+    AccessLogEntry log(call, path);
     log.error = e.message;
     co_await send_error_as(s, call, dialect, e);
     log.done();
@@ -868,7 +869,7 @@ net::awaitable<void> dispatch_api(Session& s, Call& call) {
     if (!*call.key) co_return co_await refuse(unauthorized());
   }
   if (is_admin_path(path) || path == "/ui" || path == "/ui/") {
-    Logged log(call, path);
+    AccessLogEntry log(call, path);
     std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view{};
     if (co_await dispatch_admin(s, call, path, query)) co_return log.done();
   }

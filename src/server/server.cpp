@@ -49,8 +49,8 @@ const std::string& too_many_connections() {
 
 struct Server::Impl {
   ServerDeps deps;
-  Shared shared;
-  std::vector<std::unique_ptr<Worker>> workers;
+  ServerState shared;
+  std::vector<std::unique_ptr<IoThread>> workers;
   std::vector<std::unique_ptr<net::ip::tcp::acceptor>> acceptors;  // acceptors[i] lives on workers[i]
   std::uint16_t port = 0;
   std::shared_ptr<spdlog::logger> log = telemetry::logger("server");
@@ -64,7 +64,7 @@ struct Server::Impl {
     if (ec) throw std::runtime_error("server.listen: \"" + sc.host + "\" is not an IP address");
     net::ip::tcp::endpoint ep(addr, sc.port);
     for (int i = 0; i < n; ++i) {
-      auto w = std::make_unique<Worker>();
+      auto w = std::make_unique<IoThread>();
       w->index = i;
       w->ctx.pool = w->pool.get();
       w->ctx.index = i;
@@ -86,7 +86,7 @@ struct Server::Impl {
     }
   }
 
-  net::awaitable<void> accept_loop(Worker& w, net::ip::tcp::acceptor& acc) {
+  net::awaitable<void> accept_loop(IoThread& w, net::ip::tcp::acceptor& acc) {
     for (;;) {
       auto [ec, sock] = co_await acc.async_accept(kTuple);
       if (ec) {
@@ -128,14 +128,14 @@ struct Server::Impl {
     sock.shutdown(net::ip::tcp::socket::shutdown_both, ec);
   }
 
-  net::awaitable<void> serve(net::ip::tcp::socket sock, Worker& w, std::string client,
+  net::awaitable<void> serve(net::ip::tcp::socket sock, IoThread& w, std::string client,
                              std::shared_ptr<net::cancellation_signal> cancel) {
     Session session(std::move(sock), shared, w, std::move(client), std::move(cancel));
     co_await session.run();
   }
 
   /// Closes this worker's oldest idle connection (of `client`, when given). False when none is idle.
-  static bool shed_idle(Worker& w, const std::string* client) {
+  static bool shed_idle(IoThread& w, const std::string* client) {
     for (Session* s : w.sessions) {
       if (s->idle() && (!client || s->client() == *client) && s->close_if_idle()) return true;
     }

@@ -55,26 +55,26 @@ bool valid_request_id(std::string_view id) {
 }
 
 
-Session::Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client,
+Session::Session(net::ip::tcp::socket socket, ServerState& shared, IoThread& worker, std::string client,
                  std::shared_ptr<net::cancellation_signal> cancel)
-    : stream_(std::move(socket)), shared_(shared), worker_(worker), client_(std::move(client)),
+    : stream_(std::move(socket)), server_(shared), io_thread_(worker), client_(std::move(client)),
       watch_(std::make_shared<Watch>()) {
   watch_->socket = &stream_.socket();
   watch_->cancel = std::move(cancel);
-  shared_.connections.fetch_add(1, std::memory_order_relaxed);
-  registry_it_ = worker_.sessions.insert(worker_.sessions.end(), this);
-  std::lock_guard lock(shared_.clients_mu);
-  ++shared_.per_client[client_];
+  server_.connections.fetch_add(1, std::memory_order_relaxed);
+  registry_it_ = io_thread_.sessions.insert(io_thread_.sessions.end(), this);
+  std::lock_guard lock(server_.clients_mu);
+  ++server_.per_client[client_];
 }
 
 Session::~Session() {
   watch_->active = false;
   watch_->socket = nullptr;
-  worker_.sessions.erase(registry_it_);
-  shared_.connections.fetch_sub(1, std::memory_order_relaxed);
-  std::lock_guard lock(shared_.clients_mu);
-  if (auto it = shared_.per_client.find(client_); it != shared_.per_client.end() && --it->second <= 0) {
-    shared_.per_client.erase(it);
+  io_thread_.sessions.erase(registry_it_);
+  server_.connections.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(server_.clients_mu);
+  if (auto it = server_.per_client.find(client_); it != server_.per_client.end() && --it->second <= 0) {
+    server_.per_client.erase(it);
   }
 }
 
@@ -86,11 +86,11 @@ bool Session::close_if_idle() {
   return true;
 }
 
-std::string Session::render_head(Call& call, int status, std::string_view content_type, bool chunked,
+std::string Session::render_head(InboundRequest& call, int status, std::string_view content_type, bool chunked,
                                  std::size_t content_length) {
   // One string, written with the body in a single gather write: no per-field allocations and one
   // syscall per response.
-  call.keep_alive = call.keep_alive && !shared_.draining.load(std::memory_order_relaxed);
+  call.keep_alive = call.keep_alive && !server_.draining.load(std::memory_order_relaxed);
   call.status = status;
   std::string h;
   h.reserve(256 + call.headers.size());
@@ -118,7 +118,7 @@ std::string Session::render_head(Call& call, int status, std::string_view conten
   return h;
 }
 
-net::awaitable<bool> Session::send(Call& call, int status, std::string body, std::string_view content_type) {
+net::awaitable<bool> Session::send(InboundRequest& call, int status, std::string body, std::string_view content_type) {
   std::string head = render_head(call, status, content_type, false, body.size());
   // A HEAD response announces the body's length and carries none (a body would be read as the next
   // response by a pipelining client).
@@ -129,13 +129,13 @@ net::awaitable<bool> Session::send(Call& call, int status, std::string body, std
   co_return !ec;
 }
 
-net::awaitable<bool> Session::send_error(Call& call, const Error& e) {
+net::awaitable<bool> Session::send_error(InboundRequest& call, const Error& e) {
   Error shown = e;
   if (e.kind == ErrorKind::method_not_allowed) shown.param.clear();
   co_return co_await send_error(call, e, to_openai_json(shown));
 }
 
-net::awaitable<bool> Session::send_error(Call& call, const Error& e, std::string body) {
+net::awaitable<bool> Session::send_error(InboundRequest& call, const Error& e, std::string body) {
   if (e.retry_after) {
     auto secs = (e.retry_after->count() + 999) / 1000;
     call.add_header("retry-after", std::to_string(std::max<std::int64_t>(secs, 1)));
@@ -145,7 +145,7 @@ net::awaitable<bool> Session::send_error(Call& call, const Error& e, std::string
   co_return co_await send(call, http_status(e), std::move(body));
 }
 
-net::awaitable<bool> Session::begin_stream(Call& call, std::string_view first) {
+net::awaitable<bool> Session::begin_stream(InboundRequest& call, std::string_view first) {
   // HTTP/1.0 has no chunked encoding: such a client gets the events until the connection closes.
   chunked_ = call.req.version() >= 11;
   if (!chunked_) call.keep_alive = false;
@@ -256,7 +256,7 @@ net::awaitable<void> Session::close_gracefully() {
   closed_ = true;
 }
 
-net::awaitable<bool> Session::send_early_error(Call& call, std::string_view target, const Error& e) {
+net::awaitable<bool> Session::send_early_error(InboundRequest& call, std::string_view target, const Error& e) {
   call.keep_alive = false;
   // Anthropic clients get their own error shape even when the request never reached a handler.
   co_return co_await send_error(call, e, providers::ingress::dialect_for_path(target).error_body(e));
@@ -378,14 +378,14 @@ net::awaitable<void> Session::run() {
   // instead of throwing out of the coroutine.
   co_await net::this_coro::throw_if_cancelled(false);
   for (;;) {
-    if (shared_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
+    if (server_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
     // A large body grew the buffer: an idle connection does not keep megabytes.
     if (buffer_.size() == 0 && buffer_.capacity() > (256u << 10)) buffer_.shrink_to_fit();
     // Wait for the first byte of the next request under the idle timeout (a silent close: no request
     // is in progress).
     if (buffer_.size() == 0) {
       idle_ = true;
-      stream_.expires_after(shared_.store.current()->config->server.idle_timeout);
+      stream_.expires_after(server_.store.current()->config->server.idle_timeout);
       auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
       idle_ = false;
       if (ec) break;
@@ -393,10 +393,10 @@ net::awaitable<void> Session::run() {
     }
     // The snapshot of the request's arrival, not of the connection's last request: a reload while the
     // connection sat idle applies to it (keys removed, models added).
-    auto rt = shared_.store.current();
+    auto rt = server_.store.current();
     const auto& sc = rt->config->server;
     stream_.expires_never();
-    Call call;
+    InboundRequest call;
     call.started = Clock::now();
     call.headers.reserve(256);
     call.runtime = rt;
@@ -445,9 +445,9 @@ net::awaitable<void> Session::run() {
     }
     call.req = parser.release();
     call.keep_alive = call.req.keep_alive();
-    shared_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    server_.in_flight.fetch_add(1, std::memory_order_relaxed);
     co_await handle(call);
-    shared_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+    server_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!call.keep_alive || closed_) break;
   }
   beast::error_code ec;
@@ -455,8 +455,8 @@ net::awaitable<void> Session::run() {
   stream_.socket().close(ec);
 }
 
-net::awaitable<void> Session::handle(Call& call) {
-  co_await dispatch_api(*this, call);
+net::awaitable<void> Session::handle(InboundRequest& call) {
+  co_await handle_request(*this, call);
 }
 
 }  // namespace sy::server

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "server/shared.hpp"
+#include "server/server_state.hpp"
 #include "switchyard/core/error.hpp"
 
 namespace sy::server {
@@ -31,7 +31,9 @@ struct KeyCache {
   const config::AuthKey* match = nullptr;
 };
 
-struct Call {
+/// One client request being answered: the parsed HTTP request, its id, the response headers collected
+/// for it, the runtime snapshot it runs against, and what was sent (for the access log).
+struct InboundRequest {
   http::request<http::string_body> req;
   std::string request_id;
   Clock::time_point started;
@@ -52,7 +54,7 @@ struct Call {
 class Session {
  public:
   /// `cancel` is the signal bound to the session coroutine's cancellation slot (server.cpp).
-  Session(net::ip::tcp::socket socket, Shared& shared, Worker& worker, std::string client,
+  Session(net::ip::tcp::socket socket, ServerState& shared, IoThread& worker, std::string client,
           std::shared_ptr<net::cancellation_signal> cancel = nullptr);
   ~Session();
   net::awaitable<void> run();
@@ -65,13 +67,13 @@ class Session {
   const std::string& client() const { return client_; }
 
   // Response writers for handlers. Each returns false when the client is gone.
-  net::awaitable<bool> send(Call& call, int status, std::string body,
+  net::awaitable<bool> send(InboundRequest& call, int status, std::string body,
                             std::string_view content_type = "application/json");
-  net::awaitable<bool> send_error(Call& call, const Error& e);
+  net::awaitable<bool> send_error(InboundRequest& call, const Error& e);
   /// The same with the body already rendered in the client's dialect.
-  net::awaitable<bool> send_error(Call& call, const Error& e, std::string body);
+  net::awaitable<bool> send_error(InboundRequest& call, const Error& e, std::string body);
   /// Sends the 200 head of an event stream, together with the first events when given.
-  net::awaitable<bool> begin_stream(Call& call, std::string_view first = {});
+  net::awaitable<bool> begin_stream(InboundRequest& call, std::string_view first = {});
   net::awaitable<bool> send_chunk(std::string_view data);
   net::awaitable<bool> end_stream();
   /// Completes when the client closes the connection (or it fails); never completes while the client
@@ -86,8 +88,8 @@ class Session {
   void watch_client();
   net::awaitable<bool> unwatch_client();
 
-  Shared& shared() { return shared_; }
-  Worker& worker() { return worker_; }
+  ServerState& server() { return server_; }
+  IoThread& io_thread() { return io_thread_; }
 
  private:
   KeyCache key_cache_;
@@ -104,18 +106,18 @@ class Session {
   /// What to answer when reading a request's headers or body ended badly; nullopt when the client left.
   static std::optional<Error> read_error(const ReadEnd& end, std::string_view phase, const config::ServerConfig& sc);
   /// An error for a request no handler saw, in the dialect its path speaks; the connection closes.
-  net::awaitable<bool> send_early_error(Call& call, std::string_view target, const Error& e);
+  net::awaitable<bool> send_early_error(InboundRequest& call, std::string_view target, const Error& e);
   /// Half-closes and drains what the client still sends (bounded), then marks the session closed.
   net::awaitable<void> close_gracefully();
-  net::awaitable<void> handle(Call& call);
-  std::string render_head(Call& call, int status, std::string_view content_type, bool chunked,
+  net::awaitable<void> handle(InboundRequest& call);
+  std::string render_head(InboundRequest& call, int status, std::string_view content_type, bool chunked,
                           std::size_t content_length);
   void append_chunk(std::string& out, std::string_view data) const;
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  Shared& shared_;
-  Worker& worker_;
+  ServerState& server_;
+  IoThread& io_thread_;
   std::list<Session*>::iterator registry_it_;
   std::string client_;
   /// Shared with the watch's handler, which may run after this session is gone.
@@ -132,7 +134,7 @@ class Session {
 };
 
 /// API entry point: routes one request to its handler (api.cpp).
-net::awaitable<void> dispatch_api(Session& session, Call& call);
+net::awaitable<void> handle_request(Session& session, InboundRequest& call);
 
 /// A request id a client may set (x-request-id) or refer to (feedback): 1..128 printable ASCII bytes.
 bool valid_request_id(std::string_view id);

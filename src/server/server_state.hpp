@@ -16,8 +16,10 @@ namespace sy::server {
 
 class Session;
 
-struct Shared {
-  Shared(pipeline::RuntimeStore& s, Operations o, std::function<std::vector<std::string>()> r)
+/// What every io thread of one server shares: the runtime store, the operations state, counters and
+/// flags behind atomics.
+struct ServerState {
+  ServerState(pipeline::RuntimeStore& s, Operations o, std::function<std::vector<std::string>()> r)
       : store(s), ops(o), reload(std::move(r)) {}
   pipeline::RuntimeStore& store;
   const Operations ops;
@@ -37,8 +39,9 @@ struct Shared {
   }
 };
 
-/// Per worker thread. Only that thread touches `sessions` and `pool`.
-struct Worker {
+/// One io thread of the server: its io_context, upstream connection pool and live sessions. Only that
+/// thread touches `sessions` and `pool`.
+struct IoThread {
   boost::asio::io_context ioc{1};
   providers::HttpPoolPtr pool = providers::make_http_pool();
   providers::WorkerContext ctx;
