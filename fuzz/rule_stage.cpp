@@ -15,7 +15,6 @@
 #include "fuzz_common.hpp"
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/json_scan.hpp"
-#include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
 namespace net = boost::asio;
@@ -70,9 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     },
                     nullptr);
   static net::io_context ioc;
-  static providers::WorkerContext worker;
-  static Dispatcher disp({}, nullptr, nullptr);
-  StageContext sctx{f, worker, cfg, disp};
+  StageContext sctx{f};
   ioc.restart();
   auto fut = net::co_spawn(ioc, stage->decide(sctx), net::use_future);
   ioc.run();

@@ -70,8 +70,6 @@ void BM_RuleStageDecide(benchmark::State& state) {
   auto req = Request::parse(Endpoint::chat, body);
   std::map<std::string, std::string, std::less<>> headers = {{"x-customer", "regular"}};
   net::io_context ioc;
-  providers::WorkerContext w;
-  Dispatcher disp({}, nullptr, nullptr);
   for (auto _ : state) {
     RequestFeatures f(**req, Caller{"team-a", "pro"}, {},
                       [&](std::string_view n) -> std::string_view {
@@ -79,7 +77,7 @@ void BM_RuleStageDecide(benchmark::State& state) {
                         return it == headers.end() ? std::string_view{} : std::string_view(it->second);
                       },
                       &fx.counter);
-    StageContext ctx{f, w, *fx.cfg, disp};
+    StageContext ctx{f};
     Decision out;
     net::co_spawn(ioc, fx.stage->decide(ctx), [&](std::exception_ptr, Decision dn) { out = std::move(dn); });
     ioc.restart();

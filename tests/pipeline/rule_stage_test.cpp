@@ -31,9 +31,7 @@ struct RuleStageTest : testing::StageFixture {
                       },
                       counter);
     net::io_context ioc;
-    providers::WorkerContext w;
-    Dispatcher disp({}, nullptr, nullptr);
-    StageContext ctx{f, w, *cfg, disp};
+    StageContext ctx{f};  // a rule calls no model: no model caller
     auto fut = net::co_spawn(ioc, stage.decide(ctx), net::use_future);
     ioc.run();
     if (prompt_tokens) *prompt_tokens = f.prompt_tokens();
