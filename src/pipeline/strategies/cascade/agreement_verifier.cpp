@@ -1,7 +1,7 @@
 // Sample agreement (self-consistency): the step is asked for n samples; the score is the share of them
 // that give the same extracted answer, and the first sample giving it is the one returned.
 #include "pipeline/strategies/cascade/verifier.hpp"
-#include "switchyard/learn/answer_extraction.hpp"
+#include "switchyard/answer/extraction.hpp"
 
 namespace sy::pipeline::cascade {
 namespace {
@@ -9,7 +9,7 @@ namespace {
 class AgreementVerifier final : public Verifier {
  public:
   static constexpr std::string_view kType = "agreement";
-  AgreementVerifier(int samples, learn::AnswerExtractor extractor) : samples_(samples), extractor_(std::move(extractor)) {}
+  AgreementVerifier(int samples, answer::AnswerExtractor extractor) : samples_(samples), extractor_(std::move(extractor)) {}
   std::string_view type() const override { return kType; }
   int samples() const override { return samples_; }
 
@@ -22,7 +22,7 @@ class AgreementVerifier final : public Verifier {
     std::vector<std::string> texts;
     for (const auto& ch : choices) texts.push_back(answer_text(ch));
     std::vector<std::string_view> views(texts.begin(), texts.end());
-    learn::Agreement a = learn::agree(views, extractor_);
+    answer::Agreement a = answer::agree(views, extractor_);
     if (a.samples < 2) return {};
     Judgement j{a.share(), std::nullopt};
     if (a.representative < choices.size()) j.choose = a.representative;
@@ -30,7 +30,7 @@ class AgreementVerifier final : public Verifier {
   }
 
   int samples_;
-  learn::AnswerExtractor extractor_;
+  answer::AnswerExtractor extractor_;
 };
 
 }  // namespace
@@ -38,7 +38,7 @@ class AgreementVerifier final : public Verifier {
 std::unique_ptr<Verifier> make_agreement_verifier(const config::Node& n, BuildContext&, config::Diagnostics& d) {
   int samples = static_cast<int>(n.integer("samples", d, 2, 16).value_or(3));
   std::vector<std::string> patterns = n.str_list("extract", d).value_or(std::vector<std::string>{});
-  auto extractor = learn::AnswerExtractor::compile(patterns);
+  auto extractor = answer::AnswerExtractor::compile(patterns);
   if (!extractor) {
     n.error(d, extractor.error().message);
     return nullptr;

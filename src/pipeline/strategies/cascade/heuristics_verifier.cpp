@@ -4,8 +4,8 @@
 #include <algorithm>
 
 #include "pipeline/strategies/cascade/verifier.hpp"
-#include "switchyard/learn/answer_heuristics.hpp"
-#include "switchyard/learn/json_schema.hpp"
+#include "switchyard/answer/heuristics.hpp"
+#include "switchyard/answer/json_schema.hpp"
 
 namespace sy::pipeline::cascade {
 namespace {
@@ -28,8 +28,8 @@ double tool_call_score(const Request& request, const Json& tool_calls) {
         if (f.value("name", "") == name && f.contains("parameters")) schema = f["parameters"].dump();
       }
     }
-    auto parsed = learn::JsonSchema::parse(schema);
-    if (parsed) score = std::min(score, learn::check_tool_arguments(args, *parsed).score);
+    auto parsed = answer::JsonSchema::parse(schema);
+    if (parsed) score = std::min(score, answer::check_tool_arguments(args, *parsed).score);
   }
   return score;
 }
@@ -46,12 +46,12 @@ class HeuristicsVerifier final : public Verifier {
 
  private:
   double score(const Request& request, const Json& choice) const {
-    learn::AnswerExpectations expect;
+    answer::AnswerExpectations expect;
     std::string finish = choice.value("finish_reason", "");
     expect.finish_reason = finish;
     expect.json = request.response_format() == "json_object" || request.response_format() == "json_schema";
     expect.final_answer = final_answer_;
-    double h = learn::check_answer(answer_text(choice), expect).score;
+    double h = answer::check_answer(answer_text(choice), expect).score;
     const Json& msg = choice.value("message", Json::object());
     if (msg.contains("tool_calls") && msg["tool_calls"].is_array()) h = std::min(h, tool_call_score(request, msg["tool_calls"]));
     return h;
