@@ -37,6 +37,8 @@ class VerifyCascade final : public Stage {
   double max_cost_usd = 0;                   // 0: no budget
   std::chrono::milliseconds max_latency{0};  // 0: no budget
   std::size_t stream_early_tokens = 0;       // 0: streaming clients get held answers
+  bool wants_logprobs = false;               // some verifier reads per-token logprobs
+  int samples = 1;                           // samples (n) the verifiers need, 1: the answer alone
 
  private:
   bool streams_early(const Request& orig) const;
@@ -91,9 +93,6 @@ bool VerifyCascade::over_budget(const CascadeTrail& trail, Clock::time_point sta
 /// need them (unless the client set them itself).
 std::vector<json::Edit> VerifyCascade::step_edits(const Request& orig) const {
   std::vector<json::Edit> edits;
-  const bool wants_logprobs = std::any_of(verifiers.begin(), verifiers.end(), [](const auto& v) { return v->wants_logprobs(); });
-  int samples = 1;
-  for (const auto& v : verifiers) samples = std::max(samples, v->samples());
   if (wants_logprobs && !orig.fields().find("logprobs")) {
     edits.push_back({"logprobs", std::string("true")});
     edits.push_back({"top_logprobs", std::string("2")});
@@ -248,6 +247,10 @@ std::unique_ptr<Stage> make_verify_cascade(const config::Node& n, BuildContext& 
   stage->max_cost_usd = n.number("max_cost_usd", d, 0, 1e6).value_or(0);
   if (auto ml = n.duration_ms("max_latency", d)) stage->max_latency = std::chrono::milliseconds(*ml);
   if (!read_verifiers(n, ctx, d, stage->verifiers)) return nullptr;
+  for (const auto& v : stage->verifiers) {
+    stage->wants_logprobs = stage->wants_logprobs || v->wants_logprobs();
+    stage->samples = std::max(stage->samples, v->samples());
+  }
   if (const config::Node* se = n.get("stream_early")) read_stream_early(*se, stage->verifiers, d, stage->stream_early_tokens);
   if (d.errors().size() != errors_before) return nullptr;
   return stage;
