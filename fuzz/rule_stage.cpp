@@ -15,7 +15,6 @@
 #include "fuzz_common.hpp"
 #include "switchyard/config/config.hpp"
 #include "switchyard/core/json_scan.hpp"
-#include "switchyard/pipeline/dispatcher.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
 namespace net = boost::asio;
@@ -23,14 +22,6 @@ using namespace sy;
 using namespace sy::pipeline;
 
 namespace {
-
-std::shared_ptr<const Dispatcher> stage_test_dispatcher(std::shared_ptr<const config::Config> cfg) {
-  DispatcherDeps deps{{providers::make_mock_transport(), providers::make_mock_transport()},
-                      std::make_shared<limits::HealthRegistry>(), nullptr, std::make_shared<limits::RetryBudget>()};
-  config::Diagnostics d;
-  return Dispatcher::build(std::move(cfg), deps, d);
-}
-
 
 const config::Config& base_config() {
   static std::shared_ptr<const config::Config> cfg = [] {
@@ -78,9 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     },
                     nullptr);
   static net::io_context ioc;
-  static providers::WorkerContext worker;
-  static auto disp = stage_test_dispatcher(std::shared_ptr<const config::Config>(&cfg, [](const config::Config*) {}));
-  StageContext sctx{f, worker, cfg, *disp};
+  StageContext sctx{f};
   ioc.restart();
   auto fut = net::co_spawn(ioc, stage->decide(sctx), net::use_future);
   ioc.run();

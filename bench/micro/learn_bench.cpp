@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 #include "switchyard/learn/answer_scorer.hpp"
 #include "switchyard/learn/learned_model.hpp"
 #include "switchyard/learn/trainer.hpp"
@@ -18,6 +18,7 @@
 namespace {
 
 using namespace sy::learn;
+using namespace sy::answer;
 
 std::string synthetic_prompt(std::mt19937_64& rng) {
   static const char* words[] = {"the", "of", "which", "following", "number", "cells", "market", "each", "total",

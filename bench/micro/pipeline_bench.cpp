@@ -15,14 +15,6 @@
 
 namespace {
 
-std::shared_ptr<const Dispatcher> stage_test_dispatcher(std::shared_ptr<const config::Config> cfg) {
-  DispatcherDeps deps{{providers::make_mock_transport(), providers::make_mock_transport()},
-                      std::make_shared<limits::HealthRegistry>(), nullptr, std::make_shared<limits::RetryBudget>()};
-  config::Diagnostics d;
-  return Dispatcher::build(std::move(cfg), deps, d);
-}
-
-
 using namespace sy;
 using namespace sy::pipeline;
 namespace net = boost::asio;
@@ -78,8 +70,6 @@ void BM_RuleStageDecide(benchmark::State& state) {
   auto req = Request::parse(Endpoint::chat, body);
   std::map<std::string, std::string, std::less<>> headers = {{"x-customer", "regular"}};
   net::io_context ioc;
-  providers::WorkerContext w;
-  auto disp = stage_test_dispatcher(fx.cfg);
   for (auto _ : state) {
     RequestFeatures f(**req, Caller{"team-a", "pro"}, {},
                       [&](std::string_view n) -> std::string_view {
@@ -87,7 +77,7 @@ void BM_RuleStageDecide(benchmark::State& state) {
                         return it == headers.end() ? std::string_view{} : std::string_view(it->second);
                       },
                       &fx.counter);
-    StageContext ctx{f, w, *fx.cfg, *disp};
+    StageContext ctx{f};
     Decision out;
     net::co_spawn(ioc, fx.stage->decide(ctx), [&](std::exception_ptr, Decision dn) { out = std::move(dn); });
     ioc.restart();

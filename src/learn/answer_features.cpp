@@ -6,9 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 
 namespace sy::learn {
+
+// The features are built on the rule-based answer checks.
+using namespace sy::answer;
+
 namespace {
 
 bool same(double a, double b) { return std::abs(a - b) <= 1e-6 * std::max(1.0, std::abs(b)); }

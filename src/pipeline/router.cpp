@@ -25,11 +25,12 @@ std::vector<std::string> Router::stage_names() const {
   return out;
 }
 
-net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
+net::awaitable<RouteResult> Router::route(RequestFeatures& features, const ModelCaller& models) const {
   RouteResult result;
   auto started = Clock::now();
   for (const auto& stage : stages_) {
     auto t0 = Clock::now();
+    StageContext ctx{features, stage->calls_models() ? &models : nullptr};
     Decision d = co_await stage->decide(ctx);
     StageRecord rec{stage->name(), std::string(stage->type()), std::string(kind_name(d.kind)), d.reason,
                     std::move(d.scores),
@@ -38,11 +39,7 @@ net::awaitable<RouteResult> Router::route(StageContext& ctx) const {
     if (d.kind == Decision::Kind::pass) continue;
     result.stage = stage->name();
     result.reason = d.reason;
-    result.extra_header_name = std::move(d.extra_header_name);
-    result.extra_header_value = std::move(d.extra_header_value);
-    result.spent_usd = d.spent_usd;
-    result.upstream_time = d.upstream_time;
-    result.escalations = d.escalations;
+    result.report = std::move(d.report);
     if (d.kind == Decision::Kind::route) {
       result.kind = RouteResult::Kind::route;
       result.model = d.target;

@@ -1,5 +1,6 @@
 // The one place stage types are registered: YAML `type:` -> factory. Adding a stage type adds a line
-// here and a file in stages/; no existing stage changes.
+// here and a file in stages/ (or, for a strategy that calls models, a folder in strategies/); no
+// existing stage changes.
 #include <array>
 #include <utility>
 

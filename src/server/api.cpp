@@ -14,6 +14,7 @@
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/core/sha256.hpp"
+#include "switchyard/pipeline/dispatcher_model_caller.hpp"
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/providers/ingress.hpp"
 #include "switchyard/limits/key_ledger.hpp"
@@ -396,13 +397,13 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
           return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
         },
         call.runtime->counter.get());
-    pipeline::StageContext sctx{features, s.io_thread().ctx, cfg, *call.runtime->dispatcher};
-    st.route = co_await router->route(sctx);
+    const pipeline::DispatcherModelCaller models(*call.runtime->dispatcher, s.io_thread().ctx);
+    st.route = co_await router->route(features, models);
     auto& rr = *st.route;
     call.add_header("x-switchyard-router", router->name());
     call.add_header("x-switchyard-stage", header_safe(rr.stage));
     call.add_header("x-switchyard-reason", header_safe(rr.reason));
-    if (!rr.extra_header_name.empty()) call.add_header(rr.extra_header_name, header_safe(rr.extra_header_value));
+    if (!rr.report.header_name.empty()) call.add_header(rr.report.header_name, header_safe(rr.report.header_value));
     if (controls->debug) {
       nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
       call.add_header("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -434,7 +435,7 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
 /// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
 /// call's, and those of stages that call models).
 double overhead_ms(const InboundRequest& call, const InferenceState& st, Clock::time_point now) {
-  auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
+  auto upstream = st.trace.upstream_time + (st.route ? st.route->report.upstream_time : std::chrono::microseconds{0});
   return std::max(0.0, ms_between(call.started, now) - std::chrono::duration<double, std::milli>(upstream).count());
 }
 
@@ -488,7 +489,7 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   const auto& metrics = call.runtime->metrics;
   if (!metrics) return;
   const config::Config& cfg = *call.runtime->config;
-  const auto upstream = st.trace.upstream_time + (st.route ? st.route->upstream_time : std::chrono::microseconds{0});
+  const auto upstream = st.trace.upstream_time + (st.route ? st.route->report.upstream_time : std::chrono::microseconds{0});
   telemetry::RequestSample x;
   x.requested_model = req ? std::string_view(req->model()) : std::string_view{};
   // A failed request counts under the deployment that failed it last (its model's row otherwise).
@@ -505,7 +506,7 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   x.router = st.router_ptr;
   if (st.route) {
     x.stage = st.route->stage;
-    x.escalations = st.route->escalations;
+    x.escalations = st.route->report.escalations;
   }
   for (const auto& a : st.trace.attempts) {
     if (a.outcome != "ok" && a.config) x.failed_attempts.emplace_back(a.config, a.kind);
@@ -526,7 +527,7 @@ net::awaitable<void> answer_whole(Session& s, InboundRequest& call, const Reques
   const auto* dep = st.trace.deployment_config;
   // Stages that call models themselves (the cascade) report what they spent: the whole cost of an
   // answer they produced, or what comes on top of the routed call.
-  const double stage_spent = st.route ? st.route->spent_usd : 0;
+  const double stage_spent = st.route ? st.route->report.spent_usd : 0;
   double cost = st.stage_answered || out.sse ? stage_spent
                                              : stage_spent + (dep ? cost_usd(out.usage, dep->prices()) : 0);
   record_usage(st, out.usage, cost);
@@ -604,7 +605,7 @@ net::awaitable<void> answer_stream(Session& s, InboundRequest& call, const Reque
   // Priced on the upstream's final usage (requested with stream_options.include_usage whether or not
   // the client asked; its usage chunk reaches the client only if it did).
   const auto* dep = st.trace.deployment_config;
-  const double stage_spent = st.route ? st.route->spent_usd : 0;
+  const double stage_spent = st.route ? st.route->report.spent_usd : 0;
   const Usage usage = out.stream->usage();
   record_usage(st, usage, stage_spent + (dep ? cost_usd(usage, dep->prices()) : 0));
   if (!client_gone) {

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "switchyard/config/config.hpp"
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 #include "switchyard/learn/answer_scorer.hpp"
 #include "switchyard/learn/calibrate.hpp"
 #include "switchyard/learn/cascade.hpp"
@@ -826,11 +826,11 @@ int eval_cascade_cmd(int argc, char** argv) {
     std::vector<double> s_scorer(n), s_heur(n), s_comb(n), s_gain(n), s_cgain(n);
     std::vector<float> weak_right(n);
     std::size_t heur_flagged = 0;
-    AnswerExpectations expect;
+    answer::AnswerExpectations expect;
     expect.final_answer = true;
     for (std::size_t i = 0; i < n; ++i) {
       const double p = scv->p_correct[i];
-      const double h = check_answer(data.examples[i].response[wi], expect).score;
+      const double h = answer::check_answer(data.examples[i].response[wi], expect).score;
       heur_flagged += h < 1.0;
       s_scorer[i] = 1.0 - p;
       s_heur[i] = 1.0 - h;

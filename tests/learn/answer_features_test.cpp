@@ -5,10 +5,12 @@
 #include <array>
 #include <string_view>
 
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 
 namespace sy::learn {
 namespace {
+
+using namespace sy::answer;
 
 /// The value of the named verifier feature for one (prompt, answer) pair.
 float feature(std::string_view prompt, std::string_view answer, std::string_view name) {

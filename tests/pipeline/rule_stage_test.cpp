@@ -14,14 +14,6 @@
 namespace sy::pipeline {
 namespace {
 
-std::shared_ptr<const Dispatcher> stage_test_dispatcher(std::shared_ptr<const config::Config> cfg) {
-  DispatcherDeps deps{{providers::make_mock_transport(), providers::make_mock_transport()},
-                      std::make_shared<limits::HealthRegistry>(), nullptr, std::make_shared<limits::RetryBudget>()};
-  config::Diagnostics d;
-  return Dispatcher::build(std::move(cfg), deps, d);
-}
-
-
 namespace net = boost::asio;
 
 struct RuleStageTest : testing::StageFixture {
@@ -39,9 +31,7 @@ struct RuleStageTest : testing::StageFixture {
                       },
                       counter);
     net::io_context ioc;
-    providers::WorkerContext w;
-    auto disp = stage_test_dispatcher(cfg);
-    StageContext ctx{f, w, *cfg, *disp};
+    StageContext ctx{f};  // a rule calls no model: no model caller
     auto fut = net::co_spawn(ioc, stage.decide(ctx), net::use_future);
     ioc.run();
     if (prompt_tokens) *prompt_tokens = f.prompt_tokens();

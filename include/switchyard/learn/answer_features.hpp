@@ -1,7 +1,7 @@
 #pragma once
 /// Verifier features of a (prompt, answer) pair for the learned answer scorer: whether and how the answer
 /// states a final number, whether its arithmetic holds, whether the numbers it uses come from the prompt,
-/// hedging, repetition, lengths. Built on the checks of answer_heuristics.hpp.
+/// hedging, repetition, lengths. Built on the checks of answer/heuristics.hpp.
 ///
 /// Pure functions: safe on any thread. About 5-20 µs for a GSM8K-sized pair.
 #include <array>

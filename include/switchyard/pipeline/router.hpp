@@ -32,19 +32,17 @@ struct RouteResult {
   Error error;         ///< Kind::reject
   std::optional<Outcome> outcome;  ///< Kind::respond
   DispatchTrace trace;
-  std::string extra_header_name, extra_header_value;
-  double spent_usd = 0;  ///< what stages spent on their own upstream calls
-  std::chrono::microseconds upstream_time{0};  ///< and the time they waited on them (see Decision)
+  StrategyReport report;  ///< the deciding strategy's spend, header and escalations (Decision::report)
   std::vector<StageRecord> records;
   double micros = 0;   ///< time spent routing
-  int escalations = 0;  ///< cascade steps passed over (Decision::escalations)
 };
 
 class Router {
  public:
   const std::string& name() const { return name_; }
   const std::string& default_target() const { return default_; }
-  boost::asio::awaitable<RouteResult> route(StageContext& ctx) const;
+  /// Runs the stages in order until one decides; `models` is handed to strategies only.
+  boost::asio::awaitable<RouteResult> route(RequestFeatures& features, const ModelCaller& models) const;
   /// The names its stages decide under (RouteResult::stage), in order.
   std::vector<std::string> stage_names() const;
 

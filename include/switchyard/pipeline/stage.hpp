@@ -4,8 +4,9 @@
 /// A router (a virtual model such as `auto`) runs an ordered list of stages. Each stage looks at the
 /// request — through `RequestFeatures`, which computes shared facts (token estimate, texts, embeddings)
 /// at most once per request — and decides: route to a target model, reject before any upstream is
-/// paid, or pass to the next stage (optionally tagging the request). A stage may also answer the
-/// request itself by calling models through the dispatcher (the cascade does).
+/// paid, or pass to the next stage (optionally tagging the request). A strategy (a stage whose
+/// `calls_models()` is true, the cascade) may also answer the request itself by calling models through
+/// the `ModelCaller` it alone is given.
 ///
 /// Stages are built once per config load by factories registered by YAML `type:` in one place
 /// (stage_registry.cpp), are immutable afterwards, and are shared by every thread: `decide` is const
@@ -26,7 +27,7 @@
 #include "switchyard/core/error.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/embed/embedding.hpp"
-#include "switchyard/pipeline/dispatcher.hpp"
+#include "switchyard/pipeline/model_caller.hpp"
 
 namespace boost::asio {
 class thread_pool;
@@ -97,39 +98,48 @@ class RequestFeatures {
   std::vector<CachedEmbedding> embeddings_;
 };
 
+/// What a strategy (a stage that calls models itself) reports beside its verdict, for the server's cost,
+/// timing, headers and metrics. Empty for stages that do not call models.
+struct StrategyReport {
+  /// USD the strategy spent on its own upstream calls (cascade steps, verifiers). For Kind::respond with a
+  /// complete body it is the whole cost of the answer; for Kind::route, and for Kind::respond with a
+  /// live `outcome->stream` (priced on its usage by the server), it is added to that call's cost.
+  double spent_usd = 0;
+  /// Time it waited on its own upstream calls, except those in `Decision::trace` (which the server counts
+  /// itself). Not proxy overhead.
+  std::chrono::microseconds upstream_time{0};
+  /// A response header saying what it did (the cascade's `x-switchyard-cascade` path); no name: none.
+  std::string header_name, header_value;
+  /// Models it tried and passed over before the decision (the cascade's escalations, a metric).
+  int escalations = 0;
+};
+
 /// One stage's verdict, with what it saw (for headers, the debug output and the decision log).
 struct Decision {
   enum class Kind { pass, route, reject, respond };
   Kind kind = Kind::pass;
-  std::string target;         ///< model to route to (Kind::route)
+  std::string target;         ///< model to route to (Kind::route), or the model that answered (Kind::respond)
   Error error;                ///< Kind::reject
   std::string reason;         ///< e.g. "semantic:billing score=0.71>=0.40"
   std::vector<std::pair<std::string, double>> scores;  ///< what the stage computed
   std::optional<Outcome> outcome;  ///< Kind::respond: the stage produced the answer itself
-  DispatchTrace trace;             ///< Kind::respond: the calls it made
-  std::string extra_header_name, extra_header_value;  ///< a stage-specific header (e.g. the cascade path)
-  /// USD the stage itself spent on upstream calls (cascade steps, verifiers). For Kind::respond with a
-  /// complete body it is the whole cost of the answer; for Kind::route, and for Kind::respond with a
-  /// live `outcome->stream` (priced on its usage by the server), it is added to that call's cost.
-  double spent_usd = 0;
-  /// Time the stage waited on its own upstream calls, except those in `trace` (which the server counts
-  /// itself): cascade steps and verifier calls. Not proxy overhead.
-  std::chrono::microseconds upstream_time{0};
-  int escalations = 0;  ///< cascade steps that failed or were rejected before the decision
+  DispatchTrace trace;             ///< Kind::respond: the call that produced it
+  StrategyReport report;           ///< a strategy's spend, header and escalations
 };
 
-/// What a stage may use while deciding.
+/// What a stage may use while deciding: the request's features, and for a strategy alone (a stage
+/// whose `calls_models()` is true) the model caller. Lives on the request's coroutine.
 struct StageContext {
   RequestFeatures& features;
-  providers::WorkerContext& worker;
-  const config::Config& config;
-  const Dispatcher& dispatcher;
+  const ModelCaller* models = nullptr;  ///< null for stages that do not call models
 };
 
 class Stage {
  public:
   virtual ~Stage() = default;
   virtual std::string_view type() const = 0;
+  /// True for a strategy: a stage that calls models itself and is handed a ModelCaller.
+  virtual bool calls_models() const { return false; }
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
   virtual boost::asio::awaitable<Decision> decide(StageContext& ctx) const = 0;

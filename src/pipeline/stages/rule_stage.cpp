@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 
@@ -358,191 +359,253 @@ std::unique_ptr<RE2> compile_regex(const config::Node& at, const std::string& pa
   return re;
 }
 
-/// One condition key of a `when` map.
-CondPtr build_leaf(const std::string& key, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
-  if (key == "all" || key == "any") {
-    if (!v.is_sequence()) {
-      v.error(d, "expected a list of conditions");
-      return nullptr;
-    }
-    std::vector<CondPtr> parts;
-    for (const auto& item : v.items()) {
-      auto c = build_condition(item, d);
-      if (!c) return nullptr;
-      parts.push_back(std::move(c));
-    }
-    if (key == "all") {
-      auto a = std::make_unique<AllOf>();
-      a->parts = std::move(parts);
-      return a;
-    }
-    auto a = std::make_unique<AnyOf>();
+// One builder per condition key of a `when` map, looked up in one table (leaf_builders) instead of an
+// if-chain on the key: (key, its value, the map it is in, diagnostics) -> condition, or null after an error.
+using LeafBuilder = CondPtr (*)(const std::string& key, const config::Node& v, const config::Node& parent,
+                                config::Diagnostics& d);
+
+/// all: [...] / any: [...]
+CondPtr build_all_any(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  if (!v.is_sequence()) {
+    v.error(d, "expected a list of conditions");
+    return nullptr;
+  }
+  std::vector<CondPtr> parts;
+  for (const auto& item : v.items()) {
+    auto c = build_condition(item, d);
+    if (!c) return nullptr;
+    parts.push_back(std::move(c));
+  }
+  if (key == "all") {
+    auto a = std::make_unique<AllOf>();
     a->parts = std::move(parts);
     return a;
   }
-  if (key == "not") {
-    auto inner = build_condition(v, d);
-    if (!inner) return nullptr;
-    auto c = std::make_unique<Not>();
-    c->inner = std::move(inner);
-    return c;
+  auto a = std::make_unique<AnyOf>();
+  a->parts = std::move(parts);
+  return a;
+}
+
+CondPtr build_not(const std::string&, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  auto inner = build_condition(v, d);
+  if (!inner) return nullptr;
+  auto c = std::make_unique<Not>();
+  c->inner = std::move(inner);
+  return c;
+}
+
+CondPtr build_prompt_tokens(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_compare(
+      v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.prompt_tokens())); }, d,
+      [](const RequestFeatures& f) {
+        auto [lo, hi] = f.prompt_tokens_bounds();
+        return std::pair<double, double>(static_cast<double>(lo), static_cast<double>(hi));
+      });
+}
+
+CondPtr build_message_count(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.request().messages().size())); }, d);
+}
+
+CondPtr build_prompt_chars(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.request().all_text().size())); }, d);
+}
+
+CondPtr build_max_tokens(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_compare(v, key, [](const RequestFeatures& f) -> std::optional<double> {
+    if (auto m = f.request().max_tokens()) return static_cast<double>(*m);
+    return std::nullopt;
+  }, d);
+}
+
+CondPtr build_temperature(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_compare(v, key, [](const RequestFeatures& f) { return f.request().temperature(); }, d);
+}
+
+CondPtr build_has_tools(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_flag(v, key, [](const RequestFeatures& f) { return f.request().has_tools(); }, d);
+}
+
+CondPtr build_has_images(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_flag(v, key, [](const RequestFeatures& f) { return f.request().has_images(); }, d);
+}
+
+CondPtr build_stream(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_flag(v, key, [](const RequestFeatures& f) { return f.request().stream(); }, d);
+}
+
+CondPtr build_json_mode(const std::string& key, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  return build_flag(v, key, [](const RequestFeatures& f) {
+    const auto& rf = f.request().response_format();
+    return rf == "json_object" || rf == "json_schema";
+  }, d);
+}
+
+/// tier: [...] / key_name: [...]
+CondPtr build_caller_set(const std::string& key, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
+  auto list = parent.str_list(key, d);
+  if (!list) {
+    if (v.is_null()) v.error(d, "expected a name or a list of names");
+    return nullptr;
   }
-  if (key == "prompt_tokens") {
-    return build_compare(
-        v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.prompt_tokens())); }, d,
-        [](const RequestFeatures& f) {
-          auto [lo, hi] = f.prompt_tokens_bounds();
-          return std::pair<double, double>(static_cast<double>(lo), static_cast<double>(hi));
-        });
+  auto c = std::make_unique<SetCond>();
+  c->field = key;
+  c->allowed = *list;
+  if (key == "tier") c->value = [](const RequestFeatures& f) -> std::string_view { return f.caller().tier; };
+  else c->value = [](const RequestFeatures& f) -> std::string_view { return f.caller().key_name; };
+  return c;
+}
+
+/// metadata: {team: [search, ads], plan: enterprise}: every name must have one of its values.
+CondPtr build_metadata(const std::string&, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  if (!v.is_map() || v.members().empty()) {
+    v.error(d, "expected a map of metadata names to a value or a list of values");
+    return nullptr;
   }
-  if (key == "message_count") {
-    return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.request().messages().size())); }, d);
-  }
-  if (key == "prompt_chars") {
-    return build_compare(v, key, [](const RequestFeatures& f) { return std::optional<double>(static_cast<double>(f.request().all_text().size())); }, d);
-  }
-  if (key == "max_tokens") {
-    return build_compare(v, key, [](const RequestFeatures& f) -> std::optional<double> {
-      if (auto m = f.request().max_tokens()) return static_cast<double>(*m);
-      return std::nullopt;
-    }, d);
-  }
-  if (key == "temperature") {
-    return build_compare(v, key, [](const RequestFeatures& f) { return f.request().temperature(); }, d);
-  }
-  if (key == "has_tools") return build_flag(v, key, [](const RequestFeatures& f) { return f.request().has_tools(); }, d);
-  if (key == "has_images") return build_flag(v, key, [](const RequestFeatures& f) { return f.request().has_images(); }, d);
-  if (key == "stream") return build_flag(v, key, [](const RequestFeatures& f) { return f.request().stream(); }, d);
-  if (key == "json_mode") {
-    return build_flag(v, key, [](const RequestFeatures& f) {
-      const auto& rf = f.request().response_format();
-      return rf == "json_object" || rf == "json_schema";
-    }, d);
-  }
-  if (key == "tier" || key == "key_name") {
-    auto list = parent.str_list(key, d);
-    if (!list) {
-      if (v.is_null()) v.error(d, "expected a name or a list of names");
+  auto all = std::make_unique<AllOf>();
+  for (const auto& [name, values] : v.members()) {
+    auto list = v.str_list(name, d);
+    if (!list || list->empty() ||
+        std::any_of(list->begin(), list->end(), [](const std::string& x) { return x.empty(); })) {
+      // An empty value would match every caller without that metadata (or without a key).
+      values.error(d, "expected a non-empty value or a list of them");
       return nullptr;
     }
     auto c = std::make_unique<SetCond>();
-    c->field = key;
+    c->field = "metadata." + name;
     c->allowed = *list;
-    if (key == "tier") c->value = [](const RequestFeatures& f) -> std::string_view { return f.caller().tier; };
-    else c->value = [](const RequestFeatures& f) -> std::string_view { return f.caller().key_name; };
-    return c;
+    c->value = [meta = name](const RequestFeatures& f) -> std::string_view {
+      const std::string* m = f.caller().key ? f.caller().key->meta(meta) : nullptr;
+      return m ? std::string_view(*m) : std::string_view{};
+    };
+    all->parts.push_back(std::move(c));
   }
-  if (key == "metadata") {
-    // metadata: {team: [search, ads], plan: enterprise}: every name must have one of its values.
-    if (!v.is_map() || v.members().empty()) {
-      v.error(d, "expected a map of metadata names to a value or a list of values");
+  if (all->parts.size() == 1) return std::move(all->parts.front());
+  return all;
+}
+
+CondPtr build_tag(const std::string&, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  if (!v.is_scalar()) {
+    v.error(d, "expected a tag name");
+    return nullptr;
+  }
+  auto c = std::make_unique<TagCond>();
+  c->tag = v.scalar();
+  return c;
+}
+
+/// regex: "pattern"  or  regex: {pattern, in, case_sensitive}
+CondPtr build_regex(const std::string&, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
+  std::string pattern;
+  Scope scope = Scope::last_user;
+  bool cs = true;
+  if (v.is_scalar()) {
+    pattern = v.scalar();
+    if (auto s = parse_scope(parent, d, Scope::last_user)) scope = *s;
+    cs = parent.boolean("case_sensitive", d).value_or(true);
+  } else if (v.is_map()) {
+    v.check_keys({"pattern", "in", "case_sensitive"}, d);
+    pattern = v.str("pattern", d, true).value_or("");
+    if (auto s = parse_scope(v, d, Scope::last_user)) scope = *s;
+    cs = v.boolean("case_sensitive", d).value_or(true);
+  } else {
+    v.error(d, "expected a pattern or a map with pattern, in, case_sensitive");
+    return nullptr;
+  }
+  auto re = compile_regex(v, pattern, cs, d);
+  if (!re) return nullptr;
+  auto c = std::make_unique<RegexCond>();
+  c->re = std::move(re);
+  c->scope = scope;
+  c->pattern_name = pattern.size() > 40 ? pattern.substr(0, 40) + "..." : pattern;
+  return c;
+}
+
+/// keywords: [...]  or  keywords: {words, in, case_sensitive, whole_word}
+CondPtr build_keywords(const std::string&, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
+  auto c = std::make_unique<KeywordsCond>();
+  const config::Node* opts = &parent;
+  std::optional<std::vector<std::string>> words;
+  if (v.is_map()) {
+    v.check_keys({"words", "in", "case_sensitive", "whole_word"}, d);
+    words = v.str_list("words", d);
+    opts = &v;
+  } else {
+    words = parent.str_list("keywords", d);
+  }
+  if (!words || words->empty()) {
+    v.error(d, "expected a non-empty list of keywords");
+    return nullptr;
+  }
+  if (auto s = parse_scope(*opts, d, Scope::last_user)) c->scope = *s;
+  c->case_sensitive = opts->boolean("case_sensitive", d).value_or(false);
+  c->whole_word = opts->boolean("whole_word", d).value_or(true);
+  for (auto& w : *words) c->words.push_back(c->case_sensitive ? w : lower(w));
+  return c;
+}
+
+CondPtr build_detect(const std::string&, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
+  auto c = std::make_unique<DetectCond>();
+  auto kinds = parent.str_list("detect", d);
+  if (!kinds) return nullptr;
+  for (const auto& k : *kinds) {
+    if (k != "credit_card" && k != "api_key") {
+      v.error(d, "unknown detector \"" + k + "\" (known: credit_card, api_key)");
       return nullptr;
     }
-    auto all = std::make_unique<AllOf>();
-    for (const auto& [name, values] : v.members()) {
-      auto list = v.str_list(name, d);
-      if (!list || list->empty() ||
-          std::any_of(list->begin(), list->end(), [](const std::string& x) { return x.empty(); })) {
-        // An empty value would match every caller without that metadata (or without a key).
-        values.error(d, "expected a non-empty value or a list of them");
-        return nullptr;
-      }
-      auto c = std::make_unique<SetCond>();
-      c->field = "metadata." + name;
-      c->allowed = *list;
-      c->value = [meta = name](const RequestFeatures& f) -> std::string_view {
-        const std::string* m = f.caller().key ? f.caller().key->meta(meta) : nullptr;
-        return m ? std::string_view(*m) : std::string_view{};
-      };
-      all->parts.push_back(std::move(c));
-    }
-    if (all->parts.size() == 1) return std::move(all->parts.front());
-    return all;
   }
-  if (key == "tag") {
-    if (!v.is_scalar()) {
-      v.error(d, "expected a tag name");
-      return nullptr;
-    }
-    auto c = std::make_unique<TagCond>();
-    c->tag = v.scalar();
-    return c;
+  c->kinds = *kinds;
+  if (auto s = parse_scope(parent, d, Scope::all)) c->scope = *s;
+  return c;
+}
+
+/// header: {name, equals | regex | present}
+CondPtr build_header(const std::string&, const config::Node& v, const config::Node&, config::Diagnostics& d) {
+  if (!v.is_map()) {
+    v.error(d, "expected a map with name and equals, regex or present");
+    return nullptr;
   }
-  if (key == "regex") {
-    // regex: "pattern"  or  regex: {pattern, in, case_sensitive}
-    std::string pattern;
-    Scope scope = Scope::last_user;
-    bool cs = true;
-    if (v.is_scalar()) {
-      pattern = v.scalar();
-      if (auto s = parse_scope(parent, d, Scope::last_user)) scope = *s;
-      cs = parent.boolean("case_sensitive", d).value_or(true);
-    } else if (v.is_map()) {
-      v.check_keys({"pattern", "in", "case_sensitive"}, d);
-      pattern = v.str("pattern", d, true).value_or("");
-      if (auto s = parse_scope(v, d, Scope::last_user)) scope = *s;
-      cs = v.boolean("case_sensitive", d).value_or(true);
-    } else {
-      v.error(d, "expected a pattern or a map with pattern, in, case_sensitive");
-      return nullptr;
-    }
-    auto re = compile_regex(v, pattern, cs, d);
-    if (!re) return nullptr;
-    auto c = std::make_unique<RegexCond>();
-    c->re = std::move(re);
-    c->scope = scope;
-    c->pattern_name = pattern.size() > 40 ? pattern.substr(0, 40) + "..." : pattern;
-    return c;
+  v.check_keys({"name", "equals", "regex", "present"}, d);
+  auto c = std::make_unique<HeaderCond>();
+  c->name = v.str("name", d, true).value_or("");
+  c->equals = v.str("equals", d);
+  if (auto r = v.str("regex", d)) {
+    c->re = compile_regex(*v.get("regex"), *r, true, d);
+    if (!c->re) return nullptr;
   }
-  if (key == "keywords") {
-    auto c = std::make_unique<KeywordsCond>();
-    const config::Node* opts = &parent;
-    std::optional<std::vector<std::string>> words;
-    if (v.is_map()) {
-      v.check_keys({"words", "in", "case_sensitive", "whole_word"}, d);
-      words = v.str_list("words", d);
-      opts = &v;
-    } else {
-      words = parent.str_list("keywords", d);
-    }
-    if (!words || words->empty()) {
-      v.error(d, "expected a non-empty list of keywords");
-      return nullptr;
-    }
-    if (auto s = parse_scope(*opts, d, Scope::last_user)) c->scope = *s;
-    c->case_sensitive = opts->boolean("case_sensitive", d).value_or(false);
-    c->whole_word = opts->boolean("whole_word", d).value_or(true);
-    for (auto& w : *words) c->words.push_back(c->case_sensitive ? w : lower(w));
-    return c;
-  }
-  if (key == "detect") {
-    auto c = std::make_unique<DetectCond>();
-    auto kinds = parent.str_list("detect", d);
-    if (!kinds) return nullptr;
-    for (const auto& k : *kinds) {
-      if (k != "credit_card" && k != "api_key") {
-        v.error(d, "unknown detector \"" + k + "\" (known: credit_card, api_key)");
-        return nullptr;
-      }
-    }
-    c->kinds = *kinds;
-    if (auto s = parse_scope(parent, d, Scope::all)) c->scope = *s;
-    return c;
-  }
-  if (key == "header") {
-    if (!v.is_map()) {
-      v.error(d, "expected a map with name and equals, regex or present");
-      return nullptr;
-    }
-    v.check_keys({"name", "equals", "regex", "present"}, d);
-    auto c = std::make_unique<HeaderCond>();
-    c->name = v.str("name", d, true).value_or("");
-    c->equals = v.str("equals", d);
-    if (auto r = v.str("regex", d)) {
-      c->re = compile_regex(*v.get("regex"), *r, true, d);
-      if (!c->re) return nullptr;
-    }
-    return c;
+  return c;
+}
+
+const std::array<std::pair<std::string_view, LeafBuilder>, 20>& leaf_builders() {
+  static const std::array<std::pair<std::string_view, LeafBuilder>, 20> kLeaves = {{
+      {"all", build_all_any},
+      {"any", build_all_any},
+      {"not", build_not},
+      {"prompt_tokens", build_prompt_tokens},
+      {"message_count", build_message_count},
+      {"prompt_chars", build_prompt_chars},
+      {"max_tokens", build_max_tokens},
+      {"temperature", build_temperature},
+      {"has_tools", build_has_tools},
+      {"has_images", build_has_images},
+      {"stream", build_stream},
+      {"json_mode", build_json_mode},
+      {"tier", build_caller_set},
+      {"key_name", build_caller_set},
+      {"metadata", build_metadata},
+      {"tag", build_tag},
+      {"regex", build_regex},
+      {"keywords", build_keywords},
+      {"detect", build_detect},
+      {"header", build_header},
+  }};
+  return kLeaves;
+}
+
+/// One condition key of a `when` map.
+CondPtr build_leaf(const std::string& key, const config::Node& v, const config::Node& parent, config::Diagnostics& d) {
+  for (const auto& [name, build] : leaf_builders()) {
+    if (name == key) return build(key, v, parent, d);
   }
   parent.get(key)->error(d, "unknown condition \"" + key + "\"");
   return nullptr;

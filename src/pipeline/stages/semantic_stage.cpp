@@ -165,23 +165,15 @@ std::shared_ptr<const embed::Embedder> load_use_lite(const std::string& path, Bu
   return e;
 }
 
-}  // namespace
-
-std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
-  n.check_keys({"type", "name", "embedder", "aggregation", "top_k", "threshold", "routes", "fallback", "text",
-                "max_chars", "budget", "cache_size"},
-               d);
-  auto stage = std::make_unique<SemanticStage>();
-  size_t errors_before = d.errors().size();
-
-  // Routes and their utterances (inline or one per line from a file).
-  std::vector<embed::RouteSpec> specs;
+/// `routes:` and their utterances (inline or one per line from a file); each route's resolved target
+/// goes to `targets`, every utterance to `corpus`. False when there are none at all.
+bool read_routes(const config::Node& n, BuildContext& ctx, config::Diagnostics& d, std::vector<embed::RouteSpec>& specs,
+                 std::vector<std::string>& corpus, std::vector<std::string>& targets) {
   const config::Node* routes = n.get("routes");
   if (!routes || !routes->is_sequence() || routes->items().empty()) {
     (routes ? *routes : n).error(d, "a semantic stage needs a non-empty list of routes");
-    return nullptr;
+    return false;
   }
-  std::vector<std::string> corpus;
   for (const auto& rn : routes->items()) {
     rn.check_keys({"name", "target", "threshold", "utterances", "utterances_file"}, d);
     embed::RouteSpec spec;
@@ -204,28 +196,42 @@ std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& 
     }
     if (spec.utterances.empty()) rn.error(d, "route \"" + spec.name + "\" has no utterances");
     corpus.insert(corpus.end(), spec.utterances.begin(), spec.utterances.end());
-    stage->targets.push_back(resolved);
+    targets.push_back(resolved);
     specs.push_back(std::move(spec));
   }
+  return true;
+}
 
-  // The embedder: "hashing" (default), "use-lite", "hybrid", or a map {type, weight, model_path}.
+/// The embedder the stage names: "hashing" (default), "use-lite", "hybrid", or a map {type, weight, model_path}.
+struct EmbedderChoice {
   std::string type = "hashing";
   float weight = 0.5f;
   std::string model_path = embed::UseLiteEmbedder::default_model_path();
-  if (const config::Node* e = n.get("embedder"); e && !e->is_null()) {
-    if (e->is_scalar()) {
-      type = e->scalar();
-    } else if (e->is_map()) {
-      e->check_keys({"type", "weight", "model_path"}, d);
-      type = e->str("type", d, true).value_or("hashing");
-      if (auto w = e->number("weight", d, 0, 1)) weight = static_cast<float>(*w);
-      if (auto p = e->str("model_path", d)) model_path = ctx.resolve_path(*p);
-    } else {
-      e->error(d, "expected hashing, use-lite, hybrid or a map with type");
-    }
+};
+
+EmbedderChoice read_embedder_choice(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
+  EmbedderChoice c;
+  const config::Node* e = n.get("embedder");
+  if (!e || e->is_null()) return c;
+  if (e->is_scalar()) {
+    c.type = e->scalar();
+  } else if (e->is_map()) {
+    e->check_keys({"type", "weight", "model_path"}, d);
+    c.type = e->str("type", d, true).value_or("hashing");
+    if (auto w = e->number("weight", d, 0, 1)) c.weight = static_cast<float>(*w);
+    if (auto p = e->str("model_path", d)) c.model_path = ctx.resolve_path(*p);
+  } else {
+    e->error(d, "expected hashing, use-lite, hybrid or a map with type");
   }
-  std::shared_ptr<const embed::Embedder> embedder;
-  float default_threshold = 0;
+  return c;
+}
+
+/// Builds (or reuses) the chosen embedder, the hashing one fitted on `corpus`; null after an error.
+/// `default_threshold` is set to the embedder's: between the typical top scores of in-scope and
+/// out-of-scope prompts measured on CLINC150 (see src/embed/README.md); overridden per stage or route.
+std::shared_ptr<const embed::Embedder> build_embedder(const EmbedderChoice& choice, const std::vector<std::string>& corpus,
+                                                      const config::Node& n, BuildContext& ctx, config::Diagnostics& d,
+                                                      float& default_threshold) {
   auto hashing = [&]() -> std::shared_ptr<const embed::Embedder> {
     auto h = embed::HashingEmbedder::create(embed::HashingOptions{}, corpus);
     if (!h) {
@@ -235,27 +241,32 @@ std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& 
     return *h;
   };
   const config::Node& at = n.get("embedder") ? *n.get("embedder") : n;
-  // Default thresholds per embedder sit between the typical top scores of in-scope and out-of-scope
-  // prompts measured on CLINC150 (see src/embed/README.md); override per stage or route.
-  if (type == "hashing") {
-    embedder = hashing();
+  if (choice.type == "hashing") {
     default_threshold = 0.22f;
-  } else if (type == "use-lite") {
-    embedder = load_use_lite(model_path, ctx, at, d);
-    default_threshold = 0.62f;
-  } else if (type == "hybrid") {
-    auto dense = load_use_lite(model_path, ctx, at, d);
-    auto sparse = hashing();
-    if (dense && sparse) {
-      auto h = embed::HybridEmbedder::create(dense, sparse, weight);
-      if (!h) at.error(d, h.error().message);
-      else embedder = *h;
-    }
-    default_threshold = 0.41f;
-  } else {
-    at.error(d, "unknown embedder \"" + type + "\" (known: hashing, use-lite, hybrid)");
+    return hashing();
   }
+  if (choice.type == "use-lite") {
+    default_threshold = 0.62f;
+    return load_use_lite(choice.model_path, ctx, at, d);
+  }
+  if (choice.type == "hybrid") {
+    default_threshold = 0.41f;
+    auto dense = load_use_lite(choice.model_path, ctx, at, d);
+    auto sparse = hashing();
+    if (!dense || !sparse) return nullptr;
+    auto h = embed::HybridEmbedder::create(dense, sparse, choice.weight);
+    if (!h) {
+      at.error(d, h.error().message);
+      return nullptr;
+    }
+    return *h;
+  }
+  at.error(d, "unknown embedder \"" + choice.type + "\" (known: hashing, use-lite, hybrid)");
+  return nullptr;
+}
 
+/// The index options: threshold (default: the embedder's), aggregation, top_k.
+embed::IndexOptions read_index_options(const config::Node& n, float default_threshold, config::Diagnostics& d) {
   embed::IndexOptions opts;
   opts.threshold = default_threshold;
   if (auto t = n.number("threshold", d, -1, 1)) opts.threshold = static_cast<float>(*t);
@@ -264,20 +275,42 @@ std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& 
     else n.get("aggregation")->error(d, "expected centroid, max or top_k_mean");
   }
   if (auto k = n.integer("top_k", d, 1, 1000)) opts.top_k = static_cast<size_t>(*k);
+  return opts;
+}
+
+/// The stage's own options: fallback, text, max_chars, budget, cache_size.
+void read_stage_options(const config::Node& n, BuildContext& ctx, config::Diagnostics& d, SemanticStage& stage) {
   if (auto f = n.str("fallback", d)) {
     if (*f != "pass") {
-      stage->fallback = ctx.resolve_target(*f);
-      if (stage->fallback.empty()) n.get("fallback")->error(d, "unknown model or tier \"" + *f + "\" (or pass)");
+      stage.fallback = ctx.resolve_target(*f);
+      if (stage.fallback.empty()) n.get("fallback")->error(d, "unknown model or tier \"" + *f + "\" (or pass)");
     }
   }
   if (auto t = n.str("text", d)) {
-    if (*t == "all") stage->whole_conversation = true;
+    if (*t == "all") stage.whole_conversation = true;
     else if (*t != "last_user") n.get("text")->error(d, "expected last_user or all");
   }
-  if (auto m = n.integer("max_chars", d, 16, 1 << 24)) stage->max_chars = static_cast<size_t>(*m);
-  if (auto b = n.duration_ms("budget", d)) stage->budget = std::chrono::milliseconds(*b);
-  stage->pool = ctx.cpu_pool;
-  if (auto c = n.integer("cache_size", d, 0, 1 << 22)) stage->cache = std::make_unique<EmbeddingCache>(static_cast<size_t>(*c));
+  if (auto m = n.integer("max_chars", d, 16, 1 << 24)) stage.max_chars = static_cast<size_t>(*m);
+  if (auto b = n.duration_ms("budget", d)) stage.budget = std::chrono::milliseconds(*b);
+  stage.pool = ctx.cpu_pool;
+  if (auto c = n.integer("cache_size", d, 0, 1 << 22)) stage.cache = std::make_unique<EmbeddingCache>(static_cast<size_t>(*c));
+}
+
+}  // namespace
+
+std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
+  n.check_keys({"type", "name", "embedder", "aggregation", "top_k", "threshold", "routes", "fallback", "text",
+                "max_chars", "budget", "cache_size"},
+               d);
+  auto stage = std::make_unique<SemanticStage>();
+  size_t errors_before = d.errors().size();
+  std::vector<embed::RouteSpec> specs;
+  std::vector<std::string> corpus;
+  if (!read_routes(n, ctx, d, specs, corpus, stage->targets)) return nullptr;
+  float default_threshold = 0;
+  auto embedder = build_embedder(read_embedder_choice(n, ctx, d), corpus, n, ctx, d, default_threshold);
+  embed::IndexOptions opts = read_index_options(n, default_threshold, d);
+  read_stage_options(n, ctx, d, *stage);
   if (d.errors().size() != errors_before || !embedder) return nullptr;
 
   auto index = embed::SemanticIndex::build(std::move(specs), embedder, opts);

@@ -1,11 +1,11 @@
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace sy::learn {
+namespace sy::answer {
 namespace {
 
 TEST(AnswerHeuristicsTest, FlagsRefusalsAtTheStartWithTypographicApostrophes) {
@@ -297,4 +297,4 @@ TEST(AnswerExtractionTest, AgreementIsTheMajorityShareOverAllSamples) {
 }
 
 }  // namespace
-}  // namespace sy::learn
+}  // namespace sy::answer

@@ -1,4 +1,4 @@
-#include "switchyard/learn/json_schema.hpp"
+#include "switchyard/answer/json_schema.hpp"
 
 #include <cmath>
 #include <limits>
@@ -9,7 +9,7 @@
 
 #include "switchyard/core/json_tree.hpp"
 
-namespace sy::learn {
+namespace sy::answer {
 
 using nlohmann::json;
 
@@ -288,4 +288,4 @@ std::vector<std::string> JsonSchema::validate(std::string_view instance_json, st
 
 bool is_valid_json(std::string_view text) { return sy::json::validate(text).ok(); }
 
-}  // namespace sy::learn
+}  // namespace sy::answer

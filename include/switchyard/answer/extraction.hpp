@@ -15,7 +15,7 @@
 
 #include "switchyard/core/error.hpp"
 
-namespace sy::learn {
+namespace sy::answer {
 
 struct ExtractOptions {
   /// Within one pattern, take the last match (true, right for "the answer is X" restated at the end) or
@@ -30,7 +30,7 @@ struct ExtractOptions {
 class AnswerExtractor {
  public:
   /// Patterns (RE2 syntax) tried in order: the first that matches gives the answer, capture group 1 when
-  /// the pattern has one, else the whole match. No patterns: `final_number` (answer_heuristics.hpp),
+  /// the pattern has one, else the whole match. No patterns: `final_number` (heuristics.hpp),
   /// i.e. "####", "The answer is", \boxed{}, then the last number. Errors name the bad pattern.
   static Result<AnswerExtractor> compile(std::span<const std::string> patterns, ExtractOptions options = {});
 
@@ -64,4 +64,4 @@ Agreement agree(std::span<const std::string_view> samples, const AnswerExtractor
 /// Same, over already-extracted answers (nullopt: nothing extracted).
 Agreement agree(std::span<const std::optional<std::string>> answers);
 
-}  // namespace sy::learn
+}  // namespace sy::answer

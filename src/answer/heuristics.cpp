@@ -1,11 +1,11 @@
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <unordered_set>
 
-namespace sy::learn {
+namespace sy::answer {
 namespace {
 
 inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -679,4 +679,4 @@ AnswerVerdict check_tool_arguments(std::string_view arguments_json, const JsonSc
   return v;
 }
 
-}  // namespace sy::learn
+}  // namespace sy::answer

@@ -1,4 +1,4 @@
-#include "switchyard/learn/answer_extraction.hpp"
+#include "switchyard/answer/extraction.hpp"
 
 #include <re2/re2.h>
 
@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <unordered_map>
 
-#include "switchyard/learn/answer_heuristics.hpp"
+#include "switchyard/answer/heuristics.hpp"
 
-namespace sy::learn {
+namespace sy::answer {
 
 struct AnswerExtractor::Impl {
   std::vector<std::unique_ptr<RE2>> patterns;
@@ -157,4 +157,4 @@ Agreement agree(std::span<const std::string_view> samples, const AnswerExtractor
   return agree(answers);
 }
 
-}  // namespace sy::learn
+}  // namespace sy::answer

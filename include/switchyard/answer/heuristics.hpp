@@ -7,7 +7,8 @@
 ///
 /// Everything here is a pure function of its arguments (no globals, no I/O): safe on any thread, and
 /// cheap (one or two passes over the answer; microseconds for a typical answer). Sample agreement with
-/// a configurable extraction regex is in answer_extraction.hpp, the schema validator in json_schema.hpp.
+/// a configurable extraction regex is in extraction.hpp, the schema validator in json_schema.hpp. None of
+/// these is trained (the learned answer scorer is in learn/).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -15,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "switchyard/learn/answer_extraction.hpp"
-#include "switchyard/learn/json_schema.hpp"
+#include "switchyard/answer/extraction.hpp"
+#include "switchyard/answer/json_schema.hpp"
 
-namespace sy::learn {
+namespace sy::answer {
 
 /// What a check found. Stable names (`to_string`) for logs and decision headers.
 enum class AnswerIssue : std::uint8_t {
@@ -144,4 +145,4 @@ struct TextNumber {
 /// (zero..twenty, tens, hundred, thousand, dozen, half, twice, double, triple, quarter, third, fifth...).
 std::vector<TextNumber> numbers_in(std::string_view text);
 
-}  // namespace sy::learn
+}  // namespace sy::answer

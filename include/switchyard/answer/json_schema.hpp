@@ -18,7 +18,7 @@
 
 #include "switchyard/core/error.hpp"
 
-namespace sy::learn {
+namespace sy::answer {
 
 class JsonSchema {
  public:
@@ -42,4 +42,4 @@ class JsonSchema {
 /// nlohmann::json::accept: whether `text` is one complete JSON value (whitespace around it allowed).
 bool is_valid_json(std::string_view text);
 
-}  // namespace sy::learn
+}  // namespace sy::answer
