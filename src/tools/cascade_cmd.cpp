@@ -282,7 +282,7 @@ int eval_cascade_cmd(int argc, char** argv) {
   if (!a.has("data")) return fail("eval", "--cascade needs --data (with response texts of the weak model)");
   try {
     const auto t_start = std::chrono::steady_clock::now();
-    auto ropts = train_options(a);
+    auto ropts = train_options(a, /*in_distribution_recipe=*/true);
     if (!ropts) return fail("eval", ropts.error().message);
     auto sopts = scorer_options(a);
     if (!sopts) return fail("eval", sopts.error().message);

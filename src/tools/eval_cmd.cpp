@@ -22,14 +22,112 @@ namespace sy::tools {
 
 using namespace sy::tools::cli;
 
+namespace {
+
+/// `switchyard eval --lodo ROOT`: the out-of-distribution protocol (README §3). Every dataset under ROOT
+/// (and every --data source) is held out in turn; then MMLU's topic groups. Prints one row per held-out
+/// set with random, prompt-length and oracle baselines, and the worst / mean held-out APGR.
+int eval_lodo(const Args& a, TrainOptions opts, const CostModel& costs, std::uint64_t seed, ProgressBar& bar) {
+  std::vector<std::string> inputs;
+  if (a.get("lodo") != "-") {
+    auto found = discover_datasets(a.get("lodo"));
+    if (!found) return fail("eval", found.error().message);
+    inputs = *found;
+  }
+  for (const std::string& d : a.list("data")) inputs.push_back(d);
+  LoadReport rep;
+  auto d = load(a, inputs, rep);
+  if (!d) return fail("eval", d.error().message);
+  const Dataset& data = *d;
+  describe(data, rep);
+  auto s = model_arg(data, a, "strong", best_model(data));
+  auto w = model_arg(data, a, "weak", worst_model(data));
+  if (!s || !w) return fail("eval", !s ? s.error().message : w.error().message);
+  opts.strong = *s;
+  opts.weak = *w;
+  std::vector<HeldOut> splits = held_out_splits(data, !a.has("no-topic-groups"));
+  if (splits.empty()) return fail("eval", "--lodo needs at least two sources (datasets) or MMLU topic groups");
+  auto raw = extract_all(data, opts.features, bar.callback());
+  auto ran = run_held_out(data, raw, opts, splits, bar.callback());
+  bar.finish();
+  if (!ran) return fail("eval", ran.error().message);
+
+  std::printf("# switchyard eval: out-of-distribution protocol (train on the rest, test on the held-out set)\n");
+  std::printf("sources:");
+  for (const std::string& in : inputs) std::printf(" %s", in.c_str());
+  std::printf("\nstrong %s, weak %s; %zu prompts (%zu contaminated dropped)\n\n", data.models[static_cast<std::size_t>(*s)].c_str(),
+              data.models[static_cast<std::size_t>(*w)].c_str(), data.examples.size(), rep.dropped_contaminated);
+  std::printf("| %-22s | %-7s | %6s | %-18s | %-18s | %11s | %6s | %8s | %9s |\n", "held out", "kind", "n",
+              "learned APGR/CPT50", "length APGR/CPT50", "random APGR", "oracle", "fallback", "vs length");
+  std::printf("|------------------------|---------|-------:|--------------------|--------------------|------------:|-------:|---------:|----------:|\n");
+  struct Summary {
+    double worst = 1e9, sum = 0, len_sum = 0;
+    int n = 0, below_length = 0;
+  } ds, tg;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const HeldOut& h : splits) {
+    OutcomeTable t = make_outcomes(data, h.test, opts.strong, opts.weak, costs);
+    const PairOutcomes po = t.view();
+    const RoutingCurve router = evaluate_router(h.scores, po);
+    std::vector<double> len;
+    for (std::size_t r : h.test) len.push_back(static_cast<double>(data.examples[r].prompt.size()));
+    const RoutingCurve lc = evaluate_router(len, po);
+    const RoutingCurve rnd = random_curve(po, 10, seed);
+    const RoutingCurve orc = oracle_curve(po);
+    const double fb = h.test.empty() ? 0 : static_cast<double>(h.fallbacks) / static_cast<double>(h.test.size());
+    std::printf("| %-22s | %-7s | %6zu | %5.3f / %5.1f %%   | %5.3f / %5.1f %%   | %11.3f | %6.3f | %6.1f %% | %+9.3f |\n", h.name.c_str(),
+                h.dataset ? "dataset" : "topic", h.test.size(), router.apgr, cpt(router, 0.5) * 100, lc.apgr, cpt(lc, 0.5) * 100,
+                rnd.apgr, orc.apgr, fb * 100, router.apgr - lc.apgr);
+    Summary& sm = h.dataset ? ds : tg;
+    sm.worst = std::min(sm.worst, router.apgr);
+    sm.sum += router.apgr;
+    sm.len_sum += lc.apgr;
+    sm.n += 1;
+    sm.below_length += router.apgr < lc.apgr ? 1 : 0;
+    nlohmann::json j;
+    j["held_out"] = h.name;
+    j["kind"] = h.dataset ? "dataset" : "topic";
+    j["prompts"] = h.test.size();
+    j["fallback_share"] = fb;
+    j["learned"] = curve_json(router);
+    j["length"] = curve_json(lc);
+    j["random"] = curve_json(rnd);
+    j["oracle"] = curve_json(orc);
+    rows.push_back(j);
+  }
+  auto line = [](const char* what, const Summary& sm) {
+    if (sm.n == 0) return;
+    std::printf("%s: worst held-out APGR %.3f, mean %.3f (prompt length: mean %.3f); below prompt length on %d of %d\n", what,
+                sm.worst, sm.sum / sm.n, sm.len_sum / sm.n, sm.below_length, sm.n);
+  };
+  std::printf("\n");
+  line("datasets (summary)", ds);
+  line("topic groups", tg);
+  if (a.has("json")) {
+    nlohmann::json j;
+    j["mode"] = "lodo";
+    j["rows"] = rows;
+    if (ds.n) j["datasets"] = {{"worst_apgr", ds.worst}, {"mean_apgr", ds.sum / ds.n}, {"below_length", ds.below_length}};
+    if (tg.n) j["topic_groups"] = {{"worst_apgr", tg.worst}, {"mean_apgr", tg.sum / tg.n}, {"below_length", tg.below_length}};
+    std::ofstream f(a.get("json"));
+    f << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
 int eval_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--cascade")) return eval_cascade_cmd(argc, argv);
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
-                                    "no-decontaminate", "quiet", "baselines"};
+                                    "no-decontaminate", "quiet", "baselines", "no-structure", "no-balance-sources", "no-topic-groups"};
   Args a(argc, argv, {"data", "train", "test", "contaminated"}, bools);
   if (a.help() || argc < 2) {
     std::fputs(
-        "usage: switchyard eval --data FILES... --cv K          k-fold cross-validation (folds by prompt)\n"
+        "usage: switchyard eval --lodo ROOT [--data NAME=FILES...]  out-of-distribution protocol: leave one dataset\n"
+        "                    out (every data folder under ROOT, e.g. ../shared/data), then MMLU's topic groups\n"
+        "                    (--no-topic-groups to skip); '--lodo -' uses only the --data sources\n"
+        "       switchyard eval --data FILES... --cv K          k-fold cross-validation (folds by prompt)\n"
         "       switchyard eval --train FILES... --test FILES...  train on one dataset, test on another\n"
         "       switchyard eval --model MODEL --test FILES...     evaluate a trained model\n"
         "       switchyard eval --cascade --data FILES... [--cv K] cascade with the answer scorer (--cascade --help)\n"
@@ -46,7 +144,7 @@ int eval_main(int argc, char** argv) {
   std::vector<std::string> known = kTrainFlags;
   known.insert(known.end(), kDataFlags.begin(), kDataFlags.end());
   for (const char* k : {"data", "train", "test", "model", "cv", "config", "strong-model", "weak-model", "strong-price",
-                        "weak-price", "output-tokens", "plot", "json", "quiet", "baselines"})
+                        "weak-price", "output-tokens", "plot", "json", "quiet", "baselines", "lodo", "no-topic-groups"})
     known.emplace_back(k);
   if (auto u = a.unknown(known); !u.empty()) return fail("eval", "unknown option " + u.front());
   try {
@@ -61,6 +159,7 @@ int eval_main(int argc, char** argv) {
     if (!prices) return fail("eval", prices.error().message);
     const std::string price_source = *prices;
     costs.default_output_tokens = a.num("output-tokens", 1);
+    if (a.has("lodo")) return eval_lodo(a, *opts, costs, seed, bar);
 
     // Data and scores.
     LoadReport rep;

@@ -131,12 +131,23 @@ class ProgressBar {
 /// Prints "switchyard CMD: MSG" to stderr and returns 1.
 int fail(const std::string& cmd, const std::string& msg);
 
+/// The default recipe of `train` and `eval`, chosen by the leave-one-dataset-out protocol (README §6):
+/// dense length/shape/structure features without word n-grams, two structure features left out, the
+/// length prior at weight 0.5, and the shift guard at twice the 99th percentile of the training distances.
+inline constexpr int kDefaultWordNgrams = 0;
+inline constexpr double kDefaultPriorMix = 0.5;
+inline constexpr double kDefaultShiftQuantile = 0.99;
+inline constexpr double kDefaultShiftMargin = 2.0;
+inline constexpr const char* kDefaultDropFeatures = "log_math_expressions,ends_with_question";
+
 /// Flags of the router recipe (train, eval) and of data loading (every command).
 extern const std::vector<std::string> kTrainFlags;
 extern const std::vector<std::string> kDataFlags;
 
 /// TrainOptions from the recipe flags; defaults are the recipe that measured best (see src/learn/README.md).
-Result<TrainOptions> train_options(const Args& a);
+/// `in_distribution_recipe` keeps the defaults from before the out-of-distribution protocol (word uni- and
+/// bigrams, no structure block, no prior, no guard): `eval --cascade` compares with that router.
+Result<TrainOptions> train_options(const Args& a, bool in_distribution_recipe = false);
 std::vector<std::string> split_commas(const std::string& s);
 /// Loads `inputs` with --models / --contaminated / --no-decontaminate applied.
 Result<Dataset> load(const Args& a, const std::vector<std::string>& inputs, LoadReport& rep);

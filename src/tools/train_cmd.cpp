@@ -26,20 +26,30 @@ using namespace sy::tools::cli;
 int train_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--answer-scorer")) return train_answer_scorer_cmd(argc, argv);
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
-                                    "no-decontaminate", "quiet"};
+                                    "no-decontaminate", "quiet", "no-structure", "no-balance-sources"};
   Args a(argc, argv, {"data", "contaminated"}, bools);
   if (a.help() || argc < 2) {
     std::fputs(
         "usage: switchyard train --data FILE|DIR|GLOB... --out MODEL [options]\n"
         "       switchyard train --answer-scorer --data FILE... --out SCORER [--help for its options]\n"
-        "  data: RouteLLM-style CSV (prompt, one True/False or score column per model) or JSONL\n"
+        "  data: RouteLLM-style CSV (prompt, one True/False or score column per model) or JSONL (scores, 1-10 judge\n"
+        "        scores, or preference pairs model_a/model_b/winner); each --data argument is one source\n"
         "  --contaminated FILE   prompts to drop (default: contaminated_prompts.jsonl found next to the data)\n"
         "  --no-decontaminate    do not look for contaminated_prompts.jsonl\n"
         "  --models A,B,...      models to keep (default: every score column)\n"
         "  --strong M --weak M   pair for the route head (default: best / worst mean quality)\n"
         "  --label gap|strong-only|weak-wrong   route head target (default gap: (1+q_strong-q_weak)/2)\n"
         "  --group-smoothing A   blend each target with its group's mean (default 0)\n"
-        "  --l2 X|auto (default auto = 1/training rows) --hash-bits N --word-ngrams N --char-ngrams MIN-MAX|0 --no-dense --max-iter N --seed N\n"
+        "  --l2 X|auto (default auto = 1/training rows) --hash-bits N --char-ngrams MIN-MAX|0 --no-dense --max-iter N --seed N\n"
+        "  --word-ngrams N       word n-grams up to N (default 0: off; they learn a benchmark's topics, see README §6)\n"
+        "  --no-structure        leave out the structure features (turns, code, math, constraints, question type, output length)\n"
+        "  --drop-features A,B   dense features to leave out (default log_math_expressions,ends_with_question; '' keeps all)\n"
+        "  --prior-mix X         weight of the length prior in the score (default 0.5; 0 = model only)\n"
+        "  --shift-quantile Q    shift guard: prompts farther from the training data than this quantile of the training\n"
+        "                        prompts' distances (times --shift-margin M, default 2) are scored by the prior (default 0.99; 0 = off)\n"
+        "  --shift-fallback length|strong|weak   what an out-of-distribution prompt gets (default length)\n"
+        "  --source-weight NAME=W   weight of a source (a --data argument, NAME=PATH or its stem; repeatable)\n"
+        "  --no-balance-sources  keep each row's weight (default: every source gets the same total weight)\n"
         "  --strong-share S      store the threshold that sends share S of the training prompts to strong\n"
         "  --price MODEL=IN,OUT  USD per 1M tokens stored for choose() (repeatable)\n"
         "  --quiet               no progress output\n",
