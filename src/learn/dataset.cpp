@@ -68,7 +68,7 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
   std::vector<CsvRow>& rows = *parsed;
   if (rows.empty()) return Error::bad_request(path + ": empty CSV");
   const CsvRow& head = rows[0];
-  int prompt_col = -1, group_col = -1;
+  int prompt_col = -1, group_col = -1, weight_col = -1;
   std::vector<std::pair<std::string, ModelColumns>> models;
   auto model = [&](std::string_view name) -> ModelColumns& {
     for (auto& [n, c] : models)
@@ -82,6 +82,7 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
     std::string_view stem;
     if (lower(name) == "prompt") prompt_col = ci;
     else if (is_group_column(name)) group_col = ci;
+    else if (lower(name) == "weight") weight_col = ci;
     else if (ends_with(name, "_response", stem)) model(stem).response = ci;
     else if (ends_with(name, "_input_tokens", stem)) model(stem).input_tokens = ci;
     else if (ends_with(name, "_output_tokens", stem)) model(stem).output_tokens = ci;
@@ -106,6 +107,7 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
     Example e;
     e.prompt = std::string(cell(r, prompt_col));
     e.group = group_col >= 0 ? std::string(cell(r, group_col)) : stem;
+    if (weight_col >= 0) e.weight = parse_score(cell(r, weight_col)).value_or(1.0f);
     for (auto& [n, c] : models) {
       e.quality.push_back(parse_score(cell(r, c.quality)).value_or(kNaN));
       e.input_tokens.push_back(parse_score(cell(r, c.input_tokens)).value_or(kNaN));
@@ -120,6 +122,32 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
   return out;
 }
 
+/// Graded scores: a file whose scores go above 1 is on a judge scale. 1–10 (RouteLLM's / MT-Bench's
+/// judge scale) when every score is in [1,10], otherwise 0–10 or 0–100; anything else is an error.
+Result<bool> normalise_graded(const std::string& path, FileData& fd) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (const Example& e : fd.examples)
+    for (float q : e.quality)
+      if (!std::isnan(q)) {
+        lo = std::min(lo, q);
+        hi = std::max(hi, q);
+      }
+  if (!(hi > 1.0f)) {
+    if (lo < 0.0f) return Error::bad_request(path + ": negative score " + std::to_string(lo));
+    return true;  // binary or already in [0,1]
+  }
+  float base = 0, span = 0;
+  if (lo >= 1.0f && hi <= 10.0f) base = 1, span = 9;
+  else if (lo >= 0.0f && hi <= 10.0f) span = 10;
+  else if (lo >= 0.0f && hi <= 100.0f) span = 100;
+  else return Error::bad_request(path + ": scores from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                                 " are on no known scale (1-10, 0-10, 0-100); give score_range per line");
+  for (Example& e : fd.examples)
+    for (float& q : e.quality)
+      if (!std::isnan(q)) q = (q - base) / span;
+  return true;
+}
+
 float json_number(const nlohmann::json& j) {
   if (j.is_boolean()) return j.get<bool>() ? 1.0f : 0.0f;
   if (j.is_number()) return j.get<float>();
@@ -128,6 +156,7 @@ float json_number(const nlohmann::json& j) {
 }
 
 Result<FileData> load_jsonl_file(const std::string& path, const std::string& text) {
+  using nlohmann::json;
   FileData out;
   const std::string stem = fs::path(path).stem().string();
   std::istringstream in(text);
@@ -149,9 +178,9 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
+    json j;
     try {
-      j = nlohmann::json::parse(line);
+      j = json::parse(line);
     } catch (const std::exception& ex) {
       return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + ex.what());
     }
@@ -162,12 +191,36 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
     e.group = stem;
     for (const char* g : {"group", "subject", "category"})
       if (j.contains(g) && j[g].is_string()) e.group = j[g].get<std::string>();
+    if (j.contains("weight") && j["weight"].is_number()) e.weight = j["weight"].get<float>();
+    if (j.contains("source") && j["source"].is_string()) e.source = j["source"].get<std::string>();
     std::vector<std::pair<std::string, float>> scores;
-    if (j.contains("scores") && j["scores"].is_object()) {
+    if (j.contains("winner") && j.contains("model_a") && j.contains("model_b")) {
+      // A preference pair (Chatbot Arena's shape).
+      if (!j["model_a"].is_string() || !j["model_b"].is_string() || !j["winner"].is_string())
+        return Error::bad_request(path + ":" + std::to_string(lineno) + ": model_a, model_b and winner must be strings");
+      const std::string w = lower(j["winner"].get<std::string>());
+      float qa = 0, qb = 0;
+      if (w == "model_a" || w == "a") qa = 1;
+      else if (w == "model_b" || w == "b") qb = 1;
+      else if (w == "tie") qa = qb = 0.5f;
+      else if (w == "tie (bothbad)" || w == "both_bad" || w == "bothbad") qa = qb = 0;
+      else return Error::bad_request(path + ":" + std::to_string(lineno) + ": winner must be model_a, model_b, tie or tie (bothbad)");
+      scores.emplace_back(j["model_a"].get<std::string>(), qa);
+      scores.emplace_back(j["model_b"].get<std::string>(), qb);
+      e.preference = true;
+    } else if (j.contains("scores") && j["scores"].is_object()) {
       for (auto& [k, v] : j["scores"].items()) scores.emplace_back(k, json_number(v));
     } else {
       for (auto& [k, v] : j.items())
-        if ((v.is_boolean() || v.is_number()) && k != "prompt") scores.emplace_back(k, json_number(v));
+        if ((v.is_boolean() || v.is_number()) && k != "prompt" && k != "weight") scores.emplace_back(k, json_number(v));
+    }
+    if (j.contains("score_range")) {
+      const json& r = j["score_range"];
+      if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number() || !(r[1].get<double>() > r[0].get<double>()))
+        return Error::bad_request(path + ":" + std::to_string(lineno) + ": score_range must be [lo, hi] with lo < hi");
+      const float lo = r[0].get<float>(), hi = r[1].get<float>();
+      for (auto& [k, v] : scores)
+        if (!std::isnan(v)) v = std::clamp((v - lo) / (hi - lo), 0.0f, 1.0f);
     }
     if (scores.empty()) return Error::bad_request(path + ":" + std::to_string(lineno) + ": no model scores");
     const std::size_t nm_before = out.models.size();
@@ -273,32 +326,96 @@ Result<std::vector<std::string>> load_contaminated(const std::string& path) {
   return out;
 }
 
+std::string source_name(const std::string& arg, std::string* path) {
+  std::string p = arg;
+  std::string name;
+  if (auto eq = arg.find('='); eq != std::string::npos && eq > 0 && arg.find('/') > eq) {
+    name = arg.substr(0, eq);
+    p = arg.substr(eq + 1);
+  }
+  if (path) *path = p;
+  if (!name.empty()) return name;
+  fs::path fp = fs::path(p).lexically_normal();
+  if (!fp.has_filename()) fp = fp.parent_path();  // "dir/" -> "dir"
+  std::error_code ec;
+  if (p.find_first_of("*?[") != std::string::npos) fp = fp.parent_path();  // a glob: its directory
+  else if (!fs::is_directory(fp, ec)) return fp.stem().string();
+  while (fp.has_parent_path() && (fp.filename() == "responses" || fp.filename() == "data")) fp = fp.parent_path();
+  return fp.filename().string();
+}
+
+Result<std::vector<std::string>> discover_datasets(const std::string& root) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return Error::bad_request(root + ": not a directory");
+  std::vector<std::string> dirs;
+  auto holds_data = [](const fs::path& d) {
+    std::error_code e2;
+    for (const auto& entry : fs::directory_iterator(d, e2)) {
+      const std::string ext = entry.path().extension().string();
+      if (entry.is_regular_file() && (ext == ".csv" || ext == ".jsonl") && entry.path().filename() != "contaminated_prompts.jsonl")
+        return true;
+    }
+    return false;
+  };
+  if (holds_data(root)) dirs.push_back(root);
+  for (const auto& entry : fs::recursive_directory_iterator(root, ec))
+    if (entry.is_directory() && holds_data(entry.path())) dirs.push_back(entry.path().string());
+  std::sort(dirs.begin(), dirs.end());
+  if (dirs.empty()) return Error::bad_request(root + ": no directory with .csv or .jsonl data files");
+  std::vector<std::string> out;
+  for (const std::string& d : dirs) out.push_back(source_name(d) + "=" + d);
+  return out;
+}
+
 Result<Dataset> load_dataset(const std::vector<std::string>& inputs, const LoadOptions& opts, LoadReport* report) {
-  auto files = expand_inputs(inputs);
-  if (!files) return std::move(files).error();
+  // Each argument is one source; expand them one by one so that every file knows its source.
+  std::vector<std::pair<std::string, std::string>> files;  // (file, source)
+  for (const std::string& arg : inputs) {
+    std::string path;
+    const std::string source = source_name(arg, &path);
+    auto expanded = expand_inputs({path});
+    if (!expanded) return std::move(expanded).error();
+    for (std::string& f : *expanded) files.emplace_back(std::move(f), source);
+  }
+  if (files.empty()) return Error::bad_request("no input files");
   LoadReport rep;
   Dataset data;
   data.models = opts.models;
   std::vector<std::string> contaminated_files = opts.contaminated_files;
-  for (const std::string& path : *files) {
+  for (const auto& [path, source] : files) {
     auto text = read_file(path);
     if (!text) return std::move(text).error();
     const bool jsonl = fs::path(path).extension() == ".jsonl";
     auto fd = jsonl ? load_jsonl_file(path, *text) : load_csv_file(path, *text);
     if (!fd) return std::move(fd).error();
+    if (auto g = normalise_graded(path, *fd); !g) return std::move(g).error();
     if (data.models.empty()) data.models = fd->models;
-    // Map this file's model columns onto the dataset's model order.
+    // Map this file's model columns onto the dataset's model order. JSONL files (preference pairs, judge
+    // scores) may leave a model out: its scores are unknown there. A CSV must have every column.
     std::vector<int> map;
     for (const std::string& m : data.models) {
       auto it = std::find(fd->models.begin(), fd->models.end(), m);
-      if (it == fd->models.end()) return Error::bad_request(path + ": has no column for model '" + m + "'");
-      map.push_back(static_cast<int>(it - fd->models.begin()));
+      if (it == fd->models.end() && !jsonl) return Error::bad_request(path + ": has no column for model '" + m + "'");
+      map.push_back(it == fd->models.end() ? -1 : static_cast<int>(it - fd->models.begin()));
     }
+    if (jsonl && std::all_of(map.begin(), map.end(), [](int k) { return k < 0; }))
+      return Error::bad_request(path + ": names none of the models " + (data.models.empty() ? std::string() : data.models.front()) + ", ...");
     for (Example& e : fd->examples) {
       Example o;
       o.prompt = std::move(e.prompt);
       o.group = std::move(e.group);
+      o.source = e.source.empty() ? source : std::move(e.source);
+      o.weight = e.weight;
+      o.preference = e.preference;
       for (int k : map) {
+        if (k < 0) {
+          o.quality.push_back(kNaN);
+          o.input_tokens.push_back(kNaN);
+          o.output_tokens.push_back(kNaN);
+          o.cost.push_back(kNaN);
+          o.response.emplace_back();
+          continue;
+        }
         const auto ku = static_cast<std::size_t>(k);
         o.quality.push_back(e.quality[ku]);
         o.input_tokens.push_back(e.input_tokens[ku]);
@@ -334,6 +451,28 @@ Result<Dataset> load_dataset(const std::vector<std::string>& inputs, const LoadO
     rep.dropped_contaminated = before - data.examples.size();
   }
   if (data.examples.empty()) return Error::bad_request("no examples left after loading");
+  if (opts.balance_sources || !opts.source_weights.empty()) {
+    std::vector<std::pair<std::string, double>> total;  // source -> sum of row weights
+    auto slot = [&](const std::string& s) -> double& {
+      for (auto& [n, v] : total)
+        if (n == s) return v;
+      total.emplace_back(s, 0.0);
+      return total.back().second;
+    };
+    double all = 0;
+    for (const Example& e : data.examples) {
+      slot(e.source) += e.weight;
+      all += e.weight;
+    }
+    for (Example& e : data.examples) {
+      double w = e.weight;
+      if (opts.balance_sources && slot(e.source) > 0)
+        w *= all / (static_cast<double>(total.size()) * slot(e.source));
+      for (const auto& [n, sw] : opts.source_weights)
+        if (n == e.source) w *= sw;
+      e.weight = static_cast<float>(w);
+    }
+  }
   if (report) *report = rep;
   return data;
 }

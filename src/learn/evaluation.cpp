@@ -200,4 +200,83 @@ std::string render_svg(const std::string& title, std::span<const PlotSeries> ser
   return svg;
 }
 
+std::string_view topic_group(std::string_view g) {
+  if (g.starts_with("mmlu_")) g.remove_prefix(5);
+  struct Entry {
+    std::string_view subject, group;
+  };
+  static constexpr Entry kTable[] = {
+      {"abstract_algebra", "STEM"}, {"anatomy", "other"}, {"astronomy", "STEM"}, {"business_ethics", "other"},
+      {"clinical_knowledge", "other"}, {"college_biology", "STEM"}, {"college_chemistry", "STEM"},
+      {"college_computer_science", "STEM"}, {"college_mathematics", "STEM"}, {"college_medicine", "other"},
+      {"college_physics", "STEM"}, {"computer_security", "STEM"}, {"conceptual_physics", "STEM"},
+      {"econometrics", "social sciences"}, {"electrical_engineering", "STEM"}, {"elementary_mathematics", "STEM"},
+      {"formal_logic", "humanities"}, {"global_facts", "other"}, {"high_school_biology", "STEM"},
+      {"high_school_chemistry", "STEM"}, {"high_school_computer_science", "STEM"},
+      {"high_school_european_history", "humanities"}, {"high_school_geography", "social sciences"},
+      {"high_school_government_and_politics", "social sciences"}, {"high_school_macroeconomics", "social sciences"},
+      {"high_school_mathematics", "STEM"}, {"high_school_microeconomics", "social sciences"},
+      {"high_school_physics", "STEM"}, {"high_school_psychology", "social sciences"}, {"high_school_statistics", "STEM"},
+      {"high_school_us_history", "humanities"}, {"high_school_world_history", "humanities"}, {"human_aging", "other"},
+      {"human_sexuality", "social sciences"}, {"international_law", "humanities"}, {"jurisprudence", "humanities"},
+      {"logical_fallacies", "humanities"}, {"machine_learning", "STEM"}, {"management", "other"}, {"marketing", "other"},
+      {"medical_genetics", "other"}, {"miscellaneous", "other"}, {"moral_disputes", "humanities"},
+      {"moral_scenarios", "humanities"}, {"nutrition", "other"}, {"philosophy", "humanities"},
+      {"prehistory", "humanities"}, {"professional_accounting", "other"}, {"professional_law", "humanities"},
+      {"professional_medicine", "other"}, {"professional_psychology", "social sciences"},
+      {"public_relations", "social sciences"}, {"security_studies", "social sciences"}, {"sociology", "social sciences"},
+      {"us_foreign_policy", "social sciences"}, {"virology", "other"}, {"world_religions", "humanities"}};
+  for (const Entry& e : kTable)
+    if (e.subject == g) return e.group;
+  return {};
+}
+
+std::vector<HeldOut> held_out_splits(const Dataset& data, bool topic_groups) {
+  std::vector<HeldOut> out;
+  std::vector<std::string> sources;
+  for (const Example& e : data.examples)
+    if (std::find(sources.begin(), sources.end(), e.source) == sources.end()) sources.push_back(e.source);
+  if (sources.size() >= 2) {
+    for (const std::string& s : sources) {
+      HeldOut h;
+      h.name = s;
+      for (std::size_t i = 0; i < data.examples.size(); ++i) (data.examples[i].source == s ? h.test : h.train).push_back(i);
+      out.push_back(std::move(h));
+    }
+  }
+  if (topic_groups) {
+    for (std::string_view g : {"STEM", "humanities", "social sciences", "other"}) {
+      HeldOut h;
+      h.name = "mmlu:" + std::string(g);
+      h.dataset = false;
+      for (std::size_t i = 0; i < data.examples.size(); ++i) (topic_group(data.examples[i].group) == g ? h.test : h.train).push_back(i);
+      if (!h.test.empty() && !h.train.empty()) out.push_back(std::move(h));
+    }
+  }
+  return out;
+}
+
+Result<bool> run_held_out(const Dataset& data, std::span<const RawFeatures> raw, const TrainOptions& opts,
+                          std::vector<HeldOut>& splits, const Progress& progress) {
+  TrainOptions o = opts;
+  if (o.route_head) o.quality_heads = false;  // only the route score is evaluated
+  for (std::size_t k = 0; k < splits.size(); ++k) {
+    HeldOut& h = splits[k];
+    const std::string stage = "held out " + h.name;
+    auto model = train_router(data, h.train, raw, o, [&](std::string_view, double f) {
+      if (progress) progress(stage, (static_cast<double>(k) + f) / static_cast<double>(splits.size()));
+    });
+    if (!model) return std::move(model).error();
+    h.scores.clear();
+    h.fallbacks = 0;
+    for (std::size_t r : h.test) {
+      const ScoreDetail d = (*model)->score_detail(raw[r], data.examples[r].prompt.size());
+      h.scores.push_back(d.score);
+      h.fallbacks += d.fallback ? 1 : 0;
+    }
+  }
+  if (progress) progress("held out", 1.0);
+  return true;
+}
+
 }  // namespace sy::learn

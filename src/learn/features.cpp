@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 namespace sy::learn {
 namespace {
@@ -44,8 +45,146 @@ const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
       "log_chars",        "log_words",       "log_lines",          "digit_fraction",    "log_numbers",
       "log_distinct_nums", "log_question_marks", "log_code_markers", "upper_fraction",   "mean_word_length",
       "log_sentences",    "choice_lines",    "max_number_digits",  "log_math_symbols",  "non_ascii_fraction",
-      "log_longest_line", "log_long_words",  "capitalised_fraction"};
+      "log_longest_line", "log_long_words",  "capitalised_fraction",
+      // Structure block (FeatureConfig::structure): what kind of task, not what topic.
+      "log_turns",        "log_code_lines",  "log_math_expressions", "log_constraints", "ask_factoid",
+      "ask_explain",      "ask_solve",       "ask_create",         "wants_long_output", "wants_short_output",
+      "ends_with_question", "log_list_items"};
   return names;
+}
+
+namespace {
+
+/// Lower-cased word starting at p[i] (letters only, at most 15 bytes); i moves past it.
+std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16]) {
+  const std::size_t n = p.size();
+  while (i < n && !std::isalpha(static_cast<unsigned char>(p[i]))) ++i;
+  std::size_t len = 0;
+  while (i < n && std::isalpha(static_cast<unsigned char>(p[i]))) {
+    if (len < sizeof buf) buf[len++] = static_cast<char>(lower(static_cast<unsigned char>(p[i])));
+    ++i;
+  }
+  return {buf, len};
+}
+
+template <std::size_t N>
+bool one_of(std::string_view w, const std::array<std::string_view, N>& set) {
+  for (std::string_view s : set)
+    if (w == s) return true;
+  return false;
+}
+
+constexpr std::array<std::string_view, 6> kFactoid = {"what", "who", "when", "where", "which", "name"};
+constexpr std::array<std::string_view, 9> kExplain = {"why", "how", "explain", "describe", "discuss", "compare",
+                                                      "analyze", "analyse", "evaluate"};
+constexpr std::array<std::string_view, 9> kSolve = {"prove", "derive", "calculate", "compute", "solve", "find",
+                                                    "determine", "show", "simplify"};
+constexpr std::array<std::string_view, 10> kCreate = {"write", "create", "generate", "draft", "compose", "implement",
+                                                     "design", "build", "translate", "summarize"};
+constexpr std::array<std::string_view, 12> kConstraint = {"must", "should", "exactly", "least", "most", "only", "without",
+                                                          "ensure", "format", "avoid", "never", "always"};
+constexpr std::array<std::string_view, 9> kLong = {"essay", "detailed", "detail", "comprehensive", "thorough",
+                                                  "paragraphs", "elaborate", "story", "article"};
+constexpr std::array<std::string_view, 7> kShort = {"briefly", "brief", "short", "concise", "concisely", "one",
+                                                   "tldr"};
+constexpr std::array<std::string_view, 8> kRoles = {"user", "assistant", "human", "ai", "system", "q", "a", "question"};
+
+}  // namespace
+
+void FeatureExtractor::structure_features(std::string_view p, std::span<float, kStructureFeatures> out) {
+  std::size_t turns = 0, code_lines = 0, math_expr = 0, constraints = 0, list_items = 0;
+  bool factoid = false, explain = false, solve = false, create = false, want_long = false, want_short = false;
+  // Line structure: role markers ("User:", "Q:"), code (fences, indented lines), list items.
+  const std::size_t n = p.size();
+  bool in_fence = false;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t e = p.find('\n', i);
+    if (e == std::string_view::npos) e = n;
+    std::string_view line = p.substr(i, e - i);
+    i = e + 1;
+    if (line.rfind("```", 0) == 0) {
+      in_fence = !in_fence;
+      ++code_lines;
+      continue;
+    }
+    if (in_fence || line.rfind("    ", 0) == 0 || line.rfind("\t", 0) == 0) {
+      if (!line.empty()) ++code_lines;
+      continue;
+    }
+    std::size_t k = 0;
+    while (k < line.size() && line[k] == ' ') ++k;
+    if (k + 1 < line.size() && (line[k] == '-' || line[k] == '*') && line[k + 1] == ' ') ++list_items;
+    else if (k < line.size() && std::isdigit(static_cast<unsigned char>(line[k]))) {
+      std::size_t d = k;
+      while (d < line.size() && std::isdigit(static_cast<unsigned char>(line[d]))) ++d;
+      if (d + 1 < line.size() && (line[d] == '.' || line[d] == ')') && line[d + 1] == ' ') ++list_items;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && colon <= 10) {
+      char buf[16];
+      std::size_t j = 0;
+      std::string_view w = next_word(line.substr(0, colon), j, buf);
+      if (!w.empty() && one_of(w, kRoles)) ++turns;
+    }
+  }
+  // Math expressions: a digit or variable, an operator, a digit ("3x + 4 = 10", "2^5", "\\frac").
+  for (std::size_t i = 0; i + 2 < n; ++i) {
+    const unsigned char a = static_cast<unsigned char>(p[i]), b = static_cast<unsigned char>(p[i + 1]);
+    if (a == '\\' && std::isalpha(b)) ++math_expr;  // LaTeX command
+    if (!std::isalnum(a)) continue;
+    std::size_t j = i + 1;
+    if (j < n && p[j] == ' ') ++j;
+    if (j + 1 < n && std::strchr("+-*/=^<>", p[j]) != nullptr && p[j] != '\0') {
+      std::size_t k = j + 1;
+      if (k < n && p[k] == ' ') ++k;
+      if (k < n && std::isdigit(static_cast<unsigned char>(p[k]))) ++math_expr;
+    }
+  }
+  // Words: question type from the first word of each sentence and instruction words anywhere.
+  char buf[16];
+  bool sentence_start = true;
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t before = i;
+    std::string_view w = next_word(p, i, buf);
+    if (w.empty()) break;
+    for (std::size_t k = before; k < i; ++k)
+      if (p[k] == '.' || p[k] == '?' || p[k] == '!' || p[k] == '\n') sentence_start = true;
+    if (sentence_start) {
+      factoid |= one_of(w, kFactoid);
+      explain |= one_of(w, kExplain);
+      solve |= one_of(w, kSolve);
+      create |= one_of(w, kCreate);
+    } else {
+      explain |= w == "explain" || w == "why";
+      solve |= w == "prove" || w == "derive" || w == "solve";
+      create |= w == "write" || w == "implement";
+    }
+    sentence_start = false;
+    if (one_of(w, kConstraint)) ++constraints;
+    want_long |= one_of(w, kLong) || w == "words" || w == "steps";
+    want_short |= one_of(w, kShort) && w != "one";
+    if (w == "one" || w == "single") {  // "one word", "one sentence", "a single number"
+      std::size_t j = i;
+      char b2[16];
+      std::string_view nx = next_word(p, j, b2);
+      want_short |= nx == "word" || nx == "sentence" || nx == "number" || nx == "line" || nx == "letter";
+    }
+  }
+  std::size_t last = n;
+  while (last > 0 && std::isspace(static_cast<unsigned char>(p[last - 1]))) --last;
+  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  out[0] = lg(turns);
+  out[1] = lg(code_lines);
+  out[2] = lg(math_expr);
+  out[3] = lg(constraints);
+  out[4] = factoid ? 1.0f : 0.0f;
+  out[5] = explain ? 1.0f : 0.0f;
+  out[6] = solve ? 1.0f : 0.0f;
+  out[7] = create ? 1.0f : 0.0f;
+  out[8] = want_long ? 1.0f : 0.0f;
+  out[9] = want_short ? 1.0f : 0.0f;
+  out[10] = last > 0 && p[last - 1] == '?' ? 1.0f : 0.0f;
+  out[11] = lg(list_items);
 }
 
 FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
@@ -53,7 +192,9 @@ FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
   config_.word_ngram_max = std::clamp(config_.word_ngram_max, 0, 2);
 }
 
-void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDenseFeatures> out) {
+void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDenseFeatures> out, bool structure) {
+  if (structure) structure_features(p, out.subspan<kBaseDenseFeatures, kStructureFeatures>());
+  else std::fill(out.begin() + kBaseDenseFeatures, out.end(), 0.0f);
   std::size_t digits = 0, upper = 0, non_ascii = 0, words = 0, word_bytes = 0, lines = 1, questions = 0;
   std::size_t code = 0, sentences = 0, math = 0, long_words = 0, capitalised = 0, choice_lines = 0;
   std::size_t numbers = 0, max_digits = 0, line_len = 0, longest_line = 0;
@@ -233,7 +374,7 @@ void FeatureExtractor::extract(std::string_view prompt, RawFeatures& out, std::v
     out.count.push_back(static_cast<float>(j - i));
     i = j;
   }
-  if (config_.dense) dense_features(prompt, out.dense);
+  if (config_.dense) dense_features(prompt, out.dense, config_.structure);
   else out.dense.fill(0.0f);
 }
 

@@ -146,10 +146,10 @@ void LearnedModel::logits(const RawFeatures& raw, std::span<double> out) const {
   }
 }
 
-double LearnedModel::score(std::string_view prompt) const {
+double LearnedModel::model_score(const RawFeatures& raw) const {
   Scratch& s = scratch();
   s.logits.resize(parts_.heads.size());
-  logits(prompt, s.logits);
+  logits(raw, s.logits);
   if (route_head_ >= 0) return sigmoid(s.logits[static_cast<std::size_t>(route_head_)]);
   if (parts_.strong < 0 || parts_.weak < 0) return 0.5;
   auto q = [&](int m) {
@@ -157,6 +157,79 @@ double LearnedModel::score(std::string_view prompt) const {
     return h >= 0 ? sigmoid(s.logits[static_cast<std::size_t>(h)]) : parts_.quality_mean[static_cast<std::size_t>(m)];
   };
   return 0.5 * (1.0 + q(parts_.strong) - q(parts_.weak));
+}
+
+double LearnedModel::shift(const RawFeatures& raw) const {
+  if (!parts_.transform.config().dense) return 0;
+  const auto& mean = parts_.transform.dense_mean();
+  const auto& inv_std = parts_.transform.dense_inv_std();
+  double d = 0;
+  int n = 0;
+  for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+    if (inv_std[j] == 0.0f) continue;
+    const double z = (raw.dense[j] - mean[j]) * inv_std[j];
+    d += std::min(z * z, 100.0);
+    ++n;
+  }
+  return n > 0 ? d / n : 0.0;
+}
+
+namespace {
+/// Piecewise-linear interpolation of a percentile table (q[i] at i/(n-1)): value -> fraction.
+double rank_in(std::span<const float> q, double x) {
+  const std::size_t n = q.size();
+  if (x <= q.front()) return 0;
+  if (x >= q.back()) return 1;
+  const std::size_t hi = static_cast<std::size_t>(std::upper_bound(q.begin(), q.end(), static_cast<float>(x)) - q.begin());
+  const std::size_t lo_first = static_cast<std::size_t>(std::lower_bound(q.begin(), q.end(), static_cast<float>(x)) - q.begin());
+  // Ties (many prompts of one length): the middle of the tied run.
+  if (lo_first < hi && q[lo_first] == static_cast<float>(x))
+    return 0.5 * static_cast<double>(lo_first + hi - 1) / static_cast<double>(n - 1);
+  const std::size_t lo = hi - 1;
+  const double f = (x - q[lo]) / std::max(1e-12, static_cast<double>(q[hi] - q[lo]));
+  return (static_cast<double>(lo) + f) / static_cast<double>(n - 1);
+}
+/// fraction -> value.
+double value_at(std::span<const float> q, double f) {
+  const double pos = std::clamp(f, 0.0, 1.0) * static_cast<double>(q.size() - 1);
+  const std::size_t lo = std::min(static_cast<std::size_t>(pos), q.size() - 2);
+  return q[lo] + (pos - static_cast<double>(lo)) * (q[lo + 1] - q[lo]);
+}
+}  // namespace
+
+double LearnedModel::length_prior(std::size_t prompt_bytes) const {
+  const ScorePrior& p = parts_.prior;
+  if (!p.active()) return 0.5;
+  return value_at(p.score_q, rank_in(p.length_q, std::log1p(static_cast<double>(prompt_bytes))));
+}
+
+ScoreDetail LearnedModel::score_detail(const RawFeatures& raw, std::size_t prompt_bytes) const {
+  ScoreDetail d;
+  d.model = model_score(raw);
+  const ScorePrior& p = parts_.prior;
+  if (!p.active()) {
+    d.prior = d.score = d.model;
+    return d;
+  }
+  d.prior = length_prior(prompt_bytes);
+  d.shift = shift(raw);
+  d.max_shift = p.max_shift;
+  d.fallback_prior = p.fallback == ScorePrior::Fallback::length ? "length" : p.fallback == ScorePrior::Fallback::strong ? "strong" : "weak";
+  d.fallback = p.max_shift > 0 && d.shift > p.max_shift;
+  if (d.fallback) {
+    if (p.fallback == ScorePrior::Fallback::strong) d.prior = 1.0;
+    else if (p.fallback == ScorePrior::Fallback::weak) d.prior = 0.0;
+    d.score = d.prior;
+  } else {
+    d.score = (1.0 - p.mix) * d.model + p.mix * d.prior;
+  }
+  return d;
+}
+
+ScoreDetail LearnedModel::score_detail(std::string_view prompt) const {
+  Scratch& s = scratch();
+  extractor_.extract(prompt, s.raw, s.buckets);
+  return score_detail(s.raw, prompt.size());
 }
 
 std::vector<double> LearnedModel::predict_quality(std::string_view prompt) const {
@@ -221,7 +294,7 @@ std::string LearnedModel::to_bytes() const {
   h["features"] = {{"hash_bits", fc.hash_bits},         {"word_ngram_max", fc.word_ngram_max},
                    {"char_ngram_min", fc.char_ngram_min}, {"char_ngram_max", fc.char_ngram_max},
                    {"dense", fc.dense},                 {"number_shapes", fc.number_shapes},
-                   {"max_bytes", fc.max_bytes}};
+                   {"max_bytes", fc.max_bytes},         {"structure", fc.structure}};
   h["models"] = parts_.models;
   json prices = json::array();
   for (const ModelPrice& p : parts_.prices) prices.push_back({p.input_per_m, p.output_per_m});
@@ -237,6 +310,17 @@ std::string LearnedModel::to_bytes() const {
   h["notes"] = parts_.notes;
   h["dense_mean"] = parts_.transform.dense_mean();
   h["dense_inv_std"] = parts_.transform.dense_inv_std();
+  if (parts_.prior.active()) {
+    const ScorePrior& p = parts_.prior;
+    json pj;
+    pj["fallback"] = p.fallback == ScorePrior::Fallback::length ? "length" : p.fallback == ScorePrior::Fallback::strong ? "strong" : "weak";
+    pj["mix"] = p.mix;
+    pj["length_q"] = p.length_q;
+    pj["score_q"] = p.score_q;
+    pj["max_shift"] = p.max_shift;
+    pj["shift_quantile"] = p.shift_quantile;
+    h["prior"] = pj;
+  }
   const std::string header = h.dump();
 
   const std::vector<float>& idf = parts_.transform.idf();
@@ -299,6 +383,7 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
     fc.dense = f.at("dense").get<bool>();
     fc.number_shapes = f.at("number_shapes").get<bool>();
     fc.max_bytes = f.at("max_bytes").get<std::size_t>();
+    fc.structure = f.value("structure", false);
     if (fc.hash_bits < 8 || fc.hash_bits > 26) return bad_model("hash_bits out of range");
     parts.models = h.at("models").get<std::vector<std::string>>();
     for (const json& p : h.at("prices")) parts.prices.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
@@ -311,7 +396,26 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
     parts.notes = h.value("notes", std::string());
     auto dm = h.at("dense_mean").get<std::vector<float>>();
     auto di = h.at("dense_inv_std").get<std::vector<float>>();
-    if (dm.size() != kDenseFeatures || di.size() != kDenseFeatures) return bad_model("dense feature count mismatch");
+    // Files written before the structure block have 18 dense features; the rest stay 0 (unused).
+    if (dm.size() != di.size() || dm.size() > kDenseFeatures || (dm.size() != kDenseFeatures && dm.size() != kBaseDenseFeatures))
+      return bad_model("dense feature count mismatch");
+    if (h.contains("prior")) {
+      const json& pj = h.at("prior");
+      ScorePrior& p = parts.prior;
+      const std::string fb = pj.at("fallback").get<std::string>();
+      if (fb == "length") p.fallback = ScorePrior::Fallback::length;
+      else if (fb == "strong") p.fallback = ScorePrior::Fallback::strong;
+      else if (fb == "weak") p.fallback = ScorePrior::Fallback::weak;
+      else return bad_model("prior.fallback must be length, strong or weak");
+      p.mix = pj.at("mix").get<double>();
+      p.length_q = pj.at("length_q").get<std::vector<float>>();
+      p.score_q = pj.at("score_q").get<std::vector<float>>();
+      p.max_shift = pj.at("max_shift").get<double>();
+      p.shift_quantile = pj.value("shift_quantile", 0.0);
+      if (!p.active() || !(p.mix >= 0 && p.mix <= 1)) return bad_model("prior tables or mix out of range");
+      if (!std::is_sorted(p.length_q.begin(), p.length_q.end()) || !std::is_sorted(p.score_q.begin(), p.score_q.end()))
+        return bad_model("prior tables must be sorted");
+    }
     std::copy(dm.begin(), dm.end(), mean.begin());
     std::copy(di.begin(), di.end(), inv.begin());
   } catch (const std::exception& e) {

@@ -293,6 +293,16 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
   for (std::size_t r : rows) train_raw.push_back(&raw_in[r]);
   ModelParts parts;
   parts.transform = FeatureTransform::fit(opts.features, train_raw);
+  if (!opts.drop_dense.empty()) {
+    std::array<float, kDenseFeatures> inv = parts.transform.dense_inv_std();
+    for (const std::string& name : opts.drop_dense) {
+      const auto& names = dense_feature_names();
+      auto it = std::find(names.begin(), names.end(), name);
+      if (it == names.end()) return Error::bad_request("no dense feature '" + name + "'");
+      inv[static_cast<std::size_t>(it - names.begin())] = 0.0f;
+    }
+    parts.transform = FeatureTransform(parts.transform.config(), parts.transform.idf(), parts.transform.dense_mean(), inv);
+  }
   const std::size_t dim = parts.transform.dimension();
   Csr x;
   {
@@ -330,7 +340,7 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
       }
       t.y.push_back(y);
       const bool tie = qs == qw;
-      t.c.push_back(known ? (tie ? static_cast<float>(opts.tie_weight) : 1.0f) : 0.0f);
+      t.c.push_back(known ? (tie ? static_cast<float>(opts.tie_weight) : 1.0f) * e.weight : 0.0f);
     }
     smooth_by_group(data, rows, t.y, opts.group_smoothing, opts.group_prior);
     targets.push_back(std::move(t));
@@ -342,10 +352,12 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
     t.info.name = "quality:" + data.models[m];
     t.info.model = static_cast<int>(m);
     for (std::size_t r : rows) {
-      float q = data.examples[r].quality[m];
-      bool known = !std::isnan(q);
+      const Example& e = data.examples[r];
+      float q = e.quality[m];
+      // Preference pairs are relative ("A beat B"), not an absolute quality: route head only.
+      bool known = !std::isnan(q) && !e.preference;
       t.y.push_back(known ? std::clamp(q, 0.0f, 1.0f) : 0.0f);
-      t.c.push_back(known ? 1.0f : 0.0f);
+      t.c.push_back(known ? e.weight : 0.0f);
       if (known) {
         s += q;
         ++n;
@@ -383,6 +395,38 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
     parts.heads.push_back(targets[h].info);
   }
   if (progress) progress("fit", 1.0);
+  if (opts.prior_mix <= 0 && opts.shift_quantile <= 0) return LearnedModel::from_parts(std::move(parts));
+  // Prior tables and the shift limit, from the training prompts (see ScorePrior).
+  auto plain = LearnedModel::from_parts(parts);
+  if (!plain) return plain;
+  std::vector<float> len, sc, sh;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    len.push_back(static_cast<float>(std::log1p(static_cast<double>(data.examples[rows[k]].prompt.size()))));
+    sc.push_back(static_cast<float>((*plain)->model_score(*train_raw[k])));
+    sh.push_back(static_cast<float>((*plain)->shift(*train_raw[k])));
+  }
+  auto percentiles = [](std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    std::vector<float> q(101);
+    for (std::size_t i = 0; i <= 100; ++i) {
+      const double pos = static_cast<double>(i) / 100.0 * static_cast<double>(v.size() - 1);
+      const auto lo = static_cast<std::size_t>(pos);
+      const std::size_t hi = std::min(lo + 1, v.size() - 1);
+      q[i] = static_cast<float>(v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]));
+    }
+    return q;
+  };
+  ScorePrior& pr = parts.prior;
+  pr.length_q = percentiles(len);
+  pr.score_q = percentiles(sc);
+  pr.mix = std::clamp(opts.prior_mix, 0.0, 1.0);
+  pr.fallback = opts.shift_fallback;
+  if (opts.shift_quantile > 0) {
+    std::sort(sh.begin(), sh.end());
+    const auto at = static_cast<std::size_t>(std::clamp(opts.shift_quantile, 0.0, 1.0) * static_cast<double>(sh.size() - 1));
+    pr.max_shift = std::max(1e-6, static_cast<double>(sh[at]) * opts.shift_margin);
+    pr.shift_quantile = opts.shift_quantile;
+  }
   return LearnedModel::from_parts(std::move(parts));
 }
 

@@ -27,9 +27,12 @@ describe('the demo config', () => {
   const rows = [
     ['fix this python bug', {}, 'topics', /semantic:code/, 'gpt-4o'],
     ['hi how are you', {}, 'topics', /semantic:chitchat/, 'gpt-4o-mini'],
-    ['prove that there are infinitely many primes', {}, 'difficulty', /learned:.* strong/, 'gpt-4o'],
+    ['write a lock-free queue in C++ and argue it is correct', {}, 'difficulty', /learned:.* strong/, 'gpt-4o'],
     ['what time zone is tokyo in', {}, 'difficulty', /learned:.* weak/, 'gpt-4o-mini'],
-    ['prove that there are infinitely many primes', { headers: { 'x-switchyard-threshold': '0.95' } }, 'difficulty', /weak/, 'gpt-4o-mini'],
+    // Nothing like the benchmarks the shipped model was trained on: the length prior decides, and says so.
+    ['User: my build fails\nAssistant: show me the log\nUser: here it is\n```\nerror: 1234 at 0x7ffe 99 88 77\n  int x = 3 * 4 + 5;\n' +
+      '  return x / 2;\n```\nWHY??? FIX IT NOW. 1) 2) 3) 4) 5) 6)\n', {}, 'difficulty', /^learned:score=.* fallback=length-prior shift=/, 'gpt-4o'],
+    ['write a lock-free queue in C++ and argue it is correct', { headers: { 'x-switchyard-threshold': '0.95' } }, 'difficulty', /weak/, 'gpt-4o-mini'],
     ['anything at all', { headers: { 'x-switchyard-tier': 'free' } }, 'guard', /free-tier/, 'gpt-4o-mini'],
     ['anything at all', { extra: { response_format: { type: 'json_object' } } }, 'guard', /structured/, 'gpt-4o'],
   ];

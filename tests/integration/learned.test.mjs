@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { postJson, runSwitchyard, startSwitchyard } from './lib/harness.mjs';
+import { postJson, runSwitchyard, startSwitchyard, until } from './lib/harness.mjs';
 
 describe('learned router', () => {
-  let sy, dir;
+  let sy, dir, logFile;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-learned-'));
     // Proofs need the strong model; on greetings the weak one does better.
@@ -22,7 +22,9 @@ describe('learned router', () => {
     const t = await runSwitchyard(['train', '--data', path.join(dir, 'train.csv'), '--out', path.join(dir, 'router.sylm'),
       '--strong', 'strong', '--weak', 'weak', '--no-decontaminate', '--quiet', '--seed', '7']);
     assert.equal(t.code, 0, t.stderr);
+    logFile = path.join(dir, 'decisions.jsonl');
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+decision_log: {path: "${logFile}"}
 providers: [{name: mock, type: mock}]
 models:
   - {name: strong-model, provider: mock, model: strong-1}
@@ -61,6 +63,23 @@ routers:
     const r = await ask(`auto@${above}`, prompt);
     assert.equal(r.headers.get('x-switchyard-model'), 'weak-model');
     assert.equal(r.headers.get('x-switchyard-router'), 'auto');
+  });
+
+  test('a prompt unlike the training data falls back to the length prior, and the reason says so', async () => {
+    // Multi-turn chat with code and numbers: nothing like the one-line training prompts.
+    const far = 'User: my build fails\nAssistant: show me the log\nUser: here it is\n```\nerror: 1234 at 0x7ffe 99 88 77\n' +
+      '  int x = 3 * 4 + 5;\n  return x / 2;\n```\nWHY??? FIX IT NOW. 1) 2) 3) 4) 5) 6)\n';
+    const r = await ask('auto', far);
+    assert.equal(r.status, 200);
+    const reason = r.headers.get('x-switchyard-reason');
+    assert.match(reason, /^learned:score=\d\.\d{3}(>=|<)0\.500 (strong|weak) fallback=length-prior shift=\d+\.\d{3}>\d+\.\d{3}$/);
+    // In-distribution prompts keep the plain reason.
+    assert.doesNotMatch((await ask('auto', 'hello there friend number 998')).headers.get('x-switchyard-reason'), /fallback/);
+    // The decision log carries the same reason.
+    const id = r.headers.get('x-request-id');
+    const line = await until(() => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes(id)),
+      'the decision line');
+    assert.equal(JSON.parse(line).reason, reason);
   });
 
   test('a bad threshold is a 400 naming the field', async () => {

@@ -10,10 +10,19 @@
 /// JSONL, one object per line: `{"prompt": "...", "scores": {"model-a": 1, "model-b": 0.4},
 /// "group": "optional", "input_tokens": {"model-a": 812}, "output_tokens": {...}, "cost": {...},
 /// "responses": {...}}`. A line without `scores` may give the models as top-level boolean/number fields.
+///
+/// Label types (README §1): binary (True/False, 0/1), graded (any number; a file whose scores exceed 1 is
+/// read as a 1–10 judge scale, or 0–10 / 0–100, and normalised to [0,1]; a JSONL line may name its scale
+/// with `"score_range": [lo, hi]`), and preference pairs (JSONL `{"prompt", "model_a", "model_b",
+/// "winner": "model_a"|"model_b"|"tie"|"tie (bothbad)"}`, Chatbot Arena's shape): the winner scores 1 and
+/// the loser 0, a tie 0.5 each, "both bad" 0 each. Preference rows say which model was better, not how good
+/// either was, so they train the route head only. Every row has a weight: its `weight` field/column
+/// (default 1) times the weight of its source (`LoadOptions::source_weights`).
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "switchyard/core/error.hpp"
@@ -30,6 +39,11 @@ struct Example {
   /// Per model, the answer text (`<model>_response` column / JSONL `responses`); empty when the data
   /// has none. Used by the answer scorer and `eval --cascade`.
   std::vector<std::string> response{};
+  /// Which dataset the row came from (see LoadOptions): the unit of leave-one-dataset-out evaluation
+  /// and of per-source weights.
+  std::string source{};
+  float weight = 1.0f;      ///< training weight: the row's own weight times its source's weight
+  bool preference = false;  ///< a preference pair (relative label): route head only, no quality heads
 };
 
 struct Dataset {
@@ -48,7 +62,21 @@ struct LoadOptions {
   std::vector<std::string> contaminated_files;
   /// Also look for `contaminated_prompts.jsonl` next to each input file and in its parent directory.
   bool find_contaminated = true;
+  /// Per-source weight multipliers (source name -> weight); sources not listed keep 1.
+  std::vector<std::pair<std::string, double>> source_weights;
+  /// Scale each source's weights so that every source carries the same total weight (before
+  /// source_weights): a 1,300-prompt benchmark then counts as much as a 14,000-prompt one.
+  bool balance_sources = false;
 };
+
+/// The source name of one input argument: `NAME=PATH` gives NAME; otherwise the file stem or directory
+/// name, where a directory called `responses` or `data` takes its parent's name (RouteLLM's MMLU
+/// directory `mmlu/responses` is `mmlu`). `path` receives the argument without the `NAME=` prefix.
+std::string source_name(const std::string& arg, std::string* path = nullptr);
+
+/// Every directory under `root` (recursively, sorted) that directly holds .csv/.jsonl data files, as
+/// `NAME=DIR` inputs for load_dataset: the datasets of a data folder such as ../shared/data.
+Result<std::vector<std::string>> discover_datasets(const std::string& root);
 
 struct LoadReport {
   std::size_t rows_read = 0;

@@ -52,6 +52,29 @@ struct CrossValidation {
 Result<CrossValidation> cross_validate(const Dataset& data, std::span<const RawFeatures> raw, const TrainOptions& opts,
                                        int k, std::uint64_t seed, const Progress& progress = {});
 
+/// MMLU's subjects grouped into the four categories of Hendrycks et al. (2021, `categories.py`): "STEM",
+/// "humanities", "social sciences" and "other" (business, health, miscellaneous). `group` is a subject
+/// (`anatomy`) or a RouteLLM file stem (`mmlu_anatomy`); anything else gives "".
+std::string_view topic_group(std::string_view group);
+
+/// One held-out split of the out-of-distribution protocol.
+struct HeldOut {
+  std::string name;     ///< the source (dataset) or topic group held out
+  bool dataset = true;  ///< true: leave-one-dataset-out; false: leave-one-topic-group-out
+  std::vector<std::size_t> train, test;
+  std::vector<double> scores;  ///< per test row, from the model trained on `train`
+  std::size_t fallbacks = 0;   ///< test prompts the shift guard sent to the prior
+};
+
+/// The splits of `switchyard eval --lodo`: one per source when there are at least two (train on the
+/// others, test on it), then, when `topic_groups`, one per topic group (train on every row outside the
+/// group, other sources included). Rows are in dataset order.
+std::vector<HeldOut> held_out_splits(const Dataset& data, bool topic_groups);
+
+/// Trains the recipe on each split's training rows (features refitted per split) and scores its test rows.
+Result<bool> run_held_out(const Dataset& data, std::span<const RawFeatures> raw, const TrainOptions& opts,
+                          std::vector<HeldOut>& splits, const Progress& progress = {});
+
 /// A named curve for the plot.
 struct PlotSeries {
   std::string name;

@@ -23,11 +23,17 @@ struct FeatureConfig {
   int char_ngram_max = 0;
   bool dense = true;         ///< length and structure features
   bool number_shapes = true; ///< also emit a "number with k digits" token for each number
+  /// The 12 structure features after the 18 length/shape ones (turns, code, math, constraints, question
+  /// type, requested output length; see dense_feature_names). Off in files written before they existed.
+  bool structure = false;
   std::size_t max_bytes = 8192;  ///< n-grams look at the first max_bytes of the prompt (dense: all)
 };
 
-/// Names of the dense features, in order (for docs and `train --verbose`).
-inline constexpr std::size_t kDenseFeatures = 18;
+/// Names of the dense features, in order (for docs and `train --verbose`): 18 length/shape features,
+/// then kStructureFeatures structure features (zero unless FeatureConfig::structure).
+inline constexpr std::size_t kBaseDenseFeatures = 18;
+inline constexpr std::size_t kStructureFeatures = 12;
+inline constexpr std::size_t kDenseFeatures = kBaseDenseFeatures + kStructureFeatures;
 /// Standardised dense values are clipped to [-kDenseClip, kDenseClip] so that a prompt far outside the
 /// training range (a 100k-token paste) cannot swamp the score.
 inline constexpr float kDenseClip = 5.0f;
@@ -57,8 +63,10 @@ class FeatureExtractor {
 
   /// Extracts raw features. `scratch` is reused between calls to avoid allocation.
   void extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const;
-  /// Dense length/structure features of the whole prompt.
-  static void dense_features(std::string_view prompt, std::span<float, kDenseFeatures> out);
+  /// Dense length/structure features of the whole prompt (the structure block only when `structure`).
+  static void dense_features(std::string_view prompt, std::span<float, kDenseFeatures> out, bool structure = true);
+  /// The structure block alone: out[0..kStructureFeatures).
+  static void structure_features(std::string_view prompt, std::span<float, kStructureFeatures> out);
 
  private:
   FeatureConfig config_;

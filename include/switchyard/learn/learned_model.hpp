@@ -61,6 +61,35 @@ struct HeadInfo {
   int model = -1;  ///< quality heads: the model's index; route head: -1
 };
 
+/// The prior the router mixes with, and falls back to under domain shift (README §2, "Prior and shift").
+///
+/// Both are on the scale of the route score, so one threshold serves all three: the length prior maps a
+/// prompt's length percentile among the training prompts to the route score at the same percentile of
+/// the training scores (a prompt longer than 70 % of the training prompts gets the score that 70 % of
+/// them scored below). With the guard on, a prompt whose dense features lie far outside the training
+/// distribution is scored by the fallback alone.
+struct ScorePrior {
+  enum class Fallback { length, strong, weak };
+  Fallback fallback = Fallback::length;  ///< what an out-of-distribution prompt is scored with
+  double mix = 0;                        ///< in distribution: score = (1 - mix) * model + mix * length prior
+  std::vector<float> length_q;           ///< log(1 + bytes) of the training prompts at 0, 1, ..., 100 %
+  std::vector<float> score_q;            ///< route score of the training prompts at 0, 1, ..., 100 %
+  double max_shift = 0;                  ///< shift above this falls back; 0 turns the guard off
+  double shift_quantile = 0;             ///< the training quantile max_shift was set at (for docs/notes)
+  bool active() const { return length_q.size() >= 2 && score_q.size() == length_q.size(); }
+};
+
+/// One prompt's score and where it came from (for decision reasons and tools).
+struct ScoreDetail {
+  double score = 0;       ///< what score() returns
+  double model = 0;       ///< the learned route score alone
+  double prior = 0;       ///< the prior's score (length percentile mapped onto the route score scale)
+  double shift = 0;       ///< distance from the training distribution: mean of min(z^2, 100) over dense features
+  bool fallback = false;  ///< shift > max_shift: `score` is the fallback prior's
+  double max_shift = 0;   ///< the model's limit (0: guard off)
+  const char* fallback_prior = "length";  ///< "length", "strong" or "weak" (ScorePrior::Fallback)
+};
+
 /// Everything a model file holds, as plain values. Built by the trainer; `LearnedModel` takes it over.
 struct ModelParts {
   FeatureTransform transform;
@@ -72,6 +101,7 @@ struct ModelParts {
   std::vector<float> bias;             ///< per head
   std::vector<double> quality_mean;    ///< per model: mean quality in the training data
   double threshold = 0.5;              ///< default threshold for `route_strong` (set by train --strong-share)
+  ScorePrior prior;                    ///< prior mixing and shift fallback; inactive in older files
   std::string notes;                   ///< free text: training data, options, CV numbers
 };
 
@@ -91,7 +121,18 @@ class LearnedModel {
   /// Route score in [0,1] for a strong-vs-weak decision; higher means "send to the strong model".
   /// Without a route head: predicted quality of the strong model minus that of the weak one, mapped
   /// to [0,1] as (1 + diff) / 2.
-  double score(std::string_view prompt) const;
+  double score(std::string_view prompt) const { return score_detail(prompt).score; }
+  /// The score with its parts: the model's own score, the prior, the shift distance and whether the
+  /// shift guard fell back to the prior (the learned stage puts this in the decision reason).
+  ScoreDetail score_detail(std::string_view prompt) const;
+  /// The same from raw features already extracted with this model's config and the prompt's byte length.
+  ScoreDetail score_detail(const RawFeatures& raw, std::size_t prompt_bytes) const;
+  /// Only the learned heads' route score (no prior, no guard).
+  double model_score(const RawFeatures& raw) const;
+  /// Distance of a prompt's dense features from the training distribution (ScoreDetail::shift).
+  double shift(const RawFeatures& raw) const;
+  /// The length prior's score for a prompt of this many bytes (ScorePrior).
+  double length_prior(std::size_t prompt_bytes) const;
   /// score(prompt) >= threshold.
   bool route_strong(std::string_view prompt, double threshold) const { return score(prompt) >= threshold; }
   /// route_strong with the threshold stored in the file.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -76,6 +77,16 @@ struct TrainOptions {
   int strong = -1;            ///< model index; -1: the model with the highest mean quality
   int weak = -1;              ///< model index; -1: the model with the lowest mean quality
   std::uint64_t seed = 42;
+  /// Prior and domain-shift guard (ScorePrior, README §2): the length prior's weight in the score; the
+  /// quantile of the training prompts' shift distance that becomes the fallback limit, times
+  /// `shift_margin` (0 turns the guard off); and what an out-of-distribution prompt falls back to.
+  /// Dense features to leave out, by name (dense_feature_names()): their scale is set to 0, so neither
+  /// the heads nor the shift distance use them.
+  std::vector<std::string> drop_dense;
+  double prior_mix = 0;
+  double shift_quantile = 0;
+  double shift_margin = 1;
+  ScorePrior::Fallback shift_fallback = ScorePrior::Fallback::length;
 };
 
 /// Raw (unfitted) features of every example; label-free, so it may be computed once for all folds.

@@ -40,13 +40,17 @@ class LearnedStage final : public Stage {
     auto override_t = ctx.features.controls().threshold;
     if (choices.empty()) {
       double t = override_t.value_or(threshold);
-      double s = model->score(prompt);
+      const learn::ScoreDetail sd = model->score_detail(prompt);
+      const double s = sd.score;
       d.scores.emplace_back("score", s);
       d.scores.emplace_back("threshold", t);
       bool go_strong = s >= t;
       d.kind = Decision::Kind::route;
       d.target = go_strong ? strong : weak;
       d.reason = "learned:score=" + fmt(s) + (go_strong ? ">=" : "<") + fmt(t) + (go_strong ? " strong" : " weak");
+      // Out of the training distribution: the score is the model file's fallback prior, not the model's.
+      if (sd.fallback)
+        d.reason += " fallback=" + std::string(sd.fallback_prior) + "-prior shift=" + fmt(sd.shift) + ">" + fmt(sd.max_shift);
       co_return d;
     }
     learn::ChoicePolicy p = policy;

@@ -1,0 +1,360 @@
+// Issue #21: heterogeneous labels (graded judge scores, preference pairs), per-source weights, the
+// structure features, the prior / domain-shift fallback, and the leave-one-dataset-out splits.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "switchyard/learn/dataset.hpp"
+#include "switchyard/learn/evaluation.hpp"
+#include "switchyard/learn/features.hpp"
+#include "switchyard/learn/learned_model.hpp"
+#include "switchyard/learn/trainer.hpp"
+
+namespace sy::learn {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("sy_ood_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string write(const std::string& rel, const std::string& text) const {
+    fs::path p = path_ / rel;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  std::string path(const std::string& rel = "") const { return (path_ / rel).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// --- label types -------------------------------------------------------------------------------------
+
+TEST(LabelTypesTest, JudgeScoresOnOneToTenAreNormalised) {
+  TempDir d;
+  const std::string f = d.write("judge.jsonl",
+                                "{\"prompt\":\"a\",\"scores\":{\"strong\":10,\"weak\":1}}\n"
+                                "{\"prompt\":\"b\",\"scores\":{\"strong\":7,\"weak\":4}}\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  ASSERT_EQ(data->examples.size(), 2u);
+  EXPECT_FLOAT_EQ(data->examples[0].quality[0], 1.0f);
+  EXPECT_FLOAT_EQ(data->examples[0].quality[1], 0.0f);
+  EXPECT_FLOAT_EQ(data->examples[1].quality[0], 6.0f / 9.0f);
+  EXPECT_FLOAT_EQ(data->examples[1].quality[1], 3.0f / 9.0f);
+  EXPECT_FALSE(data->examples[0].preference);
+}
+
+TEST(LabelTypesTest, GradedCsvAndExplicitScoreRange) {
+  TempDir d;
+  // 0..100 in a CSV; an explicit range per JSONL line wins over the guess.
+  const std::string c = d.write("g.csv", "prompt,strong,weak\nx,100,50\ny,0,25\n");
+  auto data = load_dataset({c}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_FLOAT_EQ(data->examples[0].quality[0], 1.0f);
+  EXPECT_FLOAT_EQ(data->examples[0].quality[1], 0.5f);
+  EXPECT_FLOAT_EQ(data->examples[1].quality[1], 0.25f);
+  const std::string j = d.write("r.jsonl", "{\"prompt\":\"x\",\"scores\":{\"strong\":4,\"weak\":2},\"score_range\":[0,5]}\n");
+  auto r = load_dataset({j}, LoadOptions{});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FLOAT_EQ(r->examples[0].quality[0], 0.8f);
+  EXPECT_FLOAT_EQ(r->examples[0].quality[1], 0.4f);
+  // A scale that is none of 1-10, 0-10, 0-100 is refused with the file's name.
+  const std::string bad = d.write("bad.csv", "prompt,strong,weak\nx,1000,2\n");
+  auto b = load_dataset({bad}, LoadOptions{});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("bad.csv"), std::string::npos);
+}
+
+TEST(LabelTypesTest, PreferencePairsBecomeRelativeLabels) {
+  TempDir d;
+  const std::string f = d.write("arena.jsonl",
+                                "{\"prompt\":\"p1\",\"model_a\":\"strong\",\"model_b\":\"weak\",\"winner\":\"model_a\"}\n"
+                                "{\"prompt\":\"p2\",\"model_a\":\"weak\",\"model_b\":\"strong\",\"winner\":\"model_a\"}\n"
+                                "{\"prompt\":\"p3\",\"model_a\":\"strong\",\"model_b\":\"weak\",\"winner\":\"tie\"}\n"
+                                "{\"prompt\":\"p4\",\"model_a\":\"strong\",\"model_b\":\"other\",\"winner\":\"tie (bothbad)\"}\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  ASSERT_EQ(data->models, (std::vector<std::string>{"strong", "weak", "other"}));
+  const auto& e = data->examples;
+  ASSERT_EQ(e.size(), 4u);
+  for (const Example& x : e) EXPECT_TRUE(x.preference);
+  EXPECT_EQ(e[0].quality[0], 1.0f);
+  EXPECT_EQ(e[0].quality[1], 0.0f);
+  EXPECT_EQ(e[1].quality[0], 0.0f);
+  EXPECT_EQ(e[1].quality[1], 1.0f);
+  EXPECT_EQ(e[2].quality[0], 0.5f);
+  EXPECT_EQ(e[2].quality[1], 0.5f);
+  EXPECT_TRUE(std::isnan(e[0].quality[2]));  // not in the pair: unknown
+  EXPECT_TRUE(std::isnan(e[3].quality[1]));
+  EXPECT_EQ(e[3].quality[0], 0.0f);
+  // A winner that is not a known value names the line.
+  const std::string bad = d.write("bad.jsonl", "{\"prompt\":\"p\",\"model_a\":\"a\",\"model_b\":\"b\",\"winner\":\"c\"}\n");
+  auto b = load_dataset({bad}, LoadOptions{});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("bad.jsonl:1"), std::string::npos);
+}
+
+/// Prompts about integrals/proofs need the strong model; the rest do not. `rows` of each kind.
+void add_topic_rows(Dataset& d, int reps, float hard_strong, float hard_weak, const std::string& source, bool preference) {
+  const char* hard[] = {"compute the integral of", "write a proof that", "evaluate the integral", "give a proof of"};
+  const char* easy[] = {"what colour is the", "name the capital of", "translate hello to", "spell the word"};
+  const char* things[] = {"x squared", "the sky", "france", "the series", "a cat", "sin x", "primes", "banana"};
+  for (int rep = 0; rep < reps; ++rep)
+    for (const char* t : things) {
+      for (const char* h : hard) {
+        Example e{std::string(h) + " " + t + " #" + std::to_string(rep), {hard_weak, hard_strong}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, "hard"};
+        e.source = source;
+        e.preference = preference;
+        d.examples.push_back(std::move(e));
+      }
+      for (const char* x : easy) {
+        Example e{std::string(x) + " " + t + " #" + std::to_string(rep), {0.5f, 0.5f}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, "easy"};
+        if (!preference) e.quality = {1, 1};
+        e.source = source;
+        e.preference = preference;
+        d.examples.push_back(std::move(e));
+      }
+    }
+}
+
+TEST(LabelTypesTest, PreferencePairsTrainTheRouteHeadOnly) {
+  Dataset d;
+  d.models = {"weak", "strong"};
+  add_topic_rows(d, 4, 1, 0, "arena", /*preference=*/true);
+  TrainOptions o;
+  o.features.hash_bits = 14;
+  o.strong = 1;
+  o.weak = 0;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  // Targets: 1 where the strong model won, 0.5 on ties.
+  EXPECT_GT((*m)->score("please compute the integral of cos x"), 0.7);
+  EXPECT_GT((*m)->score("please compute the integral of cos x"), (*m)->score("please name the capital of spain") + 0.2);
+  // Quality heads saw no absolute labels: their predictions stay at the (unknown → 0.5) default bias.
+  auto q = (*m)->predict_quality("please compute the integral of cos x");
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_NEAR(q[0], q[1], 0.05);
+}
+
+TEST(LabelTypesTest, BinaryGradedAndPreferenceMixInOneTrainingSet) {
+  TempDir d;
+  d.write("mix/binary.csv", "prompt,strong,weak\n\"prove that the integral converges\",True,False\n\"name the capital\",True,True\n");
+  d.write("mix/judge.jsonl", "{\"prompt\":\"derive the integral of x\",\"scores\":{\"strong\":9,\"weak\":3}}\n");
+  d.write("mix/pairs.jsonl",
+          "{\"prompt\":\"spell the word cat\",\"model_a\":\"strong\",\"model_b\":\"weak\",\"winner\":\"tie\"}\n");
+  auto data = load_dataset({d.path("mix")}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  ASSERT_EQ(data->examples.size(), 4u);
+  TrainOptions o;
+  o.features.hash_bits = 12;
+  EXPECT_TRUE(train_router(*data, {}, {}, o).ok());
+}
+
+// --- sources and weights -------------------------------------------------------------------------------
+
+TEST(SourceWeightsTest, SourceNamesFromArguments) {
+  TempDir d;
+  d.write("routellm/mmlu/responses/mmlu_a.csv", "prompt,s,w\nx,True,False\n");
+  d.write("routellm/gsm8k/gsm8k_responses.csv", "prompt,s,w\ny,True,True\n");
+  EXPECT_EQ(source_name(d.path("routellm/mmlu/responses")), "mmlu");
+  EXPECT_EQ(source_name(d.path("routellm/gsm8k/gsm8k_responses.csv")), "gsm8k_responses");
+  EXPECT_EQ(source_name(d.path("routellm/gsm8k")), "gsm8k");
+  std::string path;
+  EXPECT_EQ(source_name("chat=" + d.path("x.jsonl"), &path), "chat");
+  EXPECT_EQ(path, d.path("x.jsonl"));
+  auto found = discover_datasets(d.path());
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].substr(0, 6), "gsm8k=");
+  EXPECT_EQ((*found)[1].substr(0, 5), "mmlu=");
+  auto data = load_dataset(*found, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(data->examples[0].source, "gsm8k");
+  EXPECT_EQ(data->examples[1].source, "mmlu");
+}
+
+TEST(SourceWeightsTest, RowWeightsSourceWeightsAndBalancing) {
+  TempDir d;
+  d.write("big/a.csv", "prompt,s,w,weight\nx1,True,False,2\nx2,True,False,1\nx3,True,True,1\n");
+  d.write("small/b.jsonl", "{\"prompt\":\"y\",\"scores\":{\"s\":1,\"w\":0}}\n");
+  LoadOptions lo;
+  auto plain = load_dataset({d.path("big"), d.path("small")}, lo);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->models, (std::vector<std::string>{"s", "w"}));  // the weight column is not a model
+  EXPECT_FLOAT_EQ(plain->examples[0].weight, 2.0f);
+  EXPECT_FLOAT_EQ(plain->examples[3].weight, 1.0f);
+  lo.balance_sources = true;
+  lo.source_weights = {{"small", 3.0}};
+  auto w = load_dataset({d.path("big"), d.path("small")}, lo);
+  ASSERT_TRUE(w.ok());
+  // Total 5 over 2 sources: each source carries 2.5 before its own multiplier.
+  EXPECT_FLOAT_EQ(w->examples[0].weight + w->examples[1].weight + w->examples[2].weight, 2.5f);
+  EXPECT_FLOAT_EQ(w->examples[3].weight, 2.5f * 3.0f);
+}
+
+TEST(SourceWeightsTest, HeavierSourceWinsAConflict) {
+  // Two sources disagree about the same prompts; the weighted one decides the route head.
+  Dataset d;
+  d.models = {"weak", "strong"};
+  add_topic_rows(d, 3, 1, 0, "says-hard", false);
+  add_topic_rows(d, 3, 1, 1, "says-easy", false);
+  for (Example& e : d.examples) e.weight = e.source == "says-hard" ? 5.0f : 0.2f;
+  TrainOptions o;
+  o.features.hash_bits = 14;
+  o.quality_heads = false;
+  auto hard = train_router(d, {}, {}, o);
+  for (Example& e : d.examples) e.weight = e.source == "says-hard" ? 0.2f : 5.0f;
+  auto easy = train_router(d, {}, {}, o);
+  ASSERT_TRUE(hard.ok() && easy.ok());
+  const std::string p = "please compute the integral of cos x";
+  EXPECT_GT((*hard)->score(p), (*easy)->score(p) + 0.1);
+}
+
+// --- structure features ----------------------------------------------------------------------------------
+
+TEST(StructureFeaturesTest, DetectsTurnsCodeMathAndRequestKind) {
+  std::array<float, kStructureFeatures> f{};
+  FeatureExtractor::structure_features("User: hi\nAssistant: hello\nUser: Write a detailed essay about Rome. It must be "
+                                       "at least 500 words.",
+                                       f);
+  EXPECT_NEAR(f[0], std::log1p(3.0f), 1e-6);  // three turns
+  EXPECT_GT(f[3], 0);                          // constraints: must, least
+  EXPECT_EQ(f[7], 1.0f);                       // ask_create: "Write"
+  EXPECT_EQ(f[8], 1.0f);                       // wants long output
+  FeatureExtractor::structure_features("```\nint main() {}\n```\nWhy does 3x + 4 = 10 fail? Answer in one word?", f);
+  EXPECT_GT(f[1], 0);        // code lines
+  EXPECT_GT(f[2], 0);        // math expressions
+  EXPECT_EQ(f[5], 1.0f);     // ask_explain: "Why"
+  EXPECT_EQ(f[9], 1.0f);     // wants short output: "one word"
+  EXPECT_EQ(f[10], 1.0f);    // ends with a question mark
+  // Off in the config: the block is zero, so old models keep their meaning.
+  std::array<float, kDenseFeatures> dense{};
+  FeatureExtractor::dense_features("User: hi\nAssistant: hello", dense, /*structure=*/false);
+  for (std::size_t j = kBaseDenseFeatures; j < kDenseFeatures; ++j) EXPECT_EQ(dense[j], 0.0f);
+  EXPECT_EQ(dense_feature_names()[kBaseDenseFeatures], "log_turns");
+}
+
+// --- prior mixing and the shift fallback ---------------------------------------------------------------
+
+Dataset topic_data() {
+  Dataset d;
+  d.models = {"weak", "strong"};
+  add_topic_rows(d, 6, 1, 0, "topics", false);
+  return d;
+}
+
+TEST(ShiftFallbackTest, FarPromptFallsBackToTheLengthPrior) {
+  Dataset d = topic_data();
+  TrainOptions o;
+  o.features.hash_bits = 14;
+  o.features.structure = true;
+  o.prior_mix = 0.25;
+  o.shift_quantile = 0.99;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const ScorePrior& p = (*m)->parts().prior;
+  ASSERT_TRUE(p.active());
+  EXPECT_GT(p.max_shift, 0);
+  // In distribution (prompts shaped like the training ones): the mix of model and prior, no fallback.
+  const ScoreDetail in = (*m)->score_detail("compute the integral of sin x #2");
+  EXPECT_FALSE(in.fallback);
+  EXPECT_NEAR(in.score, 0.75 * in.model + 0.25 * in.prior, 1e-9);
+  EXPECT_GT(in.score, (*m)->score("name the capital of sin x #2"));
+  // A multi-turn chat with code and numbers looks like nothing in training: the prior decides.
+  const std::string far =
+      "User: my build fails\nAssistant: show me the log\nUser: here it is\n```\nerror: 1234 at 0x7ffe 99 88 77\n"
+      "  int x = 3 * 4 + 5;\n  return x / 2;\n```\nWHY??? FIX IT NOW. 1) 2) 3) 4) 5) 6)\n";
+  const ScoreDetail out = (*m)->score_detail(far);
+  EXPECT_TRUE(out.fallback);
+  EXPECT_GT(out.shift, p.max_shift);
+  EXPECT_DOUBLE_EQ(out.score, out.prior);
+  EXPECT_DOUBLE_EQ(out.prior, (*m)->length_prior(far.size()));
+  EXPECT_STREQ(out.fallback_prior, "length");
+  // The prior is monotone in length and lives on the route score's scale.
+  EXPECT_LE((*m)->length_prior(10), (*m)->length_prior(40));
+  EXPECT_GE((*m)->length_prior(10), p.score_q.front());
+  EXPECT_LE((*m)->length_prior(100000), p.score_q.back() + 1e-6);
+  // A configured prior instead of length: always strong on shift.
+  o.shift_fallback = ScorePrior::Fallback::strong;
+  auto s = train_router(d, {}, {}, o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_DOUBLE_EQ((*s)->score(far), 1.0);
+  EXPECT_STREQ((*s)->score_detail(far).fallback_prior, "strong");
+}
+
+TEST(ShiftFallbackTest, PriorAndGuardSurviveTheFileAndOldFilesHaveNone) {
+  Dataset d = topic_data();
+  TrainOptions o;
+  o.features.hash_bits = 12;
+  o.features.structure = true;
+  o.prior_mix = 0.5;
+  o.shift_quantile = 0.95;
+  o.shift_margin = 1.5;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok());
+  auto back = LearnedModel::from_bytes((*m)->to_bytes());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE((*back)->parts().transform.config().structure);
+  EXPECT_EQ((*back)->parts().prior.max_shift, (*m)->parts().prior.max_shift);
+  EXPECT_EQ((*back)->parts().prior.score_q, (*m)->parts().prior.score_q);
+  for (const char* q : {"compute the integral of x", "User: a\nAssistant: b\n```\n1 2 3\n```"}) {
+    EXPECT_EQ((*back)->score(q), (*m)->score(q));
+    EXPECT_EQ((*back)->score_detail(q).fallback, (*m)->score_detail(q).fallback);
+  }
+  // Without prior options the model is what it was before: score == model score, never a fallback.
+  TrainOptions plain;
+  plain.features.hash_bits = 12;
+  auto p = train_router(d, {}, {}, plain);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE((*p)->parts().prior.active());
+  const ScoreDetail sd = (*p)->score_detail("User: a\nAssistant: b\n```\n1 2 3\n```");
+  EXPECT_FALSE(sd.fallback);
+  EXPECT_EQ(sd.score, sd.model);
+}
+
+// --- the out-of-distribution protocol -------------------------------------------------------------------
+
+TEST(HeldOutTest, TopicGroupsAndSplits) {
+  EXPECT_EQ(topic_group("mmlu_abstract_algebra"), "STEM");
+  EXPECT_EQ(topic_group("high_school_us_history"), "humanities");
+  EXPECT_EQ(topic_group("mmlu_econometrics"), "social sciences");
+  EXPECT_EQ(topic_group("mmlu_virology"), "other");
+  EXPECT_EQ(topic_group("gsm8k_responses"), "");
+  Dataset d;
+  d.models = {"weak", "strong"};
+  for (const char* g : {"mmlu_anatomy", "mmlu_college_physics", "mmlu_philosophy"}) {
+    Example e{std::string("q ") + g, {1, 1}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, g};
+    e.source = "mmlu";
+    d.examples.push_back(e);
+  }
+  Example g{"a word problem", {0, 1}, {NAN, NAN}, {NAN, NAN}, {NAN, NAN}, "gsm8k"};
+  g.source = "gsm8k";
+  d.examples.push_back(g);
+  auto splits = held_out_splits(d, true);
+  ASSERT_EQ(splits.size(), 5u);  // 2 datasets + the 3 topic groups present
+  EXPECT_EQ(splits[0].name, "mmlu");
+  EXPECT_TRUE(splits[0].dataset);
+  EXPECT_EQ(splits[0].test, (std::vector<std::size_t>{0, 1, 2}));
+  EXPECT_EQ(splits[0].train, (std::vector<std::size_t>{3}));
+  EXPECT_EQ(splits[1].name, "gsm8k");
+  EXPECT_EQ(splits[2].name, "mmlu:STEM");
+  EXPECT_FALSE(splits[2].dataset);
+  EXPECT_EQ(splits[2].test, (std::vector<std::size_t>{1}));
+  EXPECT_EQ(splits[2].train, (std::vector<std::size_t>{0, 2, 3}));  // other sources stay in training
+  EXPECT_EQ(held_out_splits(d, false).size(), 2u);
+}
+
+}  // namespace
+}  // namespace sy::learn
