@@ -372,25 +372,26 @@ net::awaitable<bool> Session::unwatch_client() {
   co_return gone;
 }
 
+net::awaitable<bool> Session::next_request_started() {
+  if (buffer_.size() > 0) co_return true;  // pipelined: the next request is already buffered
+  if (server_.draining.load(std::memory_order_relaxed)) co_return false;
+  // A large body grew the buffer: an idle connection does not keep megabytes.
+  if (buffer_.capacity() > (256u << 10)) buffer_.shrink_to_fit();
+  idle_ = true;
+  stream_.expires_after(server_.store.current()->config->server.idle_timeout);
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
+  idle_ = false;
+  if (ec) co_return false;
+  buffer_.commit(n);
+  co_return true;
+}
+
 net::awaitable<void> Session::run() {
   stream_.socket().set_option(net::ip::tcp::no_delay(true));
   // A cancelled request (its client left) lets the session's later steps run to their own errors
   // instead of throwing out of the coroutine.
   co_await net::this_coro::throw_if_cancelled(false);
-  for (;;) {
-    if (server_.draining.load(std::memory_order_relaxed) && buffer_.size() == 0) break;
-    // A large body grew the buffer: an idle connection does not keep megabytes.
-    if (buffer_.size() == 0 && buffer_.capacity() > (256u << 10)) buffer_.shrink_to_fit();
-    // Wait for the first byte of the next request under the idle timeout (a silent close: no request
-    // is in progress).
-    if (buffer_.size() == 0) {
-      idle_ = true;
-      stream_.expires_after(server_.store.current()->config->server.idle_timeout);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
-      idle_ = false;
-      if (ec) break;
-      buffer_.commit(n);
-    }
+  while (co_await next_request_started()) {
     // The snapshot of the request's arrival, not of the connection's last request: a reload while the
     // connection sat idle applies to it (keys removed, models added).
     auto rt = server_.store.current();

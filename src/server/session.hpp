@@ -92,6 +92,9 @@ class Session {
   IoThread& io_thread() { return io_thread_; }
 
  private:
+  /// Waits under the idle timeout for the first byte of the next request (closing then is silent: no
+  /// request is in progress). False when the connection should close: draining, idle, or the client left.
+  net::awaitable<bool> next_request_started();
   KeyCache key_cache_;
   /// How a read ended: an error code, or the deadline passed (the socket stays open for a 408).
   struct ReadEnd {

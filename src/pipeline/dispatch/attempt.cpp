@@ -91,6 +91,51 @@ net::awaitable<Status> read_first_event(providers::Exchange& exchange, providers
   co_return ok_status();
 }
 
+
+/// Takes the deployment's slot: first in the limits shared with other replicas (Redis), then locally.
+net::awaitable<std::variant<std::unique_ptr<Lease>, Skipped>> take_slot(const Candidate& pick,
+                                                                        const config::ReliabilityConfig& rel,
+                                                                        const DispatchClock& clock) {
+  const DeploymentPlan& plan = *pick.plan;
+  SharedReservation shared;
+  if (plan.state->has_shared()) {
+    auto r = co_await reserve_shared(pick, clock);
+    if (auto* skip = std::get_if<Skipped>(&r)) co_return *skip;
+    shared = std::get<SharedReservation>(std::move(r));
+  }
+  auto acquired = plan.state->acquire(*plan.config, rel, clock.now(), pick.tokens);
+  if (acquired.reason != limits::SkipReason::none) {
+    shared.cancel();  // not sent after all
+    co_return Skipped{limits::to_string(acquired.reason)};
+  }
+  auto lease = std::make_unique<Lease>(plan.state, &rel, pick.tokens, acquired.probe, &clock);
+  lease->share(shared.tpm, shared.tokens);
+  co_return lease;
+}
+
+/// Reads a 2xx answer: the whole body, decoded to OpenAI's format (settling the lease with its usage),
+/// or a stream up to its first event (the stream then holds the lease).
+net::awaitable<Result<Outcome>> receive(const Request& request, const DeploymentPlan& plan, const config::Config& config,
+                                        std::unique_ptr<providers::Exchange> exchange, std::unique_ptr<Lease>& lease) {
+  Outcome out;
+  if (!request.stream()) {
+    std::string body;
+    auto st = co_await exchange->read_all(body, static_cast<std::size_t>(config.server.max_upstream_body_bytes));
+    if (!st) co_return std::move(st).error();
+    auto decoded = plan.format->decode_response(request, std::move(body), out.usage);
+    if (!decoded) co_return std::move(decoded).error();
+    out.body = std::move(*decoded);
+    lease->settle(&out.usage);
+    co_return out;
+  }
+  auto decoder = plan.format->stream_decoder(request);
+  std::string first;
+  auto st = co_await read_first_event(*exchange, *decoder, first);
+  if (!st) co_return std::move(st).error();
+  out.stream = std::make_unique<ResponseStream>(std::move(exchange), std::move(decoder), std::move(first), std::move(lease));
+  co_return out;
+}
+
 }  // namespace
 
 net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const config::Config& config,
@@ -98,29 +143,14 @@ net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const confi
                                       const Candidate& pick, DispatchTrace& trace) {
   const DeploymentPlan& plan = *pick.plan;
   const auto& dep = *plan.config;
-  const auto& provider = *plan.provider;
   const auto& rel = config.reliability;
-  auto& state = *plan.state;
-  auto encoded = plan.format->encode(request, providers::EncodeOptions{provider, dep, true});
+  auto encoded = plan.format->encode(request, providers::EncodeOptions{*plan.provider, dep, true});
   if (!encoded) co_return std::move(encoded).error();
-
-  // Limits shared with other replicas are reserved first, in Redis; then the local slot.
-  SharedReservation shared;
-  if (state.has_shared()) {
-    auto r = co_await reserve_shared(pick, clock);
-    if (auto* skip = std::get_if<Skipped>(&r)) co_return *skip;
-    shared = std::get<SharedReservation>(std::move(r));
-  }
-  auto acquired = state.acquire(dep, rel, clock.now(), pick.tokens);
-  if (acquired.reason != limits::SkipReason::none) {
-    shared.cancel();  // not sent after all
-    co_return Skipped{limits::to_string(acquired.reason)};
-  }
-  auto lease = std::make_unique<Lease>(plan.state, &rel, pick.tokens, acquired.probe, &clock);
-  lease->share(shared.tpm, shared.tokens);
+  auto slot = co_await take_slot(pick, rel, clock);
+  if (auto* skip = std::get_if<Skipped>(&slot)) co_return *skip;
+  auto lease = std::get<std::unique_ptr<Lease>>(std::move(slot));
 
   auto started = clock.now();
-  auto deadline = std::min(started + provider.total_timeout, started + rel.request_timeout);
   Attempt attempt{dep.id, "ok", 0, {}, &dep};
   auto record = [&](const Error* e) {
     attempt.elapsed = duration_cast<microseconds>(clock.now() - started);
@@ -135,23 +165,23 @@ net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const confi
   auto fail = [&](Error e) -> AttemptResult {
     e.deployment = dep.id;
     record(&e);
-    if (state.on_failure(clock.now(), e, learned, rel)) {
+    if (plan.state->on_failure(clock.now(), e, learned, rel)) {
       telemetry::logger("pipeline")->error(
           "deployment {} refused our credentials (HTTP {}): taken out of rotation until its config changes",
           dep.id, e.upstream_status);
     }
-    lease->settle(nullptr);
+    if (lease) lease->settle(nullptr);
     return e;
   };
 
-  auto ex = co_await plan.transport->start(ctx, provider, std::move(*encoded), deadline);
+  auto deadline = std::min(started + plan.provider->total_timeout, started + rel.request_timeout);
+  auto ex = co_await plan.transport->start(ctx, *plan.provider, std::move(*encoded), deadline);
   if (!ex) co_return fail(std::move(ex).error());
   auto& exchange = *ex;
   attempt.status = exchange->head().status;
   trace.time_to_head = exchange->time_to_head;
   learned = limits::parse_rate_headers(exchange->head().headers, unix_ms());
-  state.learn(clock.now(), learned);
-
+  plan.state->learn(clock.now(), learned);
   if (attempt.status < 200 || attempt.status > 299) {
     std::string body;
     auto st = co_await exchange->read_all(body, 1 << 20);
@@ -160,30 +190,15 @@ net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const confi
     if (!e.retry_after && learned.retry_after) e.retry_after = learned.retry_after;
     co_return fail(std::move(e));
   }
-
-  Outcome out;
-  if (!request.stream()) {
-    std::string body;
-    auto st = co_await exchange->read_all(body, static_cast<std::size_t>(config.server.max_upstream_body_bytes));
-    if (!st) co_return fail(std::move(st).error());
-    auto decoded = plan.format->decode_response(request, std::move(body), out.usage);
-    if (!decoded) co_return fail(std::move(decoded).error());
-    out.body = std::move(*decoded);
-    lease->settle(&out.usage);
-  } else {
-    auto decoder = plan.format->stream_decoder(request);
-    std::string first;
-    auto st = co_await read_first_event(*exchange, *decoder, first);
-    if (!st) co_return fail(std::move(st).error());
-    out.stream = std::make_unique<ResponseStream>(std::move(exchange), std::move(decoder), std::move(first), std::move(lease));
-  }
+  auto out = co_await receive(request, plan, config, std::move(exchange), lease);
+  if (!out) co_return fail(std::move(out).error());
   record(nullptr);
-  state.on_success(clock.now(), trace.time_to_head, rel);
+  plan.state->on_success(clock.now(), trace.time_to_head, rel);
   trace.model = model.config->name;
   trace.deployment = dep.id;
   trace.upstream_model = dep.upstream_model;
   trace.deployment_config = &dep;
-  co_return out;
+  co_return std::move(*out);
 }
 
 }  // namespace sy::pipeline::dispatch
