@@ -92,8 +92,14 @@ BreakerState DeploymentState::breaker_state(TimePoint now, const config::Breaker
 
 DeploymentState::Check DeploymentState::check(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel,
                                               TimePoint now, std::int64_t tokens) const {
-  Check c;
   std::lock_guard lock(mu_);
+  return check_locked(dep, rel, now, tokens);
+}
+
+DeploymentState::Check DeploymentState::check_locked(const config::DeploymentConfig& dep,
+                                                     const config::ReliabilityConfig& rel, TimePoint now,
+                                                     std::int64_t tokens) const {
+  Check c;
   if (auth_failed_) {
     c.reason = SkipReason::auth;
     return c;
@@ -169,13 +175,13 @@ DeploymentState::Check DeploymentState::check(const config::DeploymentConfig& de
 DeploymentState::Acquired DeploymentState::acquire(const config::DeploymentConfig& dep,
                                                    const config::ReliabilityConfig& rel, TimePoint now,
                                                    std::int64_t tokens) {
-  Check c = check(dep, rel, now, tokens);
   Acquired a;
+  std::lock_guard lock(mu_);  // one lock for the check and the claim: no request slips in between
+  Check c = check_locked(dep, rel, now, tokens);
   if (c.reason != SkipReason::none) {
     a.reason = c.reason;
     return a;
   }
-  std::lock_guard lock(mu_);
   if (breaker_state(now, rel.breaker) == BreakerState::half_open) {
     if (probes_ >= rel.breaker.half_open_probes) {
       a.reason = SkipReason::breaker_open;

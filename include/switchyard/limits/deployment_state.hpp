@@ -128,6 +128,8 @@ class DeploymentState {
   std::string to_json(TimePoint now, const config::DeploymentConfig* dep, const config::ReliabilityConfig& rel) const;
 
  private:
+  Check check_locked(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel, TimePoint now,
+                     std::int64_t tokens) const;
   void record_outcome(TimePoint now, bool failure, const config::BreakerConfig& b);
   bool on_failure_locked(TimePoint now, const Error& e, const LearnedLimits& learned, const config::ReliabilityConfig& rel);
   BreakerState breaker_state(TimePoint now, const config::BreakerConfig& b) const;
