@@ -464,6 +464,7 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   if (ops.decisions && req) {
     ops.decisions->record([&](telemetry::DecisionRecord& r) {
       r.ts_ms = ts_ms;
+      r.arrived_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(call.started.time_since_epoch()).count();
       r.request_id.assign(call.request_id);
       r.key.assign(st.caller.key_name);
       r.model_requested.assign(req->model());

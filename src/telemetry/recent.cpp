@@ -1,5 +1,6 @@
 #include "switchyard/telemetry/recent.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -8,8 +9,13 @@ namespace sy::telemetry {
 std::string RecentDecisions::to_json(std::size_t limit) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
   std::lock_guard lock(mu_);
-  for (std::size_t i = 0; i < size_ && data.size() < limit; ++i) {
-    const DecisionRecord& r = ring_[(next_ + ring_.size() - 1 - i) % ring_.size()];
+  std::vector<const DecisionRecord*> kept;
+  kept.reserve(size_);
+  for (std::size_t i = 0; i < size_; ++i) kept.push_back(&ring_[(next_ + ring_.size() - 1 - i) % ring_.size()]);
+  std::stable_sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->arrived_ns > b->arrived_ns; });
+  for (const DecisionRecord* rp : kept) {
+    if (data.size() >= limit) break;
+    const DecisionRecord& r = *rp;
     nlohmann::ordered_json j;
     j["ts_ms"] = r.ts_ms;
     j["request_id"] = r.request_id;

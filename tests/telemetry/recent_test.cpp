@@ -14,6 +14,7 @@ using json = nlohmann::json;
 DecisionRecord record(int i) {
   DecisionRecord r;
   r.ts_ms = 1000 + i;
+  r.arrived_ns = 1000 * i;
   r.request_id = "req-" + std::to_string(i);
   r.key = "alice";
   r.model_requested = "auto";
@@ -55,6 +56,16 @@ TEST(RecentDecisionsTest, KeepsCapacityNewestFirstUpToLimit) {
   EXPECT_TRUE(ids(r.to_json(0)).empty());
   r.push(record(5));
   EXPECT_EQ(ids(r.to_json(100)), (std::vector<std::string>{"req-5", "req-4", "req-3"}));
+}
+
+TEST(RecentDecisionsTest, ListsByArrivalNotByWhenARequestEnded) {
+  // A request is recorded when it ends: the one that arrived first but ended last is still listed after
+  // the one that arrived later (the order a client sent them in).
+  RecentDecisions r;
+  r.push(record(2));
+  r.push(record(1));
+  r.push(record(3));
+  EXPECT_EQ(ids(r.to_json(100)), (std::vector<std::string>{"req-3", "req-2", "req-1"}));
 }
 
 TEST(RecentDecisionsTest, RecordFields) {

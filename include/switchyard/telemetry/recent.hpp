@@ -16,6 +16,7 @@ namespace sy::telemetry {
 /// One finished request, as the decision log and the admin API describe it.
 struct DecisionRecord {
   std::int64_t ts_ms = 0;
+  std::int64_t arrived_ns = 0;  ///< when the request arrived (steady clock): the admin API's order
   std::string request_id, key, model_requested, router, stage, reason, model, deployment, error;
   int status = 0;
   bool stream = false;
@@ -47,7 +48,8 @@ class RecentDecisions {
   /// when no such request is among the kept ones (or it was made with another key).
   bool add_feedback(std::string_view request_id, std::string_view key, std::optional<double> score,
                     std::string_view label, std::string_view comment);
-  /// `{"object":"list","data":[...]}`, newest first, at most `limit` (scrubbed by the caller).
+  /// `{"object":"list","data":[...]}`, the most recently arrived request first (a request is recorded when
+  /// it ends, so a long one ends after later short ones), at most `limit` (scrubbed by the caller).
   std::string to_json(std::size_t limit) const;
 
  private:
