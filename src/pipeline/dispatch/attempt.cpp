@@ -70,68 +70,42 @@ net::awaitable<std::variant<SharedReservation, Skipped>> reserve_shared(const Ca
   co_return r;
 }
 
-/// Reads the rest of a streamed response up to its first event, so a stream that dies before saying
-/// anything can still fail over invisibly. The frames decoded so far go to `first`.
-net::awaitable<Status> read_first_event(providers::Exchange& exchange, providers::StreamDecoder& decoder,
-                                        std::string& first) {
-  std::string raw;
-  while (decoder.events() == 0) {
-    raw.clear();
-    auto more = co_await exchange.read_some(raw);
-    if (!more) co_return std::move(more).error();
-    if (!*more) {
-      auto st = decoder.finish(first);
-      if (!st) co_return st;
-      break;
-    }
-    auto st = decoder.feed(raw, first);
-    if (!st) co_return st;
-  }
-  if (decoder.events() == 0) co_return Error::make(ErrorKind::connection, "upstream stream carried no events");
-  co_return ok_status();
-}
-
-
-/// Takes the deployment's slot: first in the limits shared with other replicas (Redis), then locally.
-net::awaitable<std::variant<std::unique_ptr<Lease>, Skipped>> take_slot(const Candidate& pick,
-                                                                        const config::ReliabilityConfig& rel,
-                                                                        const DispatchClock& clock) {
+/// Takes the deployment's local slot after the shared one (if any) was reserved; gives the shared
+/// reservation back when the local slot is refused. Not a coroutine: the common path awaits nothing.
+std::variant<std::unique_ptr<Lease>, Skipped> take_local(const Candidate& pick, const config::ReliabilityConfig& rel,
+                                                         const DispatchClock& clock, const SharedReservation& shared) {
   const DeploymentPlan& plan = *pick.plan;
-  SharedReservation shared;
-  if (plan.state->has_shared()) {
-    auto r = co_await reserve_shared(pick, clock);
-    if (auto* skip = std::get_if<Skipped>(&r)) co_return *skip;
-    shared = std::get<SharedReservation>(std::move(r));
-  }
   auto acquired = plan.state->acquire(*plan.config, rel, clock.now(), pick.tokens);
   if (acquired.reason != limits::SkipReason::none) {
     shared.cancel();  // not sent after all
-    co_return Skipped{limits::to_string(acquired.reason)};
+    return Skipped{limits::to_string(acquired.reason)};
   }
   auto lease = std::make_unique<Lease>(plan.state, &rel, pick.tokens, acquired.probe, &clock);
   lease->share(shared.tpm, shared.tokens);
-  co_return lease;
+  return lease;
 }
 
-/// Reads a 2xx answer: the whole body, decoded to OpenAI's format (settling the lease with its usage),
-/// or a stream up to its first event (the stream then holds the lease).
-net::awaitable<Result<Outcome>> receive(const Request& request, const DeploymentPlan& plan, const config::Config& config,
-                                        std::unique_ptr<providers::Exchange> exchange, std::unique_ptr<Lease>& lease) {
-  Outcome out;
-  if (!request.stream()) {
-    std::string body;
-    auto st = co_await exchange->read_all(body, static_cast<std::size_t>(config.server.max_upstream_body_bytes));
-    if (!st) co_return std::move(st).error();
-    auto decoded = plan.format->decode_response(request, std::move(body), out.usage);
-    if (!decoded) co_return std::move(decoded).error();
-    out.body = std::move(*decoded);
-    lease->settle(&out.usage);
-    co_return out;
-  }
+/// Reads a 2xx stream up to its first event, so a stream that dies before saying anything can still fail
+/// over invisibly; the committed stream then holds the lease.
+net::awaitable<Result<Outcome>> start_stream(const Request& request, const DeploymentPlan& plan,
+                                             std::unique_ptr<providers::Exchange> exchange,
+                                             std::unique_ptr<Lease>& lease) {
   auto decoder = plan.format->stream_decoder(request);
-  std::string first;
-  auto st = co_await read_first_event(*exchange, *decoder, first);
-  if (!st) co_return std::move(st).error();
+  std::string first, raw;
+  while (decoder->events() == 0) {
+    raw.clear();
+    auto more = co_await exchange->read_some(raw);
+    if (!more) co_return std::move(more).error();
+    if (!*more) {
+      auto st = decoder->finish(first);
+      if (!st) co_return std::move(st).error();
+      break;
+    }
+    auto st = decoder->feed(raw, first);
+    if (!st) co_return std::move(st).error();
+  }
+  if (decoder->events() == 0) co_return Error::make(ErrorKind::connection, "upstream stream carried no events");
+  Outcome out;
   out.stream = std::make_unique<ResponseStream>(std::move(exchange), std::move(decoder), std::move(first), std::move(lease));
   co_return out;
 }
@@ -146,7 +120,14 @@ net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const confi
   const auto& rel = config.reliability;
   auto encoded = plan.format->encode(request, providers::EncodeOptions{*plan.provider, dep, true});
   if (!encoded) co_return std::move(encoded).error();
-  auto slot = co_await take_slot(pick, rel, clock);
+  // Limits shared with other replicas are reserved first, in Redis; then the local slot.
+  SharedReservation shared;
+  if (plan.state->has_shared()) {
+    auto r = co_await reserve_shared(pick, clock);
+    if (auto* skip = std::get_if<Skipped>(&r)) co_return *skip;
+    shared = std::get<SharedReservation>(std::move(r));
+  }
+  auto slot = take_local(pick, rel, clock, shared);
   if (auto* skip = std::get_if<Skipped>(&slot)) co_return *skip;
   auto lease = std::get<std::unique_ptr<Lease>>(std::move(slot));
 
@@ -190,15 +171,27 @@ net::awaitable<AttemptResult> attempt(providers::WorkerContext& ctx, const confi
     if (!e.retry_after && learned.retry_after) e.retry_after = learned.retry_after;
     co_return fail(std::move(e));
   }
-  auto out = co_await receive(request, plan, config, std::move(exchange), lease);
-  if (!out) co_return fail(std::move(out).error());
+  Outcome out;
+  if (request.stream()) {
+    auto started_stream = co_await start_stream(request, plan, std::move(exchange), lease);
+    if (!started_stream) co_return fail(std::move(started_stream).error());
+    out = std::move(*started_stream);
+  } else {
+    std::string body;
+    auto st = co_await exchange->read_all(body, static_cast<std::size_t>(config.server.max_upstream_body_bytes));
+    if (!st) co_return fail(std::move(st).error());
+    auto decoded = plan.format->decode_response(request, std::move(body), out.usage);
+    if (!decoded) co_return fail(std::move(decoded).error());
+    out.body = std::move(*decoded);
+    lease->settle(&out.usage);
+  }
   record(nullptr);
   plan.state->on_success(clock.now(), trace.time_to_head, rel);
   trace.model = model.config->name;
   trace.deployment = dep.id;
   trace.upstream_model = dep.upstream_model;
   trace.deployment_config = &dep;
-  co_return std::move(*out);
+  co_return out;
 }
 
 }  // namespace sy::pipeline::dispatch

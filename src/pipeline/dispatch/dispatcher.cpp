@@ -82,7 +82,7 @@ struct Dispatcher::Failover {
   Clock::time_point wait_until_limit;
   std::vector<const ModelPlan*> chain;
   std::vector<Error> errors;  ///< every failed attempt's error, in order
-  std::vector<Seen> seen;
+  std::vector<Seen> seen;  ///< empty until the request first skips or fails (the common request never does)
   int attempts = 0;
   bool all_rate_limited = true;  // every skip so far was about limits, not health
   std::optional<Clock::time_point> earliest;
@@ -94,9 +94,18 @@ struct Dispatcher::Failover {
   Failover(const Dispatcher& dispatcher, const Request& req, DispatchTrace& t, const ModelPlan& first)
       : d(dispatcher), clock(*dispatcher.deps_.clock), rel(dispatcher.config_->reliability), request(req), trace(t),
         deadline(clock.now() + rel.request_timeout), wait_until_limit(clock.now() + rel.wait_for_recovery),
-        chain{&first}, seen(dispatcher.deployment_count_),
+        chain{&first},
         completion_reserve(req.max_tokens().value_or(rel.default_max_tokens)) {
     for (const auto* f : first.fallbacks) add_model(f, false);
+  }
+
+  const Seen& seen_of(const DeploymentPlan& dep) const {
+    static const Seen kNothing;
+    return seen.empty() ? kNothing : seen[dep.index];
+  }
+  Seen& mark(const DeploymentPlan& dep) {
+    if (seen.empty()) seen.resize(d.deployment_count_);
+    return seen[dep.index];
   }
 
   std::int64_t prompt_tokens(const std::string& upstream_model) {
@@ -123,7 +132,7 @@ struct Dispatcher::Failover {
   }
 
   void skip(const DeploymentPlan& dep, std::string_view reason) {
-    auto& s = seen[dep.index];
+    auto& s = mark(dep);
     if (!s.skipped) trace.skipped.emplace_back(dep.config->id, std::string(reason));
     s.skipped = true;
   }
@@ -138,7 +147,7 @@ struct Dispatcher::Failover {
     std::vector<Candidate> fresh, retried;
     for (const auto& plan : model.deployments) {
       const auto& dep = *plan.config;
-      const Seen& s = seen[plan.index];
+      const Seen& s = seen_of(plan);
       if (s.failures >= 2 || s.shared_refused) continue;
       // Exact counts only where a limit needs them: TPM accounting, or a context window the prompt
       // may come near (a prompt whose byte count fits is never tokenised). Otherwise the raw size of
@@ -170,8 +179,8 @@ struct Dispatcher::Failover {
   /// needs the global retry budget, and waits a backoff with jitter first. False when the budget is out
   /// (the deployment is then not tried again). Failing over to another deployment needs neither.
   net::awaitable<bool> before_retry(const Candidate& pick) {
-    auto& s = seen[pick.plan->index];
-    if (s.failures == 0) co_return true;
+    if (seen_of(*pick.plan).failures == 0) co_return true;
+    auto& s = mark(*pick.plan);
     if (!d.deps_.budget->try_retry(clock.now(), rel.retry_budget_min_per_s)) {
       telemetry::logger("pipeline")->warn("retry budget exhausted; not retrying {}", pick.plan->config->id);
       s.failures = 2;
@@ -197,7 +206,7 @@ struct Dispatcher::Failover {
   /// out for this request; a shared refusal only for this round (a wait for recovery asks again).
   void after_skip(const dispatch::Skipped& s, const Candidate& pick) {
     --attempts;
-    auto& seen_dep = seen[pick.plan->index];
+    auto& seen_dep = mark(*pick.plan);
     if (!s.shared) {
       seen_dep.failures = 2;
       return;
@@ -211,7 +220,7 @@ struct Dispatcher::Failover {
   enum class Next { same_model, next_model, give_up };
   /// 4. What a failed attempt means for the rest of the request.
   Next after_failure(Error e, const ModelPlan& model, const Candidate& pick) {
-    seen[pick.plan->index].failures += 1;
+    mark(*pick.plan).failures += 1;
     const ModelPlan* special = e.kind == ErrorKind::content_filter   ? model.content_policy_fallback
                                : e.kind == ErrorKind::context_length ? model.context_fallback
                                                                      : nullptr;
