@@ -69,7 +69,7 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
   size_t errors_before = d.errors().size();
   for (const auto& rc : config.routers) {
     const config::Node& n = rc.node;
-    n.check_keys({"name", "description", "default", "tiers", "stages"}, d);
+    n.check_keys({"name", "description", "default", "tiers", "stages", "shadow"}, d);
     auto router = std::make_unique<Router>();
     router->name_ = rc.name;
     // Tiers: names a stage may route to, each mapping to a model.
@@ -137,6 +137,26 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
     set->routers_.push_back(std::move(router));
   }
   ctx.resolve_target = nullptr;
+  // Shadows, once every router exists: another router that decides every request too, decision only.
+  for (std::size_t i = 0; i < config.routers.size(); ++i) {
+    const config::Node& n = config.routers[i].node;
+    auto name = n.str("shadow", d);
+    if (!name || name->empty()) continue;
+    Router& router = *set->routers_[i];
+    const Router* shadow = set->find(*name);
+    if (!shadow) {
+      n.get("shadow")->error(d, "unknown router \"" + *name + "\"");
+    } else if (shadow == &router) {
+      n.get("shadow")->error(d, "a router cannot shadow itself");
+    } else if (const auto it = std::find_if(shadow->stages_.begin(), shadow->stages_.end(),
+                                            [](const auto& s) { return s->calls_models(); });
+               it != shadow->stages_.end()) {
+      n.get("shadow")->error(d, "router \"" + *name + "\" has a stage that calls models (" + (*it)->name() +
+                                    "); a shadow only decides, it never calls a model");
+    } else {
+      router.shadow_ = shadow;
+    }
+  }
   if (d.errors().size() != errors_before) return nullptr;
   return set;
 }

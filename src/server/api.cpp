@@ -9,6 +9,7 @@
 
 #include "server/admin.hpp"
 #include "server/session.hpp"
+#include "server/shadow.hpp"
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/core/redact.hpp"
 #include "switchyard/core/json_scan.hpp"
@@ -432,6 +433,18 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
   return json::Limits{sc.max_json_depth, static_cast<std::size_t>(sc.max_upstream_body_bytes)};
 }
 
+/// A router with a `shadow:` router: the shadow decides the answered request too, after the answer was
+/// sent (its time is not the client's), decision only (shadow.hpp).
+net::awaitable<void> shadow_after_answer(Session& s, InboundRequest& call, const Request& req, InferenceState& st) {
+  if (!st.router_ptr || !st.router_ptr->shadow() || st.log.rec.status < 200 || st.log.rec.status > 299) co_return;
+  const std::string& answered = !st.trace.model.empty() ? st.trace.model : (st.route ? st.route->model : req.model());
+  AnsweredRequest a{*st.router_ptr, req, st.caller, call.request_id, answered, st.usage, st.cost};
+  co_await decide_shadow(*call.runtime, s.server().ops.metrics, a, [&call](std::string_view n) -> std::string_view {
+    auto it = call.req.find(n);
+    return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
+  });
+}
+
 /// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
 /// call's, and those of stages that call models).
 double overhead_ms(const InboundRequest& call, const InferenceState& st, Clock::time_point now) {
@@ -674,8 +687,9 @@ net::awaitable<void> inference(Session& s, InboundRequest& call, Endpoint ep, st
     co_await send_error_as(s, call, dialect, out.error());
     co_return finish(s, call, &req, st);
   }
-  if (out->stream) co_return co_await answer_stream(s, call, req, st, *out, model);
-  co_await answer_whole(s, call, req, st, *out, model);
+  if (out->stream) co_await answer_stream(s, call, req, st, *out, model);
+  else co_await answer_whole(s, call, req, st, *out, model);
+  co_await shadow_after_answer(s, call, req, st);
 }
 
 nlohmann::json model_entry(const std::string& id, std::string_view owner) {

@@ -29,6 +29,14 @@ GatewayMetrics::GatewayMetrics(Registry& r) : registry_(r) {
                     {"model", "deployment"});
   decisions_ = &r.family("switchyard_routing_decisions", "Routed requests by router and deciding stage.", T::counter,
                          {"router", "stage"});
+  shadow_decisions_ = &r.family("switchyard_shadow_decisions",
+                                "Requests a router answered that its shadow router also decided, by the shadow's choice "
+                                "(model empty: it would have rejected) and whether it agreed with the model that answered.",
+                                T::counter, {"router", "shadow", "model", "agree"});
+  shadow_cost_ = &r.family("switchyard_shadow_cost_usd",
+                           "USD of the requests a shadow decided: what the shadow's choice would have cost (choice=shadow, "
+                           "at the same token counts) and what the answer cost (choice=actual).",
+                           T::counter, {"router", "shadow", "choice"});
   escalations_ = &r.family("switchyard_cascade_escalations", "Cascade steps rejected (an escalation each).", T::counter,
                            {"router"});
   failed_attempts_ = &r.family("switchyard_failed_attempts", "Upstream attempts that failed, by reason (then retried, failed over, or the request's last).",
@@ -147,6 +155,14 @@ void ConfigMetrics::record(const RequestSample& s) const {
     pd.output_usage->observe(static_cast<double>(s.usage.completion_tokens));
   }
   if (s.cost_usd > 0) pd.cost->inc(s.cost_usd);
+}
+
+void GatewayMetrics::shadow(std::string_view router, std::string_view shadow, std::string_view model, bool agree,
+                            double expected_usd, double actual_usd) {
+  std::string r(router), s(shadow);
+  shadow_decisions_->counter({r, s, std::string(model), agree ? "true" : "false"}).inc();
+  shadow_cost_->counter({r, s, "shadow"}).inc(expected_usd);
+  shadow_cost_->counter({r, s, "actual"}).inc(actual_usd);
 }
 
 }  // namespace sy::telemetry

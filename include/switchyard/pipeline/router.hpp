@@ -45,9 +45,14 @@ class Router {
   boost::asio::awaitable<RouteResult> route(RequestFeatures& features, const ModelCaller& models) const;
   /// The names its stages decide under (RouteResult::stage), in order.
   std::vector<std::string> stage_names() const;
+  /// The router that also decides every request this one answers (YAML `shadow:`), decision only, so
+  /// that two configurations can be compared on live traffic; null when none. Its stages never call
+  /// models (checked at load).
+  const Router* shadow() const { return shadow_; }
 
  private:
   friend class RouterSet;
+  const Router* shadow_ = nullptr;
   std::string name_;
   std::string default_;
   std::vector<std::unique_ptr<Stage>> stages_;

@@ -62,12 +62,18 @@ class GatewayMetrics {
   void config_reloaded(bool ok) { (ok ? reloads_ok_ : reloads_failed_)->inc(); }
   /// Inter-token gap of a relayed stream (time between two events sent).
   void token_gap(double seconds) { token_gap_->observe(seconds); }
+  /// A shadow router's decision on a request `router` answered: the model it chose ("" when it would
+  /// have rejected), whether that is the model that answered, what its choice would have cost and what
+  /// the answer did cost. Looks its children up by name (the registry's lock): it runs after the answer.
+  void shadow(std::string_view router, std::string_view shadow, std::string_view model, bool agree,
+              double expected_usd, double actual_usd);
 
  private:
   friend class ConfigMetrics;
   Registry& registry_;
   Registry::Family *requests_, *tokens_, *token_usage_, *duration_, *ttft_, *upstream_, *overhead_, *cost_,
-      *decisions_, *escalations_, *failed_attempts_, *fallbacks_, *reloads_, *key_requests_, *key_spend_;
+      *decisions_, *escalations_, *failed_attempts_, *fallbacks_, *reloads_, *key_requests_, *key_spend_,
+      *shadow_decisions_, *shadow_cost_;
   Counter *reloads_ok_, *reloads_failed_;
   Histogram* token_gap_;
 };
