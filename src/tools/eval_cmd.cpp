@@ -119,6 +119,7 @@ int eval_lodo(const Args& a, TrainOptions opts, const CostModel& costs, std::uin
 
 int eval_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--cascade")) return eval_cascade_cmd(argc, argv);
+  if (has_flag(argc, argv, "--replay")) return replay_main(argc, argv);
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
                                     "no-decontaminate", "quiet", "baselines", "no-structure", "no-balance-sources", "no-topic-groups"};
   Args a(argc, argv, {"data", "train", "test", "contaminated"}, bools);

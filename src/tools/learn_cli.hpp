@@ -177,5 +177,6 @@ nlohmann::json curve_json(const RoutingCurve& c);
 /// `switchyard train --answer-scorer` and `switchyard eval --cascade` (cascade_cmd.cpp).
 int train_answer_scorer_cmd(int argc, char** argv);
 int eval_cascade_cmd(int argc, char** argv);
+int replay_main(int argc, char** argv);  ///< eval --replay (replay_cmd.cpp)
 
 }  // namespace sy::tools::cli

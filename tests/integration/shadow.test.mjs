@@ -138,3 +138,69 @@ ${routers}`);
     assert.match(r.stderr, /routers\[0\]\.shadow.*calls models/);
   });
 });
+
+describe('eval --replay: a decision log through a candidate config', () => {
+  test('reports agreement and the candidate\'s cost at the logged token counts', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-replay-'));
+    const logFile = path.join(dir, 'decisions.jsonl');
+    const providers = `providers:
+  - {name: cheap, type: mock, mock: {reply: "from small"}}
+  - {name: strong, type: mock, mock: {reply: "from big"}}`;
+    const live = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+decision_log: {path: "${logFile}", include_prompt: true}
+${providers}
+${models}
+routers:
+  - name: auto
+    default: small
+    stages:
+      - type: rule
+        rules: [{name: proofs, when: {keywords: [prove]}, route: big}]
+`);
+    const usages = [];
+    for (const content of ['hello', 'prove the lemma', 'what time is it', 'prove it again']) {
+      const r = await postJson(`${live.url}/v1/chat/completions`, { model: 'auto', messages: [{ role: 'user', content }] });
+      assert.equal(r.status, 200);
+      usages.push({ content, usage: r.json.usage });
+    }
+    await postJson(`${live.url}/v1/chat/completions`, { model: 'small', messages: [{ role: 'user', content: 'named, not routed' }] });
+    await live.stop();  // flushes the decision log
+
+    // The candidate sends everything but greetings to big.
+    const candidate = writeConfig(`${providers}
+${models}
+routers:
+  - name: auto
+    default: big
+    stages:
+      - type: rule
+        rules: [{name: greetings, when: {keywords: [hello]}, route: small}]
+`);
+    const r = await runSwitchyard(['eval', '--replay', logFile, '--config', candidate]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /replayed 4 routed requests \(0 without a logged prompt, 0 whose router the candidate lacks\)/);
+    // Logged: small, big, small, big. Candidate: small, big, big, big: 3 of 4 agree.
+    assert.match(r.stdout, /agreement 75\.0 % \(3 of 4\), rejected by the candidate 0/);
+    const logged = usages.reduce((a, u) => a + cost(/prove/.test(u.content) ? 'big' : 'small', u.usage), 0);
+    const cand = usages.reduce((a, u) => a + cost(/hello/.test(u.content) ? 'small' : 'big', u.usage), 0);
+    const m = r.stdout.match(/logged ([\d.]+) USD, candidate ([\d.]+) USD/);
+    assert.ok(m, r.stdout);
+    assert.ok(Math.abs(Number(m[1]) - logged) < 1e-6, `${m[1]} vs ${logged}`);
+    assert.ok(Math.abs(Number(m[2]) - cand) < 1e-6, `${m[2]} vs ${cand}`);
+    assert.match(r.stdout, /small\s+2\s+1\n/);
+    assert.match(r.stdout, /big\s+2\s+3\n/);
+  });
+
+  test('a log without prompts says so and fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-replay-'));
+    const logFile = path.join(dir, 'decisions.jsonl');
+    fs.writeFileSync(logFile, `${JSON.stringify({ router: 'auto', model: 'small', prompt_sha256: 'ab', prompt_tokens: 3, completion_tokens: 2 })}\n`);
+    const candidate = writeConfig(`providers: [{name: cheap, type: mock}, {name: strong, type: mock}]
+${models}
+routers: [{name: auto, default: big}]
+`);
+    const r = await runSwitchyard(['eval', '--replay', logFile, '--config', candidate]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /replayed 0 routed requests \(1 without a logged prompt/);
+  });
+});
