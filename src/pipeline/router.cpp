@@ -22,6 +22,7 @@ std::string_view kind_name(Decision::Kind k) {
 std::vector<std::string> Router::stage_names() const {
   std::vector<std::string> out;
   for (const auto& s : stages_) out.push_back(s->name());
+  if (cache_) out.push_back("cache");  // a request answered from the answer cache
   return out;
 }
 
@@ -69,7 +70,7 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
   size_t errors_before = d.errors().size();
   for (const auto& rc : config.routers) {
     const config::Node& n = rc.node;
-    n.check_keys({"name", "description", "default", "tiers", "stages", "shadow"}, d);
+    n.check_keys({"name", "description", "default", "tiers", "stages", "shadow", "cache"}, d);
     auto router = std::make_unique<Router>();
     router->name_ = rc.name;
     // Tiers: names a stage may route to, each mapping to a model.
@@ -133,6 +134,7 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
         }
       }
     }
+    if (const config::Node* c = n.get("cache"); c && !c->is_null()) router->cache_ = AnswerCache::from_yaml(*c, d);
     set->by_name_[router->name_] = router.get();
     set->routers_.push_back(std::move(router));
   }

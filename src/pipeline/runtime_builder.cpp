@@ -50,7 +50,7 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
   if (deps.metrics) {
     std::vector<telemetry::RouterInfo> routers;
     if (rt->routers) {
-      for (const auto& r : rt->routers->routers()) routers.push_back({r.get(), r->name(), r->stage_names()});
+      for (const auto& r : rt->routers->routers()) routers.push_back({r.get(), r->name(), r->stage_names(), r->cache() != nullptr});
     }
     rt->metrics = deps.metrics->for_config(*cfg, routers);
   }

@@ -18,6 +18,7 @@
 #include "switchyard/pipeline/dispatcher_model_caller.hpp"
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/providers/ingress.hpp"
+#include "switchyard/providers/openai_sse.hpp"
 #include "switchyard/limits/key_ledger.hpp"
 #include "switchyard/state/shared_state.hpp"
 #include "switchyard/telemetry/decision_log.hpp"
@@ -146,6 +147,8 @@ struct InferenceState {
   pipeline::Caller caller;
   limits::KeyAccount* account = nullptr;  ///< admitted against this key's limits: settle at the end
   std::optional<double> ttft_seconds;     ///< streams: to the first event sent
+  std::optional<pipeline::CacheProbe> cache_probe;  ///< the router has an answer cache and the request fits it
+  int cache_result = -1;  ///< the answer cache's verdict for metrics: 0 hit, 1 miss, 2 bypass
   InferenceState(InboundRequest& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
 };
 
@@ -354,6 +357,48 @@ net::awaitable<void> send_error_as(Session& s, InboundRequest& call, const Diale
   co_await s.send_error(call, e, dialect.error_body(shown));
 }
 
+/// A router with an answer cache (answer_cache.hpp): a hit answers the request as a stage would, with the
+/// cached body (replayed as a stream when the client streams), at no cost; a miss keeps the probe so the
+/// answer can be stored.
+std::optional<Outcome> look_up_answer(InboundRequest& call, const Request& req, InferenceState& st,
+                                      pipeline::AnswerCache& cache) {
+  st.cache_probe = cache.probe(req, st.caller.key_name);
+  if (!st.cache_probe) {
+    st.cache_result = 2;
+    call.add_header("x-switchyard-cache", "bypass");
+    return std::nullopt;
+  }
+  auto hit = cache.lookup(*st.cache_probe, Clock::now());
+  if (!hit) {
+    st.cache_result = 1;
+    call.add_header("x-switchyard-cache", "miss");
+    return std::nullopt;
+  }
+  Outcome out;
+  if (req.stream()) {
+    auto completion = nlohmann::json::parse(hit->body, nullptr, false);
+    if (completion.is_discarded() || !completion.contains("choices") || completion["choices"].empty()) return std::nullopt;
+    out.body = providers::replay_as_sse(completion, completion["choices"][0], req.client_wants_usage());
+    out.sse = true;
+  } else {
+    out.body = std::move(hit->body);
+  }
+  st.cache_probe.reset();  // nothing to store
+  pipeline::RouteResult rr;
+  rr.kind = pipeline::RouteResult::Kind::respond;
+  rr.model = std::move(hit->model);
+  rr.stage = "cache";
+  rr.reason = hit->exact ? "cache:exact" : "cache:similar similarity=" + fixed(hit->similarity, 3);
+  st.cache_result = 0;
+  call.add_header("x-switchyard-cache", "hit");
+  call.add_header("x-switchyard-router", st.router);
+  call.add_header("x-switchyard-stage", rr.stage);
+  call.add_header("x-switchyard-reason", rr.reason);
+  st.stage_answered = true;
+  st.route = std::move(rr);
+  return out;
+}
+
 /// Routes the request (a router's stages may answer it themselves) and dispatches it to the chosen
 /// model. Writes nothing to the client: response headers are collected on `call`, the answer or the
 /// error is returned, so the caller can race this against the client leaving. `model` becomes the
@@ -391,6 +436,12 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
     st.router = router->name();
     st.log.rec.router = st.router;
     st.router_ptr = router;
+    if (pipeline::AnswerCache* cache = router->cache()) {
+      if (auto hit = look_up_answer(call, req, st, *cache)) {
+        model = st.route->model;
+        co_return std::move(*hit);
+      }
+    }
     pipeline::RequestFeatures features(
         req, st.caller, *controls,
         [&call](std::string_view n) -> std::string_view {
@@ -518,6 +569,7 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   x.overhead_seconds = std::max(0.0, x.seconds - x.upstream_seconds);
   x.time_to_first_token = st.ttft_seconds;
   x.router = st.router_ptr;
+  x.cache = st.cache_result;
   if (st.route) {
     x.stage = st.route->stage;
     x.escalations = st.route->report.escalations;
@@ -565,6 +617,11 @@ net::awaitable<void> answer_whole(Session& s, InboundRequest& call, const Reques
     }
     if (co_await s.begin_stream(call, out.body)) co_await s.end_stream();
     co_return finish(s, call, &req, st);
+  }
+  if (st.cache_probe) {
+    pipeline::AnswerCache* cache = st.router_ptr ? st.router_ptr->cache() : nullptr;
+    const std::string& answered = !st.trace.model.empty() ? st.trace.model : model;
+    if (cache) cache->store(*st.cache_probe, out.body, answered, Clock::now());
   }
   auto encoded = st.dialect.encode_response(std::move(out.body), ctx);
   if (!encoded) {

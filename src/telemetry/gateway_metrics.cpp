@@ -37,6 +37,11 @@ GatewayMetrics::GatewayMetrics(Registry& r) : registry_(r) {
                            "USD of the requests a shadow decided: what the shadow's choice would have cost (choice=shadow, "
                            "at the same token counts) and what the answer cost (choice=actual).",
                            T::counter, {"router", "shadow", "choice"});
+  cache_lookups_ = &r.family("switchyard_cache_lookups",
+                             "Requests to a router with an answer cache, by result: hit (answered from the cache), miss "
+                             "(answered by a model, then stored when whole), bypass (not cacheable: images, a last message "
+                             "that is not the user's).",
+                             T::counter, {"router", "result"});
   escalations_ = &r.family("switchyard_cascade_escalations", "Cascade steps rejected (an escalation each).", T::counter,
                            {"router"});
   failed_attempts_ = &r.family("switchyard_failed_attempts", "Upstream attempts that failed, by reason (then retried, failed over, or the request's last).",
@@ -97,6 +102,10 @@ std::shared_ptr<const ConfigMetrics> GatewayMetrics::for_config(const config::Co
     for (const auto& stage : r.stages) pr.decisions.emplace_back(stage, &decisions_->counter({r.name, stage}));
     pr.decisions.emplace_back("default", &decisions_->counter({r.name, "default"}));
     pr.escalations = &escalations_->counter({r.name});
+    if (r.cache) {
+      pr.cache = {&cache_lookups_->counter({r.name, "hit"}), &cache_lookups_->counter({r.name, "miss"}),
+                  &cache_lookups_->counter({r.name, "bypass"})};
+    }
   }
   return m;
 }
@@ -126,6 +135,9 @@ void ConfigMetrics::record(const RequestSample& s) const {
         }
       }
       if (s.escalations > 0) it->second.escalations->inc(s.escalations);
+      if (s.cache >= 0 && s.cache < 3 && it->second.cache[static_cast<std::size_t>(s.cache)]) {
+        it->second.cache[static_cast<std::size_t>(s.cache)]->inc();
+      }
     }
   }
   for (const auto& [dep, kind] : s.failed_attempts) {

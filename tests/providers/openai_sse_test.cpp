@@ -1,4 +1,4 @@
-// Golden tests of the OpenAI SSE pure functions (src/providers/openai/openai_sse.hpp):
+// Golden tests of the OpenAI SSE pure functions (switchyard/providers/openai_sse.hpp):
 //  - tests/testdata/openai/sse/replay/<case>.json {completion, include_usage} -> <case>.expect.sse, the
 //    event stream a streaming client receives for an answer the cascade accepted;
 //  - tests/testdata/openai/sse/strip/<case>.sse -> <case>.expect.sse, frames with the logprobs the cascade
@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "providers/golden.hpp"
-#include "providers/openai/openai_sse.hpp"
+#include "switchyard/providers/openai_sse.hpp"
 
 namespace sy::providers {
 namespace {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "switchyard/pipeline/answer_cache.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
 namespace sy::pipeline {
@@ -49,10 +50,13 @@ class Router {
   /// that two configurations can be compared on live traffic; null when none. Its stages never call
   /// models (checked at load).
   const Router* shadow() const { return shadow_; }
+  /// Its answer cache (YAML `cache:`), null when it has none.
+  AnswerCache* cache() const { return cache_.get(); }
 
  private:
   friend class RouterSet;
   const Router* shadow_ = nullptr;
+  std::shared_ptr<AnswerCache> cache_;
   std::string name_;
   std::string default_;
   std::vector<std::unique_ptr<Stage>> stages_;

@@ -37,6 +37,7 @@ struct RequestSample {
   const void* router = nullptr;  ///< the router's identity (RouterInfo::id), null when a model was named
   std::string_view stage;        ///< the deciding stage, or "default"
   int escalations = 0;          ///< cascade steps rejected
+  int cache = -1;               ///< the router's answer cache: 0 hit, 1 miss, 2 bypass; -1 no cache
   /// Failed upstream attempts (deployment, kind): retried or failed over.
   std::vector<std::pair<const config::DeploymentConfig*, ErrorKind>> failed_attempts;
   bool fallback = false;        ///< answered by another model than the one routed to
@@ -51,6 +52,7 @@ struct RouterInfo {
   const void* id;
   std::string name;
   std::vector<std::string> stages;
+  bool cache = false;  ///< it has an answer cache
 };
 
 class GatewayMetrics {
@@ -73,7 +75,7 @@ class GatewayMetrics {
   Registry& registry_;
   Registry::Family *requests_, *tokens_, *token_usage_, *duration_, *ttft_, *upstream_, *overhead_, *cost_,
       *decisions_, *escalations_, *failed_attempts_, *fallbacks_, *reloads_, *key_requests_, *key_spend_,
-      *shadow_decisions_, *shadow_cost_;
+      *shadow_decisions_, *shadow_cost_, *cache_lookups_;
   Counter *reloads_ok_, *reloads_failed_;
   Histogram* token_gap_;
 };
@@ -100,6 +102,7 @@ class ConfigMetrics {
   struct PerRouter {
     std::vector<std::pair<std::string, Counter*>> decisions;  // by stage name (a router has a few)
     Counter* escalations = nullptr;
+    std::array<Counter*, 3> cache{};  // hit, miss, bypass (routers with a cache)
   };
   static std::size_t code_slot(int status);
   std::unordered_map<const config::DeploymentConfig*, PerDeployment> deployments_;

@@ -1,4 +1,4 @@
-#include "providers/openai/openai_sse.hpp"
+#include "switchyard/providers/openai_sse.hpp"
 
 #include <optional>
 #include <vector>

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "providers/openai/openai_sse.hpp"
+#include "switchyard/providers/openai_sse.hpp"
 #include "switchyard/core/numbers.hpp"
 
 namespace sy::pipeline::cascade {

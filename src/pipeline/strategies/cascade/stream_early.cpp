@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "providers/openai/openai_sse.hpp"
+#include "switchyard/providers/openai_sse.hpp"
 
 namespace sy::pipeline::cascade {
 

@@ -1,0 +1,134 @@
+// The router's answer cache: exact and similar hits, the guards against the known false hits of semantic
+// caches (negations, numbers), the context and scope, TTL and the size bound.
+#include "switchyard/pipeline/answer_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include "switchyard/config/config.hpp"
+
+namespace sy::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::unique_ptr<Request> chat(const std::string& last, const std::string& system = "", const std::string& extra = "") {
+  std::string messages = system.empty() ? "" : R"({"role":"system","content":")" + system + R"("},)";
+  auto r = Request::parse(Endpoint::chat, R"({"model":"auto","messages":[)" + messages + R"({"role":"user","content":")" +
+                                              last + R"("}])" + extra + "}");
+  EXPECT_TRUE(r.ok());
+  return std::move(*r);
+}
+
+std::shared_ptr<AnswerCache> make(const std::string& yaml = "{}") {
+  config::Diagnostics d;
+  auto cfg = config::load_config_text("providers: [{name: m, type: mock}]\nmodels: [{name: a, provider: m}]\n"
+                                      "routers: [{name: r, default: a, cache: " + yaml + "}]\n",
+                                      "t.yaml", d);
+  EXPECT_TRUE(cfg) << (d.errors().empty() ? "" : d.errors()[0]);
+  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), d);
+  EXPECT_TRUE(c) << (d.errors().empty() ? "" : d.errors()[0]);
+  return c;
+}
+
+class AnswerCacheTest : public ::testing::Test {
+ protected:
+  void put(AnswerCache& c, const std::string& q, const std::string& answer, const std::string& scope = "alice",
+           const std::string& system = "") {
+    auto p = c.probe(*chat(q, system), scope);
+    ASSERT_TRUE(p);
+    c.store(*p, answer, "a", now);
+  }
+  std::optional<CacheHit> get(AnswerCache& c, const std::string& q, const std::string& scope = "alice",
+                              const std::string& system = "", const std::string& extra = "") {
+    auto p = c.probe(*chat(q, system, extra), scope);
+    return p ? c.lookup(*p, now) : std::nullopt;
+  }
+  Clock::time_point now = Clock::now();
+};
+
+TEST_F(AnswerCacheTest, TheSameQuestionIsAnExactHit) {
+  auto c = make();
+  put(*c, "What is the capital of France?", "Paris");
+  auto hit = get(*c, "What is the capital of France?");
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->exact);
+  EXPECT_EQ(hit->body, "Paris");
+  EXPECT_EQ(hit->model, "a");
+}
+
+TEST_F(AnswerCacheTest, TheSameWordingWithOtherCaseAndPunctuationIsASimilarHit) {
+  auto c = make();
+  put(*c, "What is the capital of France?", "Paris");
+  auto hit = get(*c, "what is the capital of france");
+  ASSERT_TRUE(hit);
+  EXPECT_FALSE(hit->exact);
+  EXPECT_GE(hit->similarity, 0.95);
+  EXPECT_FALSE(get(*c, "What is the capital of Germany?"));
+}
+
+TEST_F(AnswerCacheTest, ANegationNeverHits) {
+  auto c = make("{similarity: 0.5}");
+  put(*c, "Can I take ibuprofen with alcohol?", "no");
+  EXPECT_FALSE(get(*c, "Can't I take ibuprofen with alcohol?"));
+  EXPECT_FALSE(get(*c, "Can I not take ibuprofen with alcohol?"));
+  EXPECT_FALSE(get(*c, "Can I take ibuprofen without alcohol?"));
+  EXPECT_TRUE(get(*c, "can I take ibuprofen with alcohol"));
+}
+
+TEST_F(AnswerCacheTest, ADifferentNumberNeverHits) {
+  auto c = make("{similarity: 0.5}");
+  put(*c, "Is 5 mg of melatonin safe?", "yes");
+  EXPECT_FALSE(get(*c, "Is 50 mg of melatonin safe?"));
+  EXPECT_FALSE(get(*c, "Is 5.5 mg of melatonin safe?"));
+  EXPECT_FALSE(get(*c, "Is 5 mg of melatonin safe for 2 weeks?"));
+  EXPECT_TRUE(get(*c, "is 5 mg of melatonin safe"));
+}
+
+TEST_F(AnswerCacheTest, GuardsNormaliseNumbersAndNegations) {
+  EXPECT_EQ(AnswerCache::guard_of("1,000 items, not 2.5"), AnswerCache::guard_of("not 2.5 of 1000 items"));
+  EXPECT_NE(AnswerCache::guard_of("can I"), AnswerCache::guard_of("can\xE2\x80\x99t I"));
+  EXPECT_EQ(AnswerCache::guard_of("don't"), AnswerCache::guard_of("never"));
+}
+
+TEST_F(AnswerCacheTest, TheContextAndTheScopeMustMatch) {
+  auto c = make();
+  put(*c, "Summarise it", "summary", "alice", "You are a lawyer.");
+  EXPECT_TRUE(get(*c, "Summarise it", "alice", "You are a lawyer."));
+  EXPECT_FALSE(get(*c, "Summarise it", "alice", "You are a doctor.")) << "another system prompt";
+  EXPECT_FALSE(get(*c, "Summarise it", "bob", "You are a lawyer.")) << "another key";
+  EXPECT_FALSE(get(*c, "Summarise it", "alice", "You are a lawyer.", R"(,"temperature":1.5)")) << "other parameters";
+  EXPECT_TRUE(get(*c, "Summarise it", "alice", "You are a lawyer.", R"(,"stream":true)")) << "streaming is not part of it";
+  auto global = make("{scope: global}");
+  put(*global, "Summarise it", "summary", "alice");
+  EXPECT_TRUE(get(*global, "Summarise it", "bob"));
+}
+
+TEST_F(AnswerCacheTest, EntriesExpireAndTheOldestGoFirst) {
+  auto c = make("{ttl: 1s, max_entries: 2}");
+  put(*c, "one", "1");
+  put(*c, "two", "2");
+  put(*c, "three", "3");
+  EXPECT_EQ(c->size(), 2u);
+  EXPECT_FALSE(get(*c, "one"));
+  EXPECT_TRUE(get(*c, "three"));
+  now += 1001ms;
+  EXPECT_FALSE(get(*c, "three"));
+}
+
+TEST_F(AnswerCacheTest, ImagesAndBadSettingsAreRefused) {
+  auto c = make();
+  auto img = Request::parse(Endpoint::chat, R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]})");
+  ASSERT_TRUE(img.ok());
+  EXPECT_FALSE(c->probe(**img, "alice"));
+  config::Diagnostics d;
+  auto cfg = config::load_config_text("providers: [{name: m, type: mock}]\nmodels: [{name: a, provider: m}]\n"
+                                      "routers: [{name: r, default: a, cache: {similarity: 2, scope: tenant, tll: 1s}}]\n",
+                                      "t.yaml", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), d));
+  EXPECT_EQ(d.errors().size(), 3u);
+}
+
+}  // namespace
+}  // namespace sy::pipeline
