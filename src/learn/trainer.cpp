@@ -236,7 +236,7 @@ std::vector<RawFeatures> extract_all(const Dataset& data, const FeatureConfig& c
   std::vector<std::uint32_t> scratch;
   const std::size_t n = out.size();
   for (std::size_t i = 0; i < n; ++i) {
-    fx.extract(data.examples[i].prompt, out[i], scratch);
+    fx.extract(data.examples[i].prompt, data.examples[i].conversation, out[i], scratch);
     if (progress && (i % 512 == 0 || i + 1 == n)) progress("features", static_cast<double>(i + 1) / static_cast<double>(n));
   }
   return out;

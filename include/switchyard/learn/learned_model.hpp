@@ -122,9 +122,15 @@ class LearnedModel {
   /// Without a route head: predicted quality of the strong model minus that of the weak one, mapped
   /// to [0,1] as (1 + diff) / 2.
   double score(std::string_view prompt) const { return score_detail(prompt).score; }
+  /// The score of a conversation's scored message (the last user message) given the conversation's
+  /// shape (conversation_shape()); models trained without the conversation block ignore the shape.
+  double score(std::string_view prompt, const ConversationShape& conversation) const {
+    return score_detail(prompt, conversation).score;
+  }
   /// The score with its parts: the model's own score, the prior, the shift distance and whether the
   /// shift guard fell back to the prior (the learned stage puts this in the decision reason).
-  ScoreDetail score_detail(std::string_view prompt) const;
+  ScoreDetail score_detail(std::string_view prompt) const { return score_detail(prompt, ConversationShape{}); }
+  ScoreDetail score_detail(std::string_view prompt, const ConversationShape& conversation) const;
   /// The same from raw features already extracted with this model's config and the prompt's byte length.
   ScoreDetail score_detail(const RawFeatures& raw, std::size_t prompt_bytes) const;
   /// Only the learned heads' route score (no prior, no guard).
