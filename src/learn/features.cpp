@@ -54,8 +54,8 @@ const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
       "conv_log_earlier_turns", "conv_has_system", "conv_log_system_chars", "conv_log_context_chars",
       // Task block (FeatureConfig::task): answer format and difficulty cues of the final question.
       "task_log_fewshot_examples", "task_log_question_chars", "task_log_option_chars", "task_numeric_options",
-      "task_log_negations", "task_log_quantity_words", "task_function_word_fraction", "task_distinct_word_fraction",
-      "task_log_enumerated_claims", "task_log_last_sentence_chars"};
+      "task_log_negations", "task_log_quantity_words", "task_syllables_per_word", "task_log_distinct_long_words",
+      "task_words_per_sentence", "task_numbers_per_word"};
   return names;
 }
 
@@ -229,14 +229,6 @@ constexpr std::array<std::string_view, 22> kQuantity = {
     "percent", "half", "twice", "thrice", "times", "each", "per", "every", "total", "remaining", "rest", "left",
     "more", "less", "fewer", "than", "average", "ratio", "fraction", "difference", "double", "triple"};
 constexpr std::array<std::string_view, 6> kNegation = {"not", "except", "incorrect", "false", "untrue", "least"};
-// The commonest English function words: their share is a cheap "how dense / technical is the text"
-// statistic that does not depend on the topic's vocabulary.
-constexpr std::array<std::string_view, 48> kFunctionWords = {
-    "the", "of", "and", "a", "to", "in", "is", "that", "it", "was", "for", "on", "are", "as", "with", "his",
-    "they", "i", "at", "be", "this", "have", "from", "or", "had", "by", "but", "were", "we", "there", "an",
-    "she", "he", "do", "their", "if", "will", "up", "about", "out", "then", "them", "so", "her", "would",
-    "has", "its", "you"};
-
 /// A line that reads as a multiple-choice option: "A." "B)" "(c)" at its start.
 bool option_line(std::string_view line) {
   std::size_t j = 0;
@@ -265,7 +257,7 @@ bool answer_line(std::string_view line) {
 void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskFeatures> out) {
   // Few-shot split: the final question starts after the last answered example ("Answer: B" followed by
   // more text). The remaining features read the final question only.
-  std::size_t fewshot = 0, final_start = 0, claims = 0;
+  std::size_t fewshot = 0, final_start = 0;
   const std::size_t n = p.size();
   for (std::size_t i = 0; i < n;) {
     std::size_t e = p.find('\n', i);
@@ -277,7 +269,7 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
     i = e + 1;
   }
   const std::string_view q = p.substr(std::min(final_start, n));
-  // Stem (before the first option line), options, enumerated claims ("I.", "II.", "Statement 1").
+  // Stem (before the first option line) and options.
   std::size_t stem_end = q.size(), options = 0, option_bytes = 0, numeric_options = 0;
   for (std::size_t i = 0; i < q.size();) {
     std::size_t e = q.find('\n', i);
@@ -292,9 +284,6 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
           ++numeric_options;
           break;
         }
-    } else if (line.rfind("I.", 0) == 0 || line.rfind("II.", 0) == 0 || line.rfind("III.", 0) == 0 ||
-               line.rfind("IV.", 0) == 0 || line.rfind("Statement", 0) == 0) {
-      ++claims;
     }
     i = e + 1;
   }
@@ -304,15 +293,9 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
   if (stem.size() >= 7 && stem.substr(stem.size() - 7) == "Answer:") stem.remove_suffix(7);
   while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
   while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
-  // Last sentence of the stem: the question actually asked.
-  std::size_t last_start = 0;
-  for (std::size_t i = 0; i + 1 < stem.size(); ++i) {
-    const char c = stem[i];
-    if ((c == '.' || c == '?' || c == '!' || c == '\n') && std::isspace(static_cast<unsigned char>(stem[i + 1]))) last_start = i + 1;
-  }
-  while (last_start < stem.size() && std::isspace(static_cast<unsigned char>(stem[last_start]))) ++last_start;
-  // Words of the stem: negations, quantity relations, function-word share, distinct-word share.
-  std::size_t words = 0, negations = 0, quantity = 0, function = 0, distinct = 0;
+  // Words of the stem: negations, quantity relations, vowel groups per word (a syllable count: how
+  // technical the wording is), distinct long words, words per sentence, numbers per word.
+  std::size_t words = 0, negations = 0, quantity = 0, syllables = 0, long_distinct = 0, numbers = 0, sentences = 0;
   std::array<std::uint64_t, 256> seen{};
   char buf[16];
   for (std::size_t i = 0; i < stem.size();) {
@@ -321,30 +304,43 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
     ++words;
     if (one_of(w, kNegation)) ++negations;
     if (one_of(w, kQuantity)) ++quantity;
-    if (one_of(w, kFunctionWords)) ++function;
+    bool in_vowel = false;
+    for (char ch : w) {
+      const bool v = ch == 'a' || ch == 'e' || ch == 'i' || ch == 'o' || ch == 'u' || ch == 'y';
+      if (v && !in_vowel) ++syllables;
+      in_vowel = v;
+    }
+    if (w.size() < 8) continue;
     std::uint64_t h = fnv1a(w, 0) | 1;
     std::size_t slot = h & 255;
     for (std::size_t probe = 0; probe < 256; ++probe, slot = (slot + 1) & 255) {
       if (seen[slot] == h) break;
       if (seen[slot] == 0) {
         seen[slot] = h;
-        ++distinct;
+        ++long_distinct;
         break;
       }
     }
   }
-  for (char ch : stem) quantity += ch == '%';
+  for (std::size_t i = 0; i < stem.size(); ++i) {
+    const char c = stem[i];
+    if (c == '%') ++quantity;
+    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || std::isspace(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
+    if (std::isdigit(static_cast<unsigned char>(c)) && (i == 0 || !std::isalnum(static_cast<unsigned char>(stem[i - 1]))) &&
+        (i == 0 || (stem[i - 1] != '.' && stem[i - 1] != ','))) ++numbers;
+  }
   auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  const float fw = static_cast<float>(std::max<std::size_t>(words, 1));
   out[0] = lg(fewshot);
   out[1] = lg(stem.size());
   out[2] = options ? lg(option_bytes / options) : 0.0f;
   out[3] = options ? static_cast<float>(numeric_options) / static_cast<float>(options) : 0.0f;
   out[4] = lg(negations);
   out[5] = lg(quantity);
-  out[6] = words ? static_cast<float>(function) / static_cast<float>(words) : 0.0f;
-  out[7] = words ? static_cast<float>(distinct) / static_cast<float>(words) : 0.0f;
-  out[8] = lg(claims);
-  out[9] = lg(stem.size() - std::min(last_start, stem.size()));
+  out[6] = static_cast<float>(syllables) / fw;
+  out[7] = lg(long_distinct);
+  out[8] = static_cast<float>(words) / static_cast<float>(std::max<std::size_t>(sentences, 1));
+  out[9] = static_cast<float>(numbers) / fw;
 }
 
 FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {

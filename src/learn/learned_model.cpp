@@ -232,7 +232,15 @@ ScoreDetail LearnedModel::score_detail(const RawFeatures& raw, std::size_t promp
     else if (p.fallback == ScorePrior::Fallback::weak) d.prior = 0.0;
     d.score = d.prior;
   } else {
-    d.score = (1.0 - p.mix) * d.model + p.mix * d.prior;
+    if (p.logit_mix) {
+      auto logit = [](double v) {
+        v = std::clamp(v, 1e-6, 1.0 - 1e-6);
+        return std::log(v / (1.0 - v));
+      };
+      d.score = sigmoid((1.0 - p.mix) * logit(d.model) + p.mix * logit(d.prior));
+    } else {
+      d.score = (1.0 - p.mix) * d.model + p.mix * d.prior;
+    }
   }
   return d;
 }
@@ -327,6 +335,7 @@ std::string LearnedModel::to_bytes() const {
     json pj;
     pj["fallback"] = p.fallback == ScorePrior::Fallback::length ? "length" : p.fallback == ScorePrior::Fallback::strong ? "strong" : "weak";
     pj["mix"] = p.mix;
+    if (p.logit_mix) pj["mix_space"] = "logit";
     pj["length_q"] = p.length_q;
     pj["score_q"] = p.score_q;
     pj["max_shift"] = p.max_shift;
@@ -424,6 +433,7 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
       else if (fb == "weak") p.fallback = ScorePrior::Fallback::weak;
       else return bad_model("prior.fallback must be length, strong or weak");
       p.mix = pj.at("mix").get<double>();
+      p.logit_mix = pj.value("mix_space", std::string("score")) == "logit";
       p.length_q = pj.at("length_q").get<std::vector<float>>();
       p.score_q = pj.at("score_q").get<std::vector<float>>();
       p.max_shift = pj.at("max_shift").get<double>();

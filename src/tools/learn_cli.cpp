@@ -19,7 +19,7 @@ const std::vector<std::string> kTrainFlags = {"label",     "l2",         "group-
                                               "hash-bits", "word-ngrams", "char-ngrams",     "no-dense",
                                               "no-number-shapes", "max-bytes", "max-iter",   "seed",
                                               "strong",    "weak",        "no-quality-heads", "no-route-head", "bagging", "tie-weight",
-                                              "no-structure", "no-conversation", "task", "no-task", "prior-mix", "shift-quantile", "shift-margin", "shift-fallback", "drop-features"};
+                                              "no-structure", "no-conversation", "task", "no-task", "invariant-agreement", "prior-space", "prior-mix", "shift-quantile", "shift-margin", "shift-fallback", "drop-features"};
 const std::vector<std::string> kDataFlags = {"models", "contaminated", "no-decontaminate", "source-weight", "no-balance-sources"};
 
 Result<TrainOptions> train_options(const Args& a, bool in_distribution_recipe) {
@@ -42,7 +42,12 @@ Result<TrainOptions> train_options(const Args& a, bool in_distribution_recipe) {
   if (!o.features.structure)
     std::erase_if(o.drop_dense, [](const std::string& f) { return f == "log_math_expressions" || f == "ends_with_question"; });
   // Prior and shift guard: the recipe chosen by leave-one-dataset-out evaluation (README §6).
+  o.invariant_agreement = a.num("invariant-agreement", legacy ? 0 : kDefaultInvariantAgreement);
+  if (o.invariant_agreement < 0 || o.invariant_agreement > 1) return Error::bad_request("--invariant-agreement must be in [0,1] (0: off)");
   o.prior_mix = a.num("prior-mix", legacy ? 0 : kDefaultPriorMix);
+  const std::string space = a.get("prior-space", "score");
+  if (space != "score" && space != "logit") return Error::bad_request("--prior-space must be score or logit");
+  o.prior_logit_mix = space == "logit";
   o.shift_quantile = a.num("shift-quantile", legacy ? 0 : kDefaultShiftQuantile);
   o.shift_margin = a.num("shift-margin", kDefaultShiftMargin);
   if (o.prior_mix < 0 || o.prior_mix > 1) return Error::bad_request("--prior-mix must be in [0,1]");

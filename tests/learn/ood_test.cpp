@@ -468,13 +468,63 @@ TEST(TaskFeaturesTest, FewShotSplitOptionsAndCues) {
   EXPECT_EQ(f[3], 1.0f);                      // every option is a number
   EXPECT_GT(f[4], 0.0f);                      // "NOT"
   EXPECT_GT(f[5], 0.0f);                      // "each"
-  EXPECT_NEAR(f[9], std::log1p(static_cast<float>(std::string("Consider each option.").size())), 1e-5);
+  EXPECT_FLOAT_EQ(f[8], 11.0f / 2.0f);        // eleven words in two sentences
+  EXPECT_EQ(f[9], 0.0f);                      // no numbers in the stem
   // A word problem: no options, no examples.
   FeatureExtractor::task_features("She has 3 apples and twice as many pears. How many fruits in total?", f);
   EXPECT_EQ(f[0], 0.0f);
   EXPECT_EQ(f[2], 0.0f);
-  EXPECT_GT(f[5], std::log1p(1.0f));  // twice, many? no: twice, total
-  EXPECT_GT(f[6], 0.0f);              // function words: and
+  EXPECT_NEAR(f[5], std::log1p(2.0f), 1e-6);  // twice, total
+  EXPECT_GT(f[6], 1.0f);                      // vowel groups per word
+  EXPECT_NEAR(f[9], 1.0f / 13.0f, 1e-6);      // one number in 13 words
+}
+
+TEST(InvarianceTest, FeatureWhoseSignFlipsAcrossGroupsIsLeftOut) {
+  // Length says "strong" in one group and "weak" in the other; question marks say "strong" in both.
+  Dataset d;
+  d.models = {"weak", "strong"};
+  for (int i = 0; i < 200; ++i) {
+    Example e;
+    const bool g1 = i < 100, hard = i % 2 == 0, long_prompt = (hard == g1) != (i % 5 == 0);
+    e.prompt = std::string(long_prompt ? 300 : 30, 'x') + (hard ? " ? ?" : " .");
+    e.group = g1 ? "one" : "two";
+    e.quality = {hard ? 0.0f : 1.0f, 1.0f};
+    e.input_tokens = e.output_tokens = e.cost = {NAN, NAN};
+    e.response = {"", ""};
+    d.examples.push_back(e);
+  }
+  TrainOptions o;
+  o.features.hash_bits = 8;
+  o.features.word_ngram_max = 0;
+  o.quality_heads = false;
+  auto all = train_router(d, {}, {}, o);
+  ASSERT_TRUE(all.ok());
+  o.invariant_agreement = 0.75;
+  auto inv = train_router(d, {}, {}, o);
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  const auto& names = dense_feature_names();
+  const auto at = [&](std::string_view n) { return static_cast<std::size_t>(std::find(names.begin(), names.end(), n) - names.begin()); };
+  EXPECT_NE((*all)->parts().transform.dense_inv_std()[at("log_question_marks")], 0.0f);
+  EXPECT_NE((*inv)->parts().transform.dense_inv_std()[at("log_question_marks")], 0.0f);
+  EXPECT_NE((*all)->parts().transform.dense_inv_std()[at("log_chars")], 0.0f);
+  EXPECT_EQ((*inv)->parts().transform.dense_inv_std()[at("log_chars")], 0.0f);
+}
+
+TEST(ShiftFallbackTest, LogitSpaceMixSurvivesTheFile) {
+  Dataset d = topic_data();
+  TrainOptions o;
+  o.features.hash_bits = 12;
+  o.prior_mix = 0.5;
+  o.prior_logit_mix = true;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok());
+  const ScoreDetail sd = (*m)->score_detail("compute the integral of sin x #2");
+  const auto logit = [](double v) { return std::log(v / (1 - v)); };
+  EXPECT_NEAR(logit(sd.score), 0.5 * logit(sd.model) + 0.5 * logit(sd.prior), 1e-9);
+  auto back = LearnedModel::from_bytes((*m)->to_bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE((*back)->parts().prior.logit_mix);
+  EXPECT_EQ((*back)->score("compute the integral of sin x #2"), sd.score);
 }
 
 // --- the out-of-distribution protocol -------------------------------------------------------------------

@@ -72,6 +72,9 @@ struct ScorePrior {
   enum class Fallback { length, strong, weak };
   Fallback fallback = Fallback::length;  ///< what an out-of-distribution prompt is scored with
   double mix = 0;                        ///< in distribution: score = (1 - mix) * model + mix * length prior
+  /// Mix in logit space instead: score = sigmoid((1 - mix) * logit(model) + mix * logit(prior)). Absent
+  /// (false) in older files.
+  bool logit_mix = false;
   std::vector<float> length_q;           ///< log(1 + bytes) of the training prompts at 0, 1, ..., 100 %
   std::vector<float> score_q;            ///< route score of the training prompts at 0, 1, ..., 100 %
   double max_shift = 0;                  ///< shift above this falls back; 0 turns the guard off
