@@ -71,6 +71,25 @@ void BM_Score(benchmark::State& state) {
 }
 BENCHMARK(BM_Score);
 
+// What the learned stage does for a chat: reduce the message list to its shape (one pass over roles and
+// lengths), then score the last user message with it. Compare with BM_Score on one message.
+void BM_ScoreConversation(benchmark::State& state) {
+  auto m = model();
+  std::mt19937_64 rng(2);
+  std::vector<std::string> texts;
+  texts.push_back(std::string("You are a helpful assistant. ") + std::string(2000, 'x'));
+  for (int i = 0; i < 30; ++i) texts.push_back(synthetic_prompt(rng));
+  std::vector<ChatMessageView> views;
+  views.push_back({"system", texts[0]});
+  for (std::size_t i = 1; i < texts.size(); ++i) views.push_back({i % 2 ? "user" : "assistant", texts[i]});
+  for (auto _ : state) {
+    std::size_t scored = 0;
+    const ConversationShape shape = conversation_shape(views, &scored);
+    benchmark::DoNotOptimize(m->score(views[scored].text, shape));
+  }
+}
+BENCHMARK(BM_ScoreConversation);
+
 void BM_ChooseAmongThree(benchmark::State& state) {
   auto m = model();
   std::mt19937_64 rng(3);

@@ -184,10 +184,38 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
     } catch (const std::exception& ex) {
       return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + ex.what());
     }
-    if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string())
-      return Error::bad_request(path + ":" + std::to_string(lineno) + ": needs a string field 'prompt'");
+    const bool has_messages = j.is_object() && j.contains("messages") && j["messages"].is_array();
+    if (!j.is_object() || (!has_messages && (!j.contains("prompt") || !j["prompt"].is_string())))
+      return Error::bad_request(path + ":" + std::to_string(lineno) + ": needs a string field 'prompt' or an array 'messages'");
     Example e;
-    e.prompt = j["prompt"].get<std::string>();
+    if (has_messages) {
+      // A conversation (OpenAI chat shape): the scored text is the last user message, the rest its shape,
+      // exactly as the learned stage sees a request.
+      std::vector<std::pair<std::string, std::string>> msgs;
+      for (const json& m : j["messages"]) {
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+          return Error::bad_request(path + ":" + std::to_string(lineno) + ": every message needs a string 'role'");
+        std::string text;
+        if (m.contains("content") && m["content"].is_string()) {
+          text = m["content"].get<std::string>();
+        } else if (m.contains("content") && m["content"].is_array()) {
+          for (const json& part : m["content"])
+            if (part.is_object() && part.contains("text") && part["text"].is_string()) {
+              if (!text.empty()) text += '\n';
+              text += part["text"].get<std::string>();
+            }
+        }
+        msgs.emplace_back(m["role"].get<std::string>(), std::move(text));
+      }
+      if (msgs.empty()) return Error::bad_request(path + ":" + std::to_string(lineno) + ": 'messages' is empty");
+      std::vector<ChatMessageView> views;
+      for (const auto& [role, text] : msgs) views.push_back({role, text});
+      std::size_t scored = 0;
+      e.conversation = conversation_shape(views, &scored);
+      e.prompt = msgs[scored].second;
+    } else {
+      e.prompt = j["prompt"].get<std::string>();
+    }
     e.group = stem;
     for (const char* g : {"group", "subject", "category"})
       if (j.contains(g) && j[g].is_string()) e.group = j[g].get<std::string>();
@@ -403,6 +431,7 @@ Result<Dataset> load_dataset(const std::vector<std::string>& inputs, const LoadO
     for (Example& e : fd->examples) {
       Example o;
       o.prompt = std::move(e.prompt);
+      o.conversation = e.conversation;
       o.group = std::move(e.group);
       o.source = e.source.empty() ? source : std::move(e.source);
       o.weight = e.weight;

@@ -89,7 +89,7 @@ Result<CrossValidation> cross_validate(const Dataset& data, std::span<const RawF
     if (!model) return std::move(model).error();
     std::vector<double> fold_scores;
     for (std::size_t r : cv.folds[f]) {
-      cv.scores[r] = (*model)->score(data.examples[r].prompt);
+      cv.scores[r] = (*model)->score(data.examples[r].prompt, data.examples[r].conversation);
       fold_scores.push_back(cv.scores[r]);
     }
     OutcomeTable t = make_outcomes(data, cv.folds[f], strong, weak, CostModel{});

@@ -49,7 +49,13 @@ const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
       // Structure block (FeatureConfig::structure): what kind of task, not what topic.
       "log_turns",        "log_code_lines",  "log_math_expressions", "log_constraints", "ask_factoid",
       "ask_explain",      "ask_solve",       "ask_create",         "wants_long_output", "wants_short_output",
-      "ends_with_question", "log_list_items"};
+      "ends_with_question", "log_list_items",
+      // Conversation block (FeatureConfig::conversation): the request around the scored message.
+      "conv_log_earlier_turns", "conv_has_system", "conv_log_system_chars", "conv_log_context_chars",
+      // Task block (FeatureConfig::task): answer format and difficulty cues of the final question.
+      "task_log_fewshot_examples", "task_log_question_chars", "task_log_option_chars", "task_numeric_options",
+      "task_log_negations", "task_log_quantity_words", "task_syllables_per_word", "task_log_distinct_long_words",
+      "task_words_per_sentence", "task_numbers_per_word"};
   return names;
 }
 
@@ -187,6 +193,156 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
   out[11] = lg(list_items);
 }
 
+ConversationShape conversation_shape(std::span<const ChatMessageView> messages, std::size_t* scored) {
+  ConversationShape c;
+  std::size_t pick = messages.empty() ? 0 : messages.size() - 1;
+  for (std::size_t i = messages.size(); i-- > 0;) {
+    if (messages[i].role == "user") {
+      pick = i;
+      break;
+    }
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessageView& m = messages[i];
+    if (m.role == "system" || m.role == "developer") {
+      c.has_system = true;
+      c.system_bytes += m.text.size();
+    } else if (i != pick) {
+      ++c.earlier_messages;
+      c.context_bytes += m.text.size();
+    }
+  }
+  if (scored) *scored = pick;
+  return c;
+}
+
+void FeatureExtractor::conversation_features(const ConversationShape& c, std::span<float, kConversationFeatures> out) {
+  out[0] = std::log1p(static_cast<float>(c.earlier_messages));
+  out[1] = c.has_system ? 1.0f : 0.0f;
+  out[2] = std::log1p(static_cast<float>(c.system_bytes));
+  out[3] = std::log1p(static_cast<float>(c.context_bytes));
+}
+
+namespace {
+// Reasoning-step cues: words that relate quantities (rates, parts, comparisons, remainders).
+constexpr std::array<std::string_view, 22> kQuantity = {
+    "percent", "half", "twice", "thrice", "times", "each", "per", "every", "total", "remaining", "rest", "left",
+    "more", "less", "fewer", "than", "average", "ratio", "fraction", "difference", "double", "triple"};
+constexpr std::array<std::string_view, 6> kNegation = {"not", "except", "incorrect", "false", "untrue", "least"};
+/// A line that reads as a multiple-choice option: "A." "B)" "(c)" at its start.
+bool option_line(std::string_view line) {
+  std::size_t j = 0;
+  while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+  if (j < line.size() && line[j] == '(') ++j;
+  return j + 1 < line.size() && std::isalpha(static_cast<unsigned char>(line[j])) &&
+         (line[j + 1] == '.' || line[j + 1] == ')') && (j + 2 >= line.size() || line[j + 2] == ' ');
+}
+/// A line that gives an answer ("Answer: B", "A: 42", "#### 18"): the end of a few-shot example when
+/// text follows it.
+bool answer_line(std::string_view line) {
+  std::size_t j = 0;
+  while (j < line.size() && line[j] == ' ') ++j;
+  line = line.substr(j);
+  std::string_view rest;
+  if (line.rfind("Answer:", 0) == 0) rest = line.substr(7);
+  else if (line.rfind("A:", 0) == 0) rest = line.substr(2);
+  else if (line.rfind("####", 0) == 0) rest = line.substr(4);
+  else return false;
+  for (char ch : rest)
+    if (!std::isspace(static_cast<unsigned char>(ch))) return true;
+  return false;
+}
+}  // namespace
+
+void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskFeatures> out) {
+  // Few-shot split: the final question starts after the last answered example ("Answer: B" followed by
+  // more text). The remaining features read the final question only.
+  std::size_t fewshot = 0, final_start = 0;
+  const std::size_t n = p.size();
+  for (std::size_t i = 0; i < n;) {
+    std::size_t e = p.find('\n', i);
+    if (e == std::string_view::npos) e = n;
+    if (e < n && answer_line(p.substr(i, e - i))) {
+      ++fewshot;
+      final_start = e + 1;
+    }
+    i = e + 1;
+  }
+  const std::string_view q = p.substr(std::min(final_start, n));
+  // Stem (before the first option line) and options.
+  std::size_t stem_end = q.size(), options = 0, option_bytes = 0, numeric_options = 0;
+  for (std::size_t i = 0; i < q.size();) {
+    std::size_t e = q.find('\n', i);
+    if (e == std::string_view::npos) e = q.size();
+    const std::string_view line = q.substr(i, e - i);
+    if (option_line(line)) {
+      if (options == 0) stem_end = i;
+      ++options;
+      option_bytes += line.size();
+      for (char ch : line.substr(std::min<std::size_t>(2, line.size())))
+        if (std::isdigit(static_cast<unsigned char>(ch))) {
+          ++numeric_options;
+          break;
+        }
+    }
+    i = e + 1;
+  }
+  std::string_view stem = q.substr(0, stem_end);
+  // A trailing "Answer:" cue is format, not question.
+  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  if (stem.size() >= 7 && stem.substr(stem.size() - 7) == "Answer:") stem.remove_suffix(7);
+  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
+  // Words of the stem: negations, quantity relations, vowel groups per word (a syllable count: how
+  // technical the wording is), distinct long words, words per sentence, numbers per word.
+  std::size_t words = 0, negations = 0, quantity = 0, syllables = 0, long_distinct = 0, numbers = 0, sentences = 0;
+  std::array<std::uint64_t, 256> seen{};
+  char buf[16];
+  for (std::size_t i = 0; i < stem.size();) {
+    std::string_view w = next_word(stem, i, buf);
+    if (w.empty()) break;
+    ++words;
+    if (one_of(w, kNegation)) ++negations;
+    if (one_of(w, kQuantity)) ++quantity;
+    bool in_vowel = false;
+    for (char ch : w) {
+      const bool v = ch == 'a' || ch == 'e' || ch == 'i' || ch == 'o' || ch == 'u' || ch == 'y';
+      if (v && !in_vowel) ++syllables;
+      in_vowel = v;
+    }
+    if (w.size() < 8) continue;
+    std::uint64_t h = fnv1a(w, 0) | 1;
+    std::size_t slot = h & 255;
+    for (std::size_t probe = 0; probe < 256; ++probe, slot = (slot + 1) & 255) {
+      if (seen[slot] == h) break;
+      if (seen[slot] == 0) {
+        seen[slot] = h;
+        ++long_distinct;
+        break;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < stem.size(); ++i) {
+    const char c = stem[i];
+    if (c == '%') ++quantity;
+    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || std::isspace(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
+    if (std::isdigit(static_cast<unsigned char>(c)) && (i == 0 || !std::isalnum(static_cast<unsigned char>(stem[i - 1]))) &&
+        (i == 0 || (stem[i - 1] != '.' && stem[i - 1] != ','))) ++numbers;
+  }
+  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  const float fw = static_cast<float>(std::max<std::size_t>(words, 1));
+  out[0] = lg(fewshot);
+  out[1] = lg(stem.size());
+  out[2] = options ? lg(option_bytes / options) : 0.0f;
+  out[3] = options ? static_cast<float>(numeric_options) / static_cast<float>(options) : 0.0f;
+  out[4] = lg(negations);
+  out[5] = lg(quantity);
+  out[6] = static_cast<float>(syllables) / fw;
+  out[7] = lg(long_distinct);
+  out[8] = static_cast<float>(words) / static_cast<float>(std::max<std::size_t>(sentences, 1));
+  out[9] = static_cast<float>(numbers) / fw;
+}
+
 FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
   config_.hash_bits = std::clamp(config_.hash_bits, 8, 26);
   config_.word_ngram_max = std::clamp(config_.word_ngram_max, 0, 2);
@@ -194,7 +350,8 @@ FeatureExtractor::FeatureExtractor(FeatureConfig config) : config_(config) {
 
 void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDenseFeatures> out, bool structure) {
   if (structure) structure_features(p, out.subspan<kBaseDenseFeatures, kStructureFeatures>());
-  else std::fill(out.begin() + kBaseDenseFeatures, out.end(), 0.0f);
+  else std::fill(out.begin() + kBaseDenseFeatures, out.begin() + kConversationOffset, 0.0f);
+  std::fill(out.begin() + kConversationOffset, out.end(), 0.0f);  // set by extract when configured
   std::size_t digits = 0, upper = 0, non_ascii = 0, words = 0, word_bytes = 0, lines = 1, questions = 0;
   std::size_t code = 0, sentences = 0, math = 0, long_words = 0, capitalised = 0, choice_lines = 0;
   std::size_t numbers = 0, max_digits = 0, line_len = 0, longest_line = 0;
@@ -301,7 +458,8 @@ void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDens
   out[17] = words ? static_cast<float>(capitalised) / static_cast<float>(words) : 0.0f;
 }
 
-void FeatureExtractor::extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const {
+void FeatureExtractor::extract(std::string_view prompt, const ConversationShape& conversation, RawFeatures& out,
+                               std::vector<std::uint32_t>& scratch) const {
   scratch.clear();
   const std::uint32_t mask = hash_buckets() - 1;
   auto bucket = [&](std::uint64_t h) { scratch.push_back(static_cast<std::uint32_t>(h >> 20) & mask); };
@@ -374,8 +532,14 @@ void FeatureExtractor::extract(std::string_view prompt, RawFeatures& out, std::v
     out.count.push_back(static_cast<float>(j - i));
     i = j;
   }
-  if (config_.dense) dense_features(prompt, out.dense, config_.structure);
-  else out.dense.fill(0.0f);
+  if (config_.dense) {
+    dense_features(prompt, out.dense, config_.structure);
+    const std::span<float, kDenseFeatures> d(out.dense);
+    if (config_.conversation) conversation_features(conversation, d.subspan<kConversationOffset, kConversationFeatures>());
+    if (config_.task) task_features(prompt, d.subspan<kTaskOffset, kTaskFeatures>());
+  } else {
+    out.dense.fill(0.0f);
+  }
 }
 
 FeatureTransform::FeatureTransform(FeatureConfig config, std::vector<float> idf, std::array<float, kDenseFeatures> mean,

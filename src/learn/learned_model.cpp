@@ -17,6 +17,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "model files are little-endian");
 constexpr char kMagic[4] = {'S', 'Y', 'L', 'M'};
 constexpr std::uint32_t kVersion = 1;
+/// Shift contribution of a conversation feature that was constant in training and differs now
+/// (kDenseClip squared: as far as a clipped feature can be).
+constexpr double kConversationUnseenZ2 = static_cast<double>(kDenseClip) * kDenseClip;
 
 inline double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
 
@@ -165,8 +168,16 @@ double LearnedModel::shift(const RawFeatures& raw) const {
   const auto& inv_std = parts_.transform.dense_inv_std();
   double d = 0;
   int n = 0;
+  const bool conversation = parts_.transform.config().conversation;
   for (std::size_t j = 0; j < kDenseFeatures; ++j) {
-    if (inv_std[j] == 0.0f) continue;
+    if (inv_std[j] == 0.0f) {
+      // A conversation feature that never varied in training (benchmarks: one message, no system
+      // prompt) still counts when a request differs from every training prompt: as far as the clip.
+      const bool conv = j >= kConversationOffset && j < kConversationOffset + kConversationFeatures;
+      if (conversation && conv && std::abs(raw.dense[j] - mean[j]) > 1e-6f) d += kConversationUnseenZ2;
+      if (conversation && conv) ++n;
+      continue;
+    }
     const double z = (raw.dense[j] - mean[j]) * inv_std[j];
     d += std::min(z * z, 100.0);
     ++n;
@@ -221,14 +232,22 @@ ScoreDetail LearnedModel::score_detail(const RawFeatures& raw, std::size_t promp
     else if (p.fallback == ScorePrior::Fallback::weak) d.prior = 0.0;
     d.score = d.prior;
   } else {
-    d.score = (1.0 - p.mix) * d.model + p.mix * d.prior;
+    if (p.logit_mix) {
+      auto logit = [](double v) {
+        v = std::clamp(v, 1e-6, 1.0 - 1e-6);
+        return std::log(v / (1.0 - v));
+      };
+      d.score = sigmoid((1.0 - p.mix) * logit(d.model) + p.mix * logit(d.prior));
+    } else {
+      d.score = (1.0 - p.mix) * d.model + p.mix * d.prior;
+    }
   }
   return d;
 }
 
-ScoreDetail LearnedModel::score_detail(std::string_view prompt) const {
+ScoreDetail LearnedModel::score_detail(std::string_view prompt, const ConversationShape& conversation) const {
   Scratch& s = scratch();
-  extractor_.extract(prompt, s.raw, s.buckets);
+  extractor_.extract(prompt, conversation, s.raw, s.buckets);
   return score_detail(s.raw, prompt.size());
 }
 
@@ -294,7 +313,8 @@ std::string LearnedModel::to_bytes() const {
   h["features"] = {{"hash_bits", fc.hash_bits},         {"word_ngram_max", fc.word_ngram_max},
                    {"char_ngram_min", fc.char_ngram_min}, {"char_ngram_max", fc.char_ngram_max},
                    {"dense", fc.dense},                 {"number_shapes", fc.number_shapes},
-                   {"max_bytes", fc.max_bytes},         {"structure", fc.structure}};
+                   {"max_bytes", fc.max_bytes},         {"structure", fc.structure},
+                   {"conversation", fc.conversation},   {"task", fc.task}};
   h["models"] = parts_.models;
   json prices = json::array();
   for (const ModelPrice& p : parts_.prices) prices.push_back({p.input_per_m, p.output_per_m});
@@ -315,6 +335,7 @@ std::string LearnedModel::to_bytes() const {
     json pj;
     pj["fallback"] = p.fallback == ScorePrior::Fallback::length ? "length" : p.fallback == ScorePrior::Fallback::strong ? "strong" : "weak";
     pj["mix"] = p.mix;
+    if (p.logit_mix) pj["mix_space"] = "logit";
     pj["length_q"] = p.length_q;
     pj["score_q"] = p.score_q;
     pj["max_shift"] = p.max_shift;
@@ -384,6 +405,8 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
     fc.number_shapes = f.at("number_shapes").get<bool>();
     fc.max_bytes = f.at("max_bytes").get<std::size_t>();
     fc.structure = f.value("structure", false);
+    fc.conversation = f.value("conversation", false);
+    fc.task = f.value("task", false);
     if (fc.hash_bits < 8 || fc.hash_bits > 26) return bad_model("hash_bits out of range");
     parts.models = h.at("models").get<std::vector<std::string>>();
     for (const json& p : h.at("prices")) parts.prices.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
@@ -396,8 +419,10 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
     parts.notes = h.value("notes", std::string());
     auto dm = h.at("dense_mean").get<std::vector<float>>();
     auto di = h.at("dense_inv_std").get<std::vector<float>>();
-    // Files written before the structure block have 18 dense features; the rest stay 0 (unused).
-    if (dm.size() != di.size() || dm.size() > kDenseFeatures || (dm.size() != kDenseFeatures && dm.size() != kBaseDenseFeatures))
+    // Files written before the structure block have 18 dense features, before the conversation and task
+    // blocks 30; the rest stay 0 (unused).
+    if (dm.size() != di.size() || dm.size() > kDenseFeatures ||
+        (dm.size() != kDenseFeatures && dm.size() != kBaseDenseFeatures && dm.size() != kConversationOffset))
       return bad_model("dense feature count mismatch");
     if (h.contains("prior")) {
       const json& pj = h.at("prior");
@@ -408,6 +433,7 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
       else if (fb == "weak") p.fallback = ScorePrior::Fallback::weak;
       else return bad_model("prior.fallback must be length, strong or weak");
       p.mix = pj.at("mix").get<double>();
+      p.logit_mix = pj.value("mix_space", std::string("score")) == "logit";
       p.length_q = pj.at("length_q").get<std::vector<float>>();
       p.score_q = pj.at("score_q").get<std::vector<float>>();
       p.max_shift = pj.at("max_shift").get<double>();

@@ -1,6 +1,9 @@
 #include "switchyard/learn/trainer.hpp"
 
+#include "switchyard/learn/evaluation.hpp"
+
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <deque>
 #include <numeric>
@@ -230,13 +233,86 @@ int worst_model(const Dataset& data) {
   return worst;
 }
 
+namespace {
+
+/// The route target of one row (0.5 and weight 0 when the strong or weak score is unknown).
+std::pair<float, float> route_target(const Example& e, std::size_t s, std::size_t w, const TrainOptions& opts) {
+  float qs = e.quality[s], qw = e.quality[w];
+  const bool known = !std::isnan(qs) && !std::isnan(qw);
+  if (!known) return {0.5f, 0.0f};
+  float y = 0;
+  switch (opts.label) {
+    case RouteLabel::strong_only: y = qs * (1 - qw); break;
+    case RouteLabel::weak_wrong: y = 1 - qw; break;
+    case RouteLabel::gap: y = 0.5f * (1 + qs - qw); break;
+  }
+  return {y, e.weight};
+}
+
+/// Invariance check on the training rows only (TrainOptions::invariant_agreement): per group (subject,
+/// category or file), the sign of the weighted covariance between each standardised dense feature and the
+/// route target; a feature whose sign agrees with the pooled sign in less than the given share of the rows
+/// (groups of at least 20 rows) gets scale 0. Fewer than two such groups: nothing is dropped.
+std::array<float, kDenseFeatures> invariant_dense(const Dataset& data, std::span<const std::size_t> rows,
+                                                  std::span<const RawFeatures* const> raw, const FeatureTransform& tf,
+                                                  const TrainOptions& opts) {
+  std::array<float, kDenseFeatures> inv = tf.dense_inv_std();
+  const int si = opts.strong >= 0 ? opts.strong : best_model(data);
+  const int wi = opts.weak >= 0 ? opts.weak : worst_model(data);
+  if (si < 0 || wi < 0 || si == wi || !tf.config().dense) return inv;
+  const auto s = static_cast<std::size_t>(si), w = static_cast<std::size_t>(wi);
+  const auto& mean = tf.dense_mean();
+  struct Acc {
+    double n = 0, sw = 0, sy = 0;
+    std::array<double, kDenseFeatures> sz{}, szy{};
+  };
+  std::map<std::string, Acc> groups;
+  Acc all;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const Example& e = data.examples[rows[k]];
+    const auto [y, c] = route_target(e, s, w, opts);
+    if (c <= 0) continue;
+    // Groups: MMLU's four categories (subjects alone are too small for a stable sign), else the row's group.
+    const std::string_view tg = topic_group(e.group);
+    Acc& g = groups[tg.empty() ? e.group : std::string(tg)];
+    for (Acc* a : {&g, &all}) {
+      a->n += 1;
+      a->sw += c;
+      a->sy += c * y;
+      for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+        const double z = std::clamp((raw[k]->dense[j] - mean[j]) * inv[j], -kDenseClip, kDenseClip);
+        a->sz[j] += c * z;
+        a->szy[j] += c * z * y;
+      }
+    }
+  }
+  auto cov = [](const Acc& a, std::size_t j) { return a.sw > 0 ? a.szy[j] / a.sw - (a.sz[j] / a.sw) * (a.sy / a.sw) : 0.0; };
+  std::size_t eligible = 0;
+  for (const auto& [name, g] : groups) eligible += g.n >= 20 ? 1 : 0;
+  if (eligible < 2) return inv;
+  for (std::size_t j = 0; j < kDenseFeatures; ++j) {
+    if (inv[j] == 0.0f) continue;
+    const double pooled = cov(all, j);
+    double agree = 0, total = 0;
+    for (const auto& [name, g] : groups) {
+      if (g.n < 20) continue;
+      total += g.n;
+      if (cov(g, j) * pooled > 0) agree += g.n;
+    }
+    if (total > 0 && agree / total < opts.invariant_agreement) inv[j] = 0.0f;
+  }
+  return inv;
+}
+
+}  // namespace
+
 std::vector<RawFeatures> extract_all(const Dataset& data, const FeatureConfig& config, const Progress& progress) {
   FeatureExtractor fx(config);
   std::vector<RawFeatures> out(data.examples.size());
   std::vector<std::uint32_t> scratch;
   const std::size_t n = out.size();
   for (std::size_t i = 0; i < n; ++i) {
-    fx.extract(data.examples[i].prompt, out[i], scratch);
+    fx.extract(data.examples[i].prompt, data.examples[i].conversation, out[i], scratch);
     if (progress && (i % 512 == 0 || i + 1 == n)) progress("features", static_cast<double>(i + 1) / static_cast<double>(n));
   }
   return out;
@@ -302,6 +378,10 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
       inv[static_cast<std::size_t>(it - names.begin())] = 0.0f;
     }
     parts.transform = FeatureTransform(parts.transform.config(), parts.transform.idf(), parts.transform.dense_mean(), inv);
+  }
+  if (opts.invariant_agreement > 0 && opts.route_head) {
+    auto kept = invariant_dense(data, rows, train_raw, parts.transform, opts);
+    parts.transform = FeatureTransform(parts.transform.config(), parts.transform.idf(), parts.transform.dense_mean(), kept);
   }
   const std::size_t dim = parts.transform.dimension();
   Csr x;
@@ -420,6 +500,7 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
   pr.length_q = percentiles(len);
   pr.score_q = percentiles(sc);
   pr.mix = std::clamp(opts.prior_mix, 0.0, 1.0);
+  pr.logit_mix = opts.prior_logit_mix;
   pr.fallback = opts.shift_fallback;
   if (opts.shift_quantile > 0) {
     std::sort(sh.begin(), sh.end());

@@ -80,7 +80,7 @@ int calibrate_main(int argc, char** argv) {
         LoadReport rep;
         auto d = load(a, {f}, rep);
         if (!d) return fail("calibrate", d.error().message);
-        for (const Example& e : d->examples) scores.push_back(model->score(e.prompt));
+        for (const Example& e : d->examples) scores.push_back(model->score(e.prompt, e.conversation));
         from_prompts += d->examples.size();
       }
     }

@@ -121,7 +121,7 @@ int eval_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--cascade")) return eval_cascade_cmd(argc, argv);
   if (has_flag(argc, argv, "--replay")) return replay_main(argc, argv);
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
-                                    "no-decontaminate", "quiet", "baselines", "no-structure", "no-balance-sources", "no-topic-groups"};
+                                    "no-decontaminate", "quiet", "baselines", "no-structure", "no-conversation", "task", "no-task", "no-balance-sources", "no-topic-groups"};
   Args a(argc, argv, {"data", "train", "test", "contaminated"}, bools);
   if (a.help() || argc < 2) {
     std::fputs(
@@ -227,7 +227,7 @@ int eval_main(int argc, char** argv) {
       weak = test.model_index(name_or(model->weak_model(), "weak"));
       if (strong < 0 || weak < 0) return fail("eval", "the test data lacks the model pair the router was trained for");
       for (std::size_t i = 0; i < test.examples.size(); ++i) {
-        scores.push_back(model->score(test.examples[i].prompt));
+        scores.push_back(model->score(test.examples[i].prompt, test.examples[i].conversation));
         if (i % 256 == 0 || i + 1 == test.examples.size())
           bar("scoring", static_cast<double>(i + 1) / static_cast<double>(test.examples.size()));
       }

@@ -19,7 +19,7 @@ const std::vector<std::string> kTrainFlags = {"label",     "l2",         "group-
                                               "hash-bits", "word-ngrams", "char-ngrams",     "no-dense",
                                               "no-number-shapes", "max-bytes", "max-iter",   "seed",
                                               "strong",    "weak",        "no-quality-heads", "no-route-head", "bagging", "tie-weight",
-                                              "no-structure", "prior-mix", "shift-quantile", "shift-margin", "shift-fallback", "drop-features"};
+                                              "no-structure", "no-conversation", "task", "no-task", "invariant-agreement", "prior-space", "prior-mix", "shift-quantile", "shift-margin", "shift-fallback", "drop-features"};
 const std::vector<std::string> kDataFlags = {"models", "contaminated", "no-decontaminate", "source-weight", "no-balance-sources"};
 
 Result<TrainOptions> train_options(const Args& a, bool in_distribution_recipe) {
@@ -33,11 +33,21 @@ Result<TrainOptions> train_options(const Args& a, bool in_distribution_recipe) {
   o.features.number_shapes = !a.has("no-number-shapes");
   o.features.max_bytes = static_cast<std::size_t>(a.num("max-bytes", 8192));
   o.features.structure = !a.has("no-structure") && !legacy;
+  // The conversation block is constant on single-prompt data (the heads ignore it there); it is on so that
+  // a model trained on conversations (JSONL `messages`) learns from it and the shift guard sees requests
+  // unlike every training prompt (README §2, "Conversations").
+  o.features.conversation = !a.has("no-conversation") && !legacy;
+  o.features.task = a.has("task") || (kDefaultTask && !a.has("no-task") && !legacy);
   o.drop_dense = split_commas(a.get("drop-features", legacy ? "" : kDefaultDropFeatures));
   if (!o.features.structure)
     std::erase_if(o.drop_dense, [](const std::string& f) { return f == "log_math_expressions" || f == "ends_with_question"; });
   // Prior and shift guard: the recipe chosen by leave-one-dataset-out evaluation (README §6).
+  o.invariant_agreement = a.num("invariant-agreement", legacy ? 0 : kDefaultInvariantAgreement);
+  if (o.invariant_agreement < 0 || o.invariant_agreement > 1) return Error::bad_request("--invariant-agreement must be in [0,1] (0: off)");
   o.prior_mix = a.num("prior-mix", legacy ? 0 : kDefaultPriorMix);
+  const std::string space = a.get("prior-space", "score");
+  if (space != "score" && space != "logit") return Error::bad_request("--prior-space must be score or logit");
+  o.prior_logit_mix = space == "logit";
   o.shift_quantile = a.num("shift-quantile", legacy ? 0 : kDefaultShiftQuantile);
   o.shift_margin = a.num("shift-margin", kDefaultShiftMargin);
   if (o.prior_mix < 0 || o.prior_mix > 1) return Error::bad_request("--prior-mix must be in [0,1]");

@@ -138,6 +138,8 @@ inline constexpr int kDefaultWordNgrams = 0;
 inline constexpr double kDefaultPriorMix = 0.5;
 inline constexpr double kDefaultShiftQuantile = 0.99;
 inline constexpr double kDefaultShiftMargin = 2.0;
+inline constexpr bool kDefaultTask = false;
+inline constexpr double kDefaultInvariantAgreement = 0;
 inline constexpr const char* kDefaultDropFeatures = "log_math_expressions,ends_with_question";
 
 /// Flags of the router recipe (train, eval) and of data loading (every command).

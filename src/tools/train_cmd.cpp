@@ -26,7 +26,7 @@ using namespace sy::tools::cli;
 int train_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--answer-scorer")) return train_answer_scorer_cmd(argc, argv);
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
-                                    "no-decontaminate", "quiet", "no-structure", "no-balance-sources"};
+                                    "no-decontaminate", "quiet", "no-structure", "no-conversation", "task", "no-task", "no-balance-sources"};
   Args a(argc, argv, {"data", "contaminated"}, bools);
   if (a.help() || argc < 2) {
     std::fputs(
@@ -43,6 +43,8 @@ int train_main(int argc, char** argv) {
         "  --l2 X|auto (default auto = 1/training rows) --hash-bits N --char-ngrams MIN-MAX|0 --no-dense --max-iter N --seed N\n"
         "  --word-ngrams N       word n-grams up to N (default 0: off; they learn a benchmark's topics, see README §6)\n"
         "  --no-structure        leave out the structure features (turns, code, math, constraints, question type, output length)\n"
+        "  --no-conversation     leave out the conversation features (earlier turns, system prompt, context length)\n"
+        "  --task / --no-task    the task features (few-shot count, question/option lengths, negations, quantity words, ...)\n"
         "  --drop-features A,B   dense features to leave out (default log_math_expressions,ends_with_question; '' keeps all)\n"
         "  --prior-mix X         weight of the length prior in the score (default 0.5; 0 = model only)\n"
         "  --shift-quantile Q    shift guard: prompts farther from the training data than this quantile of the training\n"
@@ -85,7 +87,7 @@ int train_main(int argc, char** argv) {
     ModelParts parts = (*model)->parts();
     if (a.has("strong-share")) {
       std::vector<double> scores;
-      for (const Example& e : data->examples) scores.push_back((*model)->score(e.prompt));
+      for (const Example& e : data->examples) scores.push_back((*model)->score(e.prompt, e.conversation));
       parts.threshold = threshold_for_share(scores, a.num("strong-share", 0.5));
     }
     for (const std::string& p : a.list("price")) {
@@ -120,7 +122,7 @@ int train_main(int argc, char** argv) {
     double sink = 0;
     for (const Example& e : data->examples) {
       const auto s0 = clock::now();
-      sink += (*loaded)->score(e.prompt);
+      sink += (*loaded)->score(e.prompt, e.conversation);
       us.push_back(std::chrono::duration<double, std::micro>(clock::now() - s0).count());
     }
     std::sort(us.begin(), us.end());

@@ -22,6 +22,20 @@ describe('learned router', () => {
     const t = await runSwitchyard(['train', '--data', path.join(dir, 'train.csv'), '--out', path.join(dir, 'router.sylm'),
       '--strong', 'strong', '--weak', 'weak', '--no-decontaminate', '--quiet', '--seed', '7']);
     assert.equal(t.code, 0, t.stderr);
+    // Conversations (JSONL `messages`): the same last message is the weak model's alone and the strong model's deep into a chat
+    // with a system prompt, so only the conversation features can tell the two apart.
+    const chats = [];
+    for (let i = 0; i < 60; i++) {
+      const last = { role: 'user', content: `please help with item ${i}` };
+      chats.push(JSON.stringify({ messages: [last], scores: { strong: 0, weak: 1 } }));
+      chats.push(JSON.stringify({ messages: [{ role: 'system', content: 'You are a careful assistant. '.repeat(20) },
+        { role: 'user', content: 'earlier question '.repeat(30) }, { role: 'assistant', content: 'earlier answer '.repeat(40) },
+        { role: 'user', content: 'a follow-up' }, { role: 'assistant', content: 'more' }, last], scores: { strong: 1, weak: 0 } }));
+    }
+    fs.writeFileSync(path.join(dir, 'chats.jsonl'), chats.join('\n') + '\n');
+    const c = await runSwitchyard(['train', '--data', path.join(dir, 'chats.jsonl'), '--out', path.join(dir, 'chats.sylm'),
+      '--strong', 'strong', '--weak', 'weak', '--no-decontaminate', '--quiet']);
+    assert.equal(c.code, 0, c.stderr);
     logFile = path.join(dir, 'decisions.jsonl');
     sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
 decision_log: {path: "${logFile}"}
@@ -34,12 +48,31 @@ routers:
     default: weak-model
     stages:
       - {type: learned, model_file: "${path.join(dir, 'router.sylm')}", strong: strong-model, weak: weak-model, threshold: 0.5}
+  - name: chat
+    default: weak-model
+    stages:
+      - {type: learned, model_file: "${path.join(dir, 'chats.sylm')}", strong: strong-model, weak: weak-model, threshold: 0.5}
 `);
   });
   after(async () => { await sy?.stop(); });
 
   const ask = (model, content, headers = {}, extra = {}) =>
     postJson(`${sy.url}/v1/chat/completions`, { model, messages: [{ role: 'user', content }], ...extra }, headers);
+
+  test('the stage sees the whole conversation: the same last message routes by the chat around it', async () => {
+    const last = { role: 'user', content: 'please help with item 999' };
+    const alone = await postJson(`${sy.url}/v1/chat/completions`, { model: 'chat', messages: [last] });
+    const deep = await postJson(`${sy.url}/v1/chat/completions`, {
+      model: 'chat',
+      messages: [{ role: 'system', content: 'You are a careful assistant. '.repeat(20) },
+        { role: 'user', content: 'earlier question '.repeat(30) }, { role: 'assistant', content: 'earlier answer '.repeat(40) },
+        { role: 'user', content: 'a follow-up' }, { role: 'assistant', content: 'more' }, last],
+    });
+    assert.equal(alone.status, 200, alone.text);
+    assert.equal(alone.headers.get('x-switchyard-model'), 'weak-model', alone.headers.get('x-switchyard-reason'));
+    assert.equal(deep.headers.get('x-switchyard-model'), 'strong-model', deep.headers.get('x-switchyard-reason'));
+    assert.doesNotMatch(deep.headers.get('x-switchyard-reason'), /fallback/);
+  });
 
   test('the trained model separates the two kinds of prompt', async () => {
     const hard = await ask('auto', 'prove theorem 999 about primes and integrals');

@@ -324,6 +324,209 @@ TEST(ShiftFallbackTest, PriorAndGuardSurviveTheFileAndOldFilesHaveNone) {
   EXPECT_EQ(sd.score, sd.model);
 }
 
+// --- conversations and the task block ------------------------------------------------------------------
+
+TEST(ConversationTest, ShapeOfAConversation) {
+  const std::vector<ChatMessageView> chat = {{"system", "You are terse."},
+                                             {"user", "hello"},
+                                             {"assistant", "hi, how can I help?"},
+                                             {"user", "what is 2+2?"},
+                                             {"assistant", "The answer is"}};
+  std::size_t scored = 99;
+  const ConversationShape c = conversation_shape(chat, &scored);
+  EXPECT_EQ(scored, 3u);  // the last user message
+  EXPECT_EQ(c.earlier_messages, 3u);
+  EXPECT_TRUE(c.has_system);
+  EXPECT_EQ(c.system_bytes, 14u);
+  EXPECT_EQ(c.context_bytes, 5u + 19u + 13u);
+  // One bare prompt is the default shape.
+  const std::vector<ChatMessageView> one = {{"user", "x"}};
+  const ConversationShape b = conversation_shape(one, &scored);
+  EXPECT_EQ(scored, 0u);
+  EXPECT_EQ(b.earlier_messages, 0u);
+  EXPECT_FALSE(b.has_system);
+  std::array<float, kConversationFeatures> f{};
+  FeatureExtractor::conversation_features(c, f);
+  EXPECT_NEAR(f[0], std::log1p(3.0f), 1e-6);
+  EXPECT_EQ(f[1], 1.0f);
+  FeatureExtractor::conversation_features(b, f);
+  for (float v : f) EXPECT_EQ(v, 0.0f);
+  EXPECT_EQ(dense_feature_names()[kConversationOffset], "conv_log_earlier_turns");
+  EXPECT_EQ(dense_feature_names()[kTaskOffset], "task_log_fewshot_examples");
+}
+
+TEST(ConversationTest, JsonlMessagesLoadAsTheStageSeesThem) {
+  TempDir d;
+  const std::string f = d.write(
+      "chat.jsonl",
+      "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"first\"},"
+      "{\"role\":\"assistant\",\"content\":\"ok\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"second\"}]}],"
+      "\"scores\":{\"strong\":1,\"weak\":0}}\n"
+      "{\"prompt\":\"plain\",\"scores\":{\"strong\":0,\"weak\":1}}\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  ASSERT_EQ(data->examples.size(), 2u);
+  EXPECT_EQ(data->examples[0].prompt, "second");
+  EXPECT_EQ(data->examples[0].conversation.earlier_messages, 2u);
+  EXPECT_TRUE(data->examples[0].conversation.has_system);
+  EXPECT_EQ(data->examples[0].conversation.system_bytes, 9u);
+  EXPECT_EQ(data->examples[0].conversation.context_bytes, 7u);
+  EXPECT_EQ(data->examples[1].prompt, "plain");
+  EXPECT_EQ(data->examples[1].conversation.earlier_messages, 0u);
+  EXPECT_FALSE(load_dataset({d.write("bad.jsonl", "{\"messages\":[],\"scores\":{\"a\":1}}\n")}, LoadOptions{}).ok());
+}
+
+TEST(ConversationTest, TrainedOnConversationsTheHeadsUseTheShape) {
+  // Same last message; only the conversation differs: long chats need the strong model.
+  Dataset d;
+  d.models = {"weak", "strong"};
+  for (int i = 0; i < 60; ++i) {
+    Example e;
+    e.prompt = "please help with item " + std::to_string(i);
+    const bool chat = i % 2 == 0;
+    e.conversation.earlier_messages = chat ? 6 : 0;
+    e.conversation.context_bytes = chat ? 900 : 0;
+    e.quality = {chat ? 0.0f : 1.0f, 1.0f};
+    e.input_tokens = e.output_tokens = e.cost = {NAN, NAN};
+    e.response = {"", ""};
+    d.examples.push_back(e);
+  }
+  TrainOptions o;
+  o.features.hash_bits = 8;
+  o.features.word_ngram_max = 0;
+  o.features.structure = true;
+  o.features.conversation = true;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  ConversationShape chat;
+  chat.earlier_messages = 6;
+  chat.context_bytes = 900;
+  EXPECT_GT((*m)->score("please help with item 7", chat), (*m)->score("please help with item 7") + 0.2);
+  auto back = LearnedModel::from_bytes((*m)->to_bytes());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_TRUE((*back)->parts().transform.config().conversation);
+  EXPECT_EQ((*back)->score("please help with item 7", chat), (*m)->score("please help with item 7", chat));
+}
+
+TEST(ConversationTest, UnseenConversationShapeMovesTheShiftGuardOnly) {
+  Dataset d = topic_data();  // single prompts: the conversation block is constant in training
+  TrainOptions o;
+  o.features.hash_bits = 12;
+  o.features.structure = true;
+  o.features.conversation = true;
+  o.prior_mix = 0.5;
+  o.shift_quantile = 0.99;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok());
+  ConversationShape sys;
+  sys.has_system = true;
+  sys.system_bytes = 2000;
+  sys.earlier_messages = 4;
+  sys.context_bytes = 3000;
+  const std::string q = "compute the integral of sin x #2";
+  const ScoreDetail plain = (*m)->score_detail(q), chat = (*m)->score_detail(q, sys);
+  EXPECT_EQ(plain.model, chat.model);  // the heads never saw the block vary
+  EXPECT_GT(chat.shift, plain.shift);  // the guard does: four features at the clip
+  // A model without the block ignores the shape entirely.
+  o.features.conversation = false;
+  auto old = train_router(d, {}, {}, o);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ((*old)->score_detail(q, sys).shift, (*old)->score_detail(q).shift);
+  EXPECT_EQ((*old)->score(q, sys), (*old)->score(q));
+}
+
+TEST(ConversationTest, ModelFilesFromBeforeTheNewBlocksLoadAndScoreAsBefore) {
+  // The shipped model before the conversation and task blocks (30 dense features).
+  auto m = LearnedModel::load(SWITCHYARD_TESTDATA "/learn/router-30-dense.sylm");
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_FALSE((*m)->parts().transform.config().conversation);
+  EXPECT_FALSE((*m)->parts().transform.config().task);
+  for (std::size_t j = kConversationOffset; j < kDenseFeatures; ++j) EXPECT_EQ((*m)->parts().transform.dense_inv_std()[j], 0.0f);
+  ConversationShape sys;
+  sys.has_system = true;
+  sys.system_bytes = 100;
+  const std::string q = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+                        "How many clips did Natalia sell altogether in April and May?";
+  EXPECT_EQ((*m)->score(q, sys), (*m)->score(q));
+  const double s = (*m)->score(q);
+  EXPECT_GT(s, 0.0);
+  EXPECT_LT(s, 1.0);
+  auto back = LearnedModel::from_bytes((*m)->to_bytes());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ((*back)->score(q), s);
+}
+
+TEST(TaskFeaturesTest, FewShotSplitOptionsAndCues) {
+  std::array<float, kTaskFeatures> f{};
+  // Two answered examples, then the final multiple-choice question.
+  const std::string few =
+      "What is 1+1?\nA. 1\nB. 2\nAnswer: B\n\nWhat is 2+2?\nA. 4\nB. 5\nAnswer: A\n\n"
+      "Which of the following is NOT a prime? Consider each option.\nA. 2\nB. 3\nC. 9\nD. 11\nAnswer:";
+  FeatureExtractor::task_features(few, f);
+  EXPECT_NEAR(f[0], std::log1p(2.0f), 1e-6);  // two few-shot examples
+  EXPECT_NEAR(f[1], std::log1p(static_cast<float>(std::string("Which of the following is NOT a prime? Consider each option.").size())), 1e-5);
+  EXPECT_EQ(f[3], 1.0f);                      // every option is a number
+  EXPECT_GT(f[4], 0.0f);                      // "NOT"
+  EXPECT_GT(f[5], 0.0f);                      // "each"
+  EXPECT_FLOAT_EQ(f[8], 11.0f / 2.0f);        // eleven words in two sentences
+  EXPECT_EQ(f[9], 0.0f);                      // no numbers in the stem
+  // A word problem: no options, no examples.
+  FeatureExtractor::task_features("She has 3 apples and twice as many pears. How many fruits in total?", f);
+  EXPECT_EQ(f[0], 0.0f);
+  EXPECT_EQ(f[2], 0.0f);
+  EXPECT_NEAR(f[5], std::log1p(2.0f), 1e-6);  // twice, total
+  EXPECT_GT(f[6], 1.0f);                      // vowel groups per word
+  EXPECT_NEAR(f[9], 1.0f / 13.0f, 1e-6);      // one number in 13 words
+}
+
+TEST(InvarianceTest, FeatureWhoseSignFlipsAcrossGroupsIsLeftOut) {
+  // Length says "strong" in one group and "weak" in the other; question marks say "strong" in both.
+  Dataset d;
+  d.models = {"weak", "strong"};
+  for (int i = 0; i < 200; ++i) {
+    Example e;
+    const bool g1 = i < 100, hard = i % 2 == 0, long_prompt = (hard == g1) != (i % 5 == 0);
+    e.prompt = std::string(long_prompt ? 300 : 30, 'x') + (hard ? " ? ?" : " .");
+    e.group = g1 ? "one" : "two";
+    e.quality = {hard ? 0.0f : 1.0f, 1.0f};
+    e.input_tokens = e.output_tokens = e.cost = {NAN, NAN};
+    e.response = {"", ""};
+    d.examples.push_back(e);
+  }
+  TrainOptions o;
+  o.features.hash_bits = 8;
+  o.features.word_ngram_max = 0;
+  o.quality_heads = false;
+  auto all = train_router(d, {}, {}, o);
+  ASSERT_TRUE(all.ok());
+  o.invariant_agreement = 0.75;
+  auto inv = train_router(d, {}, {}, o);
+  ASSERT_TRUE(inv.ok()) << inv.error().message;
+  const auto& names = dense_feature_names();
+  const auto at = [&](std::string_view n) { return static_cast<std::size_t>(std::find(names.begin(), names.end(), n) - names.begin()); };
+  EXPECT_NE((*all)->parts().transform.dense_inv_std()[at("log_question_marks")], 0.0f);
+  EXPECT_NE((*inv)->parts().transform.dense_inv_std()[at("log_question_marks")], 0.0f);
+  EXPECT_NE((*all)->parts().transform.dense_inv_std()[at("log_chars")], 0.0f);
+  EXPECT_EQ((*inv)->parts().transform.dense_inv_std()[at("log_chars")], 0.0f);
+}
+
+TEST(ShiftFallbackTest, LogitSpaceMixSurvivesTheFile) {
+  Dataset d = topic_data();
+  TrainOptions o;
+  o.features.hash_bits = 12;
+  o.prior_mix = 0.5;
+  o.prior_logit_mix = true;
+  auto m = train_router(d, {}, {}, o);
+  ASSERT_TRUE(m.ok());
+  const ScoreDetail sd = (*m)->score_detail("compute the integral of sin x #2");
+  const auto logit = [](double v) { return std::log(v / (1 - v)); };
+  EXPECT_NEAR(logit(sd.score), 0.5 * logit(sd.model) + 0.5 * logit(sd.prior), 1e-9);
+  auto back = LearnedModel::from_bytes((*m)->to_bytes());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE((*back)->parts().prior.logit_mix);
+  EXPECT_EQ((*back)->score("compute the integral of sin x #2"), sd.score);
+}
+
 // --- the out-of-distribution protocol -------------------------------------------------------------------
 
 TEST(HeldOutTest, TopicGroupsAndSplits) {

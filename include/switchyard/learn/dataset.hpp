@@ -26,11 +26,12 @@
 #include <vector>
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/learn/features.hpp"
 
 namespace sy::learn {
 
 struct Example {
-  std::string prompt;
+  std::string prompt;  ///< the scored text: the prompt, or a conversation's last user message
   std::vector<float> quality;        ///< per model of the Dataset, in [0,1]; NaN when unknown
   std::vector<float> input_tokens;   ///< per model; NaN when the data has none
   std::vector<float> output_tokens;  ///< per model; NaN when the data has none
@@ -44,6 +45,9 @@ struct Example {
   std::string source{};
   float weight = 1.0f;      ///< training weight: the row's own weight times its source's weight
   bool preference = false;  ///< a preference pair (relative label): route head only, no quality heads
+  /// The rest of the conversation, reduced (JSONL `messages`); one bare prompt for `prompt` rows. Last, so
+  /// that aggregate initialisation of the fields above keeps working.
+  ConversationShape conversation{};
 };
 
 struct Dataset {

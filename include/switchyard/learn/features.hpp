@@ -26,6 +26,12 @@ struct FeatureConfig {
   /// The 12 structure features after the 18 length/shape ones (turns, code, math, constraints, question
   /// type, requested output length; see dense_feature_names). Off in files written before they existed.
   bool structure = false;
+  /// The conversation block (kConversationFeatures): earlier turns, system prompt, context length, from
+  /// the ConversationShape the caller passes (all zero for one bare prompt). Off in older files.
+  bool conversation = false;
+  /// The task block (kTaskFeatures): answer format and difficulty cues of the final question (few-shot
+  /// examples split off; see dense_feature_names). Off in older files.
+  bool task = false;
   std::size_t max_bytes = 8192;  ///< n-grams look at the first max_bytes of the prompt (dense: all)
 };
 
@@ -33,11 +39,37 @@ struct FeatureConfig {
 /// then kStructureFeatures structure features (zero unless FeatureConfig::structure).
 inline constexpr std::size_t kBaseDenseFeatures = 18;
 inline constexpr std::size_t kStructureFeatures = 12;
-inline constexpr std::size_t kDenseFeatures = kBaseDenseFeatures + kStructureFeatures;
+inline constexpr std::size_t kConversationFeatures = 4;
+inline constexpr std::size_t kTaskFeatures = 10;
+inline constexpr std::size_t kConversationOffset = kBaseDenseFeatures + kStructureFeatures;
+inline constexpr std::size_t kTaskOffset = kConversationOffset + kConversationFeatures;
+inline constexpr std::size_t kDenseFeatures = kTaskOffset + kTaskFeatures;
 /// Standardised dense values are clipped to [-kDenseClip, kDenseClip] so that a prompt far outside the
 /// training range (a 100k-token paste) cannot swamp the score.
 inline constexpr float kDenseClip = 5.0f;
 const std::array<std::string_view, kDenseFeatures>& dense_feature_names();
+
+/// One message of a chat request as the router sees it (views into the request; no copies).
+struct ChatMessageView {
+  std::string_view role;  ///< "system", "developer", "user", "assistant", "tool", ...
+  std::string_view text;
+};
+
+/// The conversation around the scored text, reduced to a few counts. The text features (n-grams, the
+/// length/shape, structure and task blocks) read only the scored message, the last user message; the
+/// rest of the conversation reaches the model through these numbers, so scoring stays one pass over one
+/// message plus one pass over the message list (README §2, "Conversations"). The default is one bare
+/// prompt: no earlier turns, no system prompt.
+struct ConversationShape {
+  std::uint32_t earlier_messages = 0;  ///< non-system messages other than the scored one
+  bool has_system = false;             ///< a system (or developer) message is present
+  std::size_t system_bytes = 0;        ///< bytes of all system/developer messages
+  std::size_t context_bytes = 0;       ///< bytes of the non-system messages other than the scored one
+};
+
+/// Index of the scored message (the last "user" message; the last message when no message is a user's;
+/// 0 for an empty list) and the shape of the rest.
+ConversationShape conversation_shape(std::span<const ChatMessageView> messages, std::size_t* scored = nullptr);
 
 /// A sparse feature vector: strictly increasing indices.
 struct SparseVector {
@@ -62,11 +94,20 @@ class FeatureExtractor {
   std::size_t dimension() const { return hash_buckets() + (config_.dense ? kDenseFeatures : 0); }
 
   /// Extracts raw features. `scratch` is reused between calls to avoid allocation.
-  void extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const;
+  void extract(std::string_view prompt, RawFeatures& out, std::vector<std::uint32_t>& scratch) const {
+    extract(prompt, ConversationShape{}, out, scratch);
+  }
+  /// The same for the scored message of a conversation of this shape (the conversation block).
+  void extract(std::string_view prompt, const ConversationShape& conversation, RawFeatures& out,
+               std::vector<std::uint32_t>& scratch) const;
   /// Dense length/structure features of the whole prompt (the structure block only when `structure`).
   static void dense_features(std::string_view prompt, std::span<float, kDenseFeatures> out, bool structure = true);
   /// The structure block alone: out[0..kStructureFeatures).
   static void structure_features(std::string_view prompt, std::span<float, kStructureFeatures> out);
+  /// The conversation block alone.
+  static void conversation_features(const ConversationShape& c, std::span<float, kConversationFeatures> out);
+  /// The task block alone (answer format and difficulty cues of the final question).
+  static void task_features(std::string_view prompt, std::span<float, kTaskFeatures> out);
 
  private:
   FeatureConfig config_;

@@ -72,6 +72,9 @@ struct ScorePrior {
   enum class Fallback { length, strong, weak };
   Fallback fallback = Fallback::length;  ///< what an out-of-distribution prompt is scored with
   double mix = 0;                        ///< in distribution: score = (1 - mix) * model + mix * length prior
+  /// Mix in logit space instead: score = sigmoid((1 - mix) * logit(model) + mix * logit(prior)). Absent
+  /// (false) in older files.
+  bool logit_mix = false;
   std::vector<float> length_q;           ///< log(1 + bytes) of the training prompts at 0, 1, ..., 100 %
   std::vector<float> score_q;            ///< route score of the training prompts at 0, 1, ..., 100 %
   double max_shift = 0;                  ///< shift above this falls back; 0 turns the guard off
@@ -122,9 +125,15 @@ class LearnedModel {
   /// Without a route head: predicted quality of the strong model minus that of the weak one, mapped
   /// to [0,1] as (1 + diff) / 2.
   double score(std::string_view prompt) const { return score_detail(prompt).score; }
+  /// The score of a conversation's scored message (the last user message) given the conversation's
+  /// shape (conversation_shape()); models trained without the conversation block ignore the shape.
+  double score(std::string_view prompt, const ConversationShape& conversation) const {
+    return score_detail(prompt, conversation).score;
+  }
   /// The score with its parts: the model's own score, the prior, the shift distance and whether the
   /// shift guard fell back to the prior (the learned stage puts this in the decision reason).
-  ScoreDetail score_detail(std::string_view prompt) const;
+  ScoreDetail score_detail(std::string_view prompt) const { return score_detail(prompt, ConversationShape{}); }
+  ScoreDetail score_detail(std::string_view prompt, const ConversationShape& conversation) const;
   /// The same from raw features already extracted with this model's config and the prompt's byte length.
   ScoreDetail score_detail(const RawFeatures& raw, std::size_t prompt_bytes) const;
   /// Only the learned heads' route score (no prior, no guard).

@@ -83,7 +83,12 @@ struct TrainOptions {
   /// Dense features to leave out, by name (dense_feature_names()): their scale is set to 0, so neither
   /// the heads nor the shift distance use them.
   std::vector<std::string> drop_dense;
+  /// Invariance check across the training rows' groups (subjects, files): a dense feature whose
+  /// correlation with the route target has the pooled sign in less than this share of the rows' groups is
+  /// left out (scale 0). Uses the training rows only; 0 turns it off (README §6).
+  double invariant_agreement = 0;
   double prior_mix = 0;
+  bool prior_logit_mix = false;  ///< mix model and prior in logit space (ScorePrior::logit_mix)
   double shift_quantile = 0;
   double shift_margin = 1;
   ScorePrior::Fallback shift_fallback = ScorePrior::Fallback::length;

@@ -3,6 +3,12 @@
 // and per request (header, body extension, or the `router@0.3` model name). With more than two models
 // it predicts each model's chance of success and picks by policy (cheapest meeting a quality target,
 // or best quality minus lambda x cost).
+//
+// What the model sees of a conversation: the text features read the last user message (at most
+// max_chars of it); the rest of the conversation reaches it as a few numbers (learn::ConversationShape:
+// earlier turns, system prompt present and its length, length of the earlier context), computed in one
+// pass over the message list without copying any text. Models trained before the conversation block
+// ignore the shape.
 #include <algorithm>
 #include <cstdio>
 
@@ -35,12 +41,19 @@ class LearnedStage final : public Stage {
   net::awaitable<Decision> decide(StageContext& ctx) const override {
     Decision d;
     const Request& req = ctx.features.request();
-    std::string_view prompt = req.last_user_text();
+    // Views of the messages (thread-local buffer: no allocation after warm-up).
+    thread_local std::vector<learn::ChatMessageView> views;
+    views.clear();
+    for (const MessageText& m : req.messages()) views.push_back({m.role, m.text});
+    std::size_t scored = 0;
+    const learn::ConversationShape shape = learn::conversation_shape(views, &scored);
+    std::string_view prompt = views.empty() ? std::string_view() : views[scored].text;
+    views.clear();
     if (prompt.size() > max_chars) prompt = prompt.substr(0, max_chars);
     auto override_t = ctx.features.controls().threshold;
     if (choices.empty()) {
       double t = override_t.value_or(threshold);
-      const learn::ScoreDetail sd = model->score_detail(prompt);
+      const learn::ScoreDetail sd = model->score_detail(prompt, shape);
       const double s = sd.score;
       d.scores.emplace_back("score", s);
       d.scores.emplace_back("threshold", t);
