@@ -122,6 +122,11 @@ const AuthKey* KeySet::find_by_hash(const Sha256& hash) const {
   return digest_equal(k.hash, hash) ? &k : nullptr;
 }
 
+double Config::cost_on(std::string_view model, const Usage& usage) const {
+  const ModelConfig* m = find_model(model);
+  return m && !m->deployments.empty() && usage.known ? cost_usd(usage, m->deployments.front().prices()) : 0;
+}
+
 const ModelConfig* Config::find_model(std::string_view name) const {
   auto it = model_index_.find(std::string(name));
   return it == model_index_.end() ? nullptr : &models[it->second];

@@ -13,21 +13,6 @@ namespace net = boost::asio;
 
 namespace {
 
-/// Given to the shadow's stages: none calls models (checked when the config loads).
-class NoModelCalls final : public pipeline::ModelCaller {
- public:
-  net::awaitable<Result<pipeline::Outcome>> call(const Request&, const std::string&, pipeline::DispatchTrace&) const override {
-    co_return Error::make(ErrorKind::internal, "a shadow router only decides");
-  }
-};
-
-/// What `model` would have cost at the answer's token counts: its first deployment's prices.
-double priced_at(const config::Config& cfg, std::string_view model, const Usage& usage) {
-  const auto* m = cfg.find_model(model);
-  if (!m || m->deployments.empty() || !usage.known) return 0;
-  return cost_usd(usage, m->deployments.front().prices());
-}
-
 std::string shadow_line(const AnsweredRequest& a, const pipeline::Router& shadow, const pipeline::RouteResult& r,
                         std::string_view model, double expected) {
   nlohmann::json j;
@@ -57,10 +42,9 @@ net::awaitable<void> decide_shadow(const pipeline::Runtime& runtime, telemetry::
   // The shadow decides with the router's defaults: a client's per-request controls (router, threshold,
   // debug) are addressed to the router that answers.
   pipeline::RequestFeatures features(answered.request, answered.caller, {}, std::move(headers), runtime.counter.get());
-  static const NoModelCalls kNoCalls;
-  pipeline::RouteResult r = co_await shadow->route(features, kNoCalls);
+  pipeline::RouteResult r = co_await shadow->route(features, pipeline::no_model_calls());
   const std::string_view model = r.kind == pipeline::RouteResult::Kind::route ? std::string_view(r.model) : std::string_view{};
-  const double expected = priced_at(*runtime.config, model, answered.usage);
+  const double expected = runtime.config->cost_on(model, answered.usage);
   if (runtime.decision_log) runtime.decision_log->write(shadow_line(answered, *shadow, r, model, expected));
   if (metrics) metrics->shadow(answered.router.name(), shadow->name(), model, model == answered.model, expected, answered.cost_usd);
 }

@@ -24,24 +24,12 @@ namespace net = boost::asio;
 
 namespace {
 
-class NoModelCalls final : public pipeline::ModelCaller {
- public:
-  net::awaitable<Result<pipeline::Outcome>> call(const Request&, const std::string&, pipeline::DispatchTrace&) const override {
-    co_return Error::make(ErrorKind::internal, "a replay only decides");
-  }
-};
-
 /// One logged request that can be replayed: it was routed, and its prompt was logged.
 struct Logged {
   std::string router, model, key, prompt;
   Usage usage;
   double cost = 0;
 };
-
-double priced_at(const config::Config& cfg, std::string_view model, const Usage& usage) {
-  const auto* m = cfg.find_model(model);
-  return m && !m->deployments.empty() ? cost_usd(usage, m->deployments.front().prices()) : 0;
-}
 
 /// The decision lines of `text` that name a router and carry their prompt (decision_log.include_prompt).
 std::vector<Logged> replayable(const std::string& text, std::size_t& skipped) {
@@ -85,11 +73,10 @@ std::string decide(const pipeline::Router& router, const config::Config& cfg, co
     caller.tier = cfg.auth.keys[i].tier;
   }
   pipeline::RequestFeatures features(**req, caller, {}, {}, counter);
-  static const NoModelCalls kNoCalls;
   std::string model;
   net::io_context ioc;
   net::co_spawn(ioc, [&]() -> net::awaitable<void> {
-    auto r = co_await router.route(features, kNoCalls);
+    auto r = co_await router.route(features, pipeline::no_model_calls());
     if (r.kind == pipeline::RouteResult::Kind::route) model = r.model;
   }, net::detached);
   ioc.run();
@@ -151,7 +138,7 @@ int replay_main(int argc, char** argv) {
       continue;
     }
     ++per_model[model].second;
-    candidate_cost += priced_at(*cfg, model, l.usage);
+    candidate_cost += cfg->cost_on(model, l.usage);
     if (model == l.model) ++agree;
   }
   cpu.join();

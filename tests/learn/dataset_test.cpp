@@ -8,33 +8,13 @@
 #include <fstream>
 
 #include "switchyard/learn/evaluation.hpp"
+#include "learn/temp_dir.hpp"
 
 namespace sy::learn {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A scratch directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("sy_learn_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string write(const std::string& rel, const std::string& text) const {
-    fs::path p = path_ / rel;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  std::string path(const std::string& rel = "") const { return (path_ / rel).string(); }
-
- private:
-  fs::path path_;
-};
 
 // The RouteLLM layout: mmlu/responses/mmlu_<subject>.csv and mmlu/contaminated_prompts.jsonl.
 void write_mmlu_like(const TempDir& d) {

@@ -245,6 +245,9 @@ struct Config {
   Node root;  ///< the whole document, for modules that own sections of their own
 
   const ModelConfig* find_model(std::string_view name) const;
+  /// What `usage` would cost on `model`'s first deployment (how a choice that was not made is priced:
+  /// shadow routing, offline replays); 0 for an unknown model or unknown usage.
+  double cost_on(std::string_view model, const Usage& usage) const;
   const RouterConfig* find_router(std::string_view name) const;
   const ProviderConfig* find_provider(std::string_view name) const;
 

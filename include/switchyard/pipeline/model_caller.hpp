@@ -24,4 +24,8 @@ class ModelCaller {
                                                        DispatchTrace& trace) const = 0;
 };
 
+/// A caller for routers that only decide (a shadow router, an offline replay): every call is an error.
+/// Such routers may hold no stage that calls models (checked where they are configured).
+const ModelCaller& no_model_calls();
+
 }  // namespace sy::pipeline
