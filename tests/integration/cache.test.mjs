@@ -96,14 +96,34 @@ routers:
     assert.equal(sseData(await r.text()).at(-1), '[DONE]');
   });
 
+  test('other client dialects get the cached answer in their own format (Anthropic Messages, Responses)', async () => {
+    const auth = { authorization: `Bearer ${ALICE}` };
+    const anthropic = () => postJson(`${sy.url}/v1/messages`, { model: 'auto', max_tokens: 50, messages: [{ role: 'user', content: 'Spell cat' }] }, auth);
+    assert.equal((await anthropic()).headers.get('x-switchyard-cache'), 'miss');
+    const calls = upstream.requests.length;
+    const msg = await anthropic();
+    assert.equal(msg.status, 200, msg.text);
+    assert.equal(msg.headers.get('x-switchyard-cache'), 'hit');
+    assert.equal(msg.json.type, 'message');
+    assert.equal(msg.json.content[0].text, 'answer to: Spell cat');
+    const responses = () => postJson(`${sy.url}/v1/responses`, { model: 'auto', input: 'Spell dog' }, auth);
+    assert.equal((await responses()).headers.get('x-switchyard-cache'), 'miss');
+    const resp = await responses();
+    assert.equal(resp.status, 200, resp.text);
+    assert.equal(resp.headers.get('x-switchyard-cache'), 'hit');
+    assert.equal(resp.json.object, 'response');
+    assert.equal(resp.json.output[0].content[0].text, 'answer to: Spell dog');
+    assert.equal(upstream.requests.length, calls + 1);  // the Responses miss
+  });
+
   test('requests with images bypass it; the metrics count hits, misses and bypasses', async () => {
     const img = await ask([{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }]);
     assert.equal(img.headers.get('x-switchyard-cache'), 'bypass');
     const m = parseExposition(await (await fetch(`${sy.url}/metrics`)).text());
     const n = (result) => m.get('switchyard_cache_lookups_total', { router: 'auto', result });
-    assert.equal(n('hit'), 4);
-    assert.equal(n('miss'), 10);  // 1 + 6 + 2 + 1 above
+    assert.equal(n('hit'), 6);
+    assert.equal(n('miss'), 12);  // 1 + 6 + 2 + 1 + 2 above
     assert.equal(n('bypass'), 1);
-    assert.equal(m.get('switchyard_routing_decisions_total', { router: 'auto', stage: 'cache' }), 4);
+    assert.equal(m.get('switchyard_routing_decisions_total', { router: 'auto', stage: 'cache' }), 6);
   });
 });
