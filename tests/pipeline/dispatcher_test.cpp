@@ -51,7 +51,7 @@ Reply ok(const std::string& text = "ok") {
               text + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})"};
 }
 Reply failure(int status, providers::Headers headers = {}) {
-  headers.emplace_back("content-type", "application/json");
+  headers.push_back({"content-type", "application/json"});
   return {status, std::move(headers), R"({"error":{"message":"scripted failure","type":"server_error"}})"};
 }
 
