@@ -116,6 +116,19 @@ TEST_F(AnswerCacheTest, EntriesExpireAndTheOldestGoFirst) {
   EXPECT_FALSE(get(*c, "three"));
 }
 
+TEST_F(AnswerCacheTest, TheOnlyEntryOfAContextMakesRoomForItsSuccessor) {
+  // Regression: evicting the context's last entry erased its list while the store still held it.
+  auto c = make("{max_entries: 1}");
+  put(*c, "first question", "1");
+  put(*c, "second question", "2");
+  put(*c, "third question", "3");
+  EXPECT_EQ(c->size(), 1u);
+  EXPECT_FALSE(get(*c, "second question"));
+  auto hit = get(*c, "third question");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->body, "3");
+}
+
 TEST_F(AnswerCacheTest, ImagesAndBadSettingsAreRefused) {
   auto c = make();
   auto img = Request::parse(Endpoint::chat, R"({"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]})");

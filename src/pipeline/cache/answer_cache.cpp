@@ -125,17 +125,19 @@ std::optional<CacheHit> AnswerCache::lookup(const CacheProbe& p, Clock::time_poi
 
 void AnswerCache::store(const CacheProbe& p, std::string body, std::string model, Clock::time_point now) {
   std::lock_guard lock(mu_);
-  auto& entries = by_context_[p.context];
   // Expired entries of this context go now; the same text replaces its entry.
-  std::erase_if(entries, [&](const Entry& e) {
-    bool drop = e.expires <= now || e.text == p.text;
-    if (drop) --size_;
-    return drop;
-  });
-  // Replaced and expired entries leave stale marks in `order_`: it stays within twice the bound.
+  if (auto it = by_context_.find(p.context); it != by_context_.end()) {
+    std::erase_if(it->second, [&](const Entry& e) {
+      bool drop = e.expires <= now || e.text == p.text;
+      if (drop) --size_;
+      return drop;
+    });
+  }
+  // Replaced and expired entries leave stale marks in `order_`: it stays within twice the bound. Eviction
+  // may erase this context's (emptied) list, so the list is looked up only after it.
   while ((size_ >= config_.max_entries || order_.size() >= 2 * config_.max_entries) && !order_.empty()) evict_oldest();
   std::uint64_t seq = next_seq_++;
-  entries.push_back(Entry{p.text, p.guard, std::move(body), std::move(model), p.embedding, now + config_.ttl, seq});
+  by_context_[p.context].push_back(Entry{p.text, p.guard, std::move(body), std::move(model), p.embedding, now + config_.ttl, seq});
   order_.emplace_back(seq, p.context);
   ++size_;
 }
