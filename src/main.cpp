@@ -75,8 +75,6 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   sy::telemetry::Registry registry;
   sy::telemetry::GatewayMetrics metrics(registry);
   sy::limits::KeyLedger keys;
-  sy::telemetry::RecentDecisions decisions;
-  sy::telemetry::UsageTimeline usage;
   boost::asio::thread_pool blocking(1);  // POST /admin/reload builds the runtime here, off the io threads
   deps.metrics = &metrics;
   deps.keys = &keys;
@@ -102,6 +100,10 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
 
   auto rt = build_runtime(path, deps, 1);
   if (!rt) return 1;
+  // One ring and one timeline per io thread (server.threads takes effect at start only).
+  const auto io_threads = static_cast<std::size_t>(std::max(1, rt->config->server.threads));
+  sy::telemetry::RecentDecisions decisions(500, io_threads);
+  sy::telemetry::UsageTimeline usage(io_threads);
   sy::Redactor::install(std::make_shared<const sy::Redactor>(sy::config::secret_values(*rt->config)));
   sy::telemetry::setup_logging(rt->config->logging);
   auto log = sy::telemetry::logger("switchyard");

@@ -524,9 +524,10 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   const std::string& routed = st.route ? st.route->model : (req ? req->model() : st.trace.model);
   const bool fallback = !st.trace.model.empty() && st.trace.model != routed;
   const Operations& ops = s.server().ops;
-  if (ops.usage) ops.usage->record(ts_ms, status >= 400 && status != 499, fallback, st.cost);
+  const auto shard = static_cast<std::size_t>(s.io_thread().index);  // this io thread's own ring and timeline
+  if (ops.usage) ops.usage->record(shard, ts_ms, status >= 400 && status != 499, fallback, st.cost);
   if (ops.decisions && req) {
-    ops.decisions->record([&](telemetry::DecisionRecord& r) {
+    ops.decisions->record(shard, [&](telemetry::DecisionRecord& r) {
       r.ts_ms = ts_ms;
       r.arrived_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(call.started.time_since_epoch()).count();
       r.request_id.assign(call.request_id);

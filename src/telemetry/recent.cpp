@@ -6,12 +6,25 @@
 
 namespace sy::telemetry {
 
+RecentDecisions::RecentDecisions(std::size_t capacity, std::size_t shards) {
+  shards = std::max<std::size_t>(shards, 1);
+  const std::size_t per_shard = std::max<std::size_t>({(capacity + shards - 1) / shards, 64, 1});
+  for (std::size_t i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    shards_.back()->ring.resize(shards == 1 ? std::max<std::size_t>(capacity, 1) : per_shard);
+  }
+}
+
 std::string RecentDecisions::to_json(std::size_t limit) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
-  std::lock_guard lock(mu_);
+  // Every ring locked (in index order; a recorder takes one) while their records are read.
+  std::vector<std::unique_lock<std::mutex>> locks;
   std::vector<const DecisionRecord*> kept;
-  kept.reserve(size_);
-  for (std::size_t i = 0; i < size_; ++i) kept.push_back(&ring_[(next_ + ring_.size() - 1 - i) % ring_.size()]);
+  for (const auto& sp : shards_) {
+    const Shard& s = *sp;
+    locks.emplace_back(s.mu);
+    for (std::size_t i = 0; i < s.size; ++i) kept.push_back(&s.ring[(s.next + s.ring.size() - 1 - i) % s.ring.size()]);
+  }
   std::stable_sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->arrived_ns > b->arrived_ns; });
   for (const DecisionRecord* rp : kept) {
     if (data.size() >= limit) break;
@@ -49,24 +62,32 @@ std::string RecentDecisions::to_json(std::size_t limit) const {
 
 bool RecentDecisions::add_feedback(std::string_view request_id, std::string_view key, std::optional<double> score,
                                    std::string_view label, std::string_view comment) {
-  std::lock_guard lock(mu_);
-  for (std::size_t i = 0; i < size_; ++i) {
-    DecisionRecord& r = ring_[(next_ + ring_.size() - 1 - i) % ring_.size()];
-    if (r.request_id != request_id) continue;
-    if (r.key != key) return false;  // another caller's request: as if unknown
-    r.has_feedback = true;
-    r.feedback_score = score;
-    r.feedback_label.assign(label);
-    r.feedback_comment.assign(comment);
-    return true;
+  for (const auto& sp : shards_) {
+    Shard& s = *sp;
+    std::lock_guard lock(s.mu);
+    for (std::size_t i = 0; i < s.size; ++i) {
+      DecisionRecord& r = s.ring[(s.next + s.ring.size() - 1 - i) % s.ring.size()];
+      if (r.request_id != request_id) continue;
+      if (r.key != key) return false;  // another caller's request: as if unknown
+      r.has_feedback = true;
+      r.feedback_score = score;
+      r.feedback_label.assign(label);
+      r.feedback_comment.assign(comment);
+      return true;
+    }
   }
   return false;
 }
 
-void UsageTimeline::record(std::int64_t now_ms, bool error, bool fallback, double cost_usd) {
+UsageTimeline::UsageTimeline(std::size_t shards) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+void UsageTimeline::record(std::size_t shard, std::int64_t now_ms, bool error, bool fallback, double cost_usd) {
   std::int64_t minute = now_ms / 60000;
-  std::lock_guard lock(mu_);
-  Minute& m = minutes_[static_cast<std::size_t>(minute % 60)];
+  Shard& s = *shards_[shard % shards_.size()];
+  std::lock_guard lock(s.mu);
+  Minute& m = s.minutes[static_cast<std::size_t>(minute % 60)];
   if (m.minute != minute) m = Minute{minute};
   ++m.requests;
   m.errors += error;
@@ -77,15 +98,23 @@ void UsageTimeline::record(std::int64_t now_ms, bool error, bool fallback, doubl
 std::string UsageTimeline::to_json(std::int64_t now_ms) const {
   std::int64_t now_minute = now_ms / 60000;
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  std::lock_guard lock(mu_);
   for (std::int64_t minute = now_minute - 59; minute <= now_minute; ++minute) {
-    const Minute& m = minutes_[static_cast<std::size_t>(((minute % 60) + 60) % 60)];
-    bool live = m.minute == minute;
+    Minute sum{minute};
+    const auto slot = static_cast<std::size_t>(((minute % 60) + 60) % 60);
+    for (const auto& sp : shards_) {
+      std::lock_guard lock(sp->mu);
+      const Minute& m = sp->minutes[slot];
+      if (m.minute != minute) continue;
+      sum.requests += m.requests;
+      sum.errors += m.errors;
+      sum.fallbacks += m.fallbacks;
+      sum.cost_usd += m.cost_usd;
+    }
     list.push_back({{"t", minute * 60000},
-                    {"requests", live ? m.requests : 0},
-                    {"errors", live ? m.errors : 0},
-                    {"fallbacks", live ? m.fallbacks : 0},
-                    {"cost_usd", live ? m.cost_usd : 0.0}});
+                    {"requests", sum.requests},
+                    {"errors", sum.errors},
+                    {"fallbacks", sum.fallbacks},
+                    {"cost_usd", sum.cost_usd}});
   }
   return nlohmann::ordered_json{{"minutes", std::move(list)}}.dump();
 }

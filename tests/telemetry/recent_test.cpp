@@ -68,6 +68,22 @@ TEST(RecentDecisionsTest, ListsByArrivalNotByWhenARequestEnded) {
   EXPECT_EQ(ids(r.to_json(100)), (std::vector<std::string>{"req-3", "req-2", "req-1"}));
 }
 
+TEST(RecentDecisionsTest, OneRingPerIoThreadMergedByArrival) {
+  RecentDecisions r(500, 3);
+  // Three io threads record in their own rings; the list is one, latest arrival first.
+  r.record(0, [](DecisionRecord& d) { d = record(1); });
+  r.record(2, [](DecisionRecord& d) { d = record(4); });
+  r.record(1, [](DecisionRecord& d) { d = record(2); });
+  r.record(7, [](DecisionRecord& d) { d = record(3); });  // any index: taken modulo the rings (ring 1)
+  EXPECT_EQ(ids(r.to_json(100)), (std::vector<std::string>{"req-4", "req-3", "req-2", "req-1"}));
+  EXPECT_EQ(ids(r.to_json(2)), (std::vector<std::string>{"req-4", "req-3"}));
+  // Feedback finds a request whatever ring holds it.
+  EXPECT_TRUE(r.add_feedback("req-3", "alice", 0.5, "ok", ""));
+  EXPECT_FALSE(r.add_feedback("req-9", "alice", 0.5, "ok", ""));
+  auto j = json::parse(r.to_json(100));
+  EXPECT_EQ(j["data"][1]["feedback"]["score"], 0.5);
+}
+
 TEST(RecentDecisionsTest, RecordFields) {
   RecentDecisions r;
   DecisionRecord a = record(1);
@@ -148,11 +164,11 @@ TEST(UsageTimelineTest, SixtyMinutesOldestFirstAllZeroWhenIdle) {
 TEST(UsageTimelineTest, BucketsPerMinuteAndSumsCost) {
   UsageTimeline t;
   const std::int64_t m0 = 28'000'000 * kMinute;  // the start of a minute
-  t.record(m0, false, false, 0.25);
-  t.record(m0 + 59'999, true, false, 0.5);  // same minute
-  t.record(m0 + kMinute, false, true, 1.0);  // next minute
-  t.record(m0 + kMinute + 1, true, true, 0);
-  t.record(m0 + 5 * kMinute, false, false, 2.0);
+  t.record(0, m0, false, false, 0.25);
+  t.record(0, m0 + 59'999, true, false, 0.5);  // same minute
+  t.record(0, m0 + kMinute, false, true, 1.0);  // next minute
+  t.record(0, m0 + kMinute + 1, true, true, 0);
+  t.record(0, m0 + 5 * kMinute, false, false, 2.0);
   auto m = minutes(t, m0 + 5 * kMinute + 30'000);
   ASSERT_EQ(m.size(), 60u);
   // The last entry is the current minute; m0 is 5 minutes before it.
@@ -181,10 +197,10 @@ TEST(UsageTimelineTest, BucketsPerMinuteAndSumsCost) {
 TEST(UsageTimelineTest, BadCostsAreIgnored) {
   UsageTimeline t;
   const std::int64_t m0 = 1'000 * kMinute;
-  t.record(m0, false, false, -1);
-  t.record(m0, false, false, std::numeric_limits<double>::quiet_NaN());
-  t.record(m0, false, false, std::numeric_limits<double>::infinity());
-  t.record(m0, false, false, 0.125);
+  t.record(0, m0, false, false, -1);
+  t.record(0, m0, false, false, std::numeric_limits<double>::quiet_NaN());
+  t.record(0, m0, false, false, std::numeric_limits<double>::infinity());
+  t.record(0, m0, false, false, 0.125);
   auto m = minutes(t, m0);
   EXPECT_EQ(m[59].at("requests"), 4);
   EXPECT_DOUBLE_EQ(m[59].at("cost_usd").get<double>(), 0.125);
@@ -193,7 +209,7 @@ TEST(UsageTimelineTest, BadCostsAreIgnored) {
 TEST(UsageTimelineTest, MinutesOlderThanAnHourAreZero) {
   UsageTimeline t;
   const std::int64_t m0 = 1'000 * kMinute;
-  t.record(m0, true, true, 1);
+  t.record(0, m0, true, true, 1);
   // 59 minutes later it is the oldest entry; 60 minutes later it has left.
   auto m = minutes(t, m0 + 59 * kMinute);
   EXPECT_EQ(m[0].at("t"), m0);
@@ -207,12 +223,25 @@ TEST(UsageTimelineTest, MinutesOlderThanAnHourAreZero) {
     EXPECT_EQ(e.at("cost_usd"), 0.0);
   }
   // A new minute that reuses the slot starts from zero.
-  t.record(m0 + 60 * kMinute, false, false, 0.5);
+  t.record(0, m0 + 60 * kMinute, false, false, 0.5);
   m = minutes(t, m0 + 60 * kMinute);
   EXPECT_EQ(m[59].at("requests"), 1);
   EXPECT_EQ(m[59].at("errors"), 0);
   EXPECT_EQ(m[59].at("fallbacks"), 0);
   EXPECT_DOUBLE_EQ(m[59].at("cost_usd").get<double>(), 0.5);
+}
+
+TEST(UsageTimelineTest, ShardsPerIoThreadAreSummed) {
+  UsageTimeline t(2);
+  const std::int64_t m0 = 1'700'000'000'000 / kMinute * kMinute;
+  t.record(0, m0, false, false, 0.25);
+  t.record(1, m0 + 1, true, true, 0.5);
+  t.record(3, m0 + 2, false, false, 1.0);  // ring 1
+  auto last = minutes(t, m0).at(59);
+  EXPECT_EQ(last["requests"], 3);
+  EXPECT_EQ(last["errors"], 1);
+  EXPECT_EQ(last["fallbacks"], 1);
+  EXPECT_DOUBLE_EQ(last["cost_usd"].get<double>(), 1.75);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <algorithm>
 #include <vector>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -29,20 +30,24 @@ struct DecisionRecord {
   std::string feedback_label, feedback_comment;
 };
 
+/// The last requests, in one ring per io thread (`shards`, each of capacity / shards slots, at least 64),
+/// so that recording takes a lock no other io thread takes; reading merges them by arrival.
 class RecentDecisions {
  public:
-  explicit RecentDecisions(std::size_t capacity = 500) : ring_(std::max<std::size_t>(capacity, 1)) {}
+  explicit RecentDecisions(std::size_t capacity = 500, std::size_t shards = 1);
   void push(DecisionRecord r) {
-    record([&r](DecisionRecord& slot) { slot = std::move(r); });
+    record(0, [&r](DecisionRecord& slot) { slot = std::move(r); });
   }
-  /// Fills the oldest slot in place (under the lock): assigning into its strings reuses their buffers,
-  /// so a record costs no allocation once the ring has gone round.
+  /// Fills the oldest slot of ring `shard` (the io thread's index; any value is taken modulo the number
+  /// of rings) in place, under that ring's lock: assigning into its strings reuses their buffers, so a
+  /// record costs no allocation once the ring has gone round.
   template <class F>
-  void record(F&& fill) {
-    std::lock_guard lock(mu_);
-    fill(ring_[next_]);
-    next_ = (next_ + 1) % ring_.size();
-    if (size_ < ring_.size()) ++size_;
+  void record(std::size_t shard, F&& fill) {
+    Shard& s = *shards_[shard % shards_.size()];
+    std::lock_guard lock(s.mu);
+    fill(s.ring[s.next]);
+    s.next = (s.next + 1) % s.ring.size();
+    if (s.size < s.ring.size()) ++s.size;
   }
   /// Attaches feedback to the request `request_id` made with the gateway key `key` (empty: none). False
   /// when no such request is among the kept ones (or it was made with another key).
@@ -53,15 +58,20 @@ class RecentDecisions {
   std::string to_json(std::size_t limit) const;
 
  private:
-  mutable std::mutex mu_;
-  std::vector<DecisionRecord> ring_;
-  std::size_t next_ = 0, size_ = 0;
+  struct Shard {
+    mutable std::mutex mu;
+    std::vector<DecisionRecord> ring;
+    std::size_t next = 0, size = 0;
+  };
+  std::vector<std::unique_ptr<Shard>> shards_;
 };
 
-/// Requests, errors, fallbacks and cost per UTC minute over the last hour.
+/// Requests, errors, fallbacks and cost per UTC minute over the last hour, kept per io thread (`shards`)
+/// so that recording takes a lock no other io thread takes; reading sums them.
 class UsageTimeline {
  public:
-  void record(std::int64_t now_ms, bool error, bool fallback, double cost_usd);
+  explicit UsageTimeline(std::size_t shards = 1);
+  void record(std::size_t shard, std::int64_t now_ms, bool error, bool fallback, double cost_usd);
   /// `{"minutes":[{"t","requests","errors","fallbacks","cost_usd"}, ...]}`: the 60 minutes up to the
   /// one of `now_ms`, oldest first (minutes without traffic are zeros).
   std::string to_json(std::int64_t now_ms) const;
@@ -72,8 +82,11 @@ class UsageTimeline {
     std::int64_t requests = 0, errors = 0, fallbacks = 0;
     double cost_usd = 0;
   };
-  mutable std::mutex mu_;
-  std::array<Minute, 60> minutes_{};
+  struct Shard {
+    mutable std::mutex mu;
+    std::array<Minute, 60> minutes{};
+  };
+  std::vector<std::unique_ptr<Shard>> shards_;
 };
 
 }  // namespace sy::telemetry
