@@ -72,6 +72,12 @@ std::string skipped_text(const pipeline::DispatchTrace& trace) {
   return skipped;
 }
 
+/// A request header's value, empty when absent (what rules, stages and shadows read headers with).
+std::string_view request_header(const InboundRequest& call, std::string_view name) {
+  auto it = call.req.find(name);
+  return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 void add_trace_headers(InboundRequest& call, const pipeline::DispatchTrace& trace) {
   if (!trace.model.empty()) call.add_header("x-switchyard-model", trace.model);
   if (!trace.deployment.empty()) call.add_header("x-switchyard-deployment", trace.deployment);
@@ -194,10 +200,7 @@ void write_decision(InboundRequest& call, const Request* req, InferenceState& st
 Result<pipeline::RequestControls> read_controls(InboundRequest& call, const Request& req, const config::Config& cfg,
                                                 std::string& tier_hint) {
   pipeline::RequestControls c;
-  auto hdr = [&](std::string_view n) -> std::string_view {
-    auto it = call.req.find(n);
-    return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
-  };
+  auto hdr = [&](std::string_view n) { return request_header(call, n); };
   auto parse_threshold = [](std::string_view v) -> std::optional<double> {
     double x = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
@@ -444,10 +447,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
     }
     pipeline::RequestFeatures features(
         req, st.caller, *controls,
-        [&call](std::string_view n) -> std::string_view {
-          auto it = call.req.find(n);
-          return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
-        },
+        [&call](std::string_view n) { return request_header(call, n); },
         call.runtime->counter.get());
     const pipeline::DispatcherModelCaller models(*call.runtime->dispatcher, s.io_thread().ctx);
     st.route = co_await router->route(features, models);
@@ -490,10 +490,8 @@ net::awaitable<void> shadow_after_answer(Session& s, InboundRequest& call, const
   if (!st.router_ptr || !st.router_ptr->shadow() || st.log.rec.status < 200 || st.log.rec.status > 299) co_return;
   const std::string& answered = !st.trace.model.empty() ? st.trace.model : (st.route ? st.route->model : req.model());
   AnsweredRequest a{*st.router_ptr, req, st.caller, call.request_id, answered, st.usage, st.cost};
-  co_await decide_shadow(*call.runtime, s.server().ops.metrics, a, [&call](std::string_view n) -> std::string_view {
-    auto it = call.req.find(n);
-    return it == call.req.end() ? std::string_view{} : std::string_view(it->value());
-  });
+  co_await decide_shadow(*call.runtime, s.server().ops.metrics, a,
+                         [&call](std::string_view n) { return request_header(call, n); });
 }
 
 /// Proxy time so far: the request's time minus the time spent waiting on upstreams (the dispatched
