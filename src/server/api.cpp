@@ -360,6 +360,15 @@ net::awaitable<void> send_error_as(Session& s, InboundRequest& call, const Diale
   co_await s.send_error(call, e, dialect.error_body(shown));
 }
 
+/// The headers that explain a router's decision: which router, the deciding stage, why, and the
+/// strategy's own header (the cascade's path).
+void add_route_headers(InboundRequest& call, const pipeline::Router& router, const pipeline::RouteResult& rr) {
+  call.add_header("x-switchyard-router", router.name());
+  call.add_header("x-switchyard-stage", header_safe(rr.stage));
+  call.add_header("x-switchyard-reason", header_safe(rr.reason));
+  if (!rr.report.header_name.empty()) call.add_header(rr.report.header_name, header_safe(rr.report.header_value));
+}
+
 /// A router with an answer cache (answer_cache.hpp): a hit answers the request as a stage would, with the
 /// cached body (replayed as a stream when the client streams), at no cost; a miss keeps the probe so the
 /// answer can be stored.
@@ -394,9 +403,7 @@ std::optional<Outcome> look_up_answer(InboundRequest& call, const Request& req, 
   rr.reason = hit->exact ? "cache:exact" : "cache:similar similarity=" + fixed(hit->similarity, 3);
   st.cache_result = 0;
   call.add_header("x-switchyard-cache", "hit");
-  call.add_header("x-switchyard-router", st.router);
-  call.add_header("x-switchyard-stage", rr.stage);
-  call.add_header("x-switchyard-reason", rr.reason);
+  add_route_headers(call, *st.router_ptr, rr);
   st.stage_answered = true;
   st.route = std::move(rr);
   return out;
@@ -452,10 +459,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
     const pipeline::DispatcherModelCaller models(*call.runtime->dispatcher, s.io_thread().ctx);
     st.route = co_await router->route(features, models);
     auto& rr = *st.route;
-    call.add_header("x-switchyard-router", router->name());
-    call.add_header("x-switchyard-stage", header_safe(rr.stage));
-    call.add_header("x-switchyard-reason", header_safe(rr.reason));
-    if (!rr.report.header_name.empty()) call.add_header(rr.report.header_name, header_safe(rr.report.header_value));
+    add_route_headers(call, *router, rr);
     if (controls->debug) {
       nlohmann::json dbg = {{"router", router->name()}, {"stages", records_json(rr)}, {"routing_us", rr.micros}};
       call.add_header("x-switchyard-debug", dbg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
