@@ -472,13 +472,8 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
       if (!rr.outcome) co_return Error::make(ErrorKind::internal, "a stage answered without an outcome");
       co_return std::move(*rr.outcome);
     }
-  } else if (!cfg.find_model(model)) {
-    Error e = Error::make(ErrorKind::not_found, "The model '" + model + "' does not exist or you do not have access to it.");
-    e.param = "model";
-    e.code = "model_not_found";
-    co_return e;
   }
-
+  // An unknown model is the dispatcher's 404 model_not_found: its lookup of the name is the only one.
   co_return co_await call.runtime->dispatcher->dispatch(s.io_thread().ctx, req, model, st.trace);
 }
 

@@ -153,6 +153,8 @@ TEST_F(DispatcherTest, UnknownModelIsNotFound) {
   auto r = run("nope");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::not_found);
+  EXPECT_EQ(r.error().code, "model_not_found");
+  EXPECT_EQ(r.error().param, "model");
   EXPECT_TRUE(transport->calls.empty());
 }
 

@@ -280,7 +280,13 @@ struct Dispatcher::Failover {
 net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& ctx, const Request& request,
                                                      std::string_view model_name, DispatchTrace& trace) const {
   const ModelPlan* first = find(model_name);
-  if (!first) co_return Error::make(ErrorKind::not_found, "The model '" + std::string(model_name) + "' does not exist.");
+  if (!first) {
+    Error e = Error::make(ErrorKind::not_found,
+                          "The model '" + std::string(model_name) + "' does not exist or you do not have access to it.");
+    e.param = "model";
+    e.code = "model_not_found";
+    co_return e;
+  }
   const auto& rel = config_->reliability;
   deps_.budget->on_request(rel.retry_budget_ratio);
   Failover f(*this, request, trace, *first);
