@@ -1,11 +1,11 @@
 #include "switchyard/core/ids.hpp"
 
-#include <random>
+#include "switchyard/core/random.hpp"
 
 namespace sy {
 
 std::string new_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto& rng = thread_rng();
   static constexpr char kHex[] = "0123456789abcdef";
   // Filled in a local buffer and copied once: no capacity check per character.
   char id[4 + 24] = {'r', 'e', 'q', '_'};

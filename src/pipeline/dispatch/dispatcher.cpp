@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
 #include "attempt.hpp"
+#include "switchyard/core/random.hpp"
 #include "switchyard/telemetry/log.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
 
@@ -188,9 +188,8 @@ struct Dispatcher::Failover {
     }
     auto base = rel.backoff_base.count() * (1 << std::min(attempts - 1, 10));
     auto capped = std::min<std::int64_t>(base, rel.backoff_max.count());
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.5, 1.0);
-    auto wait = milliseconds(static_cast<std::int64_t>(static_cast<double>(capped) * jitter(rng)));
+    auto wait = milliseconds(static_cast<std::int64_t>(static_cast<double>(capped) * jitter(thread_rng())));
     co_await wait_until(std::min(clock.now() + wait, deadline));
     co_return true;
   }

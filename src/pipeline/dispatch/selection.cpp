@@ -6,17 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "switchyard/core/random.hpp"
 #include "switchyard/limits/deployment_state.hpp"
 #include "switchyard/pipeline/dispatcher.hpp"
 
 namespace sy::pipeline {
 
 namespace {
-
-std::mt19937_64& rng() {
-  thread_local std::mt19937_64 r{std::random_device{}()};
-  return r;
-}
 
 /// Weighted random (Efraimidis-Spirakis), weights shrunk by lost headroom.
 class Weighted final : public SelectionStrategy {
@@ -26,7 +22,7 @@ class Weighted final : public SelectionStrategy {
     double best = -2;
     std::size_t bi = 0;
     for (std::size_t i = 0; i < pool.size(); ++i) {
-      double key = pool[i].weight > 0 ? std::pow(uni(rng()), 1.0 / pool[i].weight) : -1.0;
+      double key = pool[i].weight > 0 ? std::pow(uni(thread_rng()), 1.0 / pool[i].weight) : -1.0;
       if (key > best) {
         best = key;
         bi = i;
@@ -40,7 +36,7 @@ class Weighted final : public SelectionStrategy {
 class LeastBusy final : public SelectionStrategy {
  public:
   void put_first(std::span<Candidate> pool) const override {
-    std::shuffle(pool.begin(), pool.end(), rng());
+    std::shuffle(pool.begin(), pool.end(), thread_rng());
     std::stable_sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
       return a.plan->state->in_flight() < b.plan->state->in_flight();
     });
@@ -54,7 +50,7 @@ class Latency final : public SelectionStrategy {
     std::vector<std::pair<double, std::size_t>> keyed;
     keyed.reserve(pool.size());
     for (std::size_t i = 0; i < pool.size(); ++i) keyed.emplace_back(pool[i].plan->state->latency_ms(), i);
-    std::shuffle(keyed.begin(), keyed.end(), rng());
+    std::shuffle(keyed.begin(), keyed.end(), thread_rng());
     std::stable_sort(keyed.begin(), keyed.end(), [](auto& a, auto& b) { return a.first < b.first; });
     std::swap(pool[0], pool[keyed[0].second]);
   }
