@@ -504,6 +504,20 @@ models:
     assert.equal(s.code, 1);
     assert.match(s.stderr, /providers\[0\]\.type: unknown provider type "mokc"/);
   });
+
+  test('provider options are checked by their type when the config loads, with their YAML path', async () => {
+    const bad = writeConfig(`providers:
+  - {name: ant, type: anthropic, base_url: "https://api.anthropic.com", options: {max_tokens: lots}}
+  - {name: az, type: azure, base_url: "https://r.openai.azure.com", options: {api_verison: 2024-06-01}}
+  - {name: oai, type: openai, base_url: "https://api.openai.com/v1", options: {region: x}}
+models: [{name: m, provider: ant}]
+`);
+    const r = await runSwitchyard(['--check-config', bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /providers\[0\]\.options\.max_tokens/);
+    assert.match(r.stderr, /providers\[1\]\.options\.api_verison: unknown key "api_verison" \(did you mean "api_version"\?\)/);
+    assert.match(r.stderr, /providers\[2\]\.options: providers of type openai take no options/);
+  });
 });
 
 describe('graceful shutdown', () => {
