@@ -86,9 +86,6 @@ class Dispatcher {
 
   /// The plan of a public model, or null.
   const ModelPlan* find(std::string_view model) const;
-  const config::Config& config() const { return *config_; }
-  const DispatchClock& clock() const { return *deps_.clock; }
-  std::size_t deployment_count() const { return deployment_count_; }
 
  private:
   Dispatcher(std::shared_ptr<const config::Config> config, DispatcherDeps deps)
