@@ -63,10 +63,20 @@ void warn_if_open(const sy::config::Config& cfg, spdlog::logger& log) {
   }
 }
 
-std::int64_t mtime_ns(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+/// What the watcher compares: modification time and size of the config and of every file its routers
+/// were built from (Runtime::inputs); a missing file stamps as {0, 0}.
+using Stamps = std::vector<std::pair<std::int64_t, std::int64_t>>;
+Stamps file_stamps(const std::string& config_path, const std::vector<std::string>& inputs) {
+  Stamps out;
+  auto stamp = [&](const std::string& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return out.emplace_back(0, 0);
+    return out.emplace_back(static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                            static_cast<std::int64_t>(st.st_size));
+  };
+  stamp(config_path);
+  for (const auto& p : inputs) stamp(p);
+  return out;
 }
 
 int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
@@ -153,19 +163,25 @@ int serve(const std::string& path, sy::pipeline::RuntimeDeps& deps) {
   try {
     sy::server::Server server(sy::server::ServerDeps{
         store, reload, sy::server::Operations{&metrics, &decisions, &usage, &keys, &blocking, shared.get(), health.get()}});
-    // Watch the file: a saved edit reloads it like SIGHUP does.
+    // Watch the config and the files its routers were built from (a retrained model file): a saved edit
+    // reloads like SIGHUP does. A failed reload keeps the running config; the next change tries again.
     std::mutex watch_mu;
     std::condition_variable watch_cv;
     bool stop_watch = false;
     std::thread watcher([&] {
-      std::int64_t seen = mtime_ns(path);
+      std::vector<std::string> inputs = store.current()->inputs;
+      Stamps seen = file_stamps(path, inputs);
       std::unique_lock lock(watch_mu);
       while (!watch_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stop_watch; })) {
-        std::int64_t m = mtime_ns(path);
-        if (m != 0 && m != seen) {
-          seen = m;
-          reload();
+        if (auto rt = store.current(); rt->inputs != inputs) {  // reloaded meanwhile (SIGHUP, admin API)
+          inputs = rt->inputs;
+          seen = file_stamps(path, inputs);
+          continue;
         }
+        Stamps now = file_stamps(path, inputs);
+        if (now == seen || now.front().first == 0) continue;  // unchanged, or the config is being replaced
+        reload();
+        seen = std::move(now);  // a change made during the reload shows at the next tick
       }
     });
     code = server.run();

@@ -235,10 +235,11 @@ int worst_model(const Dataset& data) {
 
 namespace {
 
-/// The route target of one row (0.5 and weight 0 when the strong or weak score is unknown).
+/// The route target of one row and its weight: weight 0 when a score the label needs is unknown (the
+/// weak model's for `weak_wrong`, both otherwise); prompts both models score the same weigh `tie_weight`.
 std::pair<float, float> route_target(const Example& e, std::size_t s, std::size_t w, const TrainOptions& opts) {
-  float qs = e.quality[s], qw = e.quality[w];
-  const bool known = !std::isnan(qs) && !std::isnan(qw);
+  const float qs = e.quality[s], qw = e.quality[w];
+  const bool known = !std::isnan(qw) && (opts.label == RouteLabel::weak_wrong || !std::isnan(qs));
   if (!known) return {0.5f, 0.0f};
   float y = 0;
   switch (opts.label) {
@@ -246,7 +247,8 @@ std::pair<float, float> route_target(const Example& e, std::size_t s, std::size_
     case RouteLabel::weak_wrong: y = 1 - qw; break;
     case RouteLabel::gap: y = 0.5f * (1 + qs - qw); break;
   }
-  return {y, e.weight};
+  const bool tie = qs == qw;
+  return {y, (tie ? static_cast<float>(opts.tie_weight) : 1.0f) * e.weight};
 }
 
 /// Invariance check on the training rows only (TrainOptions::invariant_agreement): per group (subject,
@@ -408,19 +410,9 @@ Result<std::shared_ptr<const LearnedModel>> train_router(const Dataset& data, st
     t.info.name = "route";
     const auto s = static_cast<std::size_t>(parts.strong), w = static_cast<std::size_t>(parts.weak);
     for (std::size_t r : rows) {
-      const Example& e = data.examples[r];
-      float qs = e.quality[s], qw = e.quality[w];
-      bool known = !std::isnan(qs) && !std::isnan(qw);
-      if (!known) qs = qw = 0;
-      float y = 0;
-      switch (opts.label) {
-        case RouteLabel::strong_only: y = qs * (1 - qw); break;
-        case RouteLabel::weak_wrong: y = 1 - qw; break;
-        case RouteLabel::gap: y = 0.5f * (1 + qs - qw); break;
-      }
+      const auto [y, c] = route_target(data.examples[r], s, w, opts);
       t.y.push_back(y);
-      const bool tie = qs == qw;
-      t.c.push_back(known ? (tie ? static_cast<float>(opts.tie_weight) : 1.0f) * e.weight : 0.0f);
+      t.c.push_back(c);
     }
     smooth_by_group(data, rows, t.y, opts.group_smoothing, opts.group_prior);
     targets.push_back(std::move(t));

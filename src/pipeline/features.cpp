@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "switchyard/embed/embedder.hpp"
 #include "switchyard/pipeline/stage.hpp"
 #include "switchyard/tokenize/lazy_token_counter.hpp"
@@ -36,9 +38,10 @@ void RequestFeatures::store_embedding(const embed::Embedder* e, std::string_view
   embeddings_.push_back({e, std::string(text), std::move(v)});
 }
 
-std::string BuildContext::resolve_path(const std::string& p) const {
-  if (p.empty() || p.front() == '/' || base_dir.empty()) return p;
-  return base_dir + "/" + p;
+std::string BuildContext::resolve_path(const std::string& p) {
+  std::string path = p.empty() || p.front() == '/' || base_dir.empty() ? p : base_dir + "/" + p;
+  if (!path.empty() && std::find(inputs.begin(), inputs.end(), path) == inputs.end()) inputs.push_back(path);
+  return path;
 }
 
 }  // namespace sy::pipeline

@@ -27,6 +27,7 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
                      std::filesystem::path(path).parent_path().string(), deps.cpu_pool};
     rt->routers = RouterSet::build(*cfg, ctx, d);
     if (!rt->routers) return nullptr;
+    rt->inputs = std::move(ctx.inputs);
   }
   if (!cfg->decision_log.path.empty()) {
     try {

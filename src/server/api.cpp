@@ -172,6 +172,9 @@ void write_decision(InboundRequest& call, const Request* req, InferenceState& st
     j["reason"] = st.route->reason;
     j["stages"] = records_json(*st.route);
     j["routing_us"] = std::round(st.route->micros * 10) / 10;
+    // A strategy's path, "small:rejected(0.42) -> big:accepted(0.90)" (the cascade's x-switchyard-cascade):
+    // `switchyard train --from-log` learns from its verdicts.
+    if (!st.route->report.header_value.empty()) j["cascade"] = st.route->report.header_value;
     for (const auto& r : st.route->records) {
       for (const auto& [k, v] : r.scores) {
         if (r.type == "learned" && k == "score") j["score"] = v;

@@ -180,5 +180,6 @@ nlohmann::json curve_json(const RoutingCurve& c);
 int train_answer_scorer_cmd(int argc, char** argv);
 int eval_cascade_cmd(int argc, char** argv);
 int replay_main(int argc, char** argv);  ///< eval --replay (replay_cmd.cpp)
+int train_from_log_cmd(int argc, char** argv);  ///< train --from-log (train_log_cmd.cpp)
 
 }  // namespace sy::tools::cli

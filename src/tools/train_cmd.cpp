@@ -25,6 +25,9 @@ using namespace sy::tools::cli;
 
 int train_main(int argc, char** argv) {
   if (has_flag(argc, argv, "--answer-scorer")) return train_answer_scorer_cmd(argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]).starts_with("--from-log")) return train_from_log_cmd(argc, argv);
+  }
   std::vector<std::string> bools = {"no-dense", "no-number-shapes", "no-quality-heads", "no-route-head",
                                     "no-decontaminate", "quiet", "no-structure", "no-conversation", "task", "no-task", "no-balance-sources"};
   Args a(argc, argv, {"data", "contaminated"}, bools);
@@ -32,6 +35,7 @@ int train_main(int argc, char** argv) {
     std::fputs(
         "usage: switchyard train --data FILE|DIR|GLOB... --out MODEL [options]\n"
         "       switchyard train --answer-scorer --data FILE... --out SCORER [--help for its options]\n"
+        "       switchyard train --from-log LOG... --config FILE [--help for its options]: retrain from traffic\n"
         "  data: RouteLLM-style CSV (prompt, one True/False or score column per model) or JSONL (scores, 1-10 judge\n"
         "        scores, or preference pairs model_a/model_b/winner); each --data argument is one source\n"
         "  --contaminated FILE   prompts to drop (default: contaminated_prompts.jsonl found next to the data)\n"

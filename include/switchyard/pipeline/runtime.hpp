@@ -50,6 +50,9 @@ struct Runtime {
   std::shared_ptr<const telemetry::ConfigMetrics> metrics;  ///< null when the process keeps no metrics
   /// The spend and limit state of each auth.keys entry (same order), kept across reloads by name.
   std::vector<std::shared_ptr<limits::KeyAccount>> accounts;
+  /// Files besides the config that the routers were built from (model files, utterance lists): a changed
+  /// one reloads the config, so a retrained model is picked up like an edited config.
+  std::vector<std::string> inputs;
   std::uint64_t generation = 0;
 };
 

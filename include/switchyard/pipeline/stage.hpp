@@ -160,7 +160,11 @@ class BuildContext {
   std::string base_dir;  ///< directory of the config file, for relative paths
   /// Pool for CPU-heavy work (dense embeddings) so io threads never run it. Outlives every runtime.
   boost::asio::thread_pool* cpu_pool = nullptr;
-  std::string resolve_path(const std::string& p) const;
+  /// Every file a factory read through resolve_path (model files, utterance lists): the runtime keeps
+  /// them (Runtime::inputs) so that a changed file reloads the config like an edit of the config does.
+  std::vector<std::string> inputs{};
+  /// `p` relative to the config's directory; records it in `inputs`.
+  std::string resolve_path(const std::string& p);
 };
 
 using StageFactory = std::function<std::unique_ptr<Stage>(const config::Node& node, BuildContext& ctx,
