@@ -91,6 +91,12 @@ class Reader {
     e.cost = {kUnknown, kUnknown};
     e.group = router;
     e.source = "traffic";
+    if (auto c = j.find("conversation"); c != j.end() && c->is_object()) {
+      e.conversation.earlier_messages = static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_field(*c, "earlier_messages"), 0, 1 << 20));
+      e.conversation.has_system = c->value("has_system", false);
+      e.conversation.system_bytes = static_cast<std::size_t>(std::max<std::int64_t>(int_field(*c, "system_bytes"), 0));
+      e.conversation.context_bytes = static_cast<std::size_t>(std::max<std::int64_t>(int_field(*c, "context_bytes"), 0));
+    }
     if (verdict) {
       e.quality[1] = *verdict;
       ++rep_.from_cascade;

@@ -15,6 +15,7 @@
 #include "switchyard/core/json_scan.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/core/sha256.hpp"
+#include "switchyard/learn/features.hpp"
 #include "switchyard/pipeline/dispatcher_model_caller.hpp"
 #include "switchyard/pipeline/router.hpp"
 #include "switchyard/providers/ingress.hpp"
@@ -194,8 +195,20 @@ void write_decision(InboundRequest& call, const Request* req, InferenceState& st
   j["attempts"] = st.trace.attempts.size();
   if (!st.log.error.empty()) j["error"] = st.log.error;
   std::string_view prompt = req->last_user_text();
-  if (dl->include_prompt()) j["prompt"] = prompt;
-  else j["prompt_sha256"] = sha256_hex(prompt);
+  if (dl->include_prompt()) {
+    j["prompt"] = prompt;
+    // The rest of the conversation as the learned router reads it, so that a router retrained from this
+    // log (`switchyard train --from-log`) sees what it will see when serving.
+    std::vector<learn::ChatMessageView> views;
+    for (const MessageText& m : req->messages()) views.push_back({m.role, m.text});
+    const learn::ConversationShape c = learn::conversation_shape(views);
+    if (c.earlier_messages || c.has_system) {
+      j["conversation"] = {{"earlier_messages", c.earlier_messages}, {"has_system", c.has_system},
+                           {"system_bytes", c.system_bytes}, {"context_bytes", c.context_bytes}};
+    }
+  } else {
+    j["prompt_sha256"] = sha256_hex(prompt);
+  }
   dl->write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 

@@ -89,6 +89,15 @@ routers:
     const cascadeLine = logLines().find((l) => l.router === 'cascade' && /rejected/.test(l.cascade ?? ''));
     assert.match(cascadeLine.cascade, /^small:rejected\([\d.]+\) -> big:routed$/);
 
+    // A conversation's shape is logged with its prompt, as the learned router reads it when serving.
+    const conv = await postJson(`${sy.url}/v1/chat/completions`, { model: 'auto', messages: [
+      { role: 'system', content: 'You are terse.' }, { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'hello' }, { role: 'user', content: easy(7) }] });
+    assert.equal(conv.status, 200, conv.text);
+    const convLine = await until(() => logLines().find((l) => l.request_id === conv.headers.get('x-request-id')), 'its line');
+    assert.equal(convLine.prompt, easy(7));
+    assert.deepEqual(convLine.conversation, { earlier_messages: 2, has_system: true, system_bytes: 14, context_bytes: 7 });
+
     const probeHard = hard(999), probeEasy = easy(999);
     const before = { hard: scoreOf(await ask('auto', probeHard)), easy: scoreOf(await ask('auto', probeEasy)) };
     const oldBytes = fs.readFileSync(modelFile);

@@ -51,6 +51,20 @@ TEST(Traffic, RowsAreRoutedAnsweredRequestsWithAPrompt) {
   EXPECT_TRUE(only->requests.empty());
 }
 
+TEST(Traffic, RowsKeepTheConversationShapeTheLogRecorded) {
+  auto t = traffic_dataset({request("a", "small", R"(,"conversation":{"earlier_messages":3,"has_system":true,"system_bytes":40,"context_bytes":900})") +
+                            request("b", "small", R"(,"conversation":{"earlier_messages":-5,"system_bytes":"x"})")},
+                           pair());
+  ASSERT_TRUE(t.ok());
+  const ConversationShape& c = t->data.examples[0].conversation;
+  EXPECT_EQ(c.earlier_messages, 3u);
+  EXPECT_TRUE(c.has_system);
+  EXPECT_EQ(c.system_bytes, 40u);
+  EXPECT_EQ(c.context_bytes, 900u);
+  EXPECT_EQ(t->data.examples[1].conversation.earlier_messages, 0u);  // nonsense reads as a bare prompt
+  EXPECT_EQ(t->data.examples[1].conversation.system_bytes, 0u);
+}
+
 TEST(Traffic, FeedbackLabelsTheModelThatAnswered) {
   std::string log = request("a", "small") + request("b", "big") + request("c", "small") + request("d", "small") +
                     feedback("a", R"("label":"Thumbs_Down")") + feedback("b", R"("score":8)") +
