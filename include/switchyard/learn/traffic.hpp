@@ -4,7 +4,7 @@
 /// `POST /v1/feedback` wrote into it, and the cascade's verdicts (its `cascade` path). Pure functions over
 /// the log's text; nothing here touches the network or the running gateway.
 ///
-/// What becomes a label, for a strong/weak pair of models (README §7):
+/// What becomes a label, for a strong/weak pair of models (src/learn/README.md §8):
 /// - feedback on an answer gives that model's quality: a score on the log's scale (detected, or given)
 ///   mapped to [0,1], else a label (good/bad, up/down, correct/incorrect, ...) as 1 or 0;
 /// - a cascade step of the weak model that was accepted gives the weak model 1, one that was rejected 0
