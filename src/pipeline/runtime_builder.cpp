@@ -25,6 +25,7 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& path, RuntimeDep
     std::lock_guard lock(deps.mu);
     BuildContext ctx{*cfg, deps.counter, nullptr, &deps.embedder_cache,
                      std::filesystem::path(path).parent_path().string(), deps.cpu_pool};
+    ctx.shared = deps.shared;
     rt->routers = RouterSet::build(*cfg, ctx, d);
     if (!rt->routers) return nullptr;
     rt->inputs = std::move(ctx.inputs);

@@ -388,24 +388,24 @@ void add_route_headers(InboundRequest& call, const pipeline::Router& router, con
 /// A router with an answer cache (answer_cache.hpp): a hit answers the request as a stage would, with the
 /// cached body (replayed as a stream when the client streams), at no cost; a miss keeps the probe so the
 /// answer can be stored.
-std::optional<Outcome> look_up_answer(InboundRequest& call, const Request& req, InferenceState& st,
-                                      pipeline::AnswerCache& cache) {
+net::awaitable<std::optional<Outcome>> look_up_answer(InboundRequest& call, const Request& req, InferenceState& st,
+                                                      pipeline::AnswerCache& cache) {
   st.cache_probe = cache.probe(req, st.caller.key_name);
   if (!st.cache_probe) {
     st.cache_result = 2;
     call.add_header("x-switchyard-cache", "bypass");
-    return std::nullopt;
+    co_return std::nullopt;
   }
-  auto hit = cache.lookup(*st.cache_probe, Clock::now());
+  auto hit = co_await cache.find(*st.cache_probe);
   if (!hit) {
     st.cache_result = 1;
     call.add_header("x-switchyard-cache", "miss");
-    return std::nullopt;
+    co_return std::nullopt;
   }
   Outcome out;
   if (req.stream()) {
     auto completion = nlohmann::json::parse(hit->body, nullptr, false);
-    if (completion.is_discarded() || !completion.contains("choices") || completion["choices"].empty()) return std::nullopt;
+    if (completion.is_discarded() || !completion.contains("choices") || completion["choices"].empty()) co_return std::nullopt;
     out.body = providers::replay_as_sse(completion, completion["choices"][0], req.client_wants_usage());
     out.sse = true;
   } else {
@@ -416,13 +416,14 @@ std::optional<Outcome> look_up_answer(InboundRequest& call, const Request& req, 
   rr.kind = pipeline::RouteResult::Kind::respond;
   rr.model = std::move(hit->model);
   rr.stage = "cache";
-  rr.reason = hit->exact ? "cache:exact" : "cache:similar similarity=" + fixed(hit->similarity, 3);
+  rr.reason = std::string(hit->exact ? "cache:exact" : "cache:similar similarity=" + fixed(hit->similarity, 3)) +
+              (hit->shared ? " shared" : "");
   st.cache_result = 0;
   call.add_header("x-switchyard-cache", "hit");
   add_route_headers(call, *st.router_ptr, rr);
   st.stage_answered = true;
   st.route = std::move(rr);
-  return out;
+  co_return out;
 }
 
 /// Routes the request (a router's stages may answer it themselves) and dispatches it to the chosen
@@ -463,7 +464,7 @@ net::awaitable<Result<Outcome>> route_and_dispatch(Session& s, InboundRequest& c
     st.log.rec.router = st.router;
     st.router_ptr = router;
     if (pipeline::AnswerCache* cache = router->cache()) {
-      if (auto hit = look_up_answer(call, req, st, *cache)) {
+      if (auto hit = co_await look_up_answer(call, req, st, *cache)) {
         model = st.route->model;
         co_return std::move(*hit);
       }

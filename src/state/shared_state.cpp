@@ -341,6 +341,13 @@ void SharedState::publish(const HealthEvent& e) {
   });
 }
 
+void SharedState::command(std::vector<std::string> args, std::function<void(const RedisReply&)> done) {
+  net::post(ioc_, [this, args = std::move(args), done = std::move(done)]() mutable {
+    commands_.fetch_add(1, std::memory_order_relaxed);
+    redis_->command(std::move(args), std::move(done));
+  });
+}
+
 void SharedState::on_health_event(std::function<void(const HealthEvent&)> f) {
   std::lock_guard lock(mu_);
   on_event_ = std::move(f);
@@ -373,27 +380,49 @@ void SharedState::on_message(std::string_view, std::string_view payload) {
   if (f) f(e);
 }
 
-net::awaitable<Verdict> reserve(const std::shared_ptr<Window>& w, std::int64_t amount) {
-  if (w->take_local(amount, Clock::now())) co_return Verdict::granted;
-  // The state thread answers by cancelling a timer on this coroutine's executor.
+namespace {
+
+/// Suspends this coroutine until `start(answer)`'s `answer(value)` runs (on the state thread; the value
+/// is handed back on this coroutine's executor), or `patience` passed: then `fallback`. Bounded, so a
+/// stopped or stuck state thread never hangs a request.
+template <class T, class Start>
+net::awaitable<T> from_state_thread(std::chrono::milliseconds patience, T fallback, Start start) {
   struct Wait {
     net::steady_timer timer;
-    Verdict verdict = Verdict::unavailable;
+    T value;
   };
   auto ex = co_await net::this_coro::executor;
-  // Bounded: the state thread answers within the command timeout (or fails the command), so waiting
-  // longer than twice that means it could not (stopped, stuck): unavailable, never a hung request.
-  auto patience = 2 * w->owner()->config().timeout + std::chrono::milliseconds(50);
-  auto wait = std::make_shared<Wait>(Wait{net::steady_timer(ex, patience)});
-  w->owner()->reserve(w, amount, [wait, ex](Verdict v) {
-    net::post(ex, [wait, v] {
-      wait->verdict = v;
+  auto wait = std::make_shared<Wait>(Wait{net::steady_timer(ex, patience), fallback});
+  start([wait, ex](T value) {
+    net::post(ex, [wait, value = std::move(value)]() mutable {
+      wait->value = std::move(value);
       wait->timer.cancel();  // a late answer after the patience ran out changes nothing
     });
   });
   boost::system::error_code ec;
   co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  co_return ec == net::error::operation_aborted ? wait->verdict : Verdict::unavailable;
+  co_return ec == net::error::operation_aborted ? std::move(wait->value) : fallback;
+}
+
+/// The state thread answers within the command timeout (or fails the command): twice that is patience.
+std::chrono::milliseconds patience(const SharedState& s) { return 2 * s.config().timeout + std::chrono::milliseconds(50); }
+
+}  // namespace
+
+net::awaitable<Verdict> reserve(const std::shared_ptr<Window>& w, std::int64_t amount) {
+  if (w->take_local(amount, Clock::now())) co_return Verdict::granted;
+  co_return co_await from_state_thread(patience(*w->owner()), Verdict::unavailable, [&](auto answer) {
+    w->owner()->reserve(w, amount, std::move(answer));
+  });
+}
+
+net::awaitable<RedisReply> command(SharedState& s, std::vector<std::string> args) {
+  RedisReply timeout;
+  timeout.type = RedisReply::Type::error;
+  timeout.str = "timeout";
+  co_return co_await from_state_thread(patience(s), std::move(timeout), [&](auto answer) {
+    s.command(std::move(args), std::move(answer));
+  });
 }
 
 }  // namespace sy::state

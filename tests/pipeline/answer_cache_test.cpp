@@ -26,7 +26,7 @@ std::shared_ptr<AnswerCache> make(const std::string& yaml = "{}") {
                                       "routers: [{name: r, default: a, cache: " + yaml + "}]\n",
                                       "t.yaml", d);
   EXPECT_TRUE(cfg) << (d.errors().empty() ? "" : d.errors()[0]);
-  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), d);
+  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d);
   EXPECT_TRUE(c) << (d.errors().empty() ? "" : d.errors()[0]);
   return c;
 }
@@ -139,8 +139,41 @@ TEST_F(AnswerCacheTest, ImagesAndBadSettingsAreRefused) {
                                       "routers: [{name: r, default: a, cache: {similarity: 2, scope: tenant, tll: 1s}}]\n",
                                       "t.yaml", d);
   ASSERT_TRUE(cfg);
-  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), d));
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d));
   EXPECT_EQ(d.errors().size(), 3u);
+}
+
+TEST_F(AnswerCacheTest, TheRedisBackendNeedsSharedState) {
+  config::Diagnostics d;
+  auto cfg = config::load_config_text("providers: [{name: m, type: mock}]\nmodels: [{name: a, provider: m}]\n"
+                                      "routers: [{name: r, default: a, cache: {backend: redis}}, {name: s, default: a, cache: {backend: disk}}]\n",
+                                      "t.yaml", d);
+  ASSERT_TRUE(cfg);
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d));
+  ASSERT_EQ(d.errors().size(), 1u);
+  EXPECT_NE(d.errors()[0].find("backend: redis needs the state: section"), std::string::npos) << d.errors()[0];
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[1].node.get("cache"), "s", nullptr, d));
+  EXPECT_NE(d.errors().back().find("expected memory (default) or redis"), std::string::npos) << d.errors().back();
+}
+
+TEST(SharedAnswerTest, EncodesAndDecodesEveryField) {
+  SharedAnswer a{"Is 5 mg \"safe\"?\n\xC3\xA9", "#5 ", R"({"choices":[{"message":{"content":"yes"}}]})", "gpt", 1900000000123};
+  auto back = AnswerCache::decode(AnswerCache::encode(a));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->text, a.text);
+  EXPECT_EQ(back->guard, a.guard);
+  EXPECT_EQ(back->body, a.body);
+  EXPECT_EQ(back->model, a.model);
+  EXPECT_EQ(back->expires_unix_ms, a.expires_unix_ms);
+}
+
+TEST(SharedAnswerTest, AnythingElseIsRefused) {
+  for (const char* bad : {"", "not json", "[]", R"({"text":"x","body":"y"})", R"({"text":1,"body":"y","expires_ms":1})",
+                          R"({"text":"x","body":"y","expires_ms":"soon"})", R"({"text":"x","body":"\ud800","expires_ms":1})",
+                          R"({"text":"x","body":"y","expires_ms":1,"deep":[[[[[[[[[[]]]]]]]]]]})"}) {
+    EXPECT_FALSE(AnswerCache::decode(bad)) << bad;
+  }
+  EXPECT_TRUE(AnswerCache::decode(R"({"text":"x","body":"y","expires_ms":1,"future":"field"})"));
 }
 
 }  // namespace

@@ -35,6 +35,9 @@ class thread_pool;
 namespace sy::embed {
 class Embedder;
 }
+namespace sy::state {
+class SharedState;
+}
 namespace sy::tokenize {
 class LazyTokenCounter;
 }
@@ -160,6 +163,8 @@ class BuildContext {
   std::string base_dir;  ///< directory of the config file, for relative paths
   /// Pool for CPU-heavy work (dense embeddings) so io threads never run it. Outlives every runtime.
   boost::asio::thread_pool* cpu_pool = nullptr;
+  /// The Redis state the replicas share (`state:`), for routers' shared answer caches; null without it.
+  state::SharedState* shared = nullptr;
   /// Every file a factory read through resolve_path (model files, utterance lists): the runtime keeps
   /// them (Runtime::inputs) so that a changed file reloads the config like an edit of the config does.
   std::vector<std::string> inputs{};

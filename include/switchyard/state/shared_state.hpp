@@ -117,6 +117,10 @@ class SharedState {
   /// thread with granted, refused (over the limit), or unavailable (Redis down or slow).
   void reserve(std::shared_ptr<Window> w, std::int64_t amount, std::function<void(Verdict)> done);
 
+  /// One Redis command on the shared connection, for modules that keep state of their own in Redis (the
+  /// answer cache). `done` (may be empty) runs on the state thread; while Redis is down it fails at once.
+  void command(std::vector<std::string> args, std::function<void(const RedisReply&)> done);
+
   /// Publishes a health event to every replica (this one included, which ignores its own).
   void publish(const HealthEvent& e);
   /// Receives the events other replicas publish (on the state thread). Set once, before traffic.
@@ -155,5 +159,9 @@ class SharedState {
 /// `amount` of `w` for a coroutine: from the lease when it covers it (no suspension, no Redis), else
 /// one round trip, resumed on the coroutine's executor.
 boost::asio::awaitable<Verdict> reserve(const std::shared_ptr<Window>& w, std::int64_t amount);
+
+/// SharedState::command for a coroutine, resumed on its executor; an error reply ("timeout") when no
+/// answer came within twice the command timeout.
+boost::asio::awaitable<RedisReply> command(SharedState& s, std::vector<std::string> args);
 
 }  // namespace sy::state

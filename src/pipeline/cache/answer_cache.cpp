@@ -4,21 +4,70 @@
 #include <cctype>
 #include <cstring>
 
+#include "switchyard/core/json_scan.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
+#include "switchyard/state/shared_state.hpp"
 
 namespace sy::pipeline {
 
 using Clock = std::chrono::steady_clock;
 
-AnswerCache::AnswerCache(AnswerCacheConfig config, std::shared_ptr<const embed::Embedder> embedder)
-    : config_(config), embedder_(std::move(embedder)) {}
+namespace net = boost::asio;
 
-std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, config::Diagnostics& d) {
+namespace {
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+/// The best cached answer for a probe among candidates offered one by one: the same text wins at once;
+/// otherwise the most similar one at or above the threshold whose numbers and negations are the same.
+class BestMatch {
+ public:
+  BestMatch(const CacheProbe& p, double threshold) : probe_(p), threshold_(threshold) {}
+  /// False once the exact text was found (stop offering). `embedding()` is called only when needed.
+  template <class EmbeddingOf>
+  bool offer(std::size_t i, std::string_view text, std::string_view guard, EmbeddingOf embedding) {
+    if (text == probe_.text) {
+      index = i;
+      exact = true;
+      similarity = 1;
+      return false;
+    }
+    if (guard != probe_.guard) return true;  // other numbers or negations: never the same question
+    const double sim = embed::similarity(embedding(), probe_.embedding);
+    if (sim >= threshold_ && sim > similarity) {
+      index = i;
+      similarity = sim;
+    }
+    return true;
+  }
+  std::optional<std::size_t> index;
+  bool exact = false;
+  double similarity = 0;
+
+ private:
+  const CacheProbe& probe_;
+  double threshold_;
+};
+
+std::vector<std::string> lrange(std::string key) {
+  return {"LRANGE", std::move(key), "0", std::to_string(kSharedPerContext - 1)};
+}
+
+}  // namespace
+
+AnswerCache::AnswerCache(AnswerCacheConfig config, std::shared_ptr<const embed::Embedder> embedder,
+                         state::SharedState* shared, std::string redis_key_prefix)
+    : config_(config), embedder_(std::move(embedder)), shared_(shared), redis_prefix_(std::move(redis_key_prefix)) {}
+
+std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, std::string_view router,
+                                                    state::SharedState* shared, config::Diagnostics& d) {
   if (!n.is_map()) {
-    n.error(d, "expected a map (similarity, ttl, max_entries, scope)");
+    n.error(d, "expected a map (similarity, ttl, max_entries, scope, backend)");
     return nullptr;
   }
-  n.check_keys({"similarity", "ttl", "max_entries", "scope"}, d);
+  n.check_keys({"similarity", "ttl", "max_entries", "scope", "backend"}, d);
   AnswerCacheConfig c;
   const std::size_t errors = d.errors().size();
   if (auto v = n.number("similarity", d, 0.5, 1.0)) c.similarity = *v;
@@ -28,6 +77,14 @@ std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, confi
     if (*v == "global") c.global = true;
     else if (*v != "key") n.get("scope")->error(d, "expected key (default) or global");
   }
+  if (auto v = n.str("backend", d)) {
+    if (*v == "redis") c.shared = true;
+    else if (*v != "memory") n.get("backend")->error(d, "expected memory (default) or redis");
+    if (c.shared && !shared) {
+      n.get("backend")->error(d, "backend: redis needs the state: section (the Redis the replicas share; a state: "
+                                 "section added to a running process takes effect after a restart)");
+    }
+  }
   if (d.errors().size() != errors) return nullptr;
   // The hashing embedder without a corpus (IDF 1): near-duplicate wording, no weights to load.
   auto embedder = embed::HashingEmbedder::create(embed::HashingOptions{}, {});
@@ -35,7 +92,8 @@ std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, confi
     n.error(d, embedder.error().message);
     return nullptr;
   }
-  return std::make_shared<AnswerCache>(c, *embedder);
+  std::string prefix = c.shared ? shared->config().prefix + "cache:" + std::string(router) + ":" : std::string();
+  return std::make_shared<AnswerCache>(c, *embedder, c.shared ? shared : nullptr, std::move(prefix));
 }
 
 std::string AnswerCache::guard_of(std::string_view text) {
@@ -107,28 +165,65 @@ std::optional<CacheHit> AnswerCache::lookup(const CacheProbe& p, Clock::time_poi
   std::lock_guard lock(mu_);
   auto it = by_context_.find(p.context);
   if (it == by_context_.end()) return std::nullopt;
-  const Entry* best = nullptr;
-  double best_sim = 0;
-  for (const Entry& e : it->second) {
-    if (e.expires <= now) continue;
-    if (e.text == p.text) return CacheHit{e.body, e.model, true, 1.0};
-    if (e.guard != p.guard) continue;  // other numbers or negations: never the same question
-    double sim = embed::similarity(e.embedding, p.embedding);
-    if (sim >= config_.similarity && sim > best_sim) {
-      best = &e;
-      best_sim = sim;
-    }
+  const auto& entries = it->second;
+  BestMatch best(p, config_.similarity);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (e.expires > now && !best.offer(i, e.text, e.guard, [&]() -> const embed::Embedding& { return e.embedding; })) break;
   }
-  if (!best) return std::nullopt;
-  return CacheHit{best->body, best->model, false, best_sim};
+  if (!best.index) return std::nullopt;
+  const Entry& e = entries[*best.index];
+  return CacheHit{e.body, e.model, best.exact, best.similarity};
+}
+
+net::awaitable<std::optional<CacheHit>> AnswerCache::find(const CacheProbe& p) {
+  if (auto hit = lookup(p, Clock::now())) co_return hit;
+  if (!shared_ || !shared_->up()) co_return std::nullopt;
+  const state::RedisReply reply = co_await state::command(*shared_, lrange(redis_key(p)));
+  if (!reply.ok() || reply.type != state::RedisReply::Type::array) co_return std::nullopt;
+  std::vector<SharedAnswer> answers;
+  for (const auto& el : reply.elements) {
+    if (el.type != state::RedisReply::Type::string) continue;
+    if (auto a = decode(el.str)) answers.push_back(std::move(*a));
+  }
+  const std::int64_t now_ms = unix_ms();
+  BestMatch best(p, config_.similarity);
+  std::vector<std::optional<embed::Embedding>> embeddings(answers.size());
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    const SharedAnswer& a = answers[i];
+    if (a.expires_unix_ms <= now_ms) continue;
+    auto embedding = [&]() -> const embed::Embedding& { return *(embeddings[i] = embedder_->embed(a.text)); };
+    if (!best.offer(i, a.text, a.guard, embedding)) break;
+  }
+  if (!best.index) co_return std::nullopt;
+  SharedAnswer& a = answers[*best.index];
+  CacheHit hit{a.body, a.model, best.exact, best.similarity, true};
+  // Kept here too, for what is left of its ttl.
+  embed::Embedding embedding = best.exact ? p.embedding : std::move(*embeddings[*best.index]);
+  const auto now = Clock::now();
+  const auto expires = now + std::chrono::milliseconds(a.expires_unix_ms - now_ms);
+  insert(p.context, Entry{std::move(a.text), std::move(a.guard), std::move(a.body), std::move(a.model), std::move(embedding), expires, 0},
+         now);
+  co_return hit;
 }
 
 void AnswerCache::store(const CacheProbe& p, std::string body, std::string model, Clock::time_point now) {
+  if (shared_ && body.size() <= kMaxSharedBytes) {
+    const std::string key = redis_key(p);
+    const auto ttl = std::to_string(config_.ttl.count());
+    shared_->command({"LPUSH", key, encode({p.text, p.guard, body, model, unix_ms() + config_.ttl.count()})}, nullptr);
+    shared_->command({"LTRIM", key, "0", std::to_string(kSharedPerContext - 1)}, nullptr);
+    shared_->command({"PEXPIRE", key, ttl}, nullptr);
+  }
+  insert(p.context, Entry{p.text, p.guard, std::move(body), std::move(model), p.embedding, now + config_.ttl, 0}, now);
+}
+
+void AnswerCache::insert(const Sha256& context, Entry entry, Clock::time_point now) {
   std::lock_guard lock(mu_);
   // Expired entries of this context go now; the same text replaces its entry.
-  if (auto it = by_context_.find(p.context); it != by_context_.end()) {
+  if (auto it = by_context_.find(context); it != by_context_.end()) {
     std::erase_if(it->second, [&](const Entry& e) {
-      bool drop = e.expires <= now || e.text == p.text;
+      bool drop = e.expires <= now || e.text == entry.text;
       if (drop) --size_;
       return drop;
     });
@@ -136,10 +231,41 @@ void AnswerCache::store(const CacheProbe& p, std::string body, std::string model
   // Replaced and expired entries leave stale marks in `order_`: it stays within twice the bound. Eviction
   // may erase this context's (emptied) list, so the list is looked up only after it.
   while ((size_ >= config_.max_entries || order_.size() >= 2 * config_.max_entries) && !order_.empty()) evict_oldest();
-  std::uint64_t seq = next_seq_++;
-  by_context_[p.context].push_back(Entry{p.text, p.guard, std::move(body), std::move(model), p.embedding, now + config_.ttl, seq});
-  order_.emplace_back(seq, p.context);
+  entry.seq = next_seq_++;
+  order_.emplace_back(entry.seq, context);
+  by_context_[context].push_back(std::move(entry));
   ++size_;
+}
+
+std::string AnswerCache::redis_key(const CacheProbe& p) const { return redis_prefix_ + to_hex(p.context); }
+
+std::string AnswerCache::encode(const SharedAnswer& a) {
+  return "{\"text\":" + json::quote(a.text) + ",\"guard\":" + json::quote(a.guard) + ",\"model\":" + json::quote(a.model) +
+         ",\"expires_ms\":" + std::to_string(a.expires_unix_ms) + ",\"body\":" + json::quote(a.body) + "}";
+}
+
+std::optional<SharedAnswer> AnswerCache::decode(std::string_view element) {
+  json::Limits limits;
+  limits.max_depth = 2;
+  limits.max_bytes = 2 * kMaxSharedBytes + 4096;  // the body, escaped, and the rest
+  auto obj = json::scan_object(element, limits);
+  if (!obj) return std::nullopt;
+  SharedAnswer a;
+  bool text = false, body = false, expires = false;
+  for (const auto& f : obj->fields) {
+    auto str = [&](std::string& out) { return f.type == json::Type::string && json::append_string_value(f.value, out); };
+    if (f.key == "text") text = str(a.text);
+    else if (f.key == "guard") str(a.guard);
+    else if (f.key == "model") str(a.model);
+    else if (f.key == "body") body = str(a.body);
+    else if (f.key == "expires_ms" && f.type == json::Type::number) {
+      auto v = json::integer_value(f.value);
+      expires = v.has_value();
+      a.expires_unix_ms = v.value_or(0);
+    }
+  }
+  if (!text || !body || !expires) return std::nullopt;
+  return a;
 }
 
 void AnswerCache::evict_oldest() {
