@@ -263,6 +263,29 @@ void describe(const TrafficData& t, const TrafficReport& rep) {
                rep.feedback_unmatched, rep.score_range.first, rep.score_range.second);
 }
 
+/// The training rows, and the held-out rows the report scores: those with a weak-model label that the
+/// strong or the weak model answered.
+struct Split {
+  std::vector<std::size_t> train, eval;
+  std::size_t labelled = 0, strong_answers = 0;  ///< of the training rows
+};
+
+Split split_rows(const TrafficData& t, const TrafficOptions& pair, double holdout) {
+  Split s;
+  for (std::size_t i = 0; i < t.requests.size(); ++i) {
+    const TrafficRequest& r = t.requests[i];
+    const bool label = !std::isnan(t.data.examples[i].quality[1]);
+    if (held_out(r.request_id, holdout)) {
+      if (label && (r.answered_by == pair.strong || r.answered_by == pair.weak)) s.eval.push_back(i);
+      continue;
+    }
+    s.train.push_back(i);
+    s.labelled += label;
+    s.strong_answers += r.answered_by == pair.strong;
+  }
+  return s;
+}
+
 int run(const Args& a) {
   auto plan = plan_of(a);
   if (!plan) return fail("train", plan.error().message);
@@ -279,19 +302,8 @@ int run(const Args& a) {
 
   const double holdout = a.num("holdout", 0.2);
   if (!(holdout >= 0 && holdout < 1)) return fail("train", "--holdout wants a share in [0, 1)");
-  std::vector<std::size_t> train_rows, eval_rows;
-  std::size_t labelled = 0, strong_in_train = 0;
-  for (std::size_t i = 0; i < traffic->requests.size(); ++i) {
-    const TrafficRequest& r = traffic->requests[i];
-    const bool label = !std::isnan(traffic->data.examples[i].quality[1]);
-    if (held_out(r.request_id, holdout)) {
-      if (label && (r.answered_by == plan->traffic.strong || r.answered_by == plan->traffic.weak)) eval_rows.push_back(i);
-      continue;
-    }
-    train_rows.push_back(i);
-    labelled += label;
-    strong_in_train += r.answered_by == plan->traffic.strong;
-  }
+  const Split split = split_rows(*traffic, plan->traffic, holdout);
+  const auto& [train_rows, eval_rows, labelled, strong_in_train] = split;
   const auto min_labels = static_cast<std::size_t>(a.num("min-labels", 20));
   if (labelled < min_labels) {
     return fail("train", std::to_string(labelled) + " labelled requests in the training slice, fewer than --min-labels " +
@@ -365,7 +377,9 @@ int run(const Args& a) {
                         {"labels_from_cascade", rep.from_cascade},
                         {"policies", nlohmann::json::array()}};
     for (const Outcome& o : outs) j["policies"].push_back(outcome_json(o));
-    std::ofstream(a.get("json")) << j.dump(2) << '\n';
+    std::ofstream out(a.get("json"));
+    out << j.dump(2) << '\n';
+    if (!out) return fail("train", "cannot write " + a.get("json"));
   }
   return 0;
 }
