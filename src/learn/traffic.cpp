@@ -102,24 +102,39 @@ class Reader {
       ++rep_.from_cascade;
     }
     if (model == opts_.strong) ++out_.strong_answers;
-    rows_[join_key(r.request_id, str_field(j, "key"))] = out_.requests.size();
+    const std::string key = join_key(r.request_id, str_field(j, "key"));
+    rows_[key] = out_.requests.size();
+    // Feedback may be logged a moment before its request (given while the answer's last bytes were sent).
+    if (auto early = early_.find(key); early != early_.end()) {
+      for (auto& f : early->second) feedback_.push_back(RowFeedback{out_.requests.size(), f.score, std::move(f.label)});
+      rep_.feedback_unmatched -= early->second.size();
+      early_.erase(early);
+    }
     out_.requests.push_back(std::move(r));
     out_.data.examples.push_back(std::move(e));
   }
 
   void feedback(const Json& j) {
     ++rep_.feedback_lines;
-    auto it = rows_.find(join_key(str_field(j, "request_id"), str_field(j, "key")));
-    if (it == rows_.end()) return void(++rep_.feedback_unmatched);
-    RowFeedback f{it->second, std::nullopt, str_field(j, "label")};
+    const std::string key = join_key(str_field(j, "request_id"), str_field(j, "key"));
+    RowFeedback f{0, std::nullopt, str_field(j, "label")};
     if (auto s = j.find("score"); s != j.end() && s->is_number()) f.score = s->get<double>();
+    auto it = rows_.find(key);
+    if (it == rows_.end()) {
+      ++rep_.feedback_unmatched;  // unless its request line follows
+      if (early_.size() < kMaxEarly) early_[key].push_back(std::move(f));
+      return;
+    }
+    f.row = it->second;
     feedback_.push_back(std::move(f));
   }
 
   const TrafficOptions& opts_;
   TrafficData& out_;
   TrafficReport& rep_;
+  static constexpr std::size_t kMaxEarly = 100000;
   std::unordered_map<std::string, std::size_t> rows_;  ///< request id + key -> latest row
+  std::unordered_map<std::string, std::vector<RowFeedback>> early_;  ///< feedback before its request line
   std::vector<RowFeedback> feedback_;
 };
 

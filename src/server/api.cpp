@@ -156,6 +156,7 @@ struct InferenceState {
   std::optional<double> ttft_seconds;     ///< streams: to the first event sent
   std::optional<pipeline::CacheProbe> cache_probe;  ///< the router has an answer cache and the request fits it
   int cache_result = -1;  ///< the answer cache's verdict for metrics: 0 hit, 1 miss, 2 bypass
+  telemetry::RecentDecisions::Ticket ticket;  ///< its slot among the recent decisions, once it is answered
   InferenceState(InboundRequest& c, std::string_view path, const Dialect& d) : log(c, path), dialect(d) {}
 };
 
@@ -541,7 +542,7 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
   const auto shard = static_cast<std::size_t>(s.io_thread().index);  // this io thread's own ring and timeline
   if (ops.usage) ops.usage->record(shard, ts_ms, status >= 400 && status != 499, fallback, st.cost);
   if (ops.decisions && req) {
-    ops.decisions->record(shard, [&](telemetry::DecisionRecord& r) {
+    ops.decisions->record(st.ticket.seq ? st.ticket : telemetry::RecentDecisions::Ticket{shard, 0, 0}, [&](telemetry::DecisionRecord& r) {
       r.ts_ms = ts_ms;
       r.arrived_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(call.started.time_since_epoch()).count();
       r.request_id.assign(call.request_id);
@@ -560,10 +561,6 @@ void finish(Session& s, InboundRequest& call, const Request* req, InferenceState
       r.cost_usd = st.cost;
       r.latency_ms = ms_between(call.started, end);
       r.attempts = static_cast<int>(st.trace.attempts.size());
-      r.has_feedback = false;  // the slot's previous request's
-      r.feedback_score.reset();
-      r.feedback_label.clear();
-      r.feedback_comment.clear();
     });
   }
   const auto& metrics = call.runtime->metrics;
@@ -748,6 +745,10 @@ net::awaitable<void> inference(Session& s, InboundRequest& call, Endpoint ep, st
     log.error = "client disconnected before the answer";
     log.rec.status = 499;
     co_return finish(s, call, &req, st);
+  }
+  // Feedback on this answer is accepted from the moment its first byte may reach the client.
+  if (auto* decisions = s.server().ops.decisions) {
+    st.ticket = decisions->open(static_cast<std::size_t>(s.io_thread().index), call.request_id, st.caller.key_name);
   }
   add_trace_headers(call, st.trace);
   log.rec.model_used = st.trace.model;

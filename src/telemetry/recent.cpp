@@ -15,6 +15,30 @@ RecentDecisions::RecentDecisions(std::size_t capacity, std::size_t shards) {
   }
 }
 
+DecisionRecord* RecentDecisions::take(Shard& s) {
+  DecisionRecord* r = &s.ring[s.next];
+  s.next = (s.next + 1) % s.ring.size();
+  if (s.size < s.ring.size()) ++s.size;
+  r->seq = ++s.seq;
+  r->has_feedback = false;  // the slot's previous request's
+  r->feedback_score.reset();
+  r->feedback_label.clear();
+  r->feedback_comment.clear();
+  return r;
+}
+
+RecentDecisions::Ticket RecentDecisions::open(std::size_t shard, std::string_view request_id, std::string_view key) {
+  const std::size_t index = shard % shards_.size();
+  Shard& s = *shards_[index];
+  std::lock_guard lock(s.mu);
+  const std::size_t slot = s.next;
+  DecisionRecord* r = take(s);
+  r->open = true;
+  r->request_id.assign(request_id);
+  r->key.assign(key);
+  return Ticket{index, slot, r->seq};
+}
+
 std::string RecentDecisions::to_json(std::size_t limit) const {
   nlohmann::ordered_json data = nlohmann::ordered_json::array();
   // Every ring locked (in index order; a recorder takes one) while their records are read.
@@ -23,7 +47,10 @@ std::string RecentDecisions::to_json(std::size_t limit) const {
   for (const auto& sp : shards_) {
     const Shard& s = *sp;
     locks.emplace_back(s.mu);
-    for (std::size_t i = 0; i < s.size; ++i) kept.push_back(&s.ring[(s.next + s.ring.size() - 1 - i) % s.ring.size()]);
+    for (std::size_t i = 0; i < s.size; ++i) {
+      const DecisionRecord& r = s.ring[(s.next + s.ring.size() - 1 - i) % s.ring.size()];
+      if (!r.open) kept.push_back(&r);  // an answer still being written
+    }
   }
   std::stable_sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->arrived_ns > b->arrived_ns; });
   for (const DecisionRecord* rp : kept) {

@@ -97,3 +97,33 @@ auth:
   });
 });
 
+
+describe('feedback the moment the answer arrives', () => {
+  let sy;
+  before(async () => {
+    sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 2}
+providers: [{name: mock, type: mock}]
+models: [{name: m, provider: mock}]
+`);
+  });
+  after(async () => { await sy?.stop(); });
+
+  // A request is recorded when it ends, a moment after its last byte left: a client that rates at once
+  // on another connection (another io thread) must still find it. This raced before the slot was taken
+  // ahead of the answer.
+  test('is accepted for every answer, whichever io thread serves it', async () => {
+    const failures = [];
+    let rated = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = 0; i < 40; ++i) {
+        const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: [{ role: 'user', content: `q${i}` }] });
+        assert.equal(r.status, 200, r.text);
+        const f = await postJson(`${sy.url}/v1/feedback`, { request_id: r.headers.get('x-request-id'), label: 'good' });
+        if (f.status !== 200) failures.push(f.text);
+        ++rated;
+      }
+    }));
+    assert.equal(rated, 320);
+    assert.deepEqual(failures, []);
+  });
+});

@@ -102,6 +102,16 @@ TEST(Traffic, FeedbackJoinsTheLatestRequestWithItsIdAndKey) {
   EXPECT_EQ(t->data.examples[2].quality[1], 1.0f);
 }
 
+TEST(Traffic, FeedbackLoggedJustBeforeItsRequestStillJoins) {
+  std::string log = feedback("a", R"("label":"bad")") + request("a", "small") + request("b", "small");
+  TrafficReport rep;
+  auto t = traffic_dataset({log}, pair(), &rep);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->data.examples[0].quality[1], 0.0f);
+  EXPECT_EQ(rep.feedback_unmatched, 0u);
+  EXPECT_EQ(rep.from_feedback, 1u);
+}
+
 TEST(Traffic, CascadeVerdictsLabelTheWeakModelAndFeedbackWins) {
   std::string log = request("a", "big", R"j(,"cascade":"small:rejected(0.14) -> big:routed")j") +
                     request("b", "small", R"j(,"cascade":"small:accepted(0.95)")j") +

@@ -147,6 +147,37 @@ json minutes(const UsageTimeline& t, std::int64_t now_ms) {
   return j.at("minutes");
 }
 
+TEST(RecentDecisionsTest, AnOpenedRequestTakesFeedbackBeforeItIsRecordedAndIsListedOnlyThen) {
+  RecentDecisions d(4);
+  auto ticket = d.open(0, "req-7", "alice");
+  EXPECT_EQ(json::parse(d.to_json(10))["data"].size(), 0u);  // its answer is still being written
+  EXPECT_FALSE(d.add_feedback("req-7", "bob", 1, "good", ""));
+  EXPECT_TRUE(d.add_feedback("req-7", "alice", 0.2, "bad", "late"));
+  d.record(ticket, [](DecisionRecord& r) {
+    DecisionRecord filled = record(7);
+    r.request_id = filled.request_id;
+    r.status = filled.status;
+  });
+  auto data = json::parse(d.to_json(10))["data"];
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(data[0]["request_id"], "req-7");
+  EXPECT_EQ(data[0]["feedback"]["label"], "bad");  // kept through the fill
+  EXPECT_EQ(data[0]["feedback"]["score"], 0.2);
+}
+
+TEST(RecentDecisionsTest, ATicketWhoseSlotWasTakenRecordsInANewOne) {
+  RecentDecisions d(2);
+  auto old = d.open(0, "req-1", "");
+  d.add_feedback("req-1", "", 1, "", "");
+  for (int i = 2; i <= 3; ++i) d.push(record(i));  // the ring went round: req-1's slot is req-3's now
+  d.record(old, [](DecisionRecord& r) { r = record(1); });
+  auto data = json::parse(d.to_json(10))["data"];
+  ASSERT_EQ(data.size(), 2u);
+  std::vector<std::string> ids = {data[0]["request_id"], data[1]["request_id"]};
+  EXPECT_EQ(ids, (std::vector<std::string>{"req-3", "req-1"}));
+  EXPECT_FALSE(data[1].contains("feedback"));  // the feedback went with the slot that was reused
+}
+
 TEST(UsageTimelineTest, SixtyMinutesOldestFirstAllZeroWhenIdle) {
   UsageTimeline t;
   const std::int64_t now = 28'000'000 * kMinute + 12'345;  // some minute, 12.345 s into it

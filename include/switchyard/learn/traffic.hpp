@@ -63,7 +63,8 @@ struct TrafficData {
 };
 
 /// Builds the rows from one or more logs' text, in order (a feedback line joins the latest request line
-/// with its id and key before it). Errors: no strong/weak names, or the same name for both. Lines that
+/// with its id and key before it, or else the first one after it: feedback given the moment the answer
+/// arrived may be logged just before its request). Errors: no strong/weak names, or the same name for both. Lines that
 /// are not JSON objects are skipped (a log cut mid-line).
 Result<TrafficData> traffic_dataset(const std::vector<std::string>& logs, const TrafficOptions& opts,
                                     TrafficReport* report = nullptr);

@@ -28,6 +28,9 @@ struct DecisionRecord {
   bool has_feedback = false;
   std::optional<double> feedback_score;
   std::string feedback_label, feedback_comment;
+  /// Opened (RecentDecisions::open) and not yet filled: the answer is still being written. Not listed.
+  bool open = false;
+  std::uint64_t seq = 0;  ///< which use of the slot this is (tickets compare it)
 };
 
 /// The last requests, in one ring per io thread (`shards`, each of capacity / shards slots, at least 64),
@@ -38,16 +41,31 @@ class RecentDecisions {
   void push(DecisionRecord r) {
     record(0, [&r](DecisionRecord& slot) { slot = std::move(r); });
   }
+  /// A slot taken before a request's answer is written (seq 0: none).
+  struct Ticket {
+    std::size_t shard = 0, slot = 0;
+    std::uint64_t seq = 0;
+  };
+  /// Takes the oldest slot of ring `shard` for a request whose answer is about to be written, with only
+  /// its id and key, so that feedback sent the moment the client has the answer finds it (the request is
+  /// recorded when it ends, a moment after its last byte left). Hidden from to_json until filled.
+  Ticket open(std::size_t shard, std::string_view request_id, std::string_view key);
+  /// Fills the ticket's slot (feedback it got meanwhile kept), or, when there is no ticket or the ring went
+  /// round since, the oldest slot of ring `ticket.shard` like record(shard, fill).
+  template <class F>
+  void record(const Ticket& t, F&& fill) {
+    Shard& s = *shards_[t.shard % shards_.size()];
+    std::lock_guard lock(s.mu);
+    DecisionRecord* r = t.seq != 0 && s.ring[t.slot].seq == t.seq ? &s.ring[t.slot] : take(s);
+    r->open = false;
+    fill(*r);
+  }
   /// Fills the oldest slot of ring `shard` (the io thread's index; any value is taken modulo the number
   /// of rings) in place, under that ring's lock: assigning into its strings reuses their buffers, so a
   /// record costs no allocation once the ring has gone round.
   template <class F>
   void record(std::size_t shard, F&& fill) {
-    Shard& s = *shards_[shard % shards_.size()];
-    std::lock_guard lock(s.mu);
-    fill(s.ring[s.next]);
-    s.next = (s.next + 1) % s.ring.size();
-    if (s.size < s.ring.size()) ++s.size;
+    record(Ticket{shard, 0, 0}, std::forward<F>(fill));
   }
   /// Attaches feedback to the request `request_id` made with the gateway key `key` (empty: none). False
   /// when no such request is among the kept ones (or it was made with another key).
@@ -62,7 +80,10 @@ class RecentDecisions {
     mutable std::mutex mu;
     std::vector<DecisionRecord> ring;
     std::size_t next = 0, size = 0;
+    std::uint64_t seq = 0;
   };
+  /// The oldest slot of `s` (lock held), its previous request's feedback cleared, with a new seq.
+  static DecisionRecord* take(Shard& s);
   std::vector<std::unique_ptr<Shard>> shards_;
 };
 
