@@ -872,6 +872,8 @@ async function runProfileWith(sc, stubs, redis) {
     const self = spawnSync('callgrind_annotate', ['--inclusive=no', '--threshold=99', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const incl = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=99', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
     fs.writeFileSync(report, `${header}\n## self (exclusive) instructions\n${self.stdout}\n## inclusive instructions\n${incl.stdout}`);
+    // The raw profile beside the report, for callgrind_annotate --tree=caller or kcachegrind.
+    fs.copyFileSync(out, report.replace(/\.txt$/, '.callgrind.out'));
   }
   const lines = fs.readFileSync(report, 'utf8').split('\n');
   console.log(lines.slice(0, 70).join('\n'));
