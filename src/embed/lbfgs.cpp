@@ -24,12 +24,16 @@ LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const Lbfg
   std::deque<std::vector<float>> s_hist, y_hist;
   std::deque<double> rho_hist;
   std::vector<double> alpha(history);
+  auto gmax_of = [&] {
+    double m = 0;
+    for (float v : g) m = std::max(m, static_cast<double>(std::abs(v)));
+    return m;
+  };
+  const double gmax0 = gmax_of();
   int it = 0;
   for (; it < opts.max_iterations; ++it) {
     if (on_iteration) on_iteration(it);
-    double gmax = 0;
-    for (float v : g) gmax = std::max(gmax, static_cast<double>(std::abs(v)));
-    if (gmax < opts.tolerance) break;
+    if (gmax_of() <= opts.tolerance * gmax0) break;
     // Two-loop recursion: d = -H g.
     d = g;
     for (std::size_t k = s_hist.size(); k-- > 0;) {

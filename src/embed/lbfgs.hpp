@@ -10,7 +10,7 @@ namespace sy::embed::detail {
 
 struct LbfgsOptions {
   int max_iterations = 300;
-  double tolerance = 1e-5;  // stop when max |gradient| falls below this
+  double tolerance = 1e-4;  // stop when max |gradient| falls below this times its value at the start
   int history = 6;
   double min_relative_decrease = 1e-9;  // stop when an accepted step lowers the loss by less than this
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +59,30 @@ struct SemanticHead::Part {
 
   std::size_t memory_bytes() const { return sizeof(*this) + buckets.capacity() * 4 + present.capacity() * 8 + rank_base.capacity() * 4; }
 };
+
+std::vector<std::string> word_dropout_variants(std::string_view text, std::size_t max_variants, std::size_t min_words) {
+  std::vector<std::pair<std::size_t, std::size_t>> words;  // [begin, end)
+  for (std::size_t i = 0; i < text.size();) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    const std::size_t b = i;
+    while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    if (i > b) words.emplace_back(b, i);
+  }
+  std::vector<std::string> out;
+  if (words.size() < std::max<std::size_t>(2, min_words) || max_variants == 0) return out;
+  const std::size_t n = std::min(max_variants, words.size());
+  for (std::size_t v = 0; v < n; ++v) {
+    const std::size_t drop = v * words.size() / n;  // evenly spread positions
+    std::string s;
+    for (std::size_t w = 0; w < words.size(); ++w) {
+      if (w == drop) continue;
+      if (!s.empty()) s += ' ';
+      s.append(text.substr(words[w].first, words[w].second - words[w].first));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
 
 SemanticHead::SemanticHead() = default;
 SemanticHead::~SemanticHead() = default;
@@ -223,14 +248,15 @@ struct Reader {
 struct HeadBuilder {
   static Status init_parts(SemanticHead& h, const std::vector<PartLayout>& layout, const std::vector<float>& scale,
                            std::uint32_t fold_bits) {
+    if (scale.size() != layout.size()) return head_error("internal: scales do not match the layout");
     h.layout_ = layout;
     h.parts_.clear();
     for (std::size_t i = 0; i < layout.size(); ++i) {
       SemanticHead::Part p;
       p.dim = layout[i].dim;
       p.sparse = layout[i].sparse;
-      p.scale = i < scale.size() ? scale[i] : 1.0f;
-      if (!std::isfinite(p.scale) || p.scale <= 0) return head_error("part_scale must be positive");
+      p.scale = scale[i];
+      if (!std::isfinite(p.scale) || p.scale <= 0) return head_error("feature scales must be positive");
       if (p.sparse) {
         p.fold_bits = (fold_bits > 0 && fold_bits < 32 && (std::uint64_t{1} << fold_bits) < p.dim) ? fold_bits : 0;
         p.folded_dim = p.fold_bits ? (1u << p.fold_bits) : p.dim;
@@ -317,7 +343,9 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
   head->routes_ = std::move(routes);
   head->embedder_type_ = std::move(embedder_type);
   if (head->embedder_type_.size() > kMaxTypeBytes) return head_error("embedder type too long");
-  if (auto s = HeadBuilder::init_parts(*head, layout, options.part_scale, options.fold_bits); !s) return s.error();
+  std::vector<float> scales;
+  for (const PartLayout& l : layout) scales.push_back(l.sparse ? options.sparse_scale : options.dense_scale);
+  if (auto s = HeadBuilder::init_parts(*head, layout, scales, options.fold_bits); !s) return s.error();
   // Sparse buckets used by the training data.
   for (std::size_t i = 0; i < layout.size(); ++i) {
     Part& p = head->parts_[i];

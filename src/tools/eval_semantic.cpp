@@ -54,12 +54,14 @@ struct Options {
   std::string json_path;
   bool balanced = true;  // tune the threshold for mean(in-scope accuracy, oos recall), not plain accuracy
   std::vector<std::string> classifiers = {"centroid"};
-  std::vector<double> l2s = {1e-3};  // head regularisation, one row per value
-  float head_dense_scale = 1.0f, head_sparse_scale = 1.0f;
+  std::vector<double> l2s = {1e-5};  // head regularisation, one row per value
+  float head_dense_scale = 2.0f, head_sparse_scale = 1.0f;
   std::uint32_t head_fold_bits = 0;
   std::size_t calibration_folds = 5;
   int head_iterations = 300;
   float mix = 0.5f;  // logistic-mix: probability + mix * centroid similarity
+  std::size_t augment = 0;  // word-dropout variants per utterance added to the head's training data
+  std::string dense_cache;  // file of use-lite vectors keyed by the texts (skips the slow part on re-runs)
 };
 
 void usage() {
@@ -87,13 +89,16 @@ void usage() {
       "                       head: argmax and confidence = calibrated probability), logistic-sim (head's route,\n"
       "                       confidence = its centroid similarity), logistic-mix (probability + W * similarity,\n"
       "                       W = --mix) (default centroid)\n"
-      "  --l2 LIST            head L2 regularisation, one row each (default 0.001; tune on the val columns)\n"
-      "  --dense-scale S      head feature scale of the dense part (default 1)\n"
+      "  --l2 LIST            head L2 regularisation, one row each (default 1e-5; tune on the val columns)\n"
+      "  --dense-scale S      head feature scale of the dense part (default 2)\n"
       "  --sparse-scale S     head feature scale of the hashing parts (default 1)\n"
       "  --fold-bits N        fold the head's hashing buckets into 2^N (default 0: no folding)\n"
       "  --calibration-folds N  folds for the head's temperature (default 5; 0 = none)\n"
       "  --head-iterations N  L-BFGS iterations (default 300)\n"
+      "  --augment N          train the head also on up to N copies of each utterance with one word left\n"
+      "                       out (default 0)\n"
       "  --mix W              weight of the similarity in logistic-mix (default 0.5)\n"
+      "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
 }
@@ -131,7 +136,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
                                          "--hybrid-weight", "--word-weight", "--char-ngrams", "--bucket-bits",
                                          "--timing-queries", "--threads", "--json", "--objective", "--classifier",
                                          "--l2", "--dense-scale", "--sparse-scale", "--fold-bits", "--calibration-folds",
-                                         "--head-iterations", "--mix"};
+                                         "--head-iterations", "--mix", "--dense-cache", "--augment"};
     if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
       std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
       usage();
@@ -206,6 +211,10 @@ std::optional<Options> parse_args(int argc, char** argv) {
         o.calibration_folds = std::stoul(*v);
       } else if (a == "--head-iterations") {
         o.head_iterations = std::stoi(*v);
+      } else if (a == "--augment") {
+        o.augment = std::stoul(*v);
+      } else if (a == "--dense-cache") {
+        o.dense_cache = *v;
       } else if (a == "--mix") {
         o.mix = std::stof(*v);
       } else if (a == "--json") {
@@ -406,19 +415,53 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+// The dense-vector cache: u64 key (FNV-1a of the texts), u64 count, then count x 512 floats. A file
+// for other texts or another model is ignored (and overwritten).
+std::uint64_t texts_key(const std::vector<const std::string*>& texts) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const std::string* t : texts) {
+    for (unsigned char c : *t) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  }
+  return h;
+}
+
+bool read_dense_cache(const std::string& path, const std::vector<const std::string*>& texts, std::vector<Embedding>& out) {
+  if (path.empty()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::uint64_t key = 0, n = 0;
+  if (!in.read(reinterpret_cast<char*>(&key), 8) || !in.read(reinterpret_cast<char*>(&n), 8)) return false;
+  if (key != texts_key(texts) || n != texts.size()) return false;
+  constexpr std::uint32_t dim = sy::embed::UseLiteEmbedder::kDim;
+  for (std::size_t i = 0; i < n; ++i) {
+    sy::embed::EmbeddingPart p;
+    p.dim = dim;
+    p.values.resize(dim);
+    if (!in.read(reinterpret_cast<char*>(p.values.data()), dim * sizeof(float))) return false;
+    out[i].parts.assign(1, std::move(p));
+  }
+  std::fprintf(stderr, "eval-semantic: use-lite vectors read from %s\n", path.c_str());
+  return true;
+}
+
+void write_dense_cache(const std::string& path, const std::vector<const std::string*>& texts, const std::vector<Embedding>& all) {
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const std::uint64_t key = texts_key(texts), n = all.size();
+  out.write(reinterpret_cast<const char*>(&key), 8);
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  for (const Embedding& e : all) out.write(reinterpret_cast<const char*>(e.parts[0].values.data()), e.parts[0].values.size() * sizeof(float));
+}
+
+const sy::embed::HybridEmbedder& hybrid_of(const sy::embed::Embedder& e) {
+  return static_cast<const sy::embed::HybridEmbedder&>(e);
+}
+
 bool wants_classifier(const Options& o, const char* c) {
   return std::find(o.classifiers.begin(), o.classifiers.end(), c) != o.classifiers.end();
 }
 bool wants_head(const Options& o) {
   return std::any_of(o.classifiers.begin(), o.classifiers.end(), [](const std::string& c) { return c != "centroid"; });
-}
-
-// Feature scales of the head per part of `embedder`'s layout: hashing [word, char], use-lite [dense],
-// hybrid [word, char, dense] (hashing first, as combine() lays them out).
-std::vector<float> head_scales_for(const Options& o, const std::string& embedder) {
-  if (embedder == "hashing") return {o.head_sparse_scale, o.head_sparse_scale};
-  if (embedder == "use-lite") return {o.head_dense_scale};
-  return {o.head_sparse_scale, o.head_sparse_scale, o.head_dense_scale};
 }
 
 // Fills the accuracy columns of `row` from the best route and confidence of every val and test query.
@@ -547,12 +590,15 @@ int eval_semantic_main(int argc, char** argv) {
     // Batches of 32 texts share each pass over the weights (embed_batch).
     constexpr std::size_t kBatch = 32;
     const std::size_t chunks = (texts.size() + kBatch - 1) / kBatch;
-    parallel_for(chunks, threads, "use-lite batches", [&](std::size_t c) {
-      std::vector<std::string_view> views;
-      for (std::size_t i = c * kBatch; i < std::min(texts.size(), (c + 1) * kBatch); ++i) views.push_back(*texts[i]);
-      std::vector<Embedding> out = use->embed_batch(views);
-      for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
-    });
+    if (!read_dense_cache(opt.dense_cache, texts, all)) {
+      parallel_for(chunks, threads, "use-lite batches", [&](std::size_t c) {
+        std::vector<std::string_view> views;
+        for (std::size_t i = c * kBatch; i < std::min(texts.size(), (c + 1) * kBatch); ++i) views.push_back(*texts[i]);
+        std::vector<Embedding> out = use->embed_batch(views);
+        for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
+      });
+      write_dense_cache(opt.dense_cache, texts, all);
+    }
     std::fprintf(stderr, "eval-semantic: use-lite: done in %.1f s\n",
                  std::chrono::duration<double>(Clock::now() - t0).count());
     use_train_flat.assign(std::make_move_iterator(all.begin()), std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train)));
@@ -588,6 +634,36 @@ int eval_semantic_main(int argc, char** argv) {
         for (const auto& u : routes[r].utterances) hash_routes[r].push_back(hashing->embed(u));
       for (const auto& q : d.val) hash_val.push_back(hashing->embed(q.text));
       for (const auto& q : d.test) hash_test.push_back(hashing->embed(q.text));
+    }
+
+    // Augmented utterances for the head (from the k utterances only), embedded like the rest.
+    std::vector<std::vector<std::string>> aug_texts(routes.size());
+    std::vector<std::vector<Embedding>> aug_hash(routes.size()), aug_use(routes.size());
+    if (opt.augment > 0 && wants_head(opt)) {
+      std::vector<std::pair<std::size_t, std::size_t>> where;  // (route, variant)
+      std::vector<std::string_view> flat;
+      for (std::size_t r = 0; r < routes.size(); ++r)
+        for (const auto& u : routes[r].utterances)
+          for (auto& v : sy::embed::word_dropout_variants(u, opt.augment)) aug_texts[r].push_back(std::move(v));
+      for (std::size_t r = 0; r < routes.size(); ++r)
+        for (const auto& t : aug_texts[r]) {
+          aug_hash[r].push_back(hashing->embed(t));
+          flat.push_back(t);
+          where.emplace_back(r, aug_hash[r].size() - 1);
+        }
+      std::fprintf(stderr, "eval-semantic: %zu augmented utterances\n", flat.size());
+      if (use) {
+        std::vector<Embedding> all(flat.size());
+        constexpr std::size_t kBatch = 32;
+        parallel_for((flat.size() + kBatch - 1) / kBatch, threads, "augmented batches", [&](std::size_t c) {
+          std::vector<std::string_view> views(flat.begin() + static_cast<std::ptrdiff_t>(c * kBatch),
+                                              flat.begin() + static_cast<std::ptrdiff_t>(std::min(flat.size(), (c + 1) * kBatch)));
+          std::vector<Embedding> out = use->embed_batch(views);
+          for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
+        });
+        for (std::size_t r = 0; r < routes.size(); ++r) aug_use[r].resize(aug_texts[r].size());
+        for (std::size_t i = 0; i < flat.size(); ++i) aug_use[where[i].first][where[i].second] = std::move(all[i]);
+      }
     }
 
     for (const std::string& name : opt.embedders) {
@@ -652,13 +728,21 @@ int eval_semantic_main(int argc, char** argv) {
         for (double l2 : opt.l2s) {
           sy::embed::HeadOptions hopt;
           hopt.l2 = l2;
-          hopt.part_scale = head_scales_for(opt, name);
+          hopt.dense_scale = opt.head_dense_scale;
+          hopt.sparse_scale = opt.head_sparse_scale;
           hopt.fold_bits = opt.head_fold_bits;
           hopt.calibration_folds = opt.calibration_folds;
           hopt.max_iterations = opt.head_iterations;
           std::fprintf(stderr, "eval-semantic: training the head (%s, k=%zu, l2=%g)\n", name.c_str(), k, l2);
           const auto t0 = Clock::now();
-          auto head_r = sy::embed::SemanticHead::train(names, std::string(embedder->type()), embedder->layout(), route_vecs, hopt);
+          std::vector<std::vector<Embedding>> train_vecs = route_vecs;
+          for (std::size_t r = 0; r < routes.size(); ++r)
+            for (std::size_t i = 0; i < aug_texts[r].size(); ++i) {
+              if (name == "hashing") train_vecs[r].push_back(aug_hash[r][i]);
+              else if (name == "use-lite") train_vecs[r].push_back(aug_use[r][i]);
+              else train_vecs[r].push_back(hybrid_of(*embedder).combine(aug_hash[r][i], aug_use[r][i]));
+            }
+          auto head_r = sy::embed::SemanticHead::train(names, std::string(embedder->type()), embedder->layout(), train_vecs, hopt);
           if (!head_r) {
             std::fprintf(stderr, "eval-semantic: %s\n", head_r.error().message.c_str());
             return 1;

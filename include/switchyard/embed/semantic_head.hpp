@@ -4,7 +4,7 @@
 /// utterances, with a temperature so that the highest class probability is a usable confidence for
 /// the fallback threshold.
 ///
-/// Features are the embedding's parts laid end to end, each multiplied by its `part_scale` (a larger
+/// Features are the embedding's parts laid end to end, each multiplied by its scale (dense_scale or sparse_scale) (a larger
 /// scale = weaker regularisation of that part). Sparse parts keep only the buckets some training
 /// utterance uses (any other bucket would keep weight 0 under L2), optionally folded into
 /// 2^fold_bits buckets first to bound the model size. Training minimises the mean cross-entropy plus
@@ -36,14 +36,16 @@ namespace sy::embed {
 
 struct HeadOptions {
   /// lambda in mean(cross-entropy) + lambda/2 * |W|^2. Tuned on CLINC150 val (src/embed/README.md).
-  double l2 = 1e-3;
-  /// Feature scale per part, in layout order; empty = 1 for every part. Shorter lists are padded with 1.
-  std::vector<float> part_scale;
+  double l2 = 1e-5;
+  /// Feature scales of dense and sparse parts (a larger scale = weaker regularisation of that part).
+  /// Defaults tuned on CLINC150 val with the hybrid embedder.
+  float dense_scale = 2.0f;
+  float sparse_scale = 1.0f;
   /// Fold each sparse part's buckets into 2^fold_bits before training (0 = no folding). Bounds the
   /// weights to (sum of dense dims + parts * 2^fold_bits) x routes floats.
   std::uint32_t fold_bits = 0;
   int max_iterations = 300;
-  double tolerance = 1e-5;  ///< stop when the gradient's max-norm falls below this
+  double tolerance = 1e-4;  ///< stop when the gradient's max-norm falls below this times its initial value
   int history = 6;          ///< L-BFGS memory (each entry costs two parameter vectors)
   /// Folds for the temperature (clipped to the smallest route's size; < 2 = no calibration, T = 1).
   std::size_t calibration_folds = 5;
@@ -57,6 +59,12 @@ struct HeadPrediction {
   std::size_t best = 0;              ///< argmax
   float confidence = 0;              ///< probabilities[best]
 };
+
+/// Data augmentation for training a head from few utterances, from the utterance alone: copies of it
+/// with one word left out (words = runs of non-space bytes; only utterances of at least `min_words`
+/// words), at most `max_variants`, positions spread evenly. Deterministic.
+std::vector<std::string> word_dropout_variants(std::string_view utterance, std::size_t max_variants,
+                                               std::size_t min_words = 4);
 
 class SemanticHead {
  public:
