@@ -60,6 +60,23 @@ struct SemanticHead::Part {
   std::size_t memory_bytes() const { return sizeof(*this) + buckets.capacity() * 4 + present.capacity() * 8 + rank_base.capacity() * 4; }
 };
 
+std::uint64_t training_fingerprint(std::string_view embedder_type, const std::vector<std::string>& route_names,
+                                   const std::vector<std::vector<std::string>>& utterances) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto add = [&](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;  // separator: "ab","c" differs from "a","bc"
+  };
+  add(embedder_type);
+  for (std::size_t r = 0; r < route_names.size(); ++r) {
+    add(route_names[r]);
+    if (r < utterances.size())
+      for (const auto& u : utterances[r]) add(u);
+    h = (h ^ 0x1e) * 1099511628211ull;
+  }
+  return h;
+}
+
 std::vector<std::string> word_dropout_variants(std::string_view text, std::size_t max_variants, std::size_t min_words) {
   std::vector<std::pair<std::size_t, std::size_t>> words;  // [begin, end)
   for (std::size_t i = 0; i < text.size();) {
@@ -342,6 +359,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
   auto head = std::make_shared<SemanticHead>();
   head->routes_ = std::move(routes);
   head->embedder_type_ = std::move(embedder_type);
+  head->fingerprint_ = options.fingerprint;
   if (head->embedder_type_.size() > kMaxTypeBytes) return head_error("embedder type too long");
   std::vector<float> scales;
   for (const PartLayout& l : layout) scales.push_back(l.sparse ? options.sparse_scale : options.dense_scale);
@@ -501,6 +519,7 @@ std::string SemanticHead::serialize() const {
   w.u32(static_cast<std::uint32_t>(routes_.size()));
   w.u32(static_cast<std::uint32_t>(parts_.size()));
   w.str(embedder_type_);
+  w.raw(&fingerprint_, 8);
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     const Part& p = parts_[i];
     w.u32(p.dim);
@@ -566,6 +585,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::parse(std::string_view
   if (n_parts < 1 || n_parts > kMaxParts) return bad("bad part count " + std::to_string(n_parts));
   auto head = std::make_shared<SemanticHead>();
   if (!r.str(head->embedder_type_, kMaxTypeBytes)) return bad("bad embedder type");
+  if (!r.raw(&head->fingerprint_, 8)) return bad("truncated header");
   std::vector<PartLayout> layout;
   std::vector<float> scales;
   std::vector<std::uint32_t> folds, rows;

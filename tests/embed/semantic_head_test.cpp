@@ -224,6 +224,28 @@ TEST_F(SemanticHeadFileTest, RoundTripThroughAFile) {
   EXPECT_EQ((*back)->serialize(), bytes_);
 }
 
+TEST_F(SemanticHeadFileTest, FingerprintIsStored) {
+  HeadOptions o;
+  o.fingerprint = training_fingerprint("test", {"a", "b"}, {{"x"}, {"y", "z"}});
+  EXPECT_NE(o.fingerprint, training_fingerprint("test", {"a", "b"}, {{"x", "y"}, {"z"}}));
+  EXPECT_NE(o.fingerprint, training_fingerprint("hashing", {"a", "b"}, {{"x"}, {"y", "z"}}));
+  auto head = train_ok(clusters(3, 0.1f), o);
+  ASSERT_TRUE(head);
+  auto back = SemanticHead::parse(head->serialize());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ((*back)->fingerprint(), o.fingerprint);
+}
+
+TEST(SemanticHeadAugmentTest, WordDropout) {
+  EXPECT_TRUE(word_dropout_variants("too short", 4).empty());
+  const auto v = word_dropout_variants("why was  I charged twice", 3);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0], "was I charged twice");
+  EXPECT_EQ(v[1], "why I charged twice");
+  EXPECT_EQ(v[2], "why was I twice");
+  EXPECT_EQ(word_dropout_variants("a b c d", 10).size(), 4u);
+}
+
 TEST_F(SemanticHeadFileTest, MissingFile) {
   auto r = SemanticHead::load("/nonexistent/dir/x.head");
   ASSERT_FALSE(r.ok());
@@ -263,9 +285,10 @@ TEST_F(SemanticHeadFileTest, HostileCountsDoNotAllocate) {
   std::memcpy(many.data() + 12, &max_routes, 4);
   const std::string err = error_of(resign(many));
   EXPECT_FALSE(err.empty());
-  // The dense part's dimension (first field after "test" type string: 8+4+4+4 + 4+4) claims 2^28 rows.
+  // The dense part's dimension (after magic, version, counts, the "test" type string and the
+  // fingerprint) claims 2^28 rows.
   std::string dim = bytes_;
-  const std::size_t part_at = 8 + 4 + 4 + 4 + 4 + 4;
+  const std::size_t part_at = 8 + 4 + 4 + 4 + 4 + 4 + 8;
   const std::uint32_t big = 1u << 28;
   std::memcpy(dim.data() + part_at, &big, 4);
   EXPECT_FALSE(error_of(resign(dim)).empty());

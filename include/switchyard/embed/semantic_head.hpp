@@ -16,7 +16,7 @@
 /// caller's stack or thread-local). Share as `std::shared_ptr<const SemanticHead>`.
 ///
 /// File format (`save` / `load`, little-endian): magic "SYSEMHD1", u32 version, counts, embedder
-/// type, part table, route names, sparse bucket lists, f32 weights (feature-major, classes
+/// type, u64 training fingerprint, part table, route names, sparse bucket lists, f32 weights (feature-major, classes
 /// innermost), biases, temperature, and a 32-bit FNV-1a checksum of everything before it. `load`
 /// checks every count against fixed limits and the expected size against the file size before it
 /// allocates anything, so a hostile file cannot make it allocate more than the file holds.
@@ -49,6 +49,8 @@ struct HeadOptions {
   int history = 6;          ///< L-BFGS memory (each entry costs two parameter vectors)
   /// Folds for the temperature (clipped to the smallest route's size; < 2 = no calibration, T = 1).
   std::size_t calibration_folds = 5;
+  /// Stored verbatim in the head (0 = none): what it was trained from, see `training_fingerprint`.
+  std::uint64_t fingerprint = 0;
   /// Called with a stage name and a fraction in [0,1] (progress output of offline tools). May be empty.
   std::function<void(std::string_view, double)> progress;
 };
@@ -63,6 +65,11 @@ struct HeadPrediction {
 /// Data augmentation for training a head from few utterances, from the utterance alone: copies of it
 /// with one word left out (words = runs of non-space bytes; only utterances of at least `min_words`
 /// words), at most `max_variants`, positions spread evenly. Deterministic.
+/// 64-bit FNV-1a over the embedder type, every route name and every utterance, in order: a head
+/// trained offline records it, and a config using the head checks its own routes give the same value.
+std::uint64_t training_fingerprint(std::string_view embedder_type, const std::vector<std::string>& route_names,
+                                   const std::vector<std::vector<std::string>>& utterances);
+
 std::vector<std::string> word_dropout_variants(std::string_view utterance, std::size_t max_variants,
                                                std::size_t min_words = 4);
 
@@ -102,6 +109,7 @@ class SemanticHead {
   const std::vector<std::string>& routes() const { return routes_; }
   const std::vector<PartLayout>& layout() const { return layout_; }
   const std::string& embedder_type() const { return embedder_type_; }
+  std::uint64_t fingerprint() const { return fingerprint_; }
   float temperature() const { return temperature_; }
   /// L-BFGS iterations of the final fit and its objective (0 for a loaded head).
   int iterations() const { return iterations_; }
@@ -117,6 +125,7 @@ class SemanticHead {
  private:
   std::vector<std::string> routes_;
   std::string embedder_type_;
+  std::uint64_t fingerprint_ = 0;
   std::vector<PartLayout> layout_;
   std::vector<Part> parts_;
   std::size_t n_features_ = 0;
