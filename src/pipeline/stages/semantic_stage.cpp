@@ -36,33 +36,41 @@ using namespace boost::asio::experimental::awaitable_operators;
 std::string fmt2(double v) { return fixed(v, 2); }
 
 /// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock).
+/// Keyed by a 64-bit hash of the text, and the text itself is kept and compared on a hit: FNV-1a
+/// collisions can be crafted, and a colliding prompt must not be routed with someone else's vector.
+/// Bounded: `capacity` entries of at most max_chars bytes of text each (the stage clips the text).
 class EmbeddingCache {
  public:
   explicit EmbeddingCache(size_t capacity) : capacity_(capacity) {}
-  std::optional<embed::Embedding> get(std::uint64_t key) {
+  std::optional<embed::Embedding> get(std::uint64_t key, std::string_view text) {
     std::lock_guard lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end()) return std::nullopt;
+    if (it == map_.end() || it->second->text != text) return std::nullopt;
     order_.splice(order_.begin(), order_, it->second);
-    return it->second->second;
+    return it->second->vector;
   }
-  void put(std::uint64_t key, const embed::Embedding& v) {
+  void put(std::uint64_t key, std::string_view text, const embed::Embedding& v) {
     if (capacity_ == 0) return;
     std::lock_guard lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) return;
-    order_.emplace_front(key, v);
+    order_.push_front(Entry{key, std::string(text), v});
     map_[key] = order_.begin();
     if (map_.size() > capacity_) {
-      map_.erase(order_.back().first);
+      map_.erase(order_.back().key);
       order_.pop_back();
     }
   }
 
  private:
+  struct Entry {
+    std::uint64_t key;
+    std::string text;
+    embed::Embedding vector;
+  };
   std::mutex mu_;
   size_t capacity_;
-  std::list<std::pair<std::uint64_t, embed::Embedding>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, embed::Embedding>>::iterator> map_;
+  std::list<Entry> order_;
+  std::unordered_map<std::uint64_t, std::list<Entry>::iterator> map_;
 };
 
 class SemanticStage final : public Stage {
@@ -94,7 +102,7 @@ class SemanticStage final : public Stage {
         query = e->embed(text);
       } else {
         std::uint64_t key = fnv1a(text);
-        query = cache->get(key);
+        query = cache->get(key, text);
         if (!query) {
           query = co_await embed_off_thread(e, text);
           if (!query) {
@@ -102,7 +110,7 @@ class SemanticStage final : public Stage {
             return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
             co_return d;
           }
-          cache->put(key, *query);
+          cache->put(key, text, *query);
         }
       }
       ctx.features.store_embedding(e, text, std::move(*query));
@@ -378,6 +386,9 @@ std::shared_ptr<const embed::SemanticHead> build_head(const ClassifierChoice& c,
   if (c.head_path.empty()) {
     embed::HeadOptions o = c.options;
     o.fingerprint = fingerprint;
+    // The temperature costs one more fit per fold; only min_probability uses it, so skip it otherwise
+    // (the probabilities in the debug output are then uncalibrated). train-semantic always fits it.
+    if (c.min_probability <= 0) o.calibration_folds = 0;
     auto h = embed::SemanticHead::train(names, std::string(embedder.type()), embedder.layout(), vectors, o);
     if (!h) {
       at.error(d, h.error().message);
