@@ -31,7 +31,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: switchyard --config FILE         serve (SIGHUP or editing FILE reloads it)\n"
     "       switchyard --check-config FILE   validate FILE and exit 0 (valid) or 1\n"
-    "       switchyard train|calibrate|eval|eval-semantic [--help]\n"
+    "       switchyard train|calibrate|eval|eval-semantic|train-semantic [--help]\n"
     "       switchyard --version\n";
 
 /// Loads and validates a config into a runtime snapshot; prints every problem to stderr on failure
@@ -216,6 +216,7 @@ int main(int argc, char** argv) {
   if (cmd == "calibrate") return sy::tools::calibrate_main(argc - 1, argv + 1);
   if (cmd == "eval") return sy::tools::eval_main(argc - 1, argv + 1);
   if (cmd == "eval-semantic") return sy::tools::eval_semantic_main(argc - 1, argv + 1);
+  if (cmd == "train-semantic") return sy::tools::train_semantic_main(argc - 1, argv + 1);
   if (cmd == "--version") {
     std::cout << "switchyard 0.1.0\n";
     return 0;

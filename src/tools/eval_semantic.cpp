@@ -26,6 +26,7 @@
 
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/hybrid_embedder.hpp"
+#include "switchyard/embed/semantic_head.hpp"
 #include "switchyard/embed/semantic_index.hpp"
 #include "switchyard/embed/use_lite_embedder.hpp"
 #include "switchyard/tools/tools.hpp"
@@ -52,6 +53,15 @@ struct Options {
   unsigned threads = 0;              // 0 = hardware concurrency
   std::string json_path;
   bool balanced = true;  // tune the threshold for mean(in-scope accuracy, oos recall), not plain accuracy
+  std::vector<std::string> classifiers = {"centroid"};
+  std::vector<double> l2s = {1e-5};  // head regularisation, one row per value
+  float head_dense_scale = 2.0f, head_sparse_scale = 1.0f;
+  std::uint32_t head_fold_bits = 0;
+  std::size_t calibration_folds = 5;
+  int head_iterations = 300;
+  float mix = 0.5f;  // logistic-mix: probability + mix * centroid similarity
+  std::size_t augment = 0;  // word-dropout variants per utterance added to the head's training data
+  std::string dense_cache;  // file of use-lite vectors keyed by the texts (skips the slow part on re-runs)
 };
 
 void usage() {
@@ -75,6 +85,20 @@ void usage() {
       "  --objective OBJ      what the threshold maximises on val + oos_val: balanced (default: the mean\n"
       "                       of in-scope accuracy and oos recall, independent of val's 3 % share of\n"
       "                       out-of-scope queries) or accuracy (plain accuracy on val + oos_val)\n"
+      "  --classifier LIST    comma list of centroid (similarity to the route centroids), logistic (the trained\n"
+      "                       head: argmax and confidence = calibrated probability), logistic-sim (head's route,\n"
+      "                       confidence = its centroid similarity), logistic-mix (probability + W * similarity,\n"
+      "                       W = --mix) (default centroid)\n"
+      "  --l2 LIST            head L2 regularisation, one row each (default 1e-5; tune on the val columns)\n"
+      "  --dense-scale S      head feature scale of the dense part (default 2)\n"
+      "  --sparse-scale S     head feature scale of the hashing parts (default 1)\n"
+      "  --fold-bits N        fold the head's hashing buckets into 2^N (default 0: no folding)\n"
+      "  --calibration-folds N  folds for the head's temperature (default 5; 0 = none)\n"
+      "  --head-iterations N  L-BFGS iterations (default 300)\n"
+      "  --augment N          train the head also on up to N copies of each utterance with one word left\n"
+      "                       out (default 0)\n"
+      "  --mix W              weight of the similarity in logistic-mix (default 0.5)\n"
+      "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
 }
@@ -110,7 +134,9 @@ std::optional<Options> parse_args(int argc, char** argv) {
     }
     static const char* const kFlags[] = {"--data", "--model", "--embedders", "--k", "--aggregation", "--top-k",
                                          "--hybrid-weight", "--word-weight", "--char-ngrams", "--bucket-bits",
-                                         "--timing-queries", "--threads", "--json", "--objective"};
+                                         "--timing-queries", "--threads", "--json", "--objective", "--classifier",
+                                         "--l2", "--dense-scale", "--sparse-scale", "--fold-bits", "--calibration-folds",
+                                         "--head-iterations", "--mix", "--dense-cache", "--augment"};
     if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
       std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
       usage();
@@ -166,6 +192,31 @@ std::optional<Options> parse_args(int argc, char** argv) {
           return std::nullopt;
         }
         o.balanced = *v == "balanced";
+      } else if (a == "--classifier") {
+        o.classifiers = split_list<std::string>(*v, [](const std::string& x) { return x; });
+        for (const auto& c : o.classifiers)
+          if (c != "centroid" && c != "logistic" && c != "logistic-sim" && c != "logistic-mix") {
+            std::fprintf(stderr, "eval-semantic: unknown classifier '%s'\n", c.c_str());
+            return std::nullopt;
+          }
+      } else if (a == "--l2") {
+        o.l2s = split_list<double>(*v, [](const std::string& x) { return std::stod(x); });
+      } else if (a == "--dense-scale") {
+        o.head_dense_scale = std::stof(*v);
+      } else if (a == "--sparse-scale") {
+        o.head_sparse_scale = std::stof(*v);
+      } else if (a == "--fold-bits") {
+        o.head_fold_bits = static_cast<std::uint32_t>(std::stoul(*v));
+      } else if (a == "--calibration-folds") {
+        o.calibration_folds = std::stoul(*v);
+      } else if (a == "--head-iterations") {
+        o.head_iterations = std::stoi(*v);
+      } else if (a == "--augment") {
+        o.augment = std::stoul(*v);
+      } else if (a == "--dense-cache") {
+        o.dense_cache = *v;
+      } else if (a == "--mix") {
+        o.mix = std::stof(*v);
       } else if (a == "--json") {
         o.json_path = *v;
       } else {
@@ -268,6 +319,13 @@ void parallel_for(std::size_t n, unsigned threads, const char* what, const std::
 
 struct Row {
   std::string embedder;
+  std::string classifier = "centroid";  // or a head variant (logistic, logistic-sim, logistic-mix)
+  double l2 = 0;                        // head only
+  float temperature = 1;                // head only
+  double train_seconds = 0;             // head only
+  int head_iterations = 0;              // head only
+  std::size_t head_bytes = 0;           // head only
+  double val_in_scope_accuracy = 0;     // val, no fallback (what to tune on)
   sy::embed::Aggregation aggregation = sy::embed::Aggregation::centroid;
   std::size_t k = 0;
   std::size_t utterances = 0;
@@ -357,6 +415,124 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
+// The dense-vector cache: u64 key (FNV-1a of the texts), u64 count, then count x 512 floats. A file
+// for other texts or another model is ignored (and overwritten).
+std::uint64_t texts_key(const std::vector<const std::string*>& texts) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const std::string* t : texts) {
+    for (unsigned char c : *t) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  }
+  return h;
+}
+
+bool read_dense_cache(const std::string& path, const std::vector<const std::string*>& texts, std::vector<Embedding>& out) {
+  if (path.empty()) return false;
+  std::ifstream in(path, std::ios::binary);
+  std::uint64_t key = 0, n = 0;
+  if (!in.read(reinterpret_cast<char*>(&key), 8) || !in.read(reinterpret_cast<char*>(&n), 8)) return false;
+  if (key != texts_key(texts) || n != texts.size()) return false;
+  constexpr std::uint32_t dim = sy::embed::UseLiteEmbedder::kDim;
+  for (std::size_t i = 0; i < n; ++i) {
+    sy::embed::EmbeddingPart p;
+    p.dim = dim;
+    p.values.resize(dim);
+    if (!in.read(reinterpret_cast<char*>(p.values.data()), dim * sizeof(float))) return false;
+    out[i].parts.assign(1, std::move(p));
+  }
+  std::fprintf(stderr, "eval-semantic: use-lite vectors read from %s\n", path.c_str());
+  return true;
+}
+
+void write_dense_cache(const std::string& path, const std::vector<const std::string*>& texts, const std::vector<Embedding>& all) {
+  if (path.empty()) return;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const std::uint64_t key = texts_key(texts), n = all.size();
+  out.write(reinterpret_cast<const char*>(&key), 8);
+  out.write(reinterpret_cast<const char*>(&n), 8);
+  for (const Embedding& e : all) out.write(reinterpret_cast<const char*>(e.parts[0].values.data()), e.parts[0].values.size() * sizeof(float));
+}
+
+const sy::embed::HybridEmbedder& hybrid_of(const sy::embed::Embedder& e) {
+  return static_cast<const sy::embed::HybridEmbedder&>(e);
+}
+
+bool wants_classifier(const Options& o, const char* c) {
+  return std::find(o.classifiers.begin(), o.classifiers.end(), c) != o.classifiers.end();
+}
+bool wants_head(const Options& o) {
+  return std::any_of(o.classifiers.begin(), o.classifiers.end(), [](const std::string& c) { return c != "centroid"; });
+}
+
+// Fills the accuracy columns of `row` from the best route and confidence of every val and test query.
+void evaluate(Row& row, const Scored& val_s, const Scored& test_s, const Dataset& d, const Options& opt) {
+  std::size_t in_total = 0, in_ok = 0, oos_total = 0;
+  double top_in = 0, top_oos = 0;
+  for (std::size_t i = 0; i < d.test.size(); ++i) {
+    if (d.test[i].intent >= 0) {
+      ++in_total;
+      if (test_s.best_intent[i] == d.test[i].intent) ++in_ok;
+      top_in += test_s.best_score[i];
+    } else {
+      ++oos_total;
+      top_oos += test_s.best_score[i];
+    }
+  }
+  std::size_t val_in = 0, val_ok = 0;
+  for (std::size_t i = 0; i < d.val.size(); ++i)
+    if (d.val[i].intent >= 0) {
+      ++val_in;
+      if (val_s.best_intent[i] == d.val[i].intent) ++val_ok;
+    }
+  row.val_in_scope_accuracy = val_in ? static_cast<double>(val_ok) / static_cast<double>(val_in) : 0.0;
+  row.in_scope_accuracy = in_total ? static_cast<double>(in_ok) / static_cast<double>(in_total) : 0.0;
+  row.mean_top_in = in_total ? top_in / static_cast<double>(in_total) : 0.0;
+  row.mean_top_oos = oos_total ? top_oos / static_cast<double>(oos_total) : 0.0;
+  double oos_weight = 1.0;
+  if (opt.balanced) {
+    std::size_t n_oos = 0;
+    for (const Query& v : d.val) n_oos += v.intent < 0;
+    if (n_oos) oos_weight = static_cast<double>(d.val.size() - n_oos) / static_cast<double>(n_oos);
+  }
+  row.threshold = tune_threshold(val_s, d.val, oos_weight);
+  row.val_accuracy_threshold = accuracy_at(val_s, d.val, row.threshold);
+  row.accuracy_threshold = accuracy_at(test_s, d.test, row.threshold);
+  row.oracle_accuracy_threshold = accuracy_at(test_s, d.test, tune_threshold(test_s, d.test));
+  std::size_t in_ok_t = 0, oos_ok = 0;
+  for (std::size_t i = 0; i < d.test.size(); ++i) {
+    const bool routed = test_s.best_score[i] >= row.threshold;
+    if (d.test[i].intent >= 0) {
+      if (routed && test_s.best_intent[i] == d.test[i].intent) ++in_ok_t;
+    } else if (!routed) {
+      ++oos_ok;
+    }
+  }
+  row.in_scope_accuracy_threshold = in_total ? static_cast<double>(in_ok_t) / static_cast<double>(in_total) : 0.0;
+  row.oos_recall = oos_total ? static_cast<double>(oos_ok) / static_cast<double>(oos_total) : 0.0;
+}
+
+// End-to-end routing time on one thread: `route` embeds the raw text and decides, as the router would.
+void time_routing(Row& row, const Dataset& d, const Options& opt, const std::function<std::size_t(const std::string&)>& route) {
+  std::vector<double> us, cpu_us;
+  const std::size_t n_time = std::min(opt.timing_queries, d.test.size());
+  const std::size_t stride = n_time ? std::max<std::size_t>(1, d.test.size() / n_time) : 1;
+  for (std::size_t i = 0; i < d.test.size() && us.size() < n_time; i += stride) {
+    timespec c0{}, c1{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    const auto t0 = Clock::now();
+    const std::size_t r = route(d.test[i].text);
+    const auto t1 = Clock::now();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    if (r == static_cast<std::size_t>(-2)) std::abort();  // keep the call observable
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    cpu_us.push_back(static_cast<double>(c1.tv_sec - c0.tv_sec) * 1e6 + static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e3);
+  }
+  row.timed = us.size();
+  row.p50_us = percentile(us, 0.50);
+  row.p99_us = percentile(us, 0.99);
+  row.p50_cpu_us = percentile(cpu_us, 0.50);
+}
+
 }  // namespace
 
 int eval_semantic_main(int argc, char** argv) {
@@ -414,12 +590,15 @@ int eval_semantic_main(int argc, char** argv) {
     // Batches of 32 texts share each pass over the weights (embed_batch).
     constexpr std::size_t kBatch = 32;
     const std::size_t chunks = (texts.size() + kBatch - 1) / kBatch;
-    parallel_for(chunks, threads, "use-lite batches", [&](std::size_t c) {
-      std::vector<std::string_view> views;
-      for (std::size_t i = c * kBatch; i < std::min(texts.size(), (c + 1) * kBatch); ++i) views.push_back(*texts[i]);
-      std::vector<Embedding> out = use->embed_batch(views);
-      for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
-    });
+    if (!read_dense_cache(opt.dense_cache, texts, all)) {
+      parallel_for(chunks, threads, "use-lite batches", [&](std::size_t c) {
+        std::vector<std::string_view> views;
+        for (std::size_t i = c * kBatch; i < std::min(texts.size(), (c + 1) * kBatch); ++i) views.push_back(*texts[i]);
+        std::vector<Embedding> out = use->embed_batch(views);
+        for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
+      });
+      write_dense_cache(opt.dense_cache, texts, all);
+    }
     std::fprintf(stderr, "eval-semantic: use-lite: done in %.1f s\n",
                  std::chrono::duration<double>(Clock::now() - t0).count());
     use_train_flat.assign(std::make_move_iterator(all.begin()), std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(n_train)));
@@ -457,6 +636,36 @@ int eval_semantic_main(int argc, char** argv) {
       for (const auto& q : d.test) hash_test.push_back(hashing->embed(q.text));
     }
 
+    // Augmented utterances for the head (from the k utterances only), embedded like the rest.
+    std::vector<std::vector<std::string>> aug_texts(routes.size());
+    std::vector<std::vector<Embedding>> aug_hash(routes.size()), aug_use(routes.size());
+    if (opt.augment > 0 && wants_head(opt)) {
+      std::vector<std::pair<std::size_t, std::size_t>> where;  // (route, variant)
+      std::vector<std::string_view> flat;
+      for (std::size_t r = 0; r < routes.size(); ++r)
+        for (const auto& u : routes[r].utterances)
+          for (auto& v : sy::embed::word_dropout_variants(u, opt.augment)) aug_texts[r].push_back(std::move(v));
+      for (std::size_t r = 0; r < routes.size(); ++r)
+        for (const auto& t : aug_texts[r]) {
+          aug_hash[r].push_back(hashing->embed(t));
+          flat.push_back(t);
+          where.emplace_back(r, aug_hash[r].size() - 1);
+        }
+      std::fprintf(stderr, "eval-semantic: %zu augmented utterances\n", flat.size());
+      if (use) {
+        std::vector<Embedding> all(flat.size());
+        constexpr std::size_t kBatch = 32;
+        parallel_for((flat.size() + kBatch - 1) / kBatch, threads, "augmented batches", [&](std::size_t c) {
+          std::vector<std::string_view> views(flat.begin() + static_cast<std::ptrdiff_t>(c * kBatch),
+                                              flat.begin() + static_cast<std::ptrdiff_t>(std::min(flat.size(), (c + 1) * kBatch)));
+          std::vector<Embedding> out = use->embed_batch(views);
+          for (std::size_t i = 0; i < out.size(); ++i) all[c * kBatch + i] = std::move(out[i]);
+        });
+        for (std::size_t r = 0; r < routes.size(); ++r) aug_use[r].resize(aug_texts[r].size());
+        for (std::size_t i = 0; i < flat.size(); ++i) aug_use[where[i].first][where[i].second] = std::move(all[i]);
+      }
+    }
+
     for (const std::string& name : opt.embedders) {
       if (name != "hashing" && !use) continue;
       std::fprintf(stderr, "eval-semantic: %s, k=%zu\n", name.c_str(), k);
@@ -489,82 +698,101 @@ int eval_semantic_main(int argc, char** argv) {
         for (std::size_t i = 0; i < d.test.size(); ++i) test_vecs.push_back((*hybrid)->combine(hash_test[i], use_test[i]));
       }
       for (sy::embed::Aggregation aggregation : opt.aggregations) {
-      sy::embed::IndexOptions index_opt;
-      index_opt.aggregation = aggregation;
-      index_opt.top_k = opt.top_k;
-      auto index_r = SemanticIndex::build_from_vectors(routes, embedder, route_vecs, index_opt);
-      if (!index_r) {
-        std::fprintf(stderr, "eval-semantic: %s\n", index_r.error().message.c_str());
-        return 1;
-      }
-      const SemanticIndex& index = **index_r;
-
-      Row row;
-      row.embedder = name;
-      row.aggregation = aggregation;
-      row.k = k;
-      row.utterances = corpus.size();
-      const Scored val_s = score_all(index, val_vecs);
-      const Scored test_s = score_all(index, test_vecs);
-      std::size_t in_total = 0, in_ok = 0, oos_total = 0;
-      double top_in = 0, top_oos = 0;
-      for (std::size_t i = 0; i < d.test.size(); ++i) {
-        if (d.test[i].intent >= 0) {
-          ++in_total;
-          if (test_s.best_intent[i] == d.test[i].intent) ++in_ok;
-          top_in += test_s.best_score[i];
-        } else {
-          ++oos_total;
-          top_oos += test_s.best_score[i];
+        sy::embed::IndexOptions index_opt;
+        index_opt.aggregation = aggregation;
+        index_opt.top_k = opt.top_k;
+        auto index_r = SemanticIndex::build_from_vectors(routes, embedder, route_vecs, index_opt);
+        if (!index_r) {
+          std::fprintf(stderr, "eval-semantic: %s\n", index_r.error().message.c_str());
+          return 1;
         }
-      }
-      row.in_scope_accuracy = in_total ? static_cast<double>(in_ok) / static_cast<double>(in_total) : 0.0;
-      row.mean_top_in = in_total ? top_in / static_cast<double>(in_total) : 0.0;
-      row.mean_top_oos = oos_total ? top_oos / static_cast<double>(oos_total) : 0.0;
-      double oos_weight = 1.0;
-      if (opt.balanced) {
-        std::size_t n_oos = 0;
-        for (const Query& v : d.val) n_oos += v.intent < 0;
-        if (n_oos) oos_weight = static_cast<double>(d.val.size() - n_oos) / static_cast<double>(n_oos);
-      }
-      row.threshold = tune_threshold(val_s, d.val, oos_weight);
-      row.val_accuracy_threshold = accuracy_at(val_s, d.val, row.threshold);
-      row.accuracy_threshold = accuracy_at(test_s, d.test, row.threshold);
-      row.oracle_accuracy_threshold = accuracy_at(test_s, d.test, tune_threshold(test_s, d.test));
-      std::size_t in_ok_t = 0, oos_ok = 0;
-      for (std::size_t i = 0; i < d.test.size(); ++i) {
-        const bool routed = test_s.best_score[i] >= row.threshold;
-        if (d.test[i].intent >= 0) {
-          if (routed && test_s.best_intent[i] == d.test[i].intent) ++in_ok_t;
-        } else if (!routed) {
-          ++oos_ok;
-        }
-      }
-      row.in_scope_accuracy_threshold = in_total ? static_cast<double>(in_ok_t) / static_cast<double>(in_total) : 0.0;
-      row.oos_recall = oos_total ? static_cast<double>(oos_ok) / static_cast<double>(oos_total) : 0.0;
+        const SemanticIndex& index = **index_r;
+        Row base;
+        base.embedder = name;
+        base.aggregation = aggregation;
+        base.k = k;
+        base.utterances = corpus.size();
+        base.index_bytes = index.memory_bytes();
+        base.embedder_bytes = embedder->memory_bytes();
 
-      // End-to-end routing time on one thread: embed the raw text and score it, as the router would.
-      std::vector<double> us, cpu_us;
-      const std::size_t n_time = std::min(opt.timing_queries, d.test.size());
-      const std::size_t stride = n_time ? std::max<std::size_t>(1, d.test.size() / n_time) : 1;
-      for (std::size_t i = 0; i < d.test.size() && us.size() < n_time; i += stride) {
-        timespec c0{}, c1{};
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-        const auto t0 = Clock::now();
-        auto m = index.score(d.test[i].text);
-        const auto t1 = Clock::now();
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-        if (m.scores.empty()) std::abort();
-        us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-        cpu_us.push_back(static_cast<double>(c1.tv_sec - c0.tv_sec) * 1e6 + static_cast<double>(c1.tv_nsec - c0.tv_nsec) / 1e3);
-      }
-      row.timed = us.size();
-      row.p50_us = percentile(us, 0.50);
-      row.p99_us = percentile(us, 0.99);
-      row.p50_cpu_us = percentile(cpu_us, 0.50);
-      row.index_bytes = index.memory_bytes();
-      row.embedder_bytes = embedder->memory_bytes();
-      rows.push_back(row);
+        if (wants_classifier(opt, "centroid")) {
+          Row row = base;
+          evaluate(row, score_all(index, val_vecs), score_all(index, test_vecs), d, opt);
+          time_routing(row, d, opt, [&](const std::string& text) { return index.score(text).best; });
+          rows.push_back(row);
+        }
+        if (!wants_head(opt) || aggregation != opt.aggregations.front()) continue;
+        // The trained head: one per l2 value (tune it on val: the val columns of the JSON).
+        std::vector<std::string> names;
+        for (const auto& r : routes) names.push_back(r.name);
+        for (double l2 : opt.l2s) {
+          sy::embed::HeadOptions hopt;
+          hopt.l2 = l2;
+          hopt.dense_scale = opt.head_dense_scale;
+          hopt.sparse_scale = opt.head_sparse_scale;
+          hopt.fold_bits = opt.head_fold_bits;
+          hopt.calibration_folds = opt.calibration_folds;
+          hopt.max_iterations = opt.head_iterations;
+          std::fprintf(stderr, "eval-semantic: training the head (%s, k=%zu, l2=%g)\n", name.c_str(), k, l2);
+          const auto t0 = Clock::now();
+          std::vector<std::vector<Embedding>> train_vecs = route_vecs;
+          for (std::size_t r = 0; r < routes.size(); ++r)
+            for (std::size_t i = 0; i < aug_texts[r].size(); ++i) {
+              if (name == "hashing") train_vecs[r].push_back(aug_hash[r][i]);
+              else if (name == "use-lite") train_vecs[r].push_back(aug_use[r][i]);
+              else train_vecs[r].push_back(hybrid_of(*embedder).combine(aug_hash[r][i], aug_use[r][i]));
+            }
+          auto head_r = sy::embed::SemanticHead::train(names, std::string(embedder->type()), embedder->layout(), train_vecs, hopt);
+          if (!head_r) {
+            std::fprintf(stderr, "eval-semantic: %s\n", head_r.error().message.c_str());
+            return 1;
+          }
+          const sy::embed::SemanticHead& head = **head_r;
+          const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
+          std::fprintf(stderr, "eval-semantic: head trained in %.1f s (%d iterations, T=%.3f, %zu features)\n", train_s,
+                       head.iterations(), static_cast<double>(head.temperature()), head.features());
+          for (const std::string& cls : opt.classifiers) {
+            if (cls == "centroid") continue;
+            Row row = base;
+            row.classifier = cls;
+            row.l2 = l2;
+            row.temperature = head.temperature();
+            row.train_seconds = train_s;
+            row.head_iterations = head.iterations();
+            row.head_bytes = head.memory_bytes();
+            auto decide = [&](const Embedding& e) {
+              sy::embed::HeadPrediction p = head.predict(e);
+              if (cls == "logistic") return std::pair<float, int>(p.confidence, static_cast<int>(p.best));
+              const sy::embed::RouteMatch m = index.score(e);
+              if (cls == "logistic-sim") return std::pair<float, int>(m.scores[p.best], static_cast<int>(p.best));
+              // logistic-mix: probability + mix * similarity, per route.
+              std::size_t best = 0;
+              float best_v = -std::numeric_limits<float>::infinity();
+              for (std::size_t r = 0; r < p.probabilities.size(); ++r) {
+                const float v = p.probabilities[r] + opt.mix * m.scores[r];
+                if (v > best_v) {
+                  best_v = v;
+                  best = r;
+                }
+              }
+              return std::pair<float, int>(best_v, static_cast<int>(best));
+            };
+            auto score_set = [&](const std::vector<Embedding>& qs) {
+              Scored s;
+              for (const Embedding& q : qs) {
+                auto [c, b] = decide(q);
+                s.best_score.push_back(c);
+                s.best_intent.push_back(b);
+              }
+              return s;
+            };
+            evaluate(row, score_set(val_vecs), score_set(test_vecs), d, opt);
+            time_routing(row, d, opt, [&](const std::string& text) {
+              return static_cast<std::size_t>(decide(embedder->embed(text)).second);
+            });
+            rows.push_back(row);
+          }
+        }
       }
     }
   }
@@ -574,8 +802,9 @@ int eval_semantic_main(int argc, char** argv) {
               d.intents.size(),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent >= 0; })),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent < 0; })));
-  std::printf("%-9s %-10s %4s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "agg", "k", "in-scope", "threshold",
-              "acc+fallbk", "in@thr", "oos-rec", "oracle", "top in/oos", "p50", "p99", "p50 cpu", "index");
+  std::printf("%-9s %-13s %4s %7s %9s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "classifier", "k", "l2",
+              "val-in", "in-scope", "threshold", "acc+fallbk", "in@thr", "oos-rec", "oracle", "top in/oos", "p50", "p99",
+              "p50 cpu", "index");
   for (const Row& r : rows) {
     char top[32];
     std::snprintf(top, sizeof top, "%.2f/%.2f", r.mean_top_in, r.mean_top_oos);
@@ -585,17 +814,22 @@ int eval_semantic_main(int argc, char** argv) {
       else std::snprintf(b, sizeof b, "%.0f us", v);
       return std::string(b);
     };
-    std::printf("%-9s %-10s %4zu %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
-                r.embedder.c_str(), std::string(sy::embed::to_string(r.aggregation)).c_str(), r.k, 100 * r.in_scope_accuracy, r.threshold, 100 * r.accuracy_threshold,
+    const std::string cls = r.classifier == "centroid" ? std::string(sy::embed::to_string(r.aggregation)) : r.classifier;
+    char l2[16] = "-";
+    if (r.classifier != "centroid") std::snprintf(l2, sizeof l2, "%.0e", r.l2);
+    std::printf("%-9s %-13s %4zu %7s %8.1f%% %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
+                r.embedder.c_str(), cls.c_str(), r.k, l2, 100 * r.val_in_scope_accuracy, 100 * r.in_scope_accuracy, r.threshold, 100 * r.accuracy_threshold,
                 100 * r.in_scope_accuracy_threshold, 100 * r.oos_recall, 100 * r.oracle_accuracy_threshold, top,
                 fmt_t(r.p50_us).c_str(), fmt_t(r.p99_us).c_str(), fmt_t(r.p50_cpu_us).c_str(),
-                format_bytes(r.index_bytes).c_str());
+                format_bytes(r.index_bytes + r.head_bytes).c_str());
   }
   std::printf("in-scope: test accuracy, no fallback. threshold: tuned on val+oos_val for %s. acc+fallbk: test+oos_test\n"
               "with that threshold (oos correct when sent to fallback). in@thr / oos-rec: its in-scope and oos parts.\n"
               "oracle: acc+fallbk with the accuracy-maximising threshold on test itself (an upper bound, not a result).\n"
               "p50/p99: wall clock, one thread, embed + score of the raw text, over %zu test queries; p50 cpu: the same in\n"
-              "thread CPU time (robust to a busy machine). index: the utterance index only, without the embedder.\n",
+              "thread CPU time (robust to a busy machine). index: the utterance index (+ the head), without the embedder.\n"
+              "classifier: the aggregation for centroid matching, else the trained head's variant; val-in: in-scope\n"
+              "accuracy on val without fallback (tune --l2 on it, never on test).\n",
               opt.balanced ? "balanced accuracy" : "accuracy", rows.empty() ? std::size_t{0} : rows.front().timed);
   std::fprintf(stderr, "eval-semantic: total %.1f s\n", std::chrono::duration<double>(Clock::now() - t_start).count());
 
@@ -611,6 +845,13 @@ int eval_semantic_main(int argc, char** argv) {
     j["results"] = nlohmann::json::array();
     for (const Row& r : rows) {
       j["results"].push_back({{"embedder", r.embedder},
+                              {"classifier", r.classifier},
+                              {"l2", r.l2},
+                              {"temperature", r.temperature},
+                              {"train_seconds", r.train_seconds},
+                              {"head_iterations", r.head_iterations},
+                              {"head_bytes", r.head_bytes},
+                              {"val_in_scope_accuracy", r.val_in_scope_accuracy},
                               {"aggregation", sy::embed::to_string(r.aggregation)},
                               {"k", r.k},
                               {"utterances", r.utterances},

@@ -6,4 +6,5 @@ int train_main(int argc, char** argv);          ///< switchyard train
 int calibrate_main(int argc, char** argv);      ///< switchyard calibrate
 int eval_main(int argc, char** argv);           ///< switchyard eval
 int eval_semantic_main(int argc, char** argv);  ///< switchyard eval-semantic
+int train_semantic_main(int argc, char** argv); ///< switchyard train-semantic
 }  // namespace sy::tools

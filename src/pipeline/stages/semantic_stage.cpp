@@ -1,5 +1,7 @@
 // Semantic stage: routes defined by example utterances, scored against the prompt by an embedder
-// (hashing, use-lite or hybrid). Below every route's threshold the stage falls back to its fallback
+// (hashing, use-lite or hybrid). The route is the best-matching centroid, or with `classifier:
+// logistic` the choice of a head trained on the utterances (at load, or read from a file written by
+// `switchyard train-semantic`). Below the route's threshold the stage falls back to its fallback
 // target, or passes. Dense embedders run on the CPU pool, never on an io thread, under a per-request
 // time budget that fails open (to the fallback), and their prompt vectors are cached (LRU).
 #include <boost/asio/as_tuple.hpp>
@@ -19,8 +21,10 @@
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/hybrid_embedder.hpp"
+#include "switchyard/embed/semantic_head.hpp"
 #include "switchyard/embed/semantic_index.hpp"
 #include "switchyard/embed/use_lite_embedder.hpp"
+#include "switchyard/pipeline/semantic_training.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
 namespace sy::pipeline {
@@ -32,33 +36,41 @@ using namespace boost::asio::experimental::awaitable_operators;
 std::string fmt2(double v) { return fixed(v, 2); }
 
 /// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock).
+/// Keyed by a 64-bit hash of the text, and the text itself is kept and compared on a hit: FNV-1a
+/// collisions can be crafted, and a colliding prompt must not be routed with someone else's vector.
+/// Bounded: `capacity` entries of at most max_chars bytes of text each (the stage clips the text).
 class EmbeddingCache {
  public:
   explicit EmbeddingCache(size_t capacity) : capacity_(capacity) {}
-  std::optional<embed::Embedding> get(std::uint64_t key) {
+  std::optional<embed::Embedding> get(std::uint64_t key, std::string_view text) {
     std::lock_guard lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end()) return std::nullopt;
+    if (it == map_.end() || it->second->text != text) return std::nullopt;
     order_.splice(order_.begin(), order_, it->second);
-    return it->second->second;
+    return it->second->vector;
   }
-  void put(std::uint64_t key, const embed::Embedding& v) {
+  void put(std::uint64_t key, std::string_view text, const embed::Embedding& v) {
     if (capacity_ == 0) return;
     std::lock_guard lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) return;
-    order_.emplace_front(key, v);
+    order_.push_front(Entry{key, std::string(text), v});
     map_[key] = order_.begin();
     if (map_.size() > capacity_) {
-      map_.erase(order_.back().first);
+      map_.erase(order_.back().key);
       order_.pop_back();
     }
   }
 
  private:
+  struct Entry {
+    std::uint64_t key;
+    std::string text;
+    embed::Embedding vector;
+  };
   std::mutex mu_;
   size_t capacity_;
-  std::list<std::pair<std::uint64_t, embed::Embedding>> order_;
-  std::unordered_map<std::uint64_t, std::list<std::pair<std::uint64_t, embed::Embedding>>::iterator> map_;
+  std::list<Entry> order_;
+  std::unordered_map<std::uint64_t, std::list<Entry>::iterator> map_;
 };
 
 class SemanticStage final : public Stage {
@@ -67,6 +79,8 @@ class SemanticStage final : public Stage {
   std::string_view type() const override { return kType; }
 
   std::shared_ptr<const embed::SemanticIndex> index;
+  std::shared_ptr<const embed::SemanticHead> head;  // classifier: logistic; null for centroid matching
+  float min_probability = 0;                        // head: also fall back below this probability
   std::vector<std::string> targets;  // per route
   std::string fallback;              // empty: pass
   bool whole_conversation = false;
@@ -88,7 +102,7 @@ class SemanticStage final : public Stage {
         query = e->embed(text);
       } else {
         std::uint64_t key = fnv1a(text);
-        query = cache->get(key);
+        query = cache->get(key, text);
         if (!query) {
           query = co_await embed_off_thread(e, text);
           if (!query) {
@@ -96,7 +110,7 @@ class SemanticStage final : public Stage {
             return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
             co_return d;
           }
-          cache->put(key, *query);
+          cache->put(key, text, *query);
         }
       }
       ctx.features.store_embedding(e, text, std::move(*query));
@@ -104,6 +118,10 @@ class SemanticStage final : public Stage {
     }
     embed::RouteMatch m = index->score(*cached);
     const auto& routes = index->routes();
+    if (head) {
+      decide_with_head(*cached, m, d);
+      co_return d;
+    }
     for (size_t i = 0; i < routes.size() && i < m.scores.size(); ++i) d.scores.emplace_back(routes[i].name, m.scores[i]);
     // Keep the debug output short: the 8 best routes.
     std::sort(d.scores.begin(), d.scores.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -124,6 +142,29 @@ class SemanticStage final : public Stage {
   }
 
  private:
+  /// The head picks the route; its centroid similarity must still clear the route's threshold (how far
+  /// the prompt is from every route, which a softmax cannot tell), and its calibrated probability
+  /// `min_probability` (how sure the head is between routes).
+  void decide_with_head(const embed::Embedding& q, const embed::RouteMatch& m, Decision& d) const {
+    const auto& routes = index->routes();
+    const embed::HeadPrediction p = head->predict(q);
+    for (size_t i = 0; i < routes.size() && i < p.probabilities.size(); ++i)
+      d.scores.emplace_back(routes[i].name, p.probabilities[i]);
+    std::sort(d.scores.begin(), d.scores.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    if (d.scores.size() > 8) d.scores.resize(8);
+    const auto& r = routes[p.best];
+    const float sim = p.best < m.scores.size() ? m.scores[p.best] : 0.0f;
+    const std::string what = "semantic:" + r.name + " p=" + fmt2(p.confidence) + " score=" + fmt2(sim);
+    if (sim >= r.threshold && p.confidence >= min_probability) {
+      d.kind = Decision::Kind::route;
+      d.target = targets[p.best];
+      d.reason = what + ">=" + fmt2(r.threshold);
+      return;
+    }
+    return_fallback(d, "semantic:below threshold " + what.substr(9) +
+                           (sim < r.threshold ? "<" + fmt2(r.threshold) : " p<" + fmt2(min_probability)));
+  }
+
   void return_fallback(Decision& d, std::string why) const {
     if (fallback.empty()) {
       d.kind = Decision::Kind::pass;
@@ -296,12 +337,146 @@ void read_stage_options(const config::Node& n, BuildContext& ctx, config::Diagno
   if (auto c = n.integer("cache_size", d, 0, 1 << 22)) stage.cache = std::make_unique<EmbeddingCache>(static_cast<size_t>(*c));
 }
 
+/// `classifier:` centroid (default), logistic, or {type, head, l2, dense_scale, sparse_scale,
+/// min_probability}.
+struct ClassifierChoice {
+  bool logistic = false;
+  std::string head_path;  // resolved; empty: train at load
+  embed::HeadOptions options;
+  float min_probability = 0;
+};
+
+ClassifierChoice read_classifier(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
+  ClassifierChoice c;
+  const config::Node* e = n.get("classifier");
+  if (!e || e->is_null()) return c;
+  std::string type;
+  if (e->is_scalar()) {
+    type = e->scalar();
+  } else if (e->is_map()) {
+    e->check_keys({"type", "head", "l2", "dense_scale", "sparse_scale", "min_probability"}, d);
+    type = e->str("type", d).value_or("logistic");
+    if (auto h = e->str("head", d)) c.head_path = ctx.resolve_path(*h);
+    if (auto l2 = e->number("l2", d, 0, 100)) c.options.l2 = *l2;
+    if (auto s = e->number("dense_scale", d, 1e-3, 1e3)) c.options.dense_scale = static_cast<float>(*s);
+    if (auto s = e->number("sparse_scale", d, 1e-3, 1e3)) c.options.sparse_scale = static_cast<float>(*s);
+    if (auto p = e->number("min_probability", d, 0, 1)) c.min_probability = static_cast<float>(*p);
+  } else {
+    e->error(d, "expected centroid, logistic or a map with type");
+    return c;
+  }
+  if (type == "logistic") c.logistic = true;
+  else if (type != "centroid") e->error(d, "unknown classifier \"" + type + "\" (known: centroid, logistic)");
+  else if (e->is_map() && e->members().size() > 1) e->error(d, "head, l2, scales and min_probability need type: logistic");
+  return c;
+}
+
+/// The head of a `classifier: logistic` stage: read from its file and checked against the stage's
+/// routes and embedder, or trained on the utterance vectors now. Null after an error.
+std::shared_ptr<const embed::SemanticHead> build_head(const ClassifierChoice& c, const std::vector<embed::RouteSpec>& specs,
+                                                      const embed::Embedder& embedder,
+                                                      const std::vector<std::vector<embed::Embedding>>& vectors,
+                                                      const std::string& config_path, const config::Node& at,
+                                                      config::Diagnostics& d) {
+  const std::string retrain = " (run: switchyard train-semantic --config " + (config_path.empty() ? "CONFIG" : config_path) +
+                              " --out " + c.head_path + ")";
+  const std::uint64_t fingerprint = semantic_fingerprint(embedder, specs);
+  std::vector<std::string> names;
+  for (const auto& s : specs) names.push_back(s.name);
+  if (c.head_path.empty()) {
+    embed::HeadOptions o = c.options;
+    o.fingerprint = fingerprint;
+    // The temperature costs one more fit per fold; only min_probability uses it, so skip it otherwise
+    // (the probabilities in the debug output are then uncalibrated). train-semantic always fits it.
+    if (c.min_probability <= 0) o.calibration_folds = 0;
+    auto h = embed::SemanticHead::train(names, std::string(embedder.type()), embedder.layout(), vectors, o);
+    if (!h) {
+      at.error(d, h.error().message);
+      return nullptr;
+    }
+    return *h;
+  }
+  auto h = embed::SemanticHead::load(c.head_path);
+  if (!h) {
+    at.error(d, h.error().message + retrain);
+    return nullptr;
+  }
+  if ((*h)->embedder_type() != embedder.type() || (*h)->layout() != embedder.layout()) {
+    at.error(d, "head " + c.head_path + " was trained for the " + (*h)->embedder_type() + " embedder, not this stage's " +
+                    std::string(embedder.type()) + retrain);
+    return nullptr;
+  }
+  if ((*h)->routes() != names) {
+    at.error(d, "head " + c.head_path + " was trained for other routes" + retrain);
+    return nullptr;
+  }
+  if ((*h)->fingerprint() != fingerprint) {
+    at.error(d, "head " + c.head_path + " was trained on other utterances" + retrain);
+    return nullptr;
+  }
+  return *h;
+}
+
+/// Each route's utterances embedded (in batches: a dense embedder shares its weight passes).
+std::vector<std::vector<embed::Embedding>> embed_routes(const embed::Embedder& e, const std::vector<embed::RouteSpec>& specs) {
+  std::vector<std::string_view> texts;
+  for (const auto& r : specs) texts.insert(texts.end(), r.utterances.begin(), r.utterances.end());
+  std::vector<embed::Embedding> flat = e.embed_batch(texts);
+  std::vector<std::vector<embed::Embedding>> out(specs.size());
+  for (std::size_t r = 0, i = 0; r < specs.size(); ++r)
+    for (std::size_t u = 0; u < specs[r].utterances.size(); ++u) out[r].push_back(std::move(flat[i++]));
+  return out;
+}
+
+const std::initializer_list<std::string_view> kStageKeys = {
+    "type", "name", "embedder", "aggregation", "top_k", "threshold", "routes", "fallback", "text", "max_chars", "budget",
+    "cache_size", "classifier"};
+
 }  // namespace
 
+std::uint64_t semantic_fingerprint(const embed::Embedder& embedder, const std::vector<embed::RouteSpec>& routes) {
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> utterances;
+  for (const auto& r : routes) {
+    names.push_back(r.name);
+    utterances.push_back(r.utterances);
+  }
+  return embed::training_fingerprint(embedder.type(), names, utterances);
+}
+
+std::vector<SemanticTrainingSet> semantic_training_sets(const config::Config& cfg, const std::string& base_dir,
+                                                        config::Diagnostics& d) {
+  std::vector<SemanticTrainingSet> out;
+  std::map<std::string, std::shared_ptr<const embed::Embedder>> embedders;
+  BuildContext ctx{cfg, nullptr, nullptr, &embedders, base_dir, nullptr};
+  // Targets do not matter for training: any name resolves to itself.
+  ctx.resolve_target = [](std::string_view t) { return std::string(t); };
+  for (const auto& router : cfg.routers) {
+    const config::Node* stages = router.node.get("stages");
+    if (!stages || !stages->is_sequence()) continue;
+    for (const auto& sn : stages->items()) {
+      if (!sn.is_map() || !sn.get("type") || sn.get("type")->scalar() != "semantic") continue;
+      sn.check_keys(kStageKeys, d);
+      SemanticTrainingSet set;
+      set.router = router.name;
+      set.stage = sn.get("name") ? sn.get("name")->scalar() : "semantic";
+      std::vector<std::string> corpus, targets;
+      if (!read_routes(sn, ctx, d, set.routes, corpus, targets)) continue;
+      float default_threshold = 0;
+      set.embedder = build_embedder(read_embedder_choice(sn, ctx, d), corpus, sn, ctx, d, default_threshold);
+      const ClassifierChoice c = read_classifier(sn, ctx, d);
+      set.head = c.options;
+      set.head_path = c.head_path;
+      if (!set.embedder) continue;
+      set.head.fingerprint = semantic_fingerprint(*set.embedder, set.routes);
+      out.push_back(std::move(set));
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& ctx, config::Diagnostics& d) {
-  n.check_keys({"type", "name", "embedder", "aggregation", "top_k", "threshold", "routes", "fallback", "text",
-                "max_chars", "budget", "cache_size"},
-               d);
+  n.check_keys(kStageKeys, d);
   auto stage = std::make_unique<SemanticStage>();
   size_t errors_before = d.errors().size();
   std::vector<embed::RouteSpec> specs;
@@ -310,10 +485,17 @@ std::unique_ptr<Stage> make_semantic_stage(const config::Node& n, BuildContext& 
   float default_threshold = 0;
   auto embedder = build_embedder(read_embedder_choice(n, ctx, d), corpus, n, ctx, d, default_threshold);
   embed::IndexOptions opts = read_index_options(n, default_threshold, d);
+  const ClassifierChoice classifier = read_classifier(n, ctx, d);
   read_stage_options(n, ctx, d, *stage);
   if (d.errors().size() != errors_before || !embedder) return nullptr;
 
-  auto index = embed::SemanticIndex::build(std::move(specs), embedder, opts);
+  const auto vectors = embed_routes(*embedder, specs);
+  if (classifier.logistic) {
+    stage->head = build_head(classifier, specs, *embedder, vectors, ctx.config.source, *n.get("classifier"), d);
+    if (!stage->head) return nullptr;
+    stage->min_probability = classifier.min_probability;
+  }
+  auto index = embed::SemanticIndex::build_from_vectors(std::move(specs), embedder, vectors, opts);
   if (!index) {
     n.error(d, index.error().message);
     return nullptr;
