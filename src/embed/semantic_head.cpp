@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "kernels.hpp"
-#include "lbfgs.hpp"
+#include "switchyard/core/lbfgs.hpp"
 
 namespace sy::embed {
 
@@ -393,13 +393,15 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
   HeadBuilder::transpose(all);
 
   Problem prob{F, C, options.l2};
-  detail::LbfgsOptions lopt;
+  optimize::LbfgsOptions lopt;
   lopt.max_iterations = options.max_iterations;
   lopt.tolerance = options.tolerance;
+  lopt.relative_tolerance = true;
   lopt.history = options.history;
+  lopt.min_relative_decrease = 1e-9;
   std::vector<float> z;
   auto fit = [&](const TrainData& t, std::vector<float>& w, const char* stage) {
-    return detail::minimize_lbfgs(
+    return optimize::minimize_lbfgs<float>(
         [&](const std::vector<float>& x, std::vector<float>& g) { return objective(t, prob, x, g, z); }, w, lopt,
         [&](int it) {
           if (options.progress && it % 10 == 0)
@@ -407,7 +409,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
         });
   };
   std::vector<float> w((F + 1) * C, 0.0f);
-  const detail::LbfgsResult res = fit(all, w, "fit");
+  const optimize::LbfgsResult res = fit(all, w, "fit");
   head->iterations_ = res.iterations;
   head->loss_ = res.loss;
 

@@ -1,11 +1,11 @@
 #include "switchyard/learn/trainer.hpp"
 
+#include "switchyard/core/lbfgs.hpp"
 #include "switchyard/learn/evaluation.hpp"
 
 #include <algorithm>
 #include <map>
 #include <cmath>
-#include <deque>
 #include <numeric>
 #include <random>
 #include <string>
@@ -68,11 +68,6 @@ class LogisticObjective {
   double total_weight_ = 1;
 };
 
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
 
 }  // namespace
 
@@ -82,7 +77,7 @@ LogisticFit fit_compact(const Csr& x, std::size_t dim, std::span<const float> y,
                         const LogisticOptions& opts) {
   LogisticObjective f(x, dim, y, weight, opts.l2);
   const std::size_t p = dim + 1;
-  std::vector<double> w(p, 0.0), g(p), w_new(p), g_new(p), d(p);
+  std::vector<double> w(p, 0.0);
   // Start the bias at the weighted base rate: fewer iterations, same optimum.
   {
     double sy = 0, sc = 0;
@@ -94,79 +89,18 @@ LogisticFit fit_compact(const Csr& x, std::size_t dim, std::span<const float> y,
     double base = sc > 0 ? std::clamp(sy / sc, 1e-6, 1 - 1e-6) : 0.5;
     w[dim] = std::log(base / (1 - base));
   }
-  double loss = f.eval(w, &g);
-  std::deque<std::vector<double>> s_hist, y_hist;
-  std::deque<double> rho_hist;
-  std::vector<double> alpha(static_cast<std::size_t>(std::max(1, opts.history)));
-  int it = 0;
-  for (; it < opts.max_iterations; ++it) {
-    double gmax = 0;
-    for (double v : g) gmax = std::max(gmax, std::abs(v));
-    if (gmax < opts.tolerance) break;
-    // Two-loop recursion: d = -H g.
-    d = g;
-    for (std::size_t k = s_hist.size(); k-- > 0;) {
-      alpha[k] = rho_hist[k] * dot(s_hist[k], d);
-      for (std::size_t j = 0; j < p; ++j) d[j] -= alpha[k] * y_hist[k][j];
-    }
-    double gamma = 1.0;
-    if (!s_hist.empty()) gamma = dot(s_hist.back(), y_hist.back()) / dot(y_hist.back(), y_hist.back());
-    else gamma = 1.0 / std::max(1e-12, std::sqrt(dot(g, g)));
-    for (double& v : d) v *= gamma;
-    for (std::size_t k = 0; k < s_hist.size(); ++k) {
-      double beta = rho_hist[k] * dot(y_hist[k], d);
-      for (std::size_t j = 0; j < p; ++j) d[j] += s_hist[k][j] * (alpha[k] - beta);
-    }
-    for (double& v : d) v = -v;
-    double slope = dot(g, d);
-    if (slope >= 0) {  // not a descent direction: restart from steepest descent
-      s_hist.clear();
-      y_hist.clear();
-      rho_hist.clear();
-      for (std::size_t j = 0; j < p; ++j) d[j] = -g[j];
-      slope = dot(g, d);
-    }
-    // Backtracking line search (Armijo).
-    double step = 1.0, new_loss = 0;
-    bool accepted = false;
-    for (int ls = 0; ls < 30; ++ls) {
-      for (std::size_t j = 0; j < p; ++j) w_new[j] = w[j] + step * d[j];
-      new_loss = f.eval(w_new, &g_new);
-      if (new_loss <= loss + 1e-4 * step * slope) {
-        accepted = true;
-        break;
-      }
-      step *= 0.5;
-    }
-    if (!accepted) break;
-    std::vector<double> s(p), yv(p);
-    for (std::size_t j = 0; j < p; ++j) {
-      s[j] = w_new[j] - w[j];
-      yv[j] = g_new[j] - g[j];
-    }
-    double sy = dot(s, yv);
-    const double rel = (loss - new_loss) / std::max(1e-12, std::abs(loss));
-    w.swap(w_new);
-    g.swap(g_new);
-    loss = new_loss;
-    if (sy > 1e-12) {
-      s_hist.push_back(std::move(s));
-      y_hist.push_back(std::move(yv));
-      rho_hist.push_back(1.0 / sy);
-      if (s_hist.size() > static_cast<std::size_t>(std::max(1, opts.history))) {
-        s_hist.pop_front();
-        y_hist.pop_front();
-        rho_hist.pop_front();
-      }
-    }
-    if (rel < 1e-10) break;
-  }
+  optimize::LbfgsOptions lopt;
+  lopt.max_iterations = opts.max_iterations;
+  lopt.tolerance = opts.tolerance;
+  lopt.history = opts.history;
+  const optimize::LbfgsResult res = optimize::minimize_lbfgs<double>(
+      [&f](const std::vector<double>& x, std::vector<double>& grad) { return f.eval(x, &grad); }, w, lopt);
   LogisticFit fit;
   fit.weights.resize(dim);
   for (std::size_t j = 0; j < dim; ++j) fit.weights[j] = static_cast<float>(w[j]);
   fit.bias = static_cast<float>(w[dim]);
-  fit.iterations = it;
-  fit.loss = loss;
+  fit.iterations = res.iterations;
+  fit.loss = res.loss;
   return fit;
 }
 

@@ -1,58 +1,61 @@
-#include "lbfgs.hpp"
+#include "switchyard/core/lbfgs.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 
-namespace sy::embed::detail {
+namespace sy::optimize {
 namespace {
 
-double dot(const std::vector<float>& a, const std::vector<float>& b) {
+template <class T>
+double dot(const std::vector<T>& a, const std::vector<T>& b) {
   double s = 0;
   for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * static_cast<double>(b[i]);
   return s;
 }
 
+template <class T>
+double max_abs(const std::vector<T>& v) {
+  double m = 0;
+  for (T x : v) m = std::max(m, static_cast<double>(std::abs(x)));
+  return m;
+}
+
 }  // namespace
 
-LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const LbfgsOptions& opts,
+template <class T>
+LbfgsResult minimize_lbfgs(const Objective<T>& f, std::vector<T>& w, const LbfgsOptions& opts,
                            const std::function<void(int)>& on_iteration) {
   const std::size_t p = w.size();
   const std::size_t history = static_cast<std::size_t>(std::max(1, opts.history));
-  std::vector<float> g(p), w_new(p), g_new(p), d(p);
+  std::vector<T> g(p), w_new(p), g_new(p), d(p);
   double loss = f(w, g);
-  std::deque<std::vector<float>> s_hist, y_hist;
+  std::deque<std::vector<T>> s_hist, y_hist;
   std::deque<double> rho_hist;
   std::vector<double> alpha(history);
-  auto gmax_of = [&] {
-    double m = 0;
-    for (float v : g) m = std::max(m, static_cast<double>(std::abs(v)));
-    return m;
-  };
-  const double gmax0 = gmax_of();
+  const double stop_gradient = opts.relative_tolerance ? opts.tolerance * max_abs(g) : opts.tolerance;
   int it = 0;
   for (; it < opts.max_iterations; ++it) {
     if (on_iteration) on_iteration(it);
-    if (gmax_of() <= opts.tolerance * gmax0) break;
+    if (max_abs(g) <= stop_gradient) break;
     // Two-loop recursion: d = -H g.
     d = g;
     for (std::size_t k = s_hist.size(); k-- > 0;) {
       alpha[k] = rho_hist[k] * dot(s_hist[k], d);
-      const float a = static_cast<float>(alpha[k]);
-      const std::vector<float>& yk = y_hist[k];
+      const T a = static_cast<T>(alpha[k]);
+      const std::vector<T>& yk = y_hist[k];
       for (std::size_t j = 0; j < p; ++j) d[j] -= a * yk[j];
     }
-    double gamma;
-    if (!s_hist.empty()) gamma = dot(s_hist.back(), y_hist.back()) / dot(y_hist.back(), y_hist.back());
-    else gamma = 1.0 / std::max(1e-12, std::sqrt(dot(g, g)));
-    for (float& v : d) v = static_cast<float>(v * gamma);
+    const double gamma = !s_hist.empty() ? dot(s_hist.back(), y_hist.back()) / dot(y_hist.back(), y_hist.back())
+                                         : 1.0 / std::max(1e-12, std::sqrt(dot(g, g)));
+    for (T& v : d) v = static_cast<T>(v * gamma);
     for (std::size_t k = 0; k < s_hist.size(); ++k) {
       const double beta = rho_hist[k] * dot(y_hist[k], d);
-      const float c = static_cast<float>(alpha[k] - beta);
-      const std::vector<float>& sk = s_hist[k];
-      for (std::size_t j = 0; j < p; ++j) d[j] += c * sk[j];
+      const T c = static_cast<T>(alpha[k] - beta);
+      const std::vector<T>& sk = s_hist[k];
+      for (std::size_t j = 0; j < p; ++j) d[j] += sk[j] * c;
     }
-    for (float& v : d) v = -v;
+    for (T& v : d) v = -v;
     double slope = dot(g, d);
     if (slope >= 0) {  // not a descent direction: restart from steepest descent
       s_hist.clear();
@@ -61,10 +64,11 @@ LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const Lbfg
       for (std::size_t j = 0; j < p; ++j) d[j] = -g[j];
       slope = dot(g, d);
     }
+    // Backtracking line search (Armijo).
     double step = 1.0, new_loss = 0;
     bool accepted = false;
     for (int ls = 0; ls < 30; ++ls) {
-      const float st = static_cast<float>(step);
+      const T st = static_cast<T>(step);
       for (std::size_t j = 0; j < p; ++j) w_new[j] = w[j] + st * d[j];
       new_loss = f(w_new, g_new);
       if (std::isfinite(new_loss) && new_loss <= loss + 1e-4 * step * slope) {
@@ -74,7 +78,7 @@ LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const Lbfg
       step *= 0.5;
     }
     if (!accepted) break;
-    std::vector<float> s(p), yv(p);
+    std::vector<T> s(p), yv(p);
     for (std::size_t j = 0; j < p; ++j) {
       s[j] = w_new[j] - w[j];
       yv[j] = g_new[j] - g[j];
@@ -85,7 +89,7 @@ LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const Lbfg
     g.swap(g_new);
     loss = new_loss;
     if (sy > 1e-12) {
-      if (s_hist.size() == history) {  // recycle the oldest pair's storage
+      if (s_hist.size() == history) {
         s_hist.pop_front();
         y_hist.pop_front();
         rho_hist.pop_front();
@@ -102,4 +106,9 @@ LbfgsResult minimize_lbfgs(const Objective& f, std::vector<float>& w, const Lbfg
   return LbfgsResult{it, loss};
 }
 
-}  // namespace sy::embed::detail
+template LbfgsResult minimize_lbfgs<float>(const Objective<float>&, std::vector<float>&, const LbfgsOptions&,
+                                           const std::function<void(int)>&);
+template LbfgsResult minimize_lbfgs<double>(const Objective<double>&, std::vector<double>&, const LbfgsOptions&,
+                                            const std::function<void(int)>&);
+
+}  // namespace sy::optimize
