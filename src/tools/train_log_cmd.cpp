@@ -130,18 +130,18 @@ struct Evaluation {
 
 void print_outcomes(const std::vector<Outcome>& outs, std::size_t rows) {
   std::printf("\nheld-out slice: %zu requests with a label for the weak model\n", rows);
-  std::printf("%-34s %12s %16s %10s\n", "policy", "strong share", "USD / 1k req", "quality*");
+  std::printf("%-42s %12s %16s %10s\n", "policy", "strong share", "USD / 1k req", "quality*");
   for (const Outcome& o : outs) {
     char cost[32] = "-";
     if (o.priced) std::snprintf(cost, sizeof cost, "%.4f", o.cost_usd * 1000);
-    std::printf("%-34s %11.1f%% %16s %10.3f\n", o.name.c_str(), 100 * o.strong_share, cost, o.quality);
+    std::printf("%-42s %11.1f%% %16s %10.3f\n", o.name.c_str(), 100 * o.strong_share, cost, o.quality);
   }
   std::printf("* mean quality of the answers: the weak model's from feedback and cascade verdicts, the strong model's\n"
               "  from feedback, else taken as 1 (the strong model is the reference)\n");
-  if (outs.size() >= 2) {
-    const Outcome& base = outs[outs.size() - 2];
-    const Outcome& now = outs.back();
-    std::printf("change vs %s: strong share %+.1f pts, quality %+.3f", base.name.c_str(),
+  const Outcome& now = outs.back();
+  for (std::size_t i = 0; i + 1 < outs.size(); ++i) {
+    const Outcome& base = outs[i];
+    std::printf("new vs %s: strong share %+.1f pts, quality %+.3f", base.name.c_str(),
                 100 * (now.strong_share - base.strong_share), now.quality - base.quality);
     if (base.priced && now.priced && base.cost_usd > 0) {
       std::printf(", cost %+.1f%%", 100 * (now.cost_usd / base.cost_usd - 1));
@@ -350,8 +350,14 @@ int run(const Args& a) {
   if (std::filesystem::exists(plan->current)) {
     auto current = LearnedModel::load(plan->current);
     if (current) {
-      outs.push_back(ev.model("current " + std::filesystem::path(plan->current).filename().string(), **current,
-                              plan->current_threshold.value_or((*current)->default_threshold())));
+      const std::string name = "current " + std::filesystem::path(plan->current).filename().string();
+      outs.push_back(ev.model(name, **current, plan->current_threshold.value_or((*current)->default_threshold())));
+      // The same model at the new one's strong-call share: what retraining changed in the ranking alone.
+      std::vector<double> current_scores;
+      for (std::size_t r : train_rows) {
+        current_scores.push_back((*current)->score(traffic->data.examples[r].prompt, traffic->data.examples[r].conversation));
+      }
+      outs.push_back(ev.model(name + " at that share", **current, threshold_for_share(current_scores, share)));
     } else {
       current_note = "the current model " + plan->current + " does not load: " + current.error().message;
     }

@@ -128,7 +128,10 @@ routers:
     assert.ok(report.labels_from_cascade >= 30, JSON.stringify(report));  // 40 cascade rows, some held out
     assert.ok(report.labels_from_feedback >= 1, JSON.stringify(report));
     assert.ok(report.held_out_rows >= 1, JSON.stringify(report));
-    assert.deepEqual(report.policies.map((p) => p.policy), ['as served', 'current router.sylm', 'new']);
+    assert.deepEqual(report.policies.map((p) => p.policy),
+      ['as served', 'current router.sylm', 'current router.sylm at that share', 'new']);
+    // The current model recalibrated to the new one's share: the same strong share on the training slice.
+    assert.match(run.stdout, /new vs current router\.sylm at that share: strong share [-+][\d.]+ pts, quality [-+][\d.]+, cost [-+][\d.]+%/);
     for (const p of report.policies) {
       assert.ok(p.strong_share >= 0 && p.strong_share <= 1, JSON.stringify(p));
       assert.ok(p.quality >= 0 && p.quality <= 1, JSON.stringify(p));
