@@ -23,7 +23,7 @@ std::shared_ptr<pipeline::AnswerCache> make_cache() {
       "providers: [{name: m, type: mock}]\nmodels: [{name: a, provider: m}]\n"
       "routers: [{name: r, default: a, cache: {similarity: 0.5, ttl: 2s, max_entries: 3}}]\n",
       "fuzz.yaml", d);
-  return pipeline::AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d);
+  return pipeline::AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", false, nullptr, d);
 }
 
 }  // namespace

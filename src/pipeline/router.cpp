@@ -134,7 +134,7 @@ std::shared_ptr<const RouterSet> RouterSet::build(const config::Config& config, 
         }
       }
     }
-    if (const config::Node* c = n.get("cache"); c && !c->is_null()) router->cache_ = AnswerCache::from_yaml(*c, router->name(), ctx.shared, d);
+    if (const config::Node* c = n.get("cache"); c && !c->is_null()) router->cache_ = AnswerCache::from_yaml(*c, router->name(), config.state.enabled, ctx.shared, d);
     set->by_name_[router->name_] = router.get();
     set->routers_.push_back(std::move(router));
   }

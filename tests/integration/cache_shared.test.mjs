@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { completion, postJson, sseData, startAnsweringUpstream, startSwitchyard, until } from './lib/harness.mjs';
+import { completion, postJson, runSwitchyard, sseData, startAnsweringUpstream, startSwitchyard, until, writeConfig } from './lib/harness.mjs';
 import { redisCommand, startRedis } from './lib/redis.mjs';
 
 describe('answer cache shared through Redis', () => {
@@ -140,6 +140,13 @@ routers:
     assert.equal(again.headers.get('x-switchyard-cache'), 'hit');
     assert.equal(again.headers.get('x-switchyard-reason'), 'cache:exact');
     redis = await redis.restart();
+  });
+
+  test('--check-config accepts it (without connecting to Redis)', async () => {
+    const file = writeConfig(config());
+    const r = await runSwitchyard(['--check-config', file]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /: ok \(/);
   });
 
   test('backend: redis without a state: section is a config error', async () => {

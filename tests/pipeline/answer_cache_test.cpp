@@ -26,7 +26,7 @@ std::shared_ptr<AnswerCache> make(const std::string& yaml = "{}") {
                                       "routers: [{name: r, default: a, cache: " + yaml + "}]\n",
                                       "t.yaml", d);
   EXPECT_TRUE(cfg) << (d.errors().empty() ? "" : d.errors()[0]);
-  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d);
+  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", false, nullptr, d);
   EXPECT_TRUE(c) << (d.errors().empty() ? "" : d.errors()[0]);
   return c;
 }
@@ -139,7 +139,7 @@ TEST_F(AnswerCacheTest, ImagesAndBadSettingsAreRefused) {
                                       "routers: [{name: r, default: a, cache: {similarity: 2, scope: tenant, tll: 1s}}]\n",
                                       "t.yaml", d);
   ASSERT_TRUE(cfg);
-  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d));
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", false, nullptr, d));
   EXPECT_EQ(d.errors().size(), 3u);
 }
 
@@ -149,11 +149,20 @@ TEST_F(AnswerCacheTest, TheRedisBackendNeedsSharedState) {
                                       "routers: [{name: r, default: a, cache: {backend: redis}}, {name: s, default: a, cache: {backend: disk}}]\n",
                                       "t.yaml", d);
   ASSERT_TRUE(cfg);
-  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", nullptr, d));
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", false, nullptr, d));
   ASSERT_EQ(d.errors().size(), 1u);
   EXPECT_NE(d.errors()[0].find("backend: redis needs the state: section"), std::string::npos) << d.errors()[0];
-  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[1].node.get("cache"), "s", nullptr, d));
+  EXPECT_FALSE(AnswerCache::from_yaml(*cfg->routers[1].node.get("cache"), "s", false, nullptr, d));
   EXPECT_NE(d.errors().back().find("expected memory (default) or redis"), std::string::npos) << d.errors().back();
+  // With a state: section but no Redis in this process (--check-config): valid, answers kept in memory.
+  config::Diagnostics ok;
+  auto c = AnswerCache::from_yaml(*cfg->routers[0].node.get("cache"), "r", true, nullptr, ok);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(ok.errors().empty());
+  auto p = c->probe(*chat("What is 2+2?"), "alice");
+  ASSERT_TRUE(p);
+  c->store(*p, "4", "a", now);
+  EXPECT_TRUE(c->lookup(*p, now));
 }
 
 TEST(SharedAnswerTest, EncodesAndDecodesEveryField) {

@@ -84,9 +84,10 @@ class AnswerCache {
   /// prefix of this cache's keys (state.prefix + "cache:" + router + ":").
   AnswerCache(AnswerCacheConfig config, std::shared_ptr<const embed::Embedder> embedder,
               state::SharedState* shared = nullptr, std::string redis_key_prefix = {});
-  /// Reads `cache:` of router `router`; null with errors in `d` when invalid (`backend: redis` without
-  /// `shared`, the process's Redis state).
-  static std::shared_ptr<AnswerCache> from_yaml(const config::Node& n, std::string_view router,
+  /// Reads `cache:` of router `router`; null with errors in `d` when invalid (`backend: redis` without a
+  /// `state:` section). `shared` is the process's Redis state; without it a redis cache keeps answers in
+  /// memory only (a check of the config; a state: section that a reload added).
+  static std::shared_ptr<AnswerCache> from_yaml(const config::Node& n, std::string_view router, bool state_configured,
                                                 state::SharedState* shared, config::Diagnostics& d);
 
   /// The probe of a chat request (null: not cacheable, e.g. it has images). `scope` is the gateway key's

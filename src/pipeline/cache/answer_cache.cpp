@@ -61,7 +61,7 @@ AnswerCache::AnswerCache(AnswerCacheConfig config, std::shared_ptr<const embed::
                          state::SharedState* shared, std::string redis_key_prefix)
     : config_(config), embedder_(std::move(embedder)), shared_(shared), redis_prefix_(std::move(redis_key_prefix)) {}
 
-std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, std::string_view router,
+std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, std::string_view router, bool state_configured,
                                                     state::SharedState* shared, config::Diagnostics& d) {
   if (!n.is_map()) {
     n.error(d, "expected a map (similarity, ttl, max_entries, scope, backend)");
@@ -80,9 +80,8 @@ std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, std::
   if (auto v = n.str("backend", d)) {
     if (*v == "redis") c.shared = true;
     else if (*v != "memory") n.get("backend")->error(d, "expected memory (default) or redis");
-    if (c.shared && !shared) {
-      n.get("backend")->error(d, "backend: redis needs the state: section (the Redis the replicas share; a state: "
-                                 "section added to a running process takes effect after a restart)");
+    if (c.shared && !state_configured) {
+      n.get("backend")->error(d, "backend: redis needs the state: section (the Redis the replicas share)");
     }
   }
   if (d.errors().size() != errors) return nullptr;
@@ -92,6 +91,9 @@ std::shared_ptr<AnswerCache> AnswerCache::from_yaml(const config::Node& n, std::
     n.error(d, embedder.error().message);
     return nullptr;
   }
+  // A process without Redis state although the config has it (--check-config; a state: section added by
+  // a reload, which takes effect after a restart) keeps answers in memory only.
+  if (!shared) c.shared = false;
   std::string prefix = c.shared ? shared->config().prefix + "cache:" + std::string(router) + ":" : std::string();
   return std::make_shared<AnswerCache>(c, *embedder, c.shared ? shared : nullptr, std::move(prefix));
 }
