@@ -12,13 +12,14 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <list>
 #include <mutex>
 #include <unordered_map>
 
-#include "switchyard/core/hash.hpp"
 #include "switchyard/core/numbers.hpp"
+#include "switchyard/core/sha256.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/hybrid_embedder.hpp"
 #include "switchyard/embed/semantic_head.hpp"
@@ -35,25 +36,25 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 std::string fmt2(double v) { return fixed(v, 2); }
 
-/// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock).
-/// Keyed by a 64-bit hash of the text, and the text itself is kept and compared on a hit: FNV-1a
-/// collisions can be crafted, and a colliding prompt must not be routed with someone else's vector.
-/// Bounded: `capacity` entries of at most max_chars bytes of text each (the stage clips the text).
+/// A small thread-safe LRU of prompt embeddings (dense embedders only: hashing is cheaper than a lock),
+/// keyed by the SHA-256 of the (clipped) text: a key nobody can make collide, so a prompt is never routed
+/// with another prompt's vector, and 32 bytes per entry whatever the prompt's length (~50 µs to hash the
+/// longest, against milliseconds to embed it).
 class EmbeddingCache {
  public:
   explicit EmbeddingCache(size_t capacity) : capacity_(capacity) {}
-  std::optional<embed::Embedding> get(std::uint64_t key, std::string_view text) {
+  std::optional<embed::Embedding> get(const Sha256& key) {
     std::lock_guard lock(mu_);
     auto it = map_.find(key);
-    if (it == map_.end() || it->second->text != text) return std::nullopt;
+    if (it == map_.end()) return std::nullopt;
     order_.splice(order_.begin(), order_, it->second);
     return it->second->vector;
   }
-  void put(std::uint64_t key, std::string_view text, const embed::Embedding& v) {
+  void put(const Sha256& key, const embed::Embedding& v) {
     if (capacity_ == 0) return;
     std::lock_guard lock(mu_);
     if (auto it = map_.find(key); it != map_.end()) return;
-    order_.push_front(Entry{key, std::string(text), v});
+    order_.push_front(Entry{key, v});
     map_[key] = order_.begin();
     if (map_.size() > capacity_) {
       map_.erase(order_.back().key);
@@ -63,14 +64,20 @@ class EmbeddingCache {
 
  private:
   struct Entry {
-    std::uint64_t key;
-    std::string text;
+    Sha256 key;
     embed::Embedding vector;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Sha256& k) const {
+      std::size_t h;
+      std::memcpy(&h, k.data(), sizeof h);
+      return h;
+    }
   };
   std::mutex mu_;
   size_t capacity_;
   std::list<Entry> order_;
-  std::unordered_map<std::uint64_t, std::list<Entry>::iterator> map_;
+  std::unordered_map<Sha256, std::list<Entry>::iterator, KeyHash> map_;
 };
 
 class SemanticStage final : public Stage {
@@ -101,8 +108,8 @@ class SemanticStage final : public Stage {
       if (!e->cpu_heavy() || !pool) {
         query = e->embed(text);
       } else {
-        std::uint64_t key = fnv1a(text);
-        query = cache->get(key, text);
+        const Sha256 key = sha256(text);
+        query = cache->get(key);
         if (!query) {
           query = co_await embed_off_thread(e, text);
           if (!query) {
@@ -110,7 +117,7 @@ class SemanticStage final : public Stage {
             return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
             co_return d;
           }
-          cache->put(key, text, *query);
+          cache->put(key, *query);
         }
       }
       ctx.features.store_embedding(e, text, std::move(*query));
