@@ -29,7 +29,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: switchyard --config FILE         serve (SIGHUP or editing FILE reloads it)\n"
+    "usage: switchyard --config FILE         serve (SIGHUP, or editing FILE or a model file it names, reloads it)\n"
     "       switchyard --check-config FILE   validate FILE and exit 0 (valid) or 1\n"
     "       switchyard train|calibrate|eval|eval-semantic|train-semantic [--help]\n"
     "       switchyard --version\n";
