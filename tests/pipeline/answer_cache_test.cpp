@@ -57,6 +57,26 @@ TEST_F(AnswerCacheTest, TheSameQuestionIsAnExactHit) {
   EXPECT_EQ(hit->model, "a");
 }
 
+TEST_F(AnswerCacheTest, AnExactHitAndAMissInAnEmptyContextComputeNoEmbedding) {
+  auto c = make();
+  auto fresh = c->probe(*chat("What is the capital of Spain?"), "alice");
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(c->lookup(*fresh, now));
+  EXPECT_FALSE(fresh->similar_ready);  // nothing in its context: nothing to compare with
+  c->store(*fresh, "Madrid", "a", now);
+  EXPECT_TRUE(fresh->similar_ready);   // stored with its embedding and guard
+  auto again = c->probe(*chat("What is the capital of Spain?"), "alice");
+  ASSERT_TRUE(again);
+  auto hit = c->lookup(*again, now);
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->exact);
+  EXPECT_FALSE(again->similar_ready);  // the same text: found without embedding it
+  auto reworded = c->probe(*chat("what is the capital of spain"), "alice");
+  ASSERT_TRUE(reworded);
+  EXPECT_TRUE(c->lookup(*reworded, now));
+  EXPECT_TRUE(reworded->similar_ready);
+}
+
 TEST_F(AnswerCacheTest, TheSameWordingWithOtherCaseAndPunctuationIsASimilarHit) {
   auto c = make();
   put(*c, "What is the capital of France?", "Paris");

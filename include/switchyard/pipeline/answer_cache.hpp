@@ -56,10 +56,13 @@ struct AnswerCacheConfig {
 inline constexpr std::size_t kSharedPerContext = 16;
 inline constexpr std::size_t kMaxSharedBytes = 1u << 20;
 
-/// What a request is looked up and stored by; computed once per request.
+/// What a request is looked up and stored by; computed once per request. The embedding and the guard
+/// are computed only when needed (a similar match, a store): an exact hit and a miss in an empty context
+/// cost neither.
 struct CacheProbe {
   Sha256 context{};
   std::string text;  ///< the last user message
+  bool similar_ready = false;  ///< embedding and guard computed
   embed::Embedding embedding;
   std::string guard;  ///< the numbers and negations of `text`, normalised
 };
@@ -94,11 +97,11 @@ class AnswerCache {
   /// name (ignored with scope: global).
   std::optional<CacheProbe> probe(const Request& request, std::string_view scope) const;
   /// The local memory's answer.
-  std::optional<CacheHit> lookup(const CacheProbe& p, std::chrono::steady_clock::time_point now) const;
+  std::optional<CacheHit> lookup(CacheProbe& p, std::chrono::steady_clock::time_point now) const;
   /// The local memory's answer, else (backend: redis) the shared one, which is then kept locally too.
-  boost::asio::awaitable<std::optional<CacheHit>> find(const CacheProbe& p);
+  boost::asio::awaitable<std::optional<CacheHit>> find(CacheProbe& p);
   /// Keeps an answer for `ttl` (locally, and with backend: redis in Redis too, without waiting for it).
-  void store(const CacheProbe& p, std::string body, std::string model, std::chrono::steady_clock::time_point now);
+  void store(CacheProbe& p, std::string body, std::string model, std::chrono::steady_clock::time_point now);
   std::size_t size() const;
 
   /// The numbers and negations of `text` that a similar hit must share ("5 mg" and "50 mg" differ).
@@ -120,6 +123,8 @@ class AnswerCache {
     std::size_t operator()(const Sha256& h) const;
   };
   void evict_oldest();
+  /// Computes the probe's embedding and guard, once.
+  void prepare_similar(CacheProbe& p) const;
   /// Adds an entry to `context`'s list (replacing the same text, dropping expired ones, evicting beyond the bound).
   void insert(const Sha256& context, Entry entry, std::chrono::steady_clock::time_point now);
   std::string redis_key(const CacheProbe& p) const;

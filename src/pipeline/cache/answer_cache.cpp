@@ -25,7 +25,8 @@ std::int64_t unix_ms() {
 class BestMatch {
  public:
   BestMatch(const CacheProbe& p, double threshold) : probe_(p), threshold_(threshold) {}
-  /// False once the exact text was found (stop offering). `embedding()` is called only when needed.
+  /// False once the exact text was found (stop offering). The probe must be prepared (prepare_similar);
+  /// `embedding()` is called only when needed.
   template <class EmbeddingOf>
   bool offer(std::size_t i, std::string_view text, std::string_view guard, EmbeddingOf embedding) {
     if (text == probe_.text) {
@@ -158,12 +159,31 @@ std::optional<CacheProbe> AnswerCache::probe(const Request& request, std::string
   CacheProbe p;
   p.context = sha256(ctx);
   p.text = messages.back().text;
-  p.guard = guard_of(p.text);
-  p.embedding = embedder_->embed(p.text);
   return p;
 }
 
-std::optional<CacheHit> AnswerCache::lookup(const CacheProbe& p, Clock::time_point now) const {
+void AnswerCache::prepare_similar(CacheProbe& p) const {
+  if (p.similar_ready) return;
+  p.guard = guard_of(p.text);
+  p.embedding = embedder_->embed(p.text);
+  p.similar_ready = true;
+}
+
+std::optional<CacheHit> AnswerCache::lookup(CacheProbe& p, Clock::time_point now) const {
+  {
+    // The same text first: no embedding needed for it, nor for a context with nothing live in it.
+    std::lock_guard lock(mu_);
+    auto it = by_context_.find(p.context);
+    if (it == by_context_.end()) return std::nullopt;
+    bool live = false;
+    for (const Entry& e : it->second) {
+      if (e.expires <= now) continue;
+      if (e.text == p.text) return CacheHit{e.body, e.model, true, 1.0};
+      live = true;
+    }
+    if (!live) return std::nullopt;
+  }
+  prepare_similar(p);  // outside the lock
   std::lock_guard lock(mu_);
   auto it = by_context_.find(p.context);
   if (it == by_context_.end()) return std::nullopt;
@@ -178,7 +198,7 @@ std::optional<CacheHit> AnswerCache::lookup(const CacheProbe& p, Clock::time_poi
   return CacheHit{e.body, e.model, best.exact, best.similarity};
 }
 
-net::awaitable<std::optional<CacheHit>> AnswerCache::find(const CacheProbe& p) {
+net::awaitable<std::optional<CacheHit>> AnswerCache::find(CacheProbe& p) {
   if (auto hit = lookup(p, Clock::now())) co_return hit;
   if (!shared_ || !shared_->up()) co_return std::nullopt;
   const state::RedisReply reply = co_await state::command(*shared_, lrange(redis_key(p)));
@@ -188,6 +208,8 @@ net::awaitable<std::optional<CacheHit>> AnswerCache::find(const CacheProbe& p) {
     if (el.type != state::RedisReply::Type::string) continue;
     if (auto a = decode(el.str)) answers.push_back(std::move(*a));
   }
+  if (answers.empty()) co_return std::nullopt;
+  prepare_similar(p);
   const std::int64_t now_ms = unix_ms();
   BestMatch best(p, config_.similarity);
   std::vector<std::optional<embed::Embedding>> embeddings(answers.size());
@@ -209,7 +231,8 @@ net::awaitable<std::optional<CacheHit>> AnswerCache::find(const CacheProbe& p) {
   co_return hit;
 }
 
-void AnswerCache::store(const CacheProbe& p, std::string body, std::string model, Clock::time_point now) {
+void AnswerCache::store(CacheProbe& p, std::string body, std::string model, Clock::time_point now) {
+  prepare_similar(p);
   if (shared_ && body.size() <= kMaxSharedBytes) {
     const std::string key = redis_key(p);
     const auto ttl = std::to_string(config_.ttl.count());
