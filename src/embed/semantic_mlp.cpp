@@ -5,6 +5,7 @@
 
 #include "head_features.hpp"
 #include "kernels.hpp"
+#include "mlp_objective.hpp"
 #include "switchyard/core/lbfgs.hpp"
 
 namespace sy::embed {
@@ -28,73 +29,55 @@ struct Uniform {
   }
 };
 
-/// Offsets of the parameter blocks in the flat vector.
-struct Layout {
-  std::size_t hidden_rows, hidden, classes, skip_rows;
-  std::size_t w1() const { return 0; }
-  std::size_t b1() const { return hidden_rows * hidden; }
-  std::size_t w2() const { return b1() + hidden; }
-  std::size_t b2() const { return w2() + hidden * classes; }
-  std::size_t ws() const { return b2() + classes; }
-  std::size_t size() const { return ws() + skip_rows * classes; }
-};
-
-/// Mean cross-entropy + l2/2 |weights|^2 of the network on `t`, and its gradient (backpropagation).
-class Objective {
- public:
-  Objective(const detail::TrainData& t, Layout l, detail::Inputs in_h, detail::Inputs in_s, double l2)
-      : t_(t), l_(l), in_h_(in_h), in_s_(in_s), l2_(l2) {}
-
-  double operator()(const std::vector<float>& w, std::vector<float>& g) {
-    const std::size_t n = t_.n, H = l_.hidden, C = l_.classes;
-    const float* p = w.data();
-    float* gp = g.data();
-    // Forward.
-    z1_.resize(n * H);
-    detail::linear_forward(t_, in_h_, p + l_.w1(), p + l_.b1(), H, z1_.data());
-    a_.resize(n * H);
-    for (std::size_t i = 0; i < n * H; ++i) a_[i] = std::max(z1_[i], 0.0f);
-    z2_.resize(n * C);
-    detail::linear_forward(t_, in_s_, p + l_.ws(), p + l_.b2(), C, z2_.data());
-    tmp_.resize(n * std::max(H, C));
-    kernels::PackedMatrix pw2(p + l_.w2(), H, C, C);
-    kernels::gemm(a_.data(), n, H, pw2, nullptr, tmp_.data(), C);
-    for (std::size_t i = 0; i < n * C; ++i) z2_[i] += tmp_[i];
-    const double loss = detail::softmax_cross_entropy(z2_, t_.y, C);  // z2_ = dLoss/dz2
-    // Output layer and linear path.
-    at_.resize(H * n);
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < H; ++j) at_[j * n + i] = a_[i * H + j];
-    kernels::PackedMatrix pd2(z2_.data(), n, C, C);
-    kernels::gemm(at_.data(), H, n, pd2, nullptr, gp + l_.w2(), C);
-    std::fill(gp + l_.b2(), gp + l_.b2() + C, 0.0f);
-    for (std::size_t i = 0; i < n; ++i) kernels::axpy(gp + l_.b2(), z2_.data() + i * C, 1.0f, C);
-    if (l_.skip_rows > 0) detail::linear_backward(t_, in_s_, z2_.data(), C, gp + l_.ws(), l_.skip_rows, nullptr);
-    // Hidden layer: dLoss/dz1 = (dLoss/dz2 W2^T) masked by the active units.
-    kernels::PackedMatrix pw2t;
-    pw2t.pack_transposed(p + l_.w2(), C, H, C);
-    kernels::gemm(z2_.data(), n, C, pw2t, nullptr, tmp_.data(), H);
-    for (std::size_t i = 0; i < n * H; ++i) tmp_[i] = z1_[i] > 0.0f ? tmp_[i] : 0.0f;
-    detail::linear_backward(t_, in_h_, tmp_.data(), H, gp + l_.w1(), l_.hidden_rows, gp + l_.b1());
-    double reg = detail::add_l2(p + l_.w1(), gp + l_.w1(), l_.hidden_rows * H, l2_);
-    reg += detail::add_l2(p + l_.w2(), gp + l_.w2(), H * C, l2_);
-    reg += detail::add_l2(p + l_.ws(), gp + l_.ws(), l_.skip_rows * C, l2_);
-    return loss + 0.5 * l2_ * reg;
-  }
-
- private:
-  const detail::TrainData& t_;
-  Layout l_;
-  detail::Inputs in_h_, in_s_;
-  double l2_;
-  std::vector<float> z1_, a_, at_, z2_, tmp_;
-};
-
 }  // namespace
 
+namespace detail {
+
+double MlpObjective::operator()(const std::vector<float>& w, std::vector<float>& g) {
+  const std::size_t n = t_.n, H = l_.hidden, C = l_.classes;
+  const float* p = w.data();
+  float* gp = g.data();
+  // Forward.
+  z1_.resize(n * H);
+  detail::linear_forward(t_, in_h_, p + l_.w1(), p + l_.b1(), H, z1_.data());
+  a_.resize(n * H);
+  for (std::size_t i = 0; i < n * H; ++i) a_[i] = std::max(z1_[i], 0.0f);
+  z2_.resize(n * C);
+  detail::linear_forward(t_, in_s_, p + l_.ws(), p + l_.b2(), C, z2_.data());
+  tmp_.resize(n * std::max(H, C));
+  kernels::PackedMatrix pw2(p + l_.w2(), H, C, C);
+  kernels::gemm(a_.data(), n, H, pw2, nullptr, tmp_.data(), C);
+  for (std::size_t i = 0; i < n * C; ++i) z2_[i] += tmp_[i];
+  const double loss = detail::softmax_cross_entropy(z2_, t_.y, C);  // z2_ = dLoss/dz2
+  // Output layer and linear path.
+  at_.resize(H * n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < H; ++j) at_[j * n + i] = a_[i * H + j];
+  kernels::PackedMatrix pd2(z2_.data(), n, C, C);
+  kernels::gemm(at_.data(), H, n, pd2, nullptr, gp + l_.w2(), C);
+  std::fill(gp + l_.b2(), gp + l_.b2() + C, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) kernels::axpy(gp + l_.b2(), z2_.data() + i * C, 1.0f, C);
+  if (l_.skip_rows > 0) detail::linear_backward(t_, in_s_, z2_.data(), C, gp + l_.ws(), l_.skip_rows, nullptr);
+  // Hidden layer: dLoss/dz1 = (dLoss/dz2 W2^T) masked by the active units.
+  kernels::PackedMatrix pw2t;
+  pw2t.pack_transposed(p + l_.w2(), C, H, C);
+  kernels::gemm(z2_.data(), n, C, pw2t, nullptr, tmp_.data(), H);
+  for (std::size_t i = 0; i < n * H; ++i) tmp_[i] = z1_[i] > 0.0f ? tmp_[i] : 0.0f;
+  detail::linear_backward(t_, in_h_, tmp_.data(), H, gp + l_.w1(), l_.hidden_rows, gp + l_.b1());
+  double reg = detail::add_l2(p + l_.w1(), gp + l_.w1(), l_.hidden_rows * H, l2_);
+  reg += detail::add_l2(p + l_.w2(), gp + l_.w2(), H * C, l2_);
+  reg += detail::add_l2(p + l_.ws(), gp + l_.ws(), l_.skip_rows * C, l2_);
+  return loss + 0.5 * l2_ * reg;
+}
+
+}  // namespace detail
+
+using detail::MlpLayout;
+using detail::MlpObjective;
+
 struct MlpBuilder {
-  static Layout layout(const SemanticMlp& m) {
-    return Layout{m.hidden_rows_, m.hidden_, m.routes_.size(), m.skip_rows_};
+  static MlpLayout layout(const SemanticMlp& m) {
+    return MlpLayout{m.hidden_rows_, m.hidden_, m.routes_.size(), m.skip_rows_};
   }
   static detail::Inputs hidden_inputs(const SemanticMlp& m) { return {true, m.hidden_sparse_}; }
   static detail::Inputs skip_inputs(const SemanticMlp& m) { return {m.skip_dense_, m.skip_sparse_}; }
@@ -138,7 +121,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   m->hidden_rows_ = in_h.rows(t, m->n_features_);
   m->skip_rows_ = in_s.rows(t, m->n_features_);
   if (m->hidden_rows_ == 0) return mlp_error("no features enter the hidden layer (the embedding has no dense part)");
-  const Layout l = MlpBuilder::layout(*m);
+  const MlpLayout l = MlpBuilder::layout(*m);
   if (l.size() > kMaxParameters) return mlp_error("model too large (" + std::to_string(l.size()) + " parameters)");
 
   // W1 uniform with the hidden pre-activations' standard deviation ~1 on the training rows; the rest 0.
@@ -160,7 +143,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   lopt.relative_tolerance = true;
   lopt.history = options.history;
   lopt.min_relative_decrease = 1e-9;
-  Objective f(t, l, in_h, in_s, options.l2);
+  MlpObjective f(t, l, in_h, in_s, options.l2);
   const optimize::LbfgsResult res = optimize::minimize_lbfgs<float>(
       [&](const std::vector<float>& x, std::vector<float>& g) { return f(x, g); }, w, lopt, [&](int it) {
         if (options.progress && it % 10 == 0)
@@ -180,7 +163,7 @@ void SemanticMlp::logits(const Embedding& query, std::span<float> out) const {
     std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(C), 0.0f);
     return;
   }
-  const Layout l = MlpBuilder::layout(*this);
+  const MlpLayout l = MlpBuilder::layout(*this);
   const float* p = params_.data();
   std::vector<float> h(p + l.b1(), p + l.b1() + H);
   detail::linear_apply(parts_, n_dense_, MlpBuilder::hidden_inputs(*this), query, p + l.w1(), H, h.data());
