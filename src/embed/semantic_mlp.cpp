@@ -94,6 +94,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
     return s.error();
   if (!(options.l2 >= 0) || !std::isfinite(options.l2)) return mlp_error("l2 must be >= 0");
   if (options.hidden == 0 || options.hidden > (1u << 16)) return mlp_error("hidden must be in [1, 65536]");
+  if (!(options.init_scale > 0) || !std::isfinite(options.init_scale)) return mlp_error("init_scale must be > 0");
 
   auto m = std::make_shared<SemanticMlp>();
   m->routes_ = std::move(routes);
@@ -124,7 +125,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   const MlpLayout l = MlpBuilder::layout(*m);
   if (l.size() > kMaxParameters) return mlp_error("model too large (" + std::to_string(l.size()) + " parameters)");
 
-  // W1 uniform with the hidden pre-activations' standard deviation ~1 on the training rows; the rest 0.
+  // W1 uniform with the hidden pre-activations' standard deviation ~init_scale on the training rows; the rest 0.
   double sq = 0;
   for (std::size_t i = 0; i < t.n; ++i) {
     for (std::size_t j = 0; j < t.dense; ++j) sq += static_cast<double>(t.xd[i * t.dense + j]) * t.xd[i * t.dense + j];
@@ -132,7 +133,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
       for (std::size_t k = t.start[i]; k < t.start[i + 1]; ++k) sq += static_cast<double>(t.val[k]) * t.val[k];
   }
   const double rms = std::sqrt(sq / static_cast<double>(std::max<std::size_t>(1, t.n)));
-  const double a = std::sqrt(3.0) / std::max(rms, 1e-6);
+  const double a = options.init_scale * std::sqrt(3.0) / std::max(rms, 1e-6);
   std::vector<float> w(l.size(), 0.0f);
   Uniform u{options.seed};
   for (std::size_t i = 0; i < l.hidden_rows * l.hidden; ++i) w[l.w1() + i] = static_cast<float>(a * u());

@@ -67,6 +67,7 @@ struct Options {
   bool mlp_hidden_sparse = false;           // mlp: the hashing parts enter the hidden layer too
   bool mlp_skip_dense = false, mlp_skip_sparse = true;  // mlp: what the linear path to the logits reads
   std::uint64_t mlp_seed = 1;
+  double mlp_init = 1.0;  // mlp: standard deviation of the initial hidden pre-activations
 };
 
 void usage() {
@@ -108,6 +109,7 @@ void usage() {
       "  --mlp-hidden-inputs dense|all  mlp: features entering the hidden layer (default dense)\n"
       "  --mlp-skip none|sparse|all     mlp: features with a linear path to the logits (default sparse)\n"
       "  --mlp-seed N         mlp: seed of the initial weights (default 1)\n"
+      "  --mlp-init S         mlp: standard deviation of the initial hidden pre-activations (default 1)\n"
       "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
@@ -147,7 +149,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
                                          "--timing-queries", "--threads", "--json", "--objective", "--classifier",
                                          "--l2", "--dense-scale", "--sparse-scale", "--fold-bits", "--calibration-folds",
                                          "--head-iterations", "--mix", "--dense-cache", "--augment", "--hidden",
-                                         "--mlp-hidden-inputs", "--mlp-skip", "--mlp-seed"};
+                                         "--mlp-hidden-inputs", "--mlp-skip", "--mlp-seed", "--mlp-init"};
     if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
       std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
       usage();
@@ -234,6 +236,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
         if (*v != "none" && *v != "sparse" && *v != "all") throw std::invalid_argument("none, sparse or all");
         o.mlp_skip_dense = *v == "all";
         o.mlp_skip_sparse = *v != "none";
+      } else if (a == "--mlp-init") {
+        o.mlp_init = std::stod(*v);
       } else if (a == "--mlp-seed") {
         o.mlp_seed = std::stoull(*v);
       } else if (a == "--dense-cache") {
@@ -839,6 +843,7 @@ int eval_semantic_main(int argc, char** argv) {
             mopt.skip_sparse = opt.mlp_skip_sparse;
             mopt.max_iterations = opt.head_iterations;
             mopt.seed = opt.mlp_seed;
+            mopt.init_scale = opt.mlp_init;
             std::fprintf(stderr, "eval-semantic: training the mlp (%s, k=%zu, l2=%g, hidden=%zu)\n", name.c_str(), k, l2,
                          hidden);
             const auto t0 = Clock::now();
@@ -919,7 +924,7 @@ int eval_semantic_main(int argc, char** argv) {
     j["threshold_objective"] = opt.balanced ? "balanced" : "accuracy";
     j["mlp"] = {{"hidden_inputs", opt.mlp_hidden_sparse ? "all" : "dense"},
                 {"skip", opt.mlp_skip_dense ? "all" : opt.mlp_skip_sparse ? "sparse" : "none"},
-                {"seed", opt.mlp_seed}};
+                {"seed", opt.mlp_seed}, {"init", opt.mlp_init}, {"iterations", opt.head_iterations}};
     j["hashing"] = {{"bucket_bits", opt.hashing.bucket_bits}, {"word_weight", opt.hashing.word_weight},
                     {"char_min", opt.hashing.char_min}, {"char_max", opt.hashing.char_max}};
     j["results"] = nlohmann::json::array();

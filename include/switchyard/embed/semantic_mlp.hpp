@@ -43,6 +43,9 @@ struct MlpOptions {
   double tolerance = 1e-4;  ///< relative to the initial gradient's max-norm
   int history = 6;
   std::uint64_t seed = 1;  ///< of the hidden layer's initial weights
+  /// Standard deviation of the hidden pre-activations at the start, on the training rows (W1 uniform
+  /// and scaled to it; W2, Ws and the biases start at 0).
+  double init_scale = 1.0;
   std::function<void(std::string_view, double)> progress;
 };
 
