@@ -64,10 +64,10 @@ double MlpObjective::operator()(const std::vector<float>& w, std::vector<float>&
   kernels::gemm(z2_.data(), n, C, pw2t, nullptr, tmp_.data(), H);
   for (std::size_t i = 0; i < n * H; ++i) tmp_[i] = z1_[i] > 0.0f ? tmp_[i] : 0.0f;
   detail::linear_backward(t_, in_h_, tmp_.data(), H, gp + l_.w1(), l_.hidden_rows, gp + l_.b1());
-  double reg = detail::add_l2(p + l_.w1(), gp + l_.w1(), l_.hidden_rows * H, l2_);
-  reg += detail::add_l2(p + l_.w2(), gp + l_.w2(), H * C, l2_);
-  reg += detail::add_l2(p + l_.ws(), gp + l_.ws(), l_.skip_rows * C, l2_);
-  return loss + 0.5 * l2_ * reg;
+  double hidden_reg = detail::add_l2(p + l_.w1(), gp + l_.w1(), l_.hidden_rows * H, hidden_l2_);
+  hidden_reg += detail::add_l2(p + l_.w2(), gp + l_.w2(), H * C, hidden_l2_);
+  const double skip_reg = detail::add_l2(p + l_.ws(), gp + l_.ws(), l_.skip_rows * C, l2_);
+  return loss + 0.5 * hidden_l2_ * hidden_reg + 0.5 * l2_ * skip_reg;
 }
 
 }  // namespace detail
@@ -93,6 +93,8 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   if (auto s = detail::check_training_set(routes, layout, examples, kMaxRoutes, kMaxParts, kMaxNameBytes); !s)
     return s.error();
   if (!(options.l2 >= 0) || !std::isfinite(options.l2)) return mlp_error("l2 must be >= 0");
+  const double hidden_l2 = options.hidden_l2 < 0 ? options.l2 : options.hidden_l2;
+  if (!std::isfinite(hidden_l2)) return mlp_error("hidden_l2 must be finite");
   if (options.hidden == 0 || options.hidden > (1u << 16)) return mlp_error("hidden must be in [1, 65536]");
   if (!(options.init_scale > 0) || !std::isfinite(options.init_scale)) return mlp_error("init_scale must be > 0");
 
@@ -144,7 +146,7 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   lopt.relative_tolerance = true;
   lopt.history = options.history;
   lopt.min_relative_decrease = 1e-9;
-  MlpObjective f(t, l, in_h, in_s, options.l2);
+  MlpObjective f(t, l, in_h, in_s, options.l2, hidden_l2);
   const optimize::LbfgsResult res = optimize::minimize_lbfgs<float>(
       [&](const std::vector<float>& x, std::vector<float>& g) { return f(x, g); }, w, lopt, [&](int it) {
         if (options.progress && it % 10 == 0)

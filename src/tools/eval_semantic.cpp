@@ -68,6 +68,7 @@ struct Options {
   bool mlp_skip_dense = false, mlp_skip_sparse = true;  // mlp: what the linear path to the logits reads
   std::uint64_t mlp_seed = 1;
   double mlp_init = 1.0;  // mlp: standard deviation of the initial hidden pre-activations
+  std::vector<double> mlp_hidden_l2s = {-1};  // mlp: L2 of the hidden path, one row each (< 0: = --l2)
 };
 
 void usage() {
@@ -109,6 +110,8 @@ void usage() {
       "  --mlp-hidden-inputs dense|all  mlp: features entering the hidden layer (default dense)\n"
       "  --mlp-skip none|sparse|all     mlp: features with a linear path to the logits (default sparse)\n"
       "  --mlp-seed N         mlp: seed of the initial weights (default 1)\n"
+      "  --mlp-hidden-l2 LIST mlp: L2 of the hidden path (W1, W2), one row each (default: = --l2; --l2 is then\n"
+      "                       the linear path's)\n"
       "  --mlp-init S         mlp: standard deviation of the initial hidden pre-activations (default 1)\n"
       "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
@@ -149,7 +152,7 @@ std::optional<Options> parse_args(int argc, char** argv) {
                                          "--timing-queries", "--threads", "--json", "--objective", "--classifier",
                                          "--l2", "--dense-scale", "--sparse-scale", "--fold-bits", "--calibration-folds",
                                          "--head-iterations", "--mix", "--dense-cache", "--augment", "--hidden",
-                                         "--mlp-hidden-inputs", "--mlp-skip", "--mlp-seed", "--mlp-init"};
+                                         "--mlp-hidden-inputs", "--mlp-skip", "--mlp-seed", "--mlp-init", "--mlp-hidden-l2"};
     if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
       std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
       usage();
@@ -236,6 +239,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
         if (*v != "none" && *v != "sparse" && *v != "all") throw std::invalid_argument("none, sparse or all");
         o.mlp_skip_dense = *v == "all";
         o.mlp_skip_sparse = *v != "none";
+      } else if (a == "--mlp-hidden-l2") {
+        o.mlp_hidden_l2s = split_list<double>(*v, [](const std::string& x) { return std::stod(x); });
       } else if (a == "--mlp-init") {
         o.mlp_init = std::stod(*v);
       } else if (a == "--mlp-seed") {
@@ -349,6 +354,7 @@ struct Row {
   std::string classifier = "centroid";  // or a head variant (logistic, logistic-sim, logistic-mix)
   double l2 = 0;                        // head only
   std::size_t hidden = 0;               // mlp only
+  double hidden_l2 = -1;                // mlp only: L2 of the hidden path
   float temperature = 1;                // head only
   double train_seconds = 0;             // head only
   int head_iterations = 0;              // head only
@@ -495,6 +501,13 @@ bool is_mlp(const std::string& c) { return c == "mlp" || c == "mlp-sim"; }
 bool wants_logistic(const Options& o) {
   return std::any_of(o.classifiers.begin(), o.classifiers.end(),
                      [](const std::string& c) { return c != "centroid" && !is_mlp(c); });
+}
+// (hidden units, hidden-path L2) of every mlp row.
+std::vector<std::pair<std::size_t, double>> mlp_grid(const Options& o) {
+  std::vector<std::pair<std::size_t, double>> out;
+  for (std::size_t h : o.hidden)
+    for (double l2 : o.mlp_hidden_l2s) out.emplace_back(h, l2);
+  return out;
 }
 bool wants_mlp(const Options& o) { return std::any_of(o.classifiers.begin(), o.classifiers.end(), is_mlp); }
 
@@ -832,10 +845,11 @@ int eval_semantic_main(int argc, char** argv) {
             }
           }
           if (!wants_mlp(opt)) continue;
-          for (std::size_t hidden : opt.hidden) {
+          for (const auto& [hidden, hidden_l2] : mlp_grid(opt)) {
             sy::embed::MlpOptions mopt;
             mopt.hidden = hidden;
             mopt.l2 = l2;
+            mopt.hidden_l2 = hidden_l2;
             mopt.dense_scale = opt.head_dense_scale;
             mopt.sparse_scale = opt.head_sparse_scale;
             mopt.hidden_sparse = opt.mlp_hidden_sparse || name == "hashing";  // hashing has no dense part
@@ -844,8 +858,8 @@ int eval_semantic_main(int argc, char** argv) {
             mopt.max_iterations = opt.head_iterations;
             mopt.seed = opt.mlp_seed;
             mopt.init_scale = opt.mlp_init;
-            std::fprintf(stderr, "eval-semantic: training the mlp (%s, k=%zu, l2=%g, hidden=%zu)\n", name.c_str(), k, l2,
-                         hidden);
+            std::fprintf(stderr, "eval-semantic: training the mlp (%s, k=%zu, l2=%g, hidden=%zu, hidden l2=%g)\n",
+                         name.c_str(), k, l2, hidden, hidden_l2 < 0 ? l2 : hidden_l2);
             const auto t0 = Clock::now();
             auto mlp_r = sy::embed::SemanticMlp::train(names, embedder->layout(), train_vecs, mopt);
             if (!mlp_r) {
@@ -862,6 +876,7 @@ int eval_semantic_main(int argc, char** argv) {
               row.classifier = cls;
               row.l2 = l2;
               row.hidden = hidden;
+              row.hidden_l2 = hidden_l2 < 0 ? l2 : hidden_l2;
               row.train_seconds = train_s;
               row.head_iterations = mlp.iterations();
               row.head_bytes = mlp.memory_bytes();
@@ -883,7 +898,7 @@ int eval_semantic_main(int argc, char** argv) {
               d.intents.size(),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent >= 0; })),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent < 0; })));
-  std::printf("%-9s %-13s %4s %7s %9s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "classifier", "k", "l2",
+  std::printf("%-9s %-18s %4s %7s %9s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "classifier", "k", "l2",
               "val-in", "in-scope", "threshold", "acc+fallbk", "in@thr", "oos-rec", "oracle", "top in/oos", "p50", "p99",
               "p50 cpu", "index");
   for (const Row& r : rows) {
@@ -896,10 +911,14 @@ int eval_semantic_main(int argc, char** argv) {
       return std::string(b);
     };
     std::string cls = r.classifier == "centroid" ? std::string(sy::embed::to_string(r.aggregation)) : r.classifier;
-    if (r.hidden) cls += "/" + std::to_string(r.hidden);
+    if (r.hidden) {
+      char hl2[16];
+      std::snprintf(hl2, sizeof hl2, "@%.0e", r.hidden_l2);
+      cls += "/" + std::to_string(r.hidden) + hl2;
+    }
     char l2[16] = "-";
     if (r.classifier != "centroid") std::snprintf(l2, sizeof l2, "%.0e", r.l2);
-    std::printf("%-9s %-13s %4zu %7s %8.1f%% %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
+    std::printf("%-9s %-18s %4zu %7s %8.1f%% %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
                 r.embedder.c_str(), cls.c_str(), r.k, l2, 100 * r.val_in_scope_accuracy, 100 * r.in_scope_accuracy, r.threshold, 100 * r.accuracy_threshold,
                 100 * r.in_scope_accuracy_threshold, 100 * r.oos_recall, 100 * r.oracle_accuracy_threshold, top,
                 fmt_t(r.p50_us).c_str(), fmt_t(r.p99_us).c_str(), fmt_t(r.p50_cpu_us).c_str(),
@@ -933,6 +952,7 @@ int eval_semantic_main(int argc, char** argv) {
                               {"classifier", r.classifier},
                               {"l2", r.l2},
                               {"hidden", r.hidden},
+                              {"hidden_l2", r.hidden_l2},
                               {"temperature", r.temperature},
                               {"train_seconds", r.train_seconds},
                               {"head_iterations", r.head_iterations},

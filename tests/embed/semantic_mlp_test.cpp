@@ -171,7 +171,7 @@ TEST(SemanticMlpTest, GradientMatchesFiniteDifferences) {
     for (int skip = 0; skip < 3; ++skip) {
       const detail::Inputs in_h{true, hidden_sparse}, in_s{skip == 2, skip >= 1};
       const detail::MlpLayout l{in_h.rows(t, features), 5, 3, in_s.rows(t, features)};
-      detail::MlpObjective f(t, l, in_h, in_s, 0.01);
+      detail::MlpObjective f(t, l, in_h, in_s, 0.01, 0.03);
       std::vector<float> w(l.size()), g(l.size()), scratch(l.size());
       for (float& v : w) v = 0.5f * u(rng);
       f(w, g);

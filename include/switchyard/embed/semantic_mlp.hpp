@@ -7,7 +7,7 @@
 /// where x_h are the features entering the hidden layer (the dense parts, optionally the sparse ones
 /// too) and x_s those of the linear path (none, the sparse parts, or all), laid out as in
 /// `SemanticHead` (parts end to end, each times its scale; sparse parts keep the buckets the training
-/// data used). Trained by minimising mean cross-entropy + l2/2 (|W1|^2 + |W2|^2 + |Ws|^2) with full-batch
+/// data used). Trained by minimising mean cross-entropy + hidden_l2/2 (|W1|^2 + |W2|^2) + l2/2 |Ws|^2 with full-batch
 /// L-BFGS from a seeded initialisation: deterministic (same inputs and seed, same bits).
 ///
 /// Used by `switchyard eval-semantic --classifier mlp,mlp-sim` only; on CLINC150 10-shot it did not beat
@@ -33,7 +33,8 @@ struct FeaturePart;  // src/embed/head_features.hpp
 
 struct MlpOptions {
   std::size_t hidden = 512;  ///< ReLU units (> 0)
-  double l2 = 1e-4;          ///< on every weight matrix, not on the biases
+  double l2 = 1e-4;          ///< on the linear path's weights Ws (not on the biases)
+  double hidden_l2 = -1;     ///< on W1 and W2; < 0 = the same as l2
   float dense_scale = 2.0f;
   float sparse_scale = 1.0f;
   bool hidden_sparse = false;  ///< the sparse parts also enter the hidden layer
