@@ -913,7 +913,7 @@ int eval_semantic_main(int argc, char** argv) {
     std::string cls = r.classifier == "centroid" ? std::string(sy::embed::to_string(r.aggregation)) : r.classifier;
     if (r.hidden) {
       char hl2[16];
-      std::snprintf(hl2, sizeof hl2, "@%.0e", r.hidden_l2);
+      std::snprintf(hl2, sizeof hl2, "@%.2g", r.hidden_l2);
       cls += "/" + std::to_string(r.hidden) + hl2;
     }
     char l2[16] = "-";
