@@ -63,12 +63,12 @@ struct Options {
   float mix = 0.5f;  // logistic-mix: probability + mix * centroid similarity
   std::size_t augment = 0;  // word-dropout variants per utterance added to the head's training data
   std::string dense_cache;  // file of use-lite vectors keyed by the texts (skips the slow part on re-runs)
-  std::vector<std::size_t> hidden = {512};  // mlp: hidden units, one row each
+  std::vector<std::size_t> hidden = {256};  // mlp: hidden units, one row each (defaults: chosen on val, k=10)
   bool mlp_hidden_sparse = false;           // mlp: the hashing parts enter the hidden layer too
-  bool mlp_skip_dense = false, mlp_skip_sparse = true;  // mlp: what the linear path to the logits reads
+  bool mlp_skip_dense = true, mlp_skip_sparse = true;  // mlp: what the linear path to the logits reads
   std::uint64_t mlp_seed = 1;
   double mlp_init = 1.0;  // mlp: standard deviation of the initial hidden pre-activations
-  std::vector<double> mlp_hidden_l2s = {-1};  // mlp: L2 of the hidden path, one row each (< 0: = --l2)
+  std::vector<double> mlp_hidden_l2s = {1e-4};  // mlp: L2 of the hidden path, one row each (< 0: = --l2)
 };
 
 void usage() {
@@ -97,7 +97,8 @@ void usage() {
       "                       confidence = its centroid similarity), logistic-mix (probability + W * similarity,\n"
       "                       W = --mix), mlp / mlp-sim (one-hidden-layer ReLU head, experimental: confidence =\n"
       "                       its softmax probability / its route's centroid similarity) (default centroid)\n"
-      "  --l2 LIST            head L2 regularisation, one row each (default 1e-5; tune on the val columns)\n"
+      "  --l2 LIST            head L2 regularisation (mlp: of its linear path), one row each (default 1e-5;\n"
+      "                       tune on the val columns)\n"
       "  --dense-scale S      head feature scale of the dense part (default 2)\n"
       "  --sparse-scale S     head feature scale of the hashing parts (default 1)\n"
       "  --fold-bits N        fold the head's hashing buckets into 2^N (default 0: no folding)\n"
@@ -106,12 +107,12 @@ void usage() {
       "  --augment N          train the head also on up to N copies of each utterance with one word left\n"
       "                       out (default 0)\n"
       "  --mix W              weight of the similarity in logistic-mix (default 0.5)\n"
-      "  --hidden LIST        mlp: hidden ReLU units, one row each (default 512)\n"
+      "  --hidden LIST        mlp: hidden ReLU units, one row each (default 256)\n"
       "  --mlp-hidden-inputs dense|all  mlp: features entering the hidden layer (default dense)\n"
-      "  --mlp-skip none|sparse|all     mlp: features with a linear path to the logits (default sparse)\n"
+      "  --mlp-skip none|sparse|all     mlp: features with a linear path to the logits (default all)\n"
       "  --mlp-seed N         mlp: seed of the initial weights (default 1)\n"
-      "  --mlp-hidden-l2 LIST mlp: L2 of the hidden path (W1, W2), one row each (default: = --l2; --l2 is then\n"
-      "                       the linear path's)\n"
+      "  --mlp-hidden-l2 LIST mlp: L2 of the hidden path (W1, W2), one row each (default 1e-4; -1 = --l2);\n"
+      "                       --l2 is the linear path's\n"
       "  --mlp-init S         mlp: standard deviation of the initial hidden pre-activations (default 1)\n"
       "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
