@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "head_features.hpp"
 #include "kernels.hpp"
 #include "switchyard/core/lbfgs.hpp"
 
@@ -19,46 +20,8 @@ namespace sy::embed {
 
 static_assert(std::endian::native == std::endian::little, "the head file format is little-endian");
 
-/// One embedding part as the head sees it: its scale and, for a sparse part, the (folded) buckets the
-/// training data used, each owning one weight row, found through a bitmap + rank like the index's.
-struct SemanticHead::Part {
-  std::uint32_t dim = 0;
-  bool sparse = false;
-  float scale = 1.0f;
-  std::uint32_t fold_bits = 0;   // sparse: 0 = buckets kept as they are
-  std::uint32_t folded_dim = 0;  // sparse: buckets after folding
-  std::uint32_t row_offset = 0;  // first weight row of this part
-  std::uint32_t rows = 0;
-  std::vector<std::uint32_t> buckets;  // sparse: sorted, distinct, < folded_dim
-  std::vector<std::uint64_t> present;
-  std::vector<std::uint32_t> rank_base;
-
-  std::uint32_t fold(std::uint32_t b) const { return fold_bits ? (b & ((1u << fold_bits) - 1)) : b; }
-
-  void build_lookup() {
-    present.assign((static_cast<std::size_t>(folded_dim) + 63) / 64, 0);
-    rank_base.assign(present.size(), 0);
-    for (std::uint32_t b : buckets) present[b >> 6] |= std::uint64_t{1} << (b & 63);
-    std::uint32_t n = 0;
-    for (std::size_t w = 0; w < present.size(); ++w) {
-      rank_base[w] = n;
-      n += static_cast<std::uint32_t>(std::popcount(present[w]));
-    }
-  }
-
-  /// Weight row of raw bucket `b`; false when no training utterance used it.
-  bool row_of(std::uint32_t raw, std::uint32_t& row) const {
-    const std::uint32_t b = fold(raw);
-    if (b >= folded_dim) return false;
-    const std::uint64_t word = present[b >> 6];
-    const std::uint64_t bit = std::uint64_t{1} << (b & 63);
-    if ((word & bit) == 0) return false;
-    row = row_offset + rank_base[b >> 6] + static_cast<std::uint32_t>(std::popcount(word & (bit - 1)));
-    return true;
-  }
-
-  std::size_t memory_bytes() const { return sizeof(*this) + buckets.capacity() * 4 + present.capacity() * 8 + rank_base.capacity() * 4; }
-};
+using detail::FeaturePart;
+using detail::TrainData;
 
 std::uint64_t training_fingerprint(std::string_view embedder_type, const std::vector<std::string>& route_names,
                                    const std::vector<std::vector<std::string>>& utterances) {
@@ -108,17 +71,6 @@ namespace {
 
 Error head_error(std::string msg) { return Error::make(ErrorKind::internal, "semantic head: " + std::move(msg)); }
 
-/// Training rows: the dense features of every part side by side (and transposed, for the gradient
-/// GEMM), the sparse ones in CSR form with their weight rows, and the labels.
-struct TrainData {
-  std::size_t n = 0, dense = 0;
-  std::vector<float> xd, xdt;  // n x dense, dense x n
-  std::vector<std::size_t> start{0};
-  std::vector<std::uint32_t> row;
-  std::vector<float> val;
-  std::vector<std::uint32_t> y;
-};
-
 struct Problem {
   std::size_t features = 0, classes = 0;
   double l2 = 0;
@@ -128,49 +80,13 @@ struct Problem {
 /// classes, classes innermost) then b. `z` is scratch (n x classes).
 double objective(const TrainData& t, const Problem& p, const std::vector<float>& w, std::vector<float>& g,
                  std::vector<float>& z) {
-  const std::size_t C = p.classes, F = p.features, n = t.n;
+  const std::size_t C = p.classes, F = p.features;
   const float* W = w.data();
-  const float* b = W + F * C;
-  z.assign(n * C, 0.0f);
-  if (t.dense > 0) {
-    kernels::PackedMatrix pw(W, t.dense, C, C);
-    kernels::gemm(t.xd.data(), n, t.dense, pw, b, z.data(), C);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) std::copy(b, b + C, z.begin() + static_cast<std::ptrdiff_t>(i * C));
-  }
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t k = t.start[i]; k < t.start[i + 1]; ++k)
-      kernels::axpy(z.data() + i * C, W + static_cast<std::size_t>(t.row[k]) * C, t.val[k], C);
-  double loss = 0;
-  const float inv_n = 1.0f / static_cast<float>(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    float* r = z.data() + i * C;
-    const float mx = *std::max_element(r, r + C);
-    double sum = 0;
-    for (std::size_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(r[c] - mx));
-    const double lse = mx + std::log(sum);
-    loss += lse - r[t.y[i]];
-    for (std::size_t c = 0; c < C; ++c) r[c] = static_cast<float>(std::exp(r[c] - lse)) * inv_n;
-    r[t.y[i]] -= inv_n;
-  }
-  // z now holds (P - Y) / n.
-  std::fill(g.begin(), g.end(), 0.0f);
-  if (t.dense > 0) {
-    kernels::PackedMatrix pr(z.data(), n, C, C);
-    kernels::gemm(t.xdt.data(), t.dense, n, pr, nullptr, g.data(), C);
-  }
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t k = t.start[i]; k < t.start[i + 1]; ++k)
-      kernels::axpy(g.data() + static_cast<std::size_t>(t.row[k]) * C, z.data() + i * C, t.val[k], C);
-  float* gb = g.data() + F * C;
-  for (std::size_t i = 0; i < n; ++i) kernels::axpy(gb, z.data() + i * C, 1.0f, C);
-  double reg = 0;
-  const float l2 = static_cast<float>(p.l2);
-  for (std::size_t j = 0; j < F * C; ++j) {
-    reg += static_cast<double>(W[j]) * W[j];
-    g[j] += l2 * W[j];
-  }
-  return loss / static_cast<double>(n) + 0.5 * p.l2 * reg;
+  z.resize(t.n * C);
+  detail::linear_forward(t, {}, W, W + F * C, C, z.data());
+  const double loss = detail::softmax_cross_entropy(z, t.y, C);  // z now holds (P - Y) / n
+  detail::linear_backward(t, {}, z.data(), C, g.data(), F, g.data() + F * C);
+  return loss + 0.5 * p.l2 * detail::add_l2(W, g.data(), F * C, p.l2);
 }
 
 /// Mean cross-entropy of softmax(z / T) against labels.
@@ -265,76 +181,15 @@ struct Reader {
 struct HeadBuilder {
   static Status init_parts(SemanticHead& h, const std::vector<PartLayout>& layout, const std::vector<float>& scale,
                            std::uint32_t fold_bits) {
-    if (scale.size() != layout.size()) return head_error("internal: scales do not match the layout");
     h.layout_ = layout;
-    h.parts_.clear();
-    for (std::size_t i = 0; i < layout.size(); ++i) {
-      SemanticHead::Part p;
-      p.dim = layout[i].dim;
-      p.sparse = layout[i].sparse;
-      p.scale = scale[i];
-      if (!std::isfinite(p.scale) || p.scale <= 0) return head_error("feature scales must be positive");
-      if (p.sparse) {
-        p.fold_bits = (fold_bits > 0 && fold_bits < 32 && (std::uint64_t{1} << fold_bits) < p.dim) ? fold_bits : 0;
-        p.folded_dim = p.fold_bits ? (1u << p.fold_bits) : p.dim;
-      }
-      h.parts_.push_back(std::move(p));
-    }
+    if (auto s = detail::init_parts(h.parts_, layout, scale, fold_bits); !s) return s.error();
     return std::monostate{};
   }
-
-  /// Assigns rows: dense parts first (so their weights form one block), then sparse ones.
-  static void assign_rows(SemanticHead& h) {
-    std::uint32_t next = 0;
-    for (auto& p : h.parts_)
-      if (!p.sparse) {
-        p.row_offset = next;
-        p.rows = p.dim;
-        next += p.dim;
-      }
-    for (auto& p : h.parts_)
-      if (p.sparse) {
-        p.row_offset = next;
-        p.rows = static_cast<std::uint32_t>(p.buckets.size());
-        next += p.rows;
-        p.build_lookup();
-      }
-    h.n_features_ = next;
-  }
-
-  static std::size_t dense_features(const SemanticHead& h) {
-    std::size_t d = 0;
-    for (const auto& p : h.parts_)
-      if (!p.sparse) d += p.dim;
-    return d;
-  }
-
-  /// Appends one training row.
-  static void add_row(const SemanticHead& h, const Embedding& e, TrainData& t) {
-    const std::size_t base = t.xd.size();
-    t.xd.resize(base + t.dense, 0.0f);
-    for (std::size_t i = 0; i < h.parts_.size(); ++i) {
-      const SemanticHead::Part& p = h.parts_[i];
-      const EmbeddingPart& q = e.parts[i];
-      if (!p.sparse) {
-        for (std::uint32_t j = 0; j < p.dim; ++j) t.xd[base + p.row_offset + j] = q.values[j] * p.scale;
-        continue;
-      }
-      for (std::size_t k = 0; k < q.indices.size(); ++k) {
-        std::uint32_t row = 0;
-        if (!p.row_of(q.indices[k], row)) continue;
-        t.row.push_back(row);
-        t.val.push_back(q.values[k] * p.scale);
-      }
-    }
-    t.start.push_back(t.row.size());
-    ++t.n;
-  }
-
-  static void transpose(TrainData& t) {
-    t.xdt.assign(t.xd.size(), 0.0f);
-    for (std::size_t i = 0; i < t.n; ++i)
-      for (std::size_t j = 0; j < t.dense; ++j) t.xdt[j * t.n + i] = t.xd[i * t.dense + j];
+  static void assign_rows(SemanticHead& h) { h.n_features_ = detail::assign_rows(h.parts_); }
+  static std::size_t dense_features(const SemanticHead& h) { return detail::dense_features(h.parts_); }
+  static void add_row(const SemanticHead& h, const Embedding& e, TrainData& t) { detail::add_row(h.parts_, e, t); }
+  static void collect_buckets(SemanticHead& h, const std::vector<std::vector<Embedding>>& examples) {
+    detail::collect_buckets(h.parts_, examples);
   }
 };
 
@@ -342,19 +197,9 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
                                                                 const std::vector<PartLayout>& layout,
                                                                 const std::vector<std::vector<Embedding>>& examples,
                                                                 const HeadOptions& options) {
-  if (routes.size() < 2) return head_error("needs at least two routes");
-  if (routes.size() > kMaxRoutes) return head_error("too many routes");
-  if (examples.size() != routes.size()) return head_error("examples do not match the routes");
-  if (layout.empty() || layout.size() > kMaxParts) return head_error("bad embedding layout");
+  if (auto s = detail::check_training_set(routes, layout, examples, kMaxRoutes, kMaxParts, kMaxNameBytes); !s)
+    return s.error();
   if (!(options.l2 >= 0) || !std::isfinite(options.l2)) return head_error("l2 must be >= 0");
-  std::unordered_set<std::string> names;
-  for (std::size_t r = 0; r < routes.size(); ++r) {
-    if (routes[r].empty() || routes[r].size() > kMaxNameBytes) return head_error("route " + std::to_string(r) + " has a bad name");
-    if (!names.insert(routes[r]).second) return head_error("duplicate route name '" + routes[r] + "'");
-    if (examples[r].empty()) return head_error("route '" + routes[r] + "' has no utterances");
-    for (const Embedding& e : examples[r])
-      if (!e.matches(layout)) return head_error("route '" + routes[r] + "': an embedding does not match the layout");
-  }
 
   auto head = std::make_shared<SemanticHead>();
   head->routes_ = std::move(routes);
@@ -364,17 +209,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
   std::vector<float> scales;
   for (const PartLayout& l : layout) scales.push_back(l.sparse ? options.sparse_scale : options.dense_scale);
   if (auto s = HeadBuilder::init_parts(*head, layout, scales, options.fold_bits); !s) return s.error();
-  // Sparse buckets used by the training data.
-  for (std::size_t i = 0; i < layout.size(); ++i) {
-    Part& p = head->parts_[i];
-    if (!p.sparse) continue;
-    for (const auto& route : examples)
-      for (const Embedding& e : route)
-        for (std::uint32_t b : e.parts[i].indices)
-          if (b < p.dim) p.buckets.push_back(p.fold(b));
-    std::sort(p.buckets.begin(), p.buckets.end());
-    p.buckets.erase(std::unique(p.buckets.begin(), p.buckets.end()), p.buckets.end());
-  }
+  HeadBuilder::collect_buckets(*head, examples);
   HeadBuilder::assign_rows(*head);
   const std::size_t C = head->routes_.size(), F = head->n_features_;
   if (static_cast<std::uint64_t>(F + 1) * C > kMaxParameters)
@@ -390,7 +225,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
       all.y.push_back(static_cast<std::uint32_t>(r));
       origin.emplace_back(static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(u));
     }
-  HeadBuilder::transpose(all);
+  detail::transpose(all);
 
   Problem prob{F, C, options.l2};
   optimize::LbfgsOptions lopt;
@@ -441,7 +276,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
         part.y.push_back(all.y[i]);
         ++part.n;
       }
-      HeadBuilder::transpose(part);
+      detail::transpose(part);
       std::vector<float> wf = w;  // warm start: the objective is strictly convex, the optimum is the same
       fit(part, wf, "calibrate");
       SemanticHead tmp;
@@ -470,21 +305,7 @@ void SemanticHead::logits(const Embedding& query, std::span<float> out) const {
     return;
   }
   std::copy(bias_.begin(), bias_.end(), out.begin());
-  float* z = out.data();
-  const float* W = weights_.data();
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    const Part& p = parts_[i];
-    const EmbeddingPart& q = query.parts[i];
-    if (!p.sparse) {
-      for (std::uint32_t j = 0; j < p.dim; ++j)
-        if (q.values[j] != 0.0f) kernels::axpy(z, W + static_cast<std::size_t>(p.row_offset + j) * C, q.values[j] * p.scale, C);
-      continue;
-    }
-    for (std::size_t k = 0; k < q.indices.size(); ++k) {
-      std::uint32_t row = 0;
-      if (p.row_of(q.indices[k], row)) kernels::axpy(z, W + static_cast<std::size_t>(row) * C, q.values[k] * p.scale, C);
-    }
-  }
+  detail::linear_apply(parts_, detail::dense_features(parts_), {}, query, weights_.data(), C, out.data());
 }
 
 void SemanticHead::calibrate(std::span<float> z) const {
@@ -507,7 +328,7 @@ HeadPrediction SemanticHead::predict(const Embedding& query) const {
 
 std::size_t SemanticHead::memory_bytes() const {
   std::size_t n = sizeof(*this) + weights_.capacity() * 4 + bias_.capacity() * 4;
-  for (const Part& p : parts_) n += p.memory_bytes();
+  for (const FeaturePart& p : parts_) n += p.memory_bytes();
   for (const auto& r : routes_) n += sizeof(std::string) + r.capacity();
   return n;
 }
@@ -523,7 +344,7 @@ std::string SemanticHead::serialize() const {
   w.str(embedder_type_);
   w.raw(&fingerprint_, 8);
   for (std::size_t i = 0; i < parts_.size(); ++i) {
-    const Part& p = parts_[i];
+    const FeaturePart& p = parts_[i];
     w.u32(p.dim);
     w.u32(p.sparse ? 1 : 0);
     w.f32(layout_[i].weight);
@@ -533,7 +354,7 @@ std::string SemanticHead::serialize() const {
     w.str(layout_[i].name.size() <= kMaxTypeBytes ? layout_[i].name : layout_[i].name.substr(0, kMaxTypeBytes));
   }
   for (const auto& r : routes_) w.str(r);
-  for (const Part& p : parts_)
+  for (const FeaturePart& p : parts_)
     if (p.sparse) w.raw(p.buckets.data(), p.buckets.size() * 4);
   w.raw(weights_.data(), weights_.size() * 4);
   w.raw(bias_.data(), bias_.size() * 4);
@@ -631,7 +452,7 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::parse(std::string_view
     return bad("size mismatch: " + std::to_string(r.left()) + " bytes of weights, expected " + std::to_string(expected));
   if (auto s = HeadBuilder::init_parts(*head, layout, scales, 0); !s) return bad(s.error().message);
   for (std::uint32_t i = 0; i < n_parts; ++i) {
-    Part& p = head->parts_[i];
+    FeaturePart& p = head->parts_[i];
     if (!p.sparse) continue;
     p.fold_bits = folds[i] != 0 && (std::uint64_t{1} << folds[i]) < p.dim ? folds[i] : 0;
     if (folds[i] != p.fold_bits) return bad("bad folding of part " + std::to_string(i));

@@ -28,6 +28,7 @@
 #include "switchyard/embed/hybrid_embedder.hpp"
 #include "switchyard/embed/semantic_head.hpp"
 #include "switchyard/embed/semantic_index.hpp"
+#include "switchyard/embed/semantic_mlp.hpp"
 #include "switchyard/embed/use_lite_embedder.hpp"
 #include "switchyard/tools/tools.hpp"
 
@@ -62,6 +63,12 @@ struct Options {
   float mix = 0.5f;  // logistic-mix: probability + mix * centroid similarity
   std::size_t augment = 0;  // word-dropout variants per utterance added to the head's training data
   std::string dense_cache;  // file of use-lite vectors keyed by the texts (skips the slow part on re-runs)
+  std::vector<std::size_t> hidden = {256};  // mlp: hidden units, one row each (defaults: chosen on val, k=10)
+  bool mlp_hidden_sparse = false;           // mlp: the hashing parts enter the hidden layer too
+  bool mlp_skip_dense = true, mlp_skip_sparse = true;  // mlp: what the linear path to the logits reads
+  std::uint64_t mlp_seed = 1;
+  double mlp_init = 1.0;  // mlp: standard deviation of the initial hidden pre-activations
+  std::vector<double> mlp_hidden_l2s = {1e-4};  // mlp: L2 of the hidden path, one row each (< 0: = --l2)
 };
 
 void usage() {
@@ -88,8 +95,10 @@ void usage() {
       "  --classifier LIST    comma list of centroid (similarity to the route centroids), logistic (the trained\n"
       "                       head: argmax and confidence = calibrated probability), logistic-sim (head's route,\n"
       "                       confidence = its centroid similarity), logistic-mix (probability + W * similarity,\n"
-      "                       W = --mix) (default centroid)\n"
-      "  --l2 LIST            head L2 regularisation, one row each (default 1e-5; tune on the val columns)\n"
+      "                       W = --mix), mlp / mlp-sim (one-hidden-layer ReLU head, experimental: confidence =\n"
+      "                       its softmax probability / its route's centroid similarity) (default centroid)\n"
+      "  --l2 LIST            head L2 regularisation (mlp: of its linear path), one row each (default 1e-5;\n"
+      "                       tune on the val columns)\n"
       "  --dense-scale S      head feature scale of the dense part (default 2)\n"
       "  --sparse-scale S     head feature scale of the hashing parts (default 1)\n"
       "  --fold-bits N        fold the head's hashing buckets into 2^N (default 0: no folding)\n"
@@ -98,6 +107,13 @@ void usage() {
       "  --augment N          train the head also on up to N copies of each utterance with one word left\n"
       "                       out (default 0)\n"
       "  --mix W              weight of the similarity in logistic-mix (default 0.5)\n"
+      "  --hidden LIST        mlp: hidden ReLU units, one row each (default 256)\n"
+      "  --mlp-hidden-inputs dense|all  mlp: features entering the hidden layer (default dense)\n"
+      "  --mlp-skip none|sparse|all     mlp: features with a linear path to the logits (default all)\n"
+      "  --mlp-seed N         mlp: seed of the initial weights (default 1)\n"
+      "  --mlp-hidden-l2 LIST mlp: L2 of the hidden path (W1, W2), one row each (default 1e-4; -1 = --l2);\n"
+      "                       --l2 is the linear path's\n"
+      "  --mlp-init S         mlp: standard deviation of the initial hidden pre-activations (default 1)\n"
       "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
@@ -136,7 +152,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
                                          "--hybrid-weight", "--word-weight", "--char-ngrams", "--bucket-bits",
                                          "--timing-queries", "--threads", "--json", "--objective", "--classifier",
                                          "--l2", "--dense-scale", "--sparse-scale", "--fold-bits", "--calibration-folds",
-                                         "--head-iterations", "--mix", "--dense-cache", "--augment"};
+                                         "--head-iterations", "--mix", "--dense-cache", "--augment", "--hidden",
+                                         "--mlp-hidden-inputs", "--mlp-skip", "--mlp-seed", "--mlp-init", "--mlp-hidden-l2"};
     if (std::find_if(std::begin(kFlags), std::end(kFlags), [&](const char* f) { return a == f; }) == std::end(kFlags)) {
       std::fprintf(stderr, "eval-semantic: unknown option %s\n", a.c_str());
       usage();
@@ -195,7 +212,8 @@ std::optional<Options> parse_args(int argc, char** argv) {
       } else if (a == "--classifier") {
         o.classifiers = split_list<std::string>(*v, [](const std::string& x) { return x; });
         for (const auto& c : o.classifiers)
-          if (c != "centroid" && c != "logistic" && c != "logistic-sim" && c != "logistic-mix") {
+          if (c != "centroid" && c != "logistic" && c != "logistic-sim" && c != "logistic-mix" && c != "mlp" &&
+              c != "mlp-sim") {
             std::fprintf(stderr, "eval-semantic: unknown classifier '%s'\n", c.c_str());
             return std::nullopt;
           }
@@ -213,6 +231,21 @@ std::optional<Options> parse_args(int argc, char** argv) {
         o.head_iterations = std::stoi(*v);
       } else if (a == "--augment") {
         o.augment = std::stoul(*v);
+      } else if (a == "--hidden") {
+        o.hidden = split_list<std::size_t>(*v, [](const std::string& x) { return static_cast<std::size_t>(std::stoul(x)); });
+      } else if (a == "--mlp-hidden-inputs") {
+        if (*v != "dense" && *v != "all") throw std::invalid_argument("dense or all");
+        o.mlp_hidden_sparse = *v == "all";
+      } else if (a == "--mlp-skip") {
+        if (*v != "none" && *v != "sparse" && *v != "all") throw std::invalid_argument("none, sparse or all");
+        o.mlp_skip_dense = *v == "all";
+        o.mlp_skip_sparse = *v != "none";
+      } else if (a == "--mlp-hidden-l2") {
+        o.mlp_hidden_l2s = split_list<double>(*v, [](const std::string& x) { return std::stod(x); });
+      } else if (a == "--mlp-init") {
+        o.mlp_init = std::stod(*v);
+      } else if (a == "--mlp-seed") {
+        o.mlp_seed = std::stoull(*v);
       } else if (a == "--dense-cache") {
         o.dense_cache = *v;
       } else if (a == "--mix") {
@@ -321,6 +354,8 @@ struct Row {
   std::string embedder;
   std::string classifier = "centroid";  // or a head variant (logistic, logistic-sim, logistic-mix)
   double l2 = 0;                        // head only
+  std::size_t hidden = 0;               // mlp only
+  double hidden_l2 = -1;                // mlp only: L2 of the hidden path
   float temperature = 1;                // head only
   double train_seconds = 0;             // head only
   int head_iterations = 0;              // head only
@@ -463,6 +498,19 @@ bool wants_classifier(const Options& o, const char* c) {
 bool wants_head(const Options& o) {
   return std::any_of(o.classifiers.begin(), o.classifiers.end(), [](const std::string& c) { return c != "centroid"; });
 }
+bool is_mlp(const std::string& c) { return c == "mlp" || c == "mlp-sim"; }
+bool wants_logistic(const Options& o) {
+  return std::any_of(o.classifiers.begin(), o.classifiers.end(),
+                     [](const std::string& c) { return c != "centroid" && !is_mlp(c); });
+}
+// (hidden units, hidden-path L2) of every mlp row.
+std::vector<std::pair<std::size_t, double>> mlp_grid(const Options& o) {
+  std::vector<std::pair<std::size_t, double>> out;
+  for (std::size_t h : o.hidden)
+    for (double l2 : o.mlp_hidden_l2s) out.emplace_back(h, l2);
+  return out;
+}
+bool wants_mlp(const Options& o) { return std::any_of(o.classifiers.begin(), o.classifiers.end(), is_mlp); }
 
 // Fills the accuracy columns of `row` from the best route and confidence of every val and test query.
 void evaluate(Row& row, const Scored& val_s, const Scored& test_s, const Dataset& d, const Options& opt) {
@@ -722,75 +770,124 @@ int eval_semantic_main(int argc, char** argv) {
           rows.push_back(row);
         }
         if (!wants_head(opt) || aggregation != opt.aggregations.front()) continue;
-        // The trained head: one per l2 value (tune it on val: the val columns of the JSON).
+        // The trained heads: one per l2 value (and hidden size for the mlp); tune them on val (val-in).
         std::vector<std::string> names;
         for (const auto& r : routes) names.push_back(r.name);
-        for (double l2 : opt.l2s) {
-          sy::embed::HeadOptions hopt;
-          hopt.l2 = l2;
-          hopt.dense_scale = opt.head_dense_scale;
-          hopt.sparse_scale = opt.head_sparse_scale;
-          hopt.fold_bits = opt.head_fold_bits;
-          hopt.calibration_folds = opt.calibration_folds;
-          hopt.max_iterations = opt.head_iterations;
-          std::fprintf(stderr, "eval-semantic: training the head (%s, k=%zu, l2=%g)\n", name.c_str(), k, l2);
-          const auto t0 = Clock::now();
-          std::vector<std::vector<Embedding>> train_vecs = route_vecs;
-          for (std::size_t r = 0; r < routes.size(); ++r)
-            for (std::size_t i = 0; i < aug_texts[r].size(); ++i) {
-              if (name == "hashing") train_vecs[r].push_back(aug_hash[r][i]);
-              else if (name == "use-lite") train_vecs[r].push_back(aug_use[r][i]);
-              else train_vecs[r].push_back(hybrid_of(*embedder).combine(aug_hash[r][i], aug_use[r][i]));
-            }
-          auto head_r = sy::embed::SemanticHead::train(names, std::string(embedder->type()), embedder->layout(), train_vecs, hopt);
-          if (!head_r) {
-            std::fprintf(stderr, "eval-semantic: %s\n", head_r.error().message.c_str());
-            return 1;
+        std::vector<std::vector<Embedding>> train_vecs = route_vecs;
+        for (std::size_t r = 0; r < routes.size(); ++r)
+          for (std::size_t i = 0; i < aug_texts[r].size(); ++i) {
+            if (name == "hashing") train_vecs[r].push_back(aug_hash[r][i]);
+            else if (name == "use-lite") train_vecs[r].push_back(aug_use[r][i]);
+            else train_vecs[r].push_back(hybrid_of(*embedder).combine(aug_hash[r][i], aug_use[r][i]));
           }
-          const sy::embed::SemanticHead& head = **head_r;
-          const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
-          std::fprintf(stderr, "eval-semantic: head trained in %.1f s (%d iterations, T=%.3f, %zu features)\n", train_s,
-                       head.iterations(), static_cast<double>(head.temperature()), head.features());
-          for (const std::string& cls : opt.classifiers) {
-            if (cls == "centroid") continue;
-            Row row = base;
-            row.classifier = cls;
-            row.l2 = l2;
-            row.temperature = head.temperature();
-            row.train_seconds = train_s;
-            row.head_iterations = head.iterations();
-            row.head_bytes = head.memory_bytes();
-            auto decide = [&](const Embedding& e) {
-              sy::embed::HeadPrediction p = head.predict(e);
-              if (cls == "logistic") return std::pair<float, int>(p.confidence, static_cast<int>(p.best));
-              const sy::embed::RouteMatch m = index.score(e);
-              if (cls == "logistic-sim") return std::pair<float, int>(m.scores[p.best], static_cast<int>(p.best));
-              // logistic-mix: probability + mix * similarity, per route.
-              std::size_t best = 0;
-              float best_v = -std::numeric_limits<float>::infinity();
-              for (std::size_t r = 0; r < p.probabilities.size(); ++r) {
-                const float v = p.probabilities[r] + opt.mix * m.scores[r];
-                if (v > best_v) {
-                  best_v = v;
-                  best = r;
+        // One row per classifier variant from `decide` (query embedding -> confidence, route).
+        auto add_row = [&](Row row, const std::function<std::pair<float, int>(const Embedding&)>& decide) {
+          auto score_set = [&](const std::vector<Embedding>& qs) {
+            Scored s;
+            for (const Embedding& q : qs) {
+              auto [c, b] = decide(q);
+              s.best_score.push_back(c);
+              s.best_intent.push_back(b);
+            }
+            return s;
+          };
+          evaluate(row, score_set(val_vecs), score_set(test_vecs), d, opt);
+          time_routing(row, d, opt, [&](const std::string& text) {
+            return static_cast<std::size_t>(decide(embedder->embed(text)).second);
+          });
+          rows.push_back(row);
+        };
+        for (double l2 : opt.l2s) {
+          if (wants_logistic(opt)) {
+            sy::embed::HeadOptions hopt;
+            hopt.l2 = l2;
+            hopt.dense_scale = opt.head_dense_scale;
+            hopt.sparse_scale = opt.head_sparse_scale;
+            hopt.fold_bits = opt.head_fold_bits;
+            hopt.calibration_folds = opt.calibration_folds;
+            hopt.max_iterations = opt.head_iterations;
+            std::fprintf(stderr, "eval-semantic: training the head (%s, k=%zu, l2=%g)\n", name.c_str(), k, l2);
+            const auto t0 = Clock::now();
+            auto head_r = sy::embed::SemanticHead::train(names, std::string(embedder->type()), embedder->layout(), train_vecs, hopt);
+            if (!head_r) {
+              std::fprintf(stderr, "eval-semantic: %s\n", head_r.error().message.c_str());
+              return 1;
+            }
+            const sy::embed::SemanticHead& head = **head_r;
+            const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            std::fprintf(stderr, "eval-semantic: head trained in %.1f s (%d iterations, T=%.3f, %zu features)\n", train_s,
+                         head.iterations(), static_cast<double>(head.temperature()), head.features());
+            for (const std::string& cls : opt.classifiers) {
+              if (cls == "centroid" || is_mlp(cls)) continue;
+              Row row = base;
+              row.classifier = cls;
+              row.l2 = l2;
+              row.temperature = head.temperature();
+              row.train_seconds = train_s;
+              row.head_iterations = head.iterations();
+              row.head_bytes = head.memory_bytes();
+              add_row(row, [&](const Embedding& e) {
+                sy::embed::HeadPrediction p = head.predict(e);
+                if (cls == "logistic") return std::pair<float, int>(p.confidence, static_cast<int>(p.best));
+                const sy::embed::RouteMatch m = index.score(e);
+                if (cls == "logistic-sim") return std::pair<float, int>(m.scores[p.best], static_cast<int>(p.best));
+                // logistic-mix: probability + mix * similarity, per route.
+                std::size_t best = 0;
+                float best_v = -std::numeric_limits<float>::infinity();
+                for (std::size_t r = 0; r < p.probabilities.size(); ++r) {
+                  const float v = p.probabilities[r] + opt.mix * m.scores[r];
+                  if (v > best_v) {
+                    best_v = v;
+                    best = r;
+                  }
                 }
-              }
-              return std::pair<float, int>(best_v, static_cast<int>(best));
-            };
-            auto score_set = [&](const std::vector<Embedding>& qs) {
-              Scored s;
-              for (const Embedding& q : qs) {
-                auto [c, b] = decide(q);
-                s.best_score.push_back(c);
-                s.best_intent.push_back(b);
-              }
-              return s;
-            };
-            evaluate(row, score_set(val_vecs), score_set(test_vecs), d, opt);
-            time_routing(row, d, opt, [&](const std::string& text) {
-              return static_cast<std::size_t>(decide(embedder->embed(text)).second);
-            });
-            rows.push_back(row);
+                return std::pair<float, int>(best_v, static_cast<int>(best));
+              });
+            }
+          }
+          if (!wants_mlp(opt)) continue;
+          for (const auto& [hidden, hidden_l2] : mlp_grid(opt)) {
+            sy::embed::MlpOptions mopt;
+            mopt.hidden = hidden;
+            mopt.l2 = l2;
+            mopt.hidden_l2 = hidden_l2;
+            mopt.dense_scale = opt.head_dense_scale;
+            mopt.sparse_scale = opt.head_sparse_scale;
+            mopt.hidden_sparse = opt.mlp_hidden_sparse || name == "hashing";  // hashing has no dense part
+            mopt.skip_dense = opt.mlp_skip_dense;
+            mopt.skip_sparse = opt.mlp_skip_sparse;
+            mopt.max_iterations = opt.head_iterations;
+            mopt.seed = opt.mlp_seed;
+            mopt.init_scale = opt.mlp_init;
+            std::fprintf(stderr, "eval-semantic: training the mlp (%s, k=%zu, l2=%g, hidden=%zu, hidden l2=%g)\n",
+                         name.c_str(), k, l2, hidden, hidden_l2 < 0 ? l2 : hidden_l2);
+            const auto t0 = Clock::now();
+            auto mlp_r = sy::embed::SemanticMlp::train(names, embedder->layout(), train_vecs, mopt);
+            if (!mlp_r) {
+              std::fprintf(stderr, "eval-semantic: %s\n", mlp_r.error().message.c_str());
+              return 1;
+            }
+            const sy::embed::SemanticMlp& mlp = **mlp_r;
+            const double train_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            std::fprintf(stderr, "eval-semantic: mlp trained in %.1f s (%d iterations, loss %.4f, %zu parameters)\n",
+                         train_s, mlp.iterations(), mlp.loss(), mlp.parameters());
+            for (const std::string& cls : opt.classifiers) {
+              if (!is_mlp(cls)) continue;
+              Row row = base;
+              row.classifier = cls;
+              row.l2 = l2;
+              row.hidden = hidden;
+              row.hidden_l2 = hidden_l2 < 0 ? l2 : hidden_l2;
+              row.train_seconds = train_s;
+              row.head_iterations = mlp.iterations();
+              row.head_bytes = mlp.memory_bytes();
+              add_row(row, [&](const Embedding& e) {
+                std::size_t best = 0;
+                const std::vector<float> p = mlp.probabilities(e, best);
+                const float conf = cls == "mlp" ? p[best] : index.score(e).scores[best];
+                return std::pair<float, int>(conf, static_cast<int>(best));
+              });
+            }
           }
         }
       }
@@ -802,7 +899,7 @@ int eval_semantic_main(int argc, char** argv) {
               d.intents.size(),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent >= 0; })),
               static_cast<std::size_t>(std::count_if(d.test.begin(), d.test.end(), [](const Query& q) { return q.intent < 0; })));
-  std::printf("%-9s %-13s %4s %7s %9s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "classifier", "k", "l2",
+  std::printf("%-9s %-18s %4s %7s %9s %9s %10s %11s %9s %9s %8s %11s %10s %10s %10s %10s\n", "embedder", "classifier", "k", "l2",
               "val-in", "in-scope", "threshold", "acc+fallbk", "in@thr", "oos-rec", "oracle", "top in/oos", "p50", "p99",
               "p50 cpu", "index");
   for (const Row& r : rows) {
@@ -814,10 +911,15 @@ int eval_semantic_main(int argc, char** argv) {
       else std::snprintf(b, sizeof b, "%.0f us", v);
       return std::string(b);
     };
-    const std::string cls = r.classifier == "centroid" ? std::string(sy::embed::to_string(r.aggregation)) : r.classifier;
+    std::string cls = r.classifier == "centroid" ? std::string(sy::embed::to_string(r.aggregation)) : r.classifier;
+    if (r.hidden) {
+      char hl2[16];
+      std::snprintf(hl2, sizeof hl2, "@%.2g", r.hidden_l2);
+      cls += "/" + std::to_string(r.hidden) + hl2;
+    }
     char l2[16] = "-";
     if (r.classifier != "centroid") std::snprintf(l2, sizeof l2, "%.0e", r.l2);
-    std::printf("%-9s %-13s %4zu %7s %8.1f%% %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
+    std::printf("%-9s %-18s %4zu %7s %8.1f%% %8.1f%% %10.4f %10.1f%% %8.1f%% %8.1f%% %7.1f%% %11s %10s %10s %10s %10s\n",
                 r.embedder.c_str(), cls.c_str(), r.k, l2, 100 * r.val_in_scope_accuracy, 100 * r.in_scope_accuracy, r.threshold, 100 * r.accuracy_threshold,
                 100 * r.in_scope_accuracy_threshold, 100 * r.oos_recall, 100 * r.oracle_accuracy_threshold, top,
                 fmt_t(r.p50_us).c_str(), fmt_t(r.p99_us).c_str(), fmt_t(r.p50_cpu_us).c_str(),
@@ -840,6 +942,9 @@ int eval_semantic_main(int argc, char** argv) {
   j["use_lite_fp16"] = use && use->fp16_weights();
     j["hybrid_weight"] = opt.hybrid_weight;
     j["threshold_objective"] = opt.balanced ? "balanced" : "accuracy";
+    j["mlp"] = {{"hidden_inputs", opt.mlp_hidden_sparse ? "all" : "dense"},
+                {"skip", opt.mlp_skip_dense ? "all" : opt.mlp_skip_sparse ? "sparse" : "none"},
+                {"seed", opt.mlp_seed}, {"init", opt.mlp_init}, {"iterations", opt.head_iterations}};
     j["hashing"] = {{"bucket_bits", opt.hashing.bucket_bits}, {"word_weight", opt.hashing.word_weight},
                     {"char_min", opt.hashing.char_min}, {"char_max", opt.hashing.char_max}};
     j["results"] = nlohmann::json::array();
@@ -847,6 +952,8 @@ int eval_semantic_main(int argc, char** argv) {
       j["results"].push_back({{"embedder", r.embedder},
                               {"classifier", r.classifier},
                               {"l2", r.l2},
+                              {"hidden", r.hidden},
+                              {"hidden_l2", r.hidden_l2},
                               {"temperature", r.temperature},
                               {"train_seconds", r.train_seconds},
                               {"head_iterations", r.head_iterations},

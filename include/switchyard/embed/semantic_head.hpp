@@ -34,6 +34,10 @@
 
 namespace sy::embed {
 
+namespace detail {
+struct FeaturePart;  // src/embed/head_features.hpp
+}
+
 struct HeadOptions {
   /// lambda in mean(cross-entropy) + lambda/2 * |W|^2. Tuned on CLINC150 val (src/embed/README.md).
   double l2 = 1e-5;
@@ -118,7 +122,6 @@ class SemanticHead {
   std::size_t features() const { return n_features_; }
   std::size_t memory_bytes() const;
 
-  struct Part;  // per part: scale, folding, bucket -> row lookup
   SemanticHead();  ///< use train() or load()
   ~SemanticHead();
 
@@ -127,7 +130,7 @@ class SemanticHead {
   std::string embedder_type_;
   std::uint64_t fingerprint_ = 0;
   std::vector<PartLayout> layout_;
-  std::vector<Part> parts_;
+  std::vector<detail::FeaturePart> parts_;  ///< per part: scale, folding, bucket -> row lookup
   std::size_t n_features_ = 0;
   std::vector<float> weights_;  ///< n_features x routes, routes innermost
   std::vector<float> bias_;
