@@ -114,7 +114,8 @@ void usage() {
       "  --mlp-hidden-l2 LIST mlp: L2 of the hidden path (W1, W2), one row each (default 1e-4; -1 = --l2);\n"
       "                       --l2 is the linear path's\n"
       "  --mlp-init S         mlp: standard deviation of the initial hidden pre-activations (default 1)\n"
-      "  --dense-cache FILE   keep the use-lite vectors in FILE (reused when the texts and model match)\n"
+      "  --dense-cache FILE   keep the use-lite vectors in FILE, reused when the texts match (keyed by the texts only:\n"
+      "                       delete it after changing --model or --fp16)\n"
       "  --json FILE          also write the results as JSON\n",
       stderr);
 }
