@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "switchyard/core/ascii.hpp"
 #include "switchyard/answer/heuristics.hpp"
 
 namespace sy::learn {
@@ -36,13 +37,6 @@ constexpr std::string_view kDoubts[] = {
     "can't have", "cannot have", "doesn't make sense", "does not make sense", "impossible", "not enough information",
     "cannot be determined", "let's say", "we don't know", "we do not know", "unclear", "i'm not sure", "incorrect",
 };
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
 
 float lg(double v) { return static_cast<float>(std::log1p(std::max(0.0, v))); }
 
@@ -188,7 +182,7 @@ void chain_features(std::string_view prompt, std::string_view answer, const std:
     out[48] = static_cast<float>(std::min<std::size_t>(other.size(), 3));
   }
   // The unit the question asks for, against the end of the answer.
-  const std::string q = lower_ascii(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
+  const std::string q = ascii_lower(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
   const std::string_view tail = std::string_view(low).substr(low.size() > 250 ? low.size() - 250 : 0);
   const bool money = q.find("how much money") != std::string::npos || q.find("how many dollars") != std::string::npos ||
                      q.find("how much did") != std::string::npos || q.find("how much does") != std::string::npos ||
@@ -203,7 +197,7 @@ void chain_features(std::string_view prompt, std::string_view answer, const std:
   if (q.find("percent") != std::string::npos && q.find("what percent") != std::string::npos)
     out[51] = tail.find('%') == std::string_view::npos && tail.find("percent") == std::string_view::npos ? 1.0f : 0.0f;
   // Problem structure.
-  const std::string pl = lower_ascii(prompt);
+  const std::string pl = ascii_lower(prompt);
   std::size_t percents = 0, not_applied = 0;
   for (const TextNumber& n : pnums) {
     if (!n.percent) continue;
@@ -346,7 +340,7 @@ void answer_features(std::string_view prompt, std::string_view answer, std::span
   // What the question asks against the last operation of the answer ("how many are left" ending in an
   // addition is suspicious).
   {
-    const std::string q = lower_ascii(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
+    const std::string q = ascii_lower(prompt.substr(prompt.size() > 300 ? prompt.size() - 300 : 0));
     auto has = [&](std::initializer_list<std::string_view> words) {
       return std::any_of(words.begin(), words.end(), [&](std::string_view w) { return q.find(w) != std::string::npos; });
     };
@@ -363,7 +357,7 @@ void answer_features(std::string_view prompt, std::string_view answer, std::span
   out[16] = static_cast<float>(std::min<std::size_t>(unused, 5));
   out[17] = given ? static_cast<float>(unused) / static_cast<float>(given) : 0.0f;
 
-  const std::string low = lower_ascii(answer);
+  const std::string low = ascii_lower(answer);
   chain_features(prompt, answer, low, pnums_all, pvals, prompt_decimals, anums, ar, fin, out);
 
   // Wording.

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchyard/core/ascii.hpp"
 #include "switchyard/learn/csv.hpp"
 
 namespace sy::learn {
@@ -21,18 +22,12 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 /// True/False, yes/no, or a number. nullopt for anything else (including empty).
 std::optional<float> parse_score(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   if (s.empty()) return std::nullopt;
-  const std::string l = lower(s);
+  const std::string l = ascii_lower(s);
   if (l == "true" || l == "yes") return 1.0f;
   if (l == "false" || l == "no") return 0.0f;
   double v = 0;
@@ -48,7 +43,7 @@ bool ends_with(std::string_view s, std::string_view suffix, std::string_view& st
 }
 
 bool is_group_column(std::string_view name) {
-  const std::string l = lower(name);
+  const std::string l = ascii_lower(name);
   return l == "group" || l == "subject" || l == "category";
 }
 
@@ -80,9 +75,9 @@ Result<FileData> load_csv_file(const std::string& path, const std::string& text)
     const std::string& name = head[c];
     const int ci = static_cast<int>(c);
     std::string_view stem;
-    if (lower(name) == "prompt") prompt_col = ci;
+    if (ascii_lower(name) == "prompt") prompt_col = ci;
     else if (is_group_column(name)) group_col = ci;
-    else if (lower(name) == "weight") weight_col = ci;
+    else if (ascii_lower(name) == "weight") weight_col = ci;
     else if (ends_with(name, "_response", stem)) model(stem).response = ci;
     else if (ends_with(name, "_input_tokens", stem)) model(stem).input_tokens = ci;
     else if (ends_with(name, "_output_tokens", stem)) model(stem).output_tokens = ci;
@@ -226,7 +221,7 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
       // A preference pair (Chatbot Arena's shape).
       if (!j["model_a"].is_string() || !j["model_b"].is_string() || !j["winner"].is_string())
         return Error::bad_request(path + ":" + std::to_string(lineno) + ": model_a, model_b and winner must be strings");
-      const std::string w = lower(j["winner"].get<std::string>());
+      const std::string w = ascii_lower(j["winner"].get<std::string>());
       float qa = 0, qb = 0;
       if (w == "model_a" || w == "a") qa = 1;
       else if (w == "model_b" || w == "b") qb = 1;

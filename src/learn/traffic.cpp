@@ -1,13 +1,13 @@
 #include "switchyard/learn/traffic.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_map>
 
+#include "switchyard/core/ascii.hpp"
 #include "switchyard/core/hash.hpp"
 
 namespace sy::learn {
@@ -16,12 +16,6 @@ namespace {
 
 using Json = nlohmann::json;
 constexpr float kUnknown = std::numeric_limits<float>::quiet_NaN();
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 /// One feedback line that joined a row.
 struct RowFeedback {
@@ -155,7 +149,7 @@ std::optional<float> label_quality(std::string_view label) {
                                       "accepted", "yes", "helpful", "pass", "like"};
   static const char* const kBad[] = {"bad", "down", "thumbs_down", "thumbsdown", "negative", "incorrect", "wrong",
                                      "reject", "rejected", "no", "unhelpful", "fail", "dislike"};
-  const std::string l = lower(label);
+  const std::string l = ascii_lower(label);
   for (const char* g : kGood)
     if (l == g) return 1.0f;
   for (const char* b : kBad)

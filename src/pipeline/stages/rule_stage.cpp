@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "switchyard/core/ascii.hpp"
 #include "switchyard/pipeline/stage.hpp"
 
 namespace sy::pipeline {
@@ -33,12 +34,6 @@ std::string_view scope_text(const RequestFeatures& f, Scope s, std::string& scra
       return scratch;
   }
   return {};
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 struct Condition {
@@ -157,7 +152,7 @@ struct KeywordsCond final : Condition {
     std::string lowered;
     std::string_view text = raw;
     if (!case_sensitive) {
-      lowered = lower(raw);
+      lowered = ascii_lower(raw);
       text = lowered;
     }
     auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
@@ -540,7 +535,7 @@ CondPtr build_keywords(const std::string&, const config::Node& v, const config::
   if (auto s = parse_scope(*opts, d, Scope::last_user)) c->scope = *s;
   c->case_sensitive = opts->boolean("case_sensitive", d).value_or(false);
   c->whole_word = opts->boolean("whole_word", d).value_or(true);
-  for (auto& w : *words) c->words.push_back(c->case_sensitive ? w : lower(w));
+  for (auto& w : *words) c->words.push_back(c->case_sensitive ? w : ascii_lower(w));
   return c;
 }
 

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <vector>
 
+#include "switchyard/core/ascii.hpp"
 #include "switchyard/core/sha256.hpp"
 
 namespace sy::providers::sigv4 {
@@ -48,12 +49,6 @@ std::string percent_decode(std::string_view s) {
     }
     out.push_back(s[i]);
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -145,7 +140,7 @@ Signature sign(std::string_view method, std::string_view target, const Headers& 
 
   // Same-named headers are joined with commas in the order they were given; the sort is stable.
   std::vector<std::pair<std::string, std::string>> sorted;
-  for (const auto& h : headers) sorted.emplace_back(lower(h.name), canonical_value(h.value));
+  for (const auto& h : headers) sorted.emplace_back(ascii_lower(h.name), canonical_value(h.value));
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string canonical_headers, signed_headers, date;
   for (size_t i = 0; i < sorted.size(); ++i) {
