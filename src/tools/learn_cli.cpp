@@ -139,8 +139,6 @@ Result<ModelPrice> parse_price(const std::string& s) {
   return p;
 }
 
-namespace {
-
 Result<ModelPrice> price_from_config(const config::Config& cfg, const std::string& name) {
   const config::ModelConfig* m = cfg.find_model(name);
   if (!m) return Error::bad_request("config has no model '" + name + "'");
@@ -148,8 +146,6 @@ Result<ModelPrice> price_from_config(const config::Config& cfg, const std::strin
   const config::DeploymentConfig& d = m->deployments.front();
   return ModelPrice{d.input_price, d.output_price};
 }
-
-}  // namespace
 
 Result<std::string> resolve_prices(const Args& a, CostModel& costs, const std::string& strong_name,
                                    const std::string& weak_name) {

@@ -19,6 +19,10 @@
 #include "switchyard/learn/metrics.hpp"
 #include "switchyard/learn/trainer.hpp"
 
+namespace sy::config {
+struct Config;
+}
+
 namespace sy::tools::cli {
 
 using namespace sy::learn;
@@ -161,6 +165,8 @@ void describe(const Dataset& d, const LoadReport& rep);
 bool has_flag(int argc, char** argv, std::string_view flag);
 
 Result<ModelPrice> parse_price(const std::string& s);
+/// The price of `name`'s first deployment in `cfg` (an error names a missing model).
+Result<ModelPrice> price_from_config(const config::Config& cfg, const std::string& name);
 /// Prices for `eval`, in order: built-in defaults (GPT-4 Turbo vs Mixtral), the first deployment of each
 /// model in --config (--strong-model/--weak-model, else the given default names; with no default the flag
 /// is required), then --strong-price/--weak-price. Returns where the prices came from.

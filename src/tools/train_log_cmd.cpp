@@ -193,7 +193,7 @@ struct Plan {
   std::string out, current;
   std::optional<double> current_threshold;
   std::shared_ptr<const config::Config> config;
-  std::map<std::string, ModelPrice> prices;
+  std::map<std::string, ModelPrice> prices;  ///< --price, else the config's first deployment
 };
 
 Result<Plan> plan_of(const Args& a) {
@@ -234,22 +234,19 @@ Result<Plan> plan_of(const Args& a) {
     if (!price) return Error::bad_request("--price wants MODEL=IN,OUT");
     p.prices[s.substr(0, eq)] = *price;
   }
+  for (const std::string& model : {p.traffic.strong, p.traffic.weak}) {
+    if (!p.config || p.prices.count(model)) continue;
+    if (auto price = price_from_config(*p.config, model)) p.prices[model] = *price;
+  }
   return p;
 }
 
 /// USD of one request answered by `model` at its logged token counts, when the model is priced.
 std::optional<double> price_of(const Plan& p, const std::string& model, const TrafficRequest& r) {
-  if (auto it = p.prices.find(model); it != p.prices.end()) {
-    return (static_cast<double>(r.prompt_tokens) * it->second.input_per_m + static_cast<double>(r.completion_tokens) * it->second.output_per_m) / 1e6;
-  }
-  if (p.config && p.config->find_model(model)) {
-    Usage u;
-    u.prompt_tokens = r.prompt_tokens;
-    u.completion_tokens = r.completion_tokens;
-    u.known = true;
-    return p.config->cost_on(model, u);
-  }
-  return std::nullopt;
+  auto it = p.prices.find(model);
+  if (it == p.prices.end()) return std::nullopt;
+  return (static_cast<double>(r.prompt_tokens) * it->second.input_per_m +
+          static_cast<double>(r.completion_tokens) * it->second.output_per_m) / 1e6;
 }
 
 void describe(const TrafficData& t, const TrafficReport& rep) {
@@ -329,13 +326,10 @@ int run(const Args& a) {
   std::vector<double> scores;
   for (std::size_t r : train_rows) scores.push_back((*model)->score(traffic->data.examples[r].prompt, traffic->data.examples[r].conversation));
   parts.threshold = threshold_for_share(scores, share);
-  parts.prices.assign(2, ModelPrice{});
-  for (int m = 0; m < 2; ++m) {
-    const std::string& name = traffic->data.models[static_cast<std::size_t>(m)];
-    if (auto it = plan->prices.find(name); it != plan->prices.end()) parts.prices[static_cast<std::size_t>(m)] = it->second;
-    else if (const auto* mc = plan->config ? plan->config->find_model(name) : nullptr; mc && !mc->deployments.empty()) {
-      parts.prices[static_cast<std::size_t>(m)] = {mc->deployments[0].input_price, mc->deployments[0].output_price};
-    }
+  parts.prices.clear();
+  for (const std::string& name : traffic->data.models) {
+    auto it = plan->prices.find(name);
+    parts.prices.push_back(it != plan->prices.end() ? it->second : ModelPrice{});
   }
   parts.notes = "trained on " + std::to_string(train_rows.size()) + " logged requests (" + std::to_string(labelled) +
                 " labelled) by switchyard train --from-log";
