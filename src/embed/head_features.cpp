@@ -106,6 +106,28 @@ std::size_t assign_rows(FeatureParts& parts) {
   return next;
 }
 
+Result<std::size_t> fit_parts(FeatureParts& parts, const std::vector<PartLayout>& layout, float dense_scale,
+                              float sparse_scale, std::uint32_t fold_bits,
+                              const std::vector<std::vector<Embedding>>& examples) {
+  std::vector<float> scales;
+  for (const PartLayout& l : layout) scales.push_back(l.sparse ? sparse_scale : dense_scale);
+  if (auto s = init_parts(parts, layout, scales, fold_bits); !s) return s.error();
+  collect_buckets(parts, examples);
+  return assign_rows(parts);
+}
+
+TrainData training_rows(const FeatureParts& parts, const std::vector<std::vector<Embedding>>& examples) {
+  TrainData t;
+  t.dense = dense_features(parts);
+  for (std::size_t r = 0; r < examples.size(); ++r)
+    for (const Embedding& e : examples[r]) {
+      add_row(parts, e, t);
+      t.y.push_back(static_cast<std::uint32_t>(r));
+    }
+  transpose(t);
+  return t;
+}
+
 std::size_t dense_features(const FeatureParts& parts) {
   std::size_t d = 0;
   for (const auto& p : parts)

@@ -72,6 +72,16 @@ void add_row(const FeatureParts& parts, const Embedding& e, TrainData& t);
 /// Fills t.xdt from t.xd.
 void transpose(TrainData& t);
 
+/// The parts of a head trained on `examples` (per route, its utterances): init_parts with each part's
+/// scale (`dense_scale` or `sparse_scale`), the buckets the examples use, rows assigned. Returns the
+/// number of features.
+Result<std::size_t> fit_parts(FeatureParts& parts, const std::vector<PartLayout>& layout, float dense_scale,
+                              float sparse_scale, std::uint32_t fold_bits,
+                              const std::vector<std::vector<Embedding>>& examples);
+/// Every example as a training row labelled with its route (its index in `examples`), route by route,
+/// transposed.
+TrainData training_rows(const FeatureParts& parts, const std::vector<std::vector<Embedding>>& examples);
+
 /// Which feature rows a linear map reads. Its weight matrix holds the dense rows (if `dense`), then the
 /// sparse rows (if `sparse`), `out` floats each.
 struct Inputs {

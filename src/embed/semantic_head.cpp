@@ -186,10 +186,17 @@ struct HeadBuilder {
     return std::monostate{};
   }
   static void assign_rows(SemanticHead& h) { h.n_features_ = detail::assign_rows(h.parts_); }
-  static std::size_t dense_features(const SemanticHead& h) { return detail::dense_features(h.parts_); }
-  static void add_row(const SemanticHead& h, const Embedding& e, TrainData& t) { detail::add_row(h.parts_, e, t); }
-  static void collect_buckets(SemanticHead& h, const std::vector<std::vector<Embedding>>& examples) {
-    detail::collect_buckets(h.parts_, examples);
+  /// The parts of a head trained on `examples` (detail::fit_parts).
+  static Status fit_parts(SemanticHead& h, const std::vector<PartLayout>& layout, const HeadOptions& o,
+                          const std::vector<std::vector<Embedding>>& examples) {
+    h.layout_ = layout;
+    auto n = detail::fit_parts(h.parts_, layout, o.dense_scale, o.sparse_scale, o.fold_bits, examples);
+    if (!n) return n.error();
+    h.n_features_ = *n;
+    return std::monostate{};
+  }
+  static TrainData training_rows(const SemanticHead& h, const std::vector<std::vector<Embedding>>& examples) {
+    return detail::training_rows(h.parts_, examples);
   }
 };
 
@@ -206,26 +213,17 @@ Result<std::shared_ptr<const SemanticHead>> SemanticHead::train(std::vector<std:
   head->embedder_type_ = std::move(embedder_type);
   head->fingerprint_ = options.fingerprint;
   if (head->embedder_type_.size() > kMaxTypeBytes) return head_error("embedder type too long");
-  std::vector<float> scales;
-  for (const PartLayout& l : layout) scales.push_back(l.sparse ? options.sparse_scale : options.dense_scale);
-  if (auto s = HeadBuilder::init_parts(*head, layout, scales, options.fold_bits); !s) return s.error();
-  HeadBuilder::collect_buckets(*head, examples);
-  HeadBuilder::assign_rows(*head);
+  if (auto s = HeadBuilder::fit_parts(*head, layout, options, examples); !s) return s.error();
   const std::size_t C = head->routes_.size(), F = head->n_features_;
   if (static_cast<std::uint64_t>(F + 1) * C > kMaxParameters)
     return head_error("model too large (" + std::to_string(F) + " features x " + std::to_string(C) +
                       " routes); set fold_bits");
 
-  TrainData all;
-  all.dense = HeadBuilder::dense_features(*head);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> origin;  // (route, utterance) per row
+  TrainData all = HeadBuilder::training_rows(*head, examples);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> origin;  // (route, utterance) per row, in row order
   for (std::size_t r = 0; r < examples.size(); ++r)
-    for (std::size_t u = 0; u < examples[r].size(); ++u) {
-      HeadBuilder::add_row(*head, examples[r][u], all);
-      all.y.push_back(static_cast<std::uint32_t>(r));
+    for (std::size_t u = 0; u < examples[r].size(); ++u)
       origin.emplace_back(static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(u));
-    }
-  detail::transpose(all);
 
   Problem prob{F, C, options.l2};
   optimize::LbfgsOptions lopt;

@@ -101,25 +101,16 @@ Result<std::shared_ptr<const SemanticMlp>> SemanticMlp::train(std::vector<std::s
   auto m = std::make_shared<SemanticMlp>();
   m->routes_ = std::move(routes);
   m->layout_ = layout;
-  std::vector<float> scales;
-  for (const PartLayout& l : layout) scales.push_back(l.sparse ? options.sparse_scale : options.dense_scale);
-  if (auto s = detail::init_parts(m->parts_, layout, scales, 0); !s) return s.error();
-  detail::collect_buckets(m->parts_, examples);
-  m->n_features_ = detail::assign_rows(m->parts_);
+  auto features = detail::fit_parts(m->parts_, layout, options.dense_scale, options.sparse_scale, 0, examples);
+  if (!features) return features.error();
+  m->n_features_ = *features;
   m->n_dense_ = detail::dense_features(m->parts_);
   m->hidden_ = options.hidden;
   m->hidden_sparse_ = options.hidden_sparse;
   m->skip_dense_ = options.skip_dense;
   m->skip_sparse_ = options.skip_sparse;
 
-  detail::TrainData t;
-  t.dense = m->n_dense_;
-  for (std::size_t r = 0; r < examples.size(); ++r)
-    for (const Embedding& e : examples[r]) {
-      detail::add_row(m->parts_, e, t);
-      t.y.push_back(static_cast<std::uint32_t>(r));
-    }
-  detail::transpose(t);
+  detail::TrainData t = detail::training_rows(m->parts_, examples);
   const detail::Inputs in_h = MlpBuilder::hidden_inputs(*m), in_s = MlpBuilder::skip_inputs(*m);
   m->hidden_rows_ = in_h.rows(t, m->n_features_);
   m->skip_rows_ = in_s.rows(t, m->n_features_);
