@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "embed/two_topics.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 
 namespace sy::embed {
@@ -133,16 +134,7 @@ TEST(SemanticHeadTest, StrongerRegularisationGivesLowerConfidence) {
 }
 
 TEST(SemanticHeadTest, SparsePartsFromTheHashingEmbedder) {
-  const std::vector<std::string> billing = {"why was I charged twice", "update my credit card", "refund my payment",
-                                            "my invoice is wrong"};
-  const std::vector<std::string> coding = {"fix this segfault in my code", "write a python function",
-                                           "my compiler reports an error", "refactor this class"};
-  std::vector<std::string> corpus = billing;
-  corpus.insert(corpus.end(), coding.begin(), coding.end());
-  auto h = HashingEmbedder::create({}, corpus).value();
-  std::vector<std::vector<Embedding>> ex(2);
-  for (const auto& t : billing) ex[0].push_back(h->embed(t));
-  for (const auto& t : coding) ex[1].push_back(h->embed(t));
+  const auto [h, ex] = testing::two_topics();
   for (std::uint32_t fold : {0u, 12u}) {
     HeadOptions o;
     o.fold_bits = fold;

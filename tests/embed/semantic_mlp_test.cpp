@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "embed/two_topics.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/embed/semantic_head.hpp"
 #include "embed/mlp_objective.hpp"
@@ -97,16 +98,7 @@ TEST(SemanticMlpTest, IsDeterministicAndSeeded) {
 }
 
 TEST(SemanticMlpTest, SparsePartsInTheHiddenLayerOrTheLinearPath) {
-  const std::vector<std::string> billing = {"why was I charged twice", "update my credit card", "refund my payment",
-                                            "my invoice is wrong"};
-  const std::vector<std::string> coding = {"fix this segfault in my code", "write a python function",
-                                           "my compiler reports an error", "refactor this class"};
-  std::vector<std::string> corpus = billing;
-  corpus.insert(corpus.end(), coding.begin(), coding.end());
-  auto h = HashingEmbedder::create({}, corpus).value();
-  std::vector<std::vector<Embedding>> ex(2);
-  for (const auto& t : billing) ex[0].push_back(h->embed(t));
-  for (const auto& t : coding) ex[1].push_back(h->embed(t));
+  const auto [h, ex] = testing::two_topics();
   MlpOptions o = small();
   // No dense part: the hidden layer needs the sparse ones.
   auto none = SemanticMlp::train({"billing", "coding"}, h->layout(), ex, o);
