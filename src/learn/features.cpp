@@ -193,29 +193,6 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
   out[11] = lg(list_items);
 }
 
-ConversationShape conversation_shape(std::span<const ChatMessageView> messages, std::size_t* scored) {
-  ConversationShape c;
-  std::size_t pick = messages.empty() ? 0 : messages.size() - 1;
-  for (std::size_t i = messages.size(); i-- > 0;) {
-    if (messages[i].role == "user") {
-      pick = i;
-      break;
-    }
-  }
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const ChatMessageView& m = messages[i];
-    if (m.role == "system" || m.role == "developer") {
-      c.has_system = true;
-      c.system_bytes += m.text.size();
-    } else if (i != pick) {
-      ++c.earlier_messages;
-      c.context_bytes += m.text.size();
-    }
-  }
-  if (scored) *scored = pick;
-  return c;
-}
-
 void FeatureExtractor::conversation_features(const ConversationShape& c, std::span<float, kConversationFeatures> out) {
   out[0] = std::log1p(static_cast<float>(c.earlier_messages));
   out[1] = c.has_system ? 1.0f : 0.0f;

@@ -200,9 +200,7 @@ void write_decision(InboundRequest& call, const Request* req, InferenceState& st
     j["prompt"] = prompt;
     // The rest of the conversation as the learned router reads it, so that a router retrained from this
     // log (`switchyard train --from-log`) sees what it will see when serving.
-    std::vector<learn::ChatMessageView> views;
-    for (const MessageText& m : req->messages()) views.push_back({m.role, m.text});
-    const learn::ConversationShape c = learn::conversation_shape(views);
+    const learn::ConversationShape c = learn::conversation_shape(std::span<const MessageText>(req->messages()));
     if (c.earlier_messages || c.has_system) {
       j["conversation"] = {{"earlier_messages", c.earlier_messages}, {"has_system", c.has_system},
                            {"system_bytes", c.system_bytes}, {"context_bytes", c.context_bytes}};

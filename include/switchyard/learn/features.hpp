@@ -68,8 +68,34 @@ struct ConversationShape {
 };
 
 /// Index of the scored message (the last "user" message; the last message when no message is a user's;
-/// 0 for an empty list) and the shape of the rest.
-ConversationShape conversation_shape(std::span<const ChatMessageView> messages, std::size_t* scored = nullptr);
+/// 0 for an empty list) and the shape of the rest. `Message` is anything with a `role` and a `text` that
+/// compare with and measure like strings (ChatMessageView; a request's MessageText, without copies).
+template <class Message>
+ConversationShape conversation_shape(std::span<const Message> messages, std::size_t* scored = nullptr) {
+  ConversationShape c;
+  std::size_t pick = messages.empty() ? 0 : messages.size() - 1;
+  for (std::size_t i = messages.size(); i-- > 0;) {
+    if (messages[i].role == "user") {
+      pick = i;
+      break;
+    }
+  }
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Message& m = messages[i];
+    if (m.role == "system" || m.role == "developer") {
+      c.has_system = true;
+      c.system_bytes += m.text.size();
+    } else if (i != pick) {
+      ++c.earlier_messages;
+      c.context_bytes += m.text.size();
+    }
+  }
+  if (scored) *scored = pick;
+  return c;
+}
+inline ConversationShape conversation_shape(std::span<const ChatMessageView> messages, std::size_t* scored = nullptr) {
+  return conversation_shape<ChatMessageView>(messages, scored);
+}
 
 /// A sparse feature vector: strictly increasing indices.
 struct SparseVector {

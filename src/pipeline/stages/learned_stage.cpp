@@ -41,14 +41,10 @@ class LearnedStage final : public Stage {
   net::awaitable<Decision> decide(StageContext& ctx) const override {
     Decision d;
     const Request& req = ctx.features.request();
-    // Views of the messages (thread-local buffer: no allocation after warm-up).
-    thread_local std::vector<learn::ChatMessageView> views;
-    views.clear();
-    for (const MessageText& m : req.messages()) views.push_back({m.role, m.text});
+    const std::vector<MessageText>& messages = req.messages();
     std::size_t scored = 0;
-    const learn::ConversationShape shape = learn::conversation_shape(views, &scored);
-    std::string_view prompt = views.empty() ? std::string_view() : views[scored].text;
-    views.clear();
+    const learn::ConversationShape shape = learn::conversation_shape(std::span<const MessageText>(messages), &scored);
+    std::string_view prompt = messages.empty() ? std::string_view() : std::string_view(messages[scored].text);
     if (prompt.size() > max_chars) prompt = prompt.substr(0, max_chars);
     auto override_t = ctx.features.controls().threshold;
     if (choices.empty()) {
