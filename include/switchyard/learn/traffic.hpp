@@ -27,11 +27,11 @@
 namespace sy::learn {
 
 struct TrafficOptions {
-  std::string strong, weak;  ///< model names as the decision log writes them (`model`)
-  std::string router;        ///< only this router's requests; empty: every router
+  std::string strong{}, weak{};  ///< model names as the decision log writes them (`model`)
+  std::string router{};          ///< only this router's requests; empty: every router
   /// The scale of feedback scores, mapped linearly to [0,1]; nullopt: detected from the scores in the log
   /// (detect_score_range).
-  std::optional<std::pair<double, double>> score_range;
+  std::optional<std::pair<double, double>> score_range{};
 };
 
 /// One logged request that became a row of TrafficData::data (same index).
