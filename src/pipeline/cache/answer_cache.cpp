@@ -30,6 +30,7 @@ class BestMatch {
   template <class EmbeddingOf>
   bool offer(std::size_t i, std::string_view text, std::string_view guard, EmbeddingOf embedding) {
     if (text == probe_.text) {
+      found = true;
       index = i;
       exact = true;
       similarity = 1;
@@ -38,12 +39,14 @@ class BestMatch {
     if (guard != probe_.guard) return true;  // other numbers or negations: never the same question
     const double sim = embed::similarity(embedding(), probe_.embedding);
     if (sim >= threshold_ && sim > similarity) {
+      found = true;
       index = i;
       similarity = sim;
     }
     return true;
   }
-  std::optional<std::size_t> index;
+  bool found = false;
+  std::size_t index = 0;  ///< of the best candidate, when found
   bool exact = false;
   double similarity = 0;
 
@@ -193,8 +196,8 @@ std::optional<CacheHit> AnswerCache::lookup(CacheProbe& p, Clock::time_point now
     const Entry& e = entries[i];
     if (e.expires > now && !best.offer(i, e.text, e.guard, [&]() -> const embed::Embedding& { return e.embedding; })) break;
   }
-  if (!best.index) return std::nullopt;
-  const Entry& e = entries[*best.index];
+  if (!best.found) return std::nullopt;
+  const Entry& e = entries[best.index];
   return CacheHit{e.body, e.model, best.exact, best.similarity};
 }
 
@@ -219,11 +222,11 @@ net::awaitable<std::optional<CacheHit>> AnswerCache::find(CacheProbe& p) {
     auto embedding = [&]() -> const embed::Embedding& { return *(embeddings[i] = embedder_->embed(a.text)); };
     if (!best.offer(i, a.text, a.guard, embedding)) break;
   }
-  if (!best.index) co_return std::nullopt;
-  SharedAnswer& a = answers[*best.index];
+  if (!best.found) co_return std::nullopt;
+  SharedAnswer& a = answers[best.index];
   CacheHit hit{a.body, a.model, best.exact, best.similarity, true};
   // Kept here too, for what is left of its ttl.
-  embed::Embedding embedding = best.exact ? p.embedding : std::move(*embeddings[*best.index]);
+  embed::Embedding embedding = best.exact ? p.embedding : std::move(*embeddings[best.index]);
   const auto now = Clock::now();
   const auto expires = now + std::chrono::milliseconds(a.expires_unix_ms - now_ms);
   insert(p.context, Entry{std::move(a.text), std::move(a.guard), std::move(a.body), std::move(a.model), std::move(embedding), expires, 0},
