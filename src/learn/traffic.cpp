@@ -9,6 +9,7 @@
 
 #include "switchyard/core/ascii.hpp"
 #include "switchyard/core/hash.hpp"
+#include "switchyard/core/json_tree.hpp"
 
 namespace sy::learn {
 
@@ -31,15 +32,6 @@ std::string join_key(std::string_view request_id, std::string_view key) {
   return k;
 }
 
-std::string str_field(const Json& j, const char* name) {
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::int64_t int_field(const Json& j, const char* name) {
-  auto it = j.find(name);
-  return it != j.end() && it->is_number() ? it->get<std::int64_t>() : 0;
-}
 
 /// Reads the logs once: request lines that qualify become rows, feedback lines are joined to them.
 class Reader {
@@ -47,9 +39,10 @@ class Reader {
   Reader(const TrafficOptions& opts, TrafficData& out, TrafficReport& rep) : opts_(opts), out_(out), rep_(rep) {}
 
   void line(const std::string& text) {
-    auto j = Json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return;
-    const std::string type = str_field(j, "type");
+    auto parsed = json::parse_tree<Json>(text);  // the JSON guard first: bounded depth and size
+    if (!parsed || !parsed->is_object()) return;
+    const Json& j = *parsed;
+    const std::string type = json::string_or(j, "type");
     if (type == "feedback") return feedback(j);
     if (type.empty()) request(j);  // shadow lines and later kinds are not requests
   }
@@ -59,22 +52,22 @@ class Reader {
  private:
   void request(const Json& j) {
     ++rep_.decision_lines;
-    const std::string router = str_field(j, "router");
+    const std::string router = json::string_or(j, "router");
     if (router.empty() || (!opts_.router.empty() && router != opts_.router)) return void(++rep_.not_routed);
-    if (int_field(j, "status") != 200) return void(++rep_.failed);
-    const std::string model = str_field(j, "model");
-    const std::string path = str_field(j, "cascade");
+    if (json::integer_or(j, "status") != 200) return void(++rep_.failed);
+    const std::string model = json::string_or(j, "model");
+    const std::string path = json::string_or(j, "cascade");
     const std::optional<float> verdict = path.empty() ? std::nullopt : cascade_verdict(path, opts_.weak);
     if (model != opts_.strong && model != opts_.weak && !verdict) return void(++rep_.other_models);
     auto prompt = j.find("prompt");
     if (prompt == j.end() || !prompt->is_string()) return void(++rep_.without_prompt);
 
     TrafficRequest r;
-    r.request_id = str_field(j, "request_id");
+    r.request_id = json::string_or(j, "request_id");
     r.answered_by = model;
-    r.prompt_tokens = int_field(j, "prompt_tokens");
-    r.completion_tokens = int_field(j, "completion_tokens");
-    if (auto c = j.find("cost_usd"); c != j.end() && c->is_number()) r.cost_usd = c->get<double>();
+    r.prompt_tokens = json::integer_or(j, "prompt_tokens");
+    r.completion_tokens = json::integer_or(j, "completion_tokens");
+    r.cost_usd = json::number_or(j, "cost_usd");
 
     Example e;
     e.prompt = prompt->get<std::string>();
@@ -86,17 +79,17 @@ class Reader {
     e.group = router;
     e.source = "traffic";
     if (auto c = j.find("conversation"); c != j.end() && c->is_object()) {
-      e.conversation.earlier_messages = static_cast<std::uint32_t>(std::clamp<std::int64_t>(int_field(*c, "earlier_messages"), 0, 1 << 20));
-      e.conversation.has_system = c->value("has_system", false);
-      e.conversation.system_bytes = static_cast<std::size_t>(std::max<std::int64_t>(int_field(*c, "system_bytes"), 0));
-      e.conversation.context_bytes = static_cast<std::size_t>(std::max<std::int64_t>(int_field(*c, "context_bytes"), 0));
+      e.conversation.earlier_messages = static_cast<std::uint32_t>(std::clamp<std::int64_t>(json::integer_or(*c, "earlier_messages"), 0, 1 << 20));
+      e.conversation.has_system = json::bool_or(*c, "has_system");
+      e.conversation.system_bytes = static_cast<std::size_t>(std::max<std::int64_t>(json::integer_or(*c, "system_bytes"), 0));
+      e.conversation.context_bytes = static_cast<std::size_t>(std::max<std::int64_t>(json::integer_or(*c, "context_bytes"), 0));
     }
     if (verdict) {
       e.quality[1] = *verdict;
       ++rep_.from_cascade;
     }
     if (model == opts_.strong) ++out_.strong_answers;
-    const std::string key = join_key(r.request_id, str_field(j, "key"));
+    const std::string key = join_key(r.request_id, json::string_or(j, "key"));
     rows_[key] = out_.requests.size();
     // Feedback may be logged a moment before its request (given while the answer's last bytes were sent).
     if (auto early = early_.find(key); early != early_.end()) {
@@ -110,8 +103,8 @@ class Reader {
 
   void feedback(const Json& j) {
     ++rep_.feedback_lines;
-    const std::string key = join_key(str_field(j, "request_id"), str_field(j, "key"));
-    RowFeedback f{0, std::nullopt, str_field(j, "label")};
+    const std::string key = join_key(json::string_or(j, "request_id"), json::string_or(j, "key"));
+    RowFeedback f{0, std::nullopt, json::string_or(j, "label")};
     if (auto s = j.find("score"); s != j.end() && s->is_number()) f.score = s->get<double>();
     auto it = rows_.find(key);
     if (it == rows_.end()) {

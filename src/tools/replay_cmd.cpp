@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "switchyard/config/config.hpp"
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/learn/dataset.hpp"
 #include "switchyard/pipeline/model_caller.hpp"
 #include "switchyard/pipeline/router.hpp"
@@ -37,22 +38,23 @@ std::vector<Logged> replayable(const std::string& text, std::size_t& skipped) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.contains("type")) continue;  // feedback and shadow lines
-    if (!j.value("router", std::string()).size()) continue;                  // a model was named
+    auto parsed = json::parse_tree<nlohmann::json>(line);  // the JSON guard first: bounded depth and size
+    if (!parsed || !parsed->is_object() || parsed->contains("type")) continue;  // feedback and shadow lines
+    const nlohmann::json& j = *parsed;
+    if (json::string_or(j, "router").empty()) continue;  // a model was named
     if (!j.contains("prompt") || !j["prompt"].is_string()) {
       ++skipped;
       continue;
     }
     Logged l;
-    l.router = j["router"].get<std::string>();
-    l.model = j.value("model", std::string());
-    l.key = j.value("key", std::string());
+    l.router = json::string_or(j, "router");
+    l.model = json::string_or(j, "model");
+    l.key = json::string_or(j, "key");
     l.prompt = j["prompt"].get<std::string>();
-    l.usage.prompt_tokens = j.value("prompt_tokens", std::int64_t{0});
-    l.usage.completion_tokens = j.value("completion_tokens", std::int64_t{0});
+    l.usage.prompt_tokens = json::integer_or(j, "prompt_tokens");
+    l.usage.completion_tokens = json::integer_or(j, "completion_tokens");
     l.usage.known = true;
-    l.cost = j.value("cost_usd", 0.0);
+    l.cost = json::number_or(j, "cost_usd");
     out.push_back(std::move(l));
   }
   return out;

@@ -162,6 +162,30 @@ TEST(Traffic, HeldOutSliceIsStableAndSized) {
   EXPECT_NEAR(held, 2000, 200);
 }
 
+TEST(Traffic, HostileLinesAreSkippedNotCrashes) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string log = deep + "\n" + R"({"request_id":"a","router":"auto","status":200,"model":"small","prompt":)" + deep + "}\n" +
+                    // Wrong types everywhere: read as missing, never thrown.
+                    R"({"request_id":7,"router":"auto","status":"200","model":"small","prompt":"p"})" "\n" +
+                    R"({"request_id":"b","router":"auto","status":200,"model":"small","prompt":"p","prompt_tokens":1e300,)"
+                    R"("cost_usd":"cheap","conversation":{"has_system":"yes","earlier_messages":2.5}})" "\n" +
+                    // The same key twice (also after unescaping): refused by the guard, not read twice.
+                    R"({"request_id":"c","router":"auto","status":200,"model":"small","prompt":"p","pr\u006fmpt":"q"})" "\n" +
+                    R"({"type":"feedback","request_id":"b","score":"10","label":["good"]})" "\n" +
+                    R"({"type":"feedback","request_id":"b","score":1e400})" "\n";
+  TrafficReport rep;
+  auto t = traffic_dataset({log}, pair(), &rep);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->requests.size(), 1u);  // only b: the deep lines fail the JSON guard, "status":"200" is no 200
+  EXPECT_EQ(t->requests[0].prompt_tokens, 0);
+  EXPECT_EQ(t->requests[0].cost_usd, 0);
+  EXPECT_FALSE(t->data.examples[0].conversation.has_system);
+  EXPECT_EQ(t->data.examples[0].conversation.earlier_messages, 0u);
+  EXPECT_TRUE(std::isnan(t->data.examples[0].quality[1]));  // neither feedback line carries a usable label
+  EXPECT_EQ(t->requests[0].request_id, "b");
+  EXPECT_EQ(rep.decision_lines, 2u);
+}
+
 TEST(Traffic, NeedsTwoDifferentModels) {
   EXPECT_FALSE(traffic_dataset({""}, {.strong = "", .weak = "small"}).ok());
   EXPECT_FALSE(traffic_dataset({""}, {.strong = "a", .weak = "a"}).ok());

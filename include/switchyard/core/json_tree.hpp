@@ -31,4 +31,28 @@ Result<Tree> parse_tree(std::string_view text, const Limits& limits = {}) {
   return tree;
 }
 
+/// Members of a parsed object read leniently: the member's value when it has the asked type, else
+/// `fallback` (missing, another type) — never an exception, whatever the document holds. Integers are
+/// JSON integers only (a float such as 1e300 does not convert).
+template <class Tree>
+std::string string_or(const Tree& j, const char* name, std::string fallback = {}) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->template get<std::string>() : fallback;
+}
+template <class Tree>
+std::int64_t integer_or(const Tree& j, const char* name, std::int64_t fallback = 0) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_number_integer() ? it->template get<std::int64_t>() : fallback;
+}
+template <class Tree>
+double number_or(const Tree& j, const char* name, double fallback = 0) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_number() ? it->template get<double>() : fallback;
+}
+template <class Tree>
+bool bool_or(const Tree& j, const char* name, bool fallback = false) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_boolean() ? it->template get<bool>() : fallback;
+}
+
 }  // namespace sy::json
