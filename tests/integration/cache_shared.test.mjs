@@ -12,6 +12,7 @@ describe('answer cache shared through Redis', () => {
   let redis, upstream, a, b;
   const ALICE = 'sk-alice-shared-cache-1', BOB = 'sk-bob-shared-cache-001';
   const prefix = `sytest-cache-${process.pid}:`;
+  const SECRET = 'upstream-secret-0123456789abcdef';
   const config = (ttl = '10m') => `server: {listen: "127.0.0.1:0", threads: 1}
 admin: {open: true}
 state:
@@ -20,7 +21,7 @@ state:
 auth:
   required: true
   keys: [{name: alice, key: "${ALICE}"}, {name: bob, key: "${BOB}"}]
-providers: [{name: up, type: openai, base_url: "${upstream.url}/v1"}]
+providers: [{name: up, type: openai, base_url: "${upstream.url}/v1", api_key: "${SECRET}"}]
 models: [{name: m, provider: up, input_price: 1, output_price: 2}]
 routers:
   - name: auto
@@ -97,6 +98,23 @@ routers:
     }
     const bob = await ask(b, 'Is 5 mg of melatonin safe for adults?', { key: BOB });
     assert.equal(bob.headers.get('x-switchyard-cache'), 'miss');
+  });
+
+  test('a secret an upstream echoes is stored in Redis redacted', async () => {
+    // The upstream repeats the question, so an answer that holds the upstream key is easy to provoke.
+    const question = `Why does my call with ${SECRET} fail?`;
+    const r = await ask(a, question);
+    assert.equal(r.status, 200);
+    const stored = await until(async () => {
+      for (const k of await redisCommand(redis.port, 'KEYS', `${prefix}cache:auto:*`)) {
+        const list = await redisCommand(redis.port, 'LRANGE', k, '0', '-1');
+        const hit = list.find((e) => e.includes('Why does my call with'));
+        if (hit) return hit;
+      }
+      return null;
+    }, 'the answer in Redis');
+    assert.ok(!stored.includes(SECRET), stored);
+    assert.match(stored, /\[REDACTED\]/);
   });
 
   test('entries expire with the ttl', async () => {

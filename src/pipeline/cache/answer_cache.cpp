@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "switchyard/core/json_scan.hpp"
+#include "switchyard/core/redact.hpp"
 #include "switchyard/embed/hashing_embedder.hpp"
 #include "switchyard/state/shared_state.hpp"
 
@@ -239,7 +240,12 @@ void AnswerCache::store(CacheProbe& p, std::string body, std::string model, Cloc
   if (shared_ && body.size() <= kMaxSharedBytes) {
     const std::string key = redis_key(p);
     const auto ttl = std::to_string(config_.ttl.count());
-    shared_->command({"LPUSH", key, encode({p.text, p.guard, body, model, unix_ms() + config_.ttl.count()})}, nullptr);
+    // Redis is a store outside the process: secrets an upstream echoed (ours or key-shaped) do not go
+    // there, as they do not go to logs (a question that held one is then stored under its scrubbed text).
+    const auto& redactor = Redactor::current();
+    shared_->command({"LPUSH", key, encode({redactor->apply(p.text), p.guard, redactor->apply(body), model,
+                                            unix_ms() + config_.ttl.count()})},
+                     nullptr);
     shared_->command({"LTRIM", key, "0", std::to_string(kSharedPerContext - 1)}, nullptr);
     shared_->command({"PEXPIRE", key, ttl}, nullptr);
   }
