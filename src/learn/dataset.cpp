@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "switchyard/core/ascii.hpp"
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/learn/csv.hpp"
 
 namespace sy::learn {
@@ -173,12 +174,9 @@ Result<FileData> load_jsonl_file(const std::string& path, const std::string& tex
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const std::exception& ex) {
-      return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + ex.what());
-    }
+    auto parsed = sy::json::parse_tree<json>(line);  // the JSON guard first: bounded depth and size
+    if (!parsed) return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + parsed.error().message);
+    json j = std::move(*parsed);
     const bool has_messages = j.is_object() && j.contains("messages") && j["messages"].is_array();
     if (!j.is_object() || (!has_messages && (!j.contains("prompt") || !j["prompt"].is_string())))
       return Error::bad_request(path + ":" + std::to_string(lineno) + ": needs a string field 'prompt' or an array 'messages'");
@@ -336,8 +334,10 @@ Result<std::vector<std::string>> load_contaminated(const std::string& path) {
   while (std::getline(in, line)) {
     ++lineno;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto parsed = sy::json::parse_tree<nlohmann::json>(line);  // the JSON guard first: bounded depth and size
+    if (!parsed) return Error::bad_request(path + ":" + std::to_string(lineno) + ": " + parsed.error().message);
     try {
-      auto j = nlohmann::json::parse(line);
+      const nlohmann::json& j = *parsed;
       // RouteLLM matches the evaluation set's prompt (`eval_prompt`); `prompt` is accepted too.
       if (j.contains("eval_prompt")) out.push_back(j["eval_prompt"].get<std::string>());
       else if (j.contains("prompt")) out.push_back(j["prompt"].get<std::string>());

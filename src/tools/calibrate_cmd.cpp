@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "learn_cli.hpp"
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/learn/calibrate.hpp"
 #include "switchyard/tools/tools.hpp"
 
@@ -63,8 +64,10 @@ int calibrate_main(int argc, char** argv) {
         while (std::getline(in, line)) {
           ++lineno;
           if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-          auto j = nlohmann::json::parse(line, nullptr, false);
-          if (j.is_discarded() || !j.is_object()) return fail("calibrate", f + ":" + std::to_string(lineno) + ": not a JSON object");
+          auto parsed = json::parse_tree<nlohmann::json>(line);  // the JSON guard first: bounded depth and size
+          if (!parsed) return fail("calibrate", f + ":" + std::to_string(lineno) + ": " + parsed.error().message);
+          const nlohmann::json& j = *parsed;
+          if (!j.is_object()) return fail("calibrate", f + ":" + std::to_string(lineno) + ": not a JSON object");
           if (j.contains("score") && j["score"].is_number()) {
             scores.push_back(j["score"].get<double>());
           } else if (j.contains("prompt") && j["prompt"].is_string()) {

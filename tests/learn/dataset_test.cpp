@@ -102,6 +102,20 @@ TEST(DatasetTest, ErrorsNameTheFile) {
   EXPECT_FALSE(load_dataset({d.path("missing.csv")}, LoadOptions{}).ok());
 }
 
+TEST(DatasetTest, DeeplyNestedJsonlAndContaminationLinesAreErrorsAtTheirLine) {
+  TempDir d;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string f = d.write("deep.jsonl", "{\"prompt\":\"ok\",\"scores\":{\"a\":1}}\n{\"prompt\":" + deep + "}\n");
+  auto data = load_dataset({f}, LoadOptions{});
+  ASSERT_FALSE(data.ok());
+  EXPECT_NE(data.error().message.find("deep.jsonl:2"), std::string::npos) << data.error().message;
+  EXPECT_NE(data.error().message.find("deeper than the limit"), std::string::npos) << data.error().message;
+  const std::string c = d.write("contaminated_prompts.jsonl", "{\"prompt\":" + deep + "}\n");
+  auto contaminated = load_contaminated(c);
+  ASSERT_FALSE(contaminated.ok());
+  EXPECT_NE(contaminated.error().message.find("contaminated_prompts.jsonl:1"), std::string::npos);
+}
+
 TEST(FoldsTest, FoldsByPromptKeepDuplicatesTogetherAndAreDeterministic) {
   Dataset data;
   data.models = {"w", "s"};
