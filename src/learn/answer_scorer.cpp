@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchyard/core/json_tree.hpp"
+
 namespace sy::learn {
 namespace {
 
@@ -197,7 +199,9 @@ Result<std::shared_ptr<const AnswerScorer>> AnswerScorer::from_bytes(std::string
   if (!get32(inner_len) || bytes.size() - p != inner_len) return bad_scorer("truncated or trailing model bytes");
   AnswerScorerParts parts;
   try {
-    json h = json::parse(header_text);
+    auto guarded = sy::json::parse_tree<json>(header_text);  // the JSON guard first: bounded depth and size
+    if (!guarded) return bad_scorer("header: " + guarded.error().message);
+    json h = std::move(*guarded);
     parts.model = h.at("model").get<std::string>();
     parts.features.prompt_ngrams = h.at("prompt_ngrams").get<bool>();
     parts.features.answer_ngrams = h.at("answer_ngrams").get<bool>();

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/learn/dataset.hpp"
 
 namespace sy::learn {
@@ -395,7 +396,9 @@ Result<std::shared_ptr<const LearnedModel>> LearnedModel::from_bytes(std::string
   FeatureConfig fc;
   std::array<float, kDenseFeatures> mean{}, inv{};
   try {
-    json h = json::parse(header_text);
+    auto guarded = sy::json::parse_tree<json>(header_text);  // the JSON guard first: bounded depth and size
+    if (!guarded) return bad_model("header: " + guarded.error().message);
+    json h = std::move(*guarded);
     const json& f = h.at("features");
     fc.hash_bits = f.at("hash_bits").get<int>();
     fc.word_ngram_max = f.at("word_ngram_max").get<int>();

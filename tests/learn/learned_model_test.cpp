@@ -143,6 +143,14 @@ TEST(LearnedModelTest, RejectsCorruptFiles) {
   bad[4] = 9;  // version
   EXPECT_FALSE(LearnedModel::from_bytes(bad).ok());
   EXPECT_FALSE(LearnedModel::load("/nonexistent/model.sylm").ok());
+  // A header nested 100,000 deep: refused by the JSON guard before any recursive parse.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::string nested("SYLM", 4);
+  const std::uint32_t version = 1, header_len = static_cast<std::uint32_t>(deep.size());
+  nested.append(reinterpret_cast<const char*>(&version), 4).append(reinterpret_cast<const char*>(&header_len), 4) += deep;
+  auto refused = LearnedModel::from_bytes(nested);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("deeper than the limit"), std::string::npos) << refused.error().message;
 }
 
 TEST(LearnedModelTest, ConcurrentScoringMatchesSerialScoring) {
