@@ -13,6 +13,7 @@
 #include "switchyard/core/numbers.hpp"
 #include "switchyard/core/redact.hpp"
 #include "switchyard/core/json_scan.hpp"
+#include "switchyard/core/json_tree.hpp"
 #include "switchyard/core/request.hpp"
 #include "switchyard/core/sha256.hpp"
 #include "switchyard/learn/features.hpp"
@@ -403,8 +404,11 @@ net::awaitable<std::optional<Outcome>> look_up_answer(InboundRequest& call, cons
   }
   Outcome out;
   if (req.stream()) {
-    auto completion = nlohmann::json::parse(hit->body, nullptr, false);
-    if (completion.is_discarded() || !completion.contains("choices") || completion["choices"].empty()) co_return std::nullopt;
+    auto parsed = json::parse_tree<nlohmann::json>(hit->body, req.json_limits());
+    if (!parsed || !parsed->contains("choices") || !(*parsed)["choices"].is_array() || (*parsed)["choices"].empty()) {
+      co_return std::nullopt;
+    }
+    nlohmann::json& completion = *parsed;
     out.body = providers::replay_as_sse(completion, completion["choices"][0], req.client_wants_usage());
     out.sse = true;
   } else {

@@ -140,10 +140,15 @@ routers:
     }, 'the spider answer in Redis');
     await redisCommand(redis.port, 'DEL', key);
     await redisCommand(redis.port, 'RPUSH', key, 'not json', '{"text":1}', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[',
-      JSON.stringify({ text: 'How many legs does a spider have?', body: 'x', expires_ms: 1 }));  // expired
+      JSON.stringify({ text: 'How many legs does a spider have?', body: 'x', expires_ms: 1 }),  // expired
+      // Live, for this very question, but not an answer: a body nested 100,000 deep, and one that is no object.
+      JSON.stringify({ text: 'How many legs does a spider have?', body: `{"a":${'['.repeat(100000)}${']'.repeat(100000)}}`,
+        expires_ms: Date.now() + 600000 }),
+      JSON.stringify({ text: 'How many legs does a spider have?', body: '"eight"', expires_ms: Date.now() + 600000 }));
     const r = await ask(b, 'How many legs does a spider have?');
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('x-switchyard-cache'), 'miss');
+    assert.equal(r.json.choices[0].message.content, 'answer to: How many legs does a spider have?');
   });
 
   test('with Redis down the cache misses and every request is answered', async () => {

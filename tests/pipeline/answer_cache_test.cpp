@@ -202,7 +202,12 @@ TEST(SharedAnswerTest, AnythingElseIsRefused) {
                           R"({"text":"x","body":"y","expires_ms":1,"deep":[[[[[[[[[[]]]]]]]]]]})"}) {
     EXPECT_FALSE(AnswerCache::decode(bad)) << bad;
   }
-  EXPECT_TRUE(AnswerCache::decode(R"({"text":"x","body":"y","expires_ms":1,"future":"field"})"));
+  EXPECT_TRUE(AnswerCache::decode(R"({"text":"x","body":"{}","expires_ms":1,"future":"field"})"));
+  // The body is served as an answer: a JSON object within the guard's bounds, or nothing.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& body : {std::string("y"), std::string("[1]"), std::string("{\"a\":") + deep + "}"}) {
+    EXPECT_FALSE(AnswerCache::decode(AnswerCache::encode({"x", "", body, "m", 1}))) << body.substr(0, 20);
+  }
 }
 
 }  // namespace

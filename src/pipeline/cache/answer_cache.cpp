@@ -299,6 +299,10 @@ std::optional<SharedAnswer> AnswerCache::decode(std::string_view element) {
     }
   }
   if (!text || !body || !expires) return std::nullopt;
+  // The body is served as the answer (parsed again to replay it as a stream): a JSON object within the
+  // guard's bounds, like every upstream answer the cache stores.
+  auto shape = json::validate(a.body);
+  if (!shape || *shape != json::Type::object) return std::nullopt;
   return a;
 }
 
