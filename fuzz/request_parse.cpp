@@ -34,7 +34,7 @@ void exercise(sy::Endpoint endpoint, std::string_view body) {
   (void)r.all_text();
   (void)r.has_images();
 
-  std::string fwd = r.forward_body("upstream/model-\"x\"");
+  std::string fwd = r.forward_body("upstream/model-\"x\"").str();
   auto obj = sy::json::scan_object(fwd);
   SY_FUZZ_CHECK(obj.ok(), fwd);
   const auto* model = obj->find("model");
@@ -45,7 +45,7 @@ void exercise(sy::Endpoint endpoint, std::string_view body) {
   std::vector<sy::json::Edit> extra;
   extra.push_back({"stream_options", std::string(R"({"include_usage":true})")});
   extra.push_back({"n", std::nullopt});
-  std::string fwd2 = r.forward_body("m", std::move(extra));
+  std::string fwd2 = r.forward_body("m", std::move(extra)).str();
   auto obj2 = sy::json::scan_object(fwd2);
   SY_FUZZ_CHECK(obj2.ok(), fwd2);
   SY_FUZZ_CHECK(obj2->find("n") == nullptr, fwd2);

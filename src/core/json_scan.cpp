@@ -62,6 +62,11 @@ class Scanner {
   int max_depth() const { return max_depth_; }
   /// Where decoded top-level keys live (the Object being built), instead of the thread's scratch.
   void keep_decoded_keys_in(std::vector<std::unique_ptr<std::string>>* store) { top_store_ = store; }
+  /// Records the elements of the top-level member `key` when it is an array, into `out`.
+  void expand_array(std::string_view key, std::vector<Field>* out) {
+    expand_key_ = key;
+    expand_out_ = out;
+  }
 
   void skip_ws() {
     while (p_ < s_.size()) {
@@ -138,7 +143,13 @@ class Scanner {
       skip_ws();
       size_t vstart = p_;
       Type t;
-      if (!value(t, depth)) return false;
+      if (out && expand_out_ && peek() == '[' && key == expand_key_) {
+        // The one top-level array the caller wants split: its elements recorded in this pass.
+        t = Type::array;
+        if (!array(expand_out_, depth + 1)) return false;
+      } else if (!value(t, depth)) {
+        return false;
+      }
       if (out) out->push_back(Field{key, s_.substr(vstart, p_ - vstart), t, raw_key});
       skip_ws();
       if (peek() == ',') { ++p_; continue; }
@@ -353,6 +364,8 @@ class Scanner {
   std::deque<std::string>& decoded_;
   size_t keys_base_, decoded_base_;
   std::vector<std::unique_ptr<std::string>>* top_store_ = nullptr;
+  std::string_view expand_key_;
+  std::vector<Field>* expand_out_ = nullptr;
   std::string err_;
   Failure failure_ = Failure::syntax;
   std::string duplicate_;
@@ -436,11 +449,12 @@ const Field* Object::find(std::string_view key) const {
   return nullptr;
 }
 
-Result<Object> scan_object(std::string_view text, const Limits& limits) {
+Result<Object> scan_object(std::string_view text, const Limits& limits, std::string_view expand) {
   if (auto e = too_large(text, limits)) return std::move(*e);
   Object obj;
   Scanner sc(text, limits);
   sc.keep_decoded_keys_in(&obj.decoded_keys);
+  if (!expand.empty()) sc.expand_array(expand, &obj.elements);
   sc.skip_ws();
   if (sc.peek() != '{') {
     if (sc.at_end()) return Error::bad_request("The request body is empty; send a JSON object.", {}, "invalid_json");
@@ -643,9 +657,13 @@ std::optional<std::int64_t> integer_value(std::string_view raw) {
   return std::nullopt;
 }
 
-std::string splice(std::string_view body, const Object& scanned, const std::vector<Edit>& edits) {
-  // Walk the members in order, emitting each kept member's original bytes (or its new value) and the
-  // original separator between members that were neighbours; removed members vanish with one comma.
+namespace {
+
+// Walks the members in order, emitting each kept member's original bytes (sink.borrow) or its new value
+// (sink.append), and the original separator between members that were neighbours; removed members
+// vanish with one comma.
+template <class Sink>
+void splice_into(std::string_view body, const Object& scanned, const std::vector<Edit>& edits, Sink& out) {
   auto edit_for = [&](std::string_view key) -> const Edit* {
     for (const auto& e : edits) {
       if (e.key == key) return &e;
@@ -654,25 +672,26 @@ std::string splice(std::string_view body, const Object& scanned, const std::vect
   };
   const auto& fs = scanned.fields;
   auto offset = [&](std::string_view part) { return static_cast<size_t>(part.data() - body.data()); };
-  size_t extra = 0;
-  for (const auto& e : edits) extra += e.value ? e.value->size() + e.key.size() + 4 : 0;
-  std::string out;
-  out.reserve(body.size() + extra);
+  auto append_member = [&](const Edit& e) {
+    out.append(quote(e.key));
+    out.append(":");
+    out.append(*e.value);
+  };
   if (fs.empty()) {
     size_t close = body.find_last_of('}');
-    out.append(body.substr(0, close));
+    out.borrow(body.substr(0, close));
     bool first = true;
     for (const auto& e : edits) {
       if (!e.value) continue;
-      if (!first) out.push_back(',');
+      if (!first) out.append(",");
       first = false;
-      out.append(quote(e.key)).append(":").append(*e.value);
+      append_member(e);
     }
-    out.append(body.substr(close));
-    return out;
+    out.borrow(body.substr(close));
+    return;
   }
   size_t first_key = offset(fs.front().raw_key) - 1;  // the key's opening quote
-  out.append(body.substr(0, first_key));
+  out.borrow(body.substr(0, first_key));
   std::optional<size_t> prev_kept;
   for (size_t i = 0; i < fs.size(); ++i) {
     const Field& f = fs[i];
@@ -682,24 +701,48 @@ std::string splice(std::string_view body, const Object& scanned, const std::vect
     if (prev_kept) {
       if (*prev_kept + 1 == i) {
         size_t prev_end = offset(fs[*prev_kept].value) + fs[*prev_kept].value.size();
-        out.append(body.substr(prev_end, kb - prev_end));
+        out.borrow(body.substr(prev_end, kb - prev_end));
       } else {
-        out.push_back(',');
+        out.append(",");
       }
     }
     size_t vb = offset(f.value);
-    out.append(body.substr(kb, vb - kb));
-    out.append(e ? std::string_view(*e->value) : f.value);
+    out.borrow(body.substr(kb, vb - kb));
+    if (e) out.append(*e->value);
+    else out.borrow(f.value);
     prev_kept = i;
   }
   for (const auto& e : edits) {
     if (!e.value || scanned.find(e.key)) continue;
-    if (prev_kept) out.push_back(',');
-    out.append(quote(e.key)).append(":").append(*e.value);
+    if (prev_kept) out.append(",");
+    append_member(e);
     prev_kept = fs.size();
   }
   size_t last_end = offset(fs.back().value) + fs.back().value.size();
-  out.append(body.substr(last_end));
+  out.borrow(body.substr(last_end));
+}
+
+struct StringSink {
+  std::string& s;
+  void borrow(std::string_view v) { s.append(v); }
+  void append(std::string_view v) { s.append(v); }
+};
+
+}  // namespace
+
+std::string splice(std::string_view body, const Object& scanned, const std::vector<Edit>& edits) {
+  size_t extra = 0;
+  for (const auto& e : edits) extra += e.value ? e.value->size() + e.key.size() + 4 : 0;
+  std::string out;
+  out.reserve(body.size() + extra);
+  StringSink sink{out};
+  splice_into(body, scanned, edits, sink);
+  return out;
+}
+
+Payload splice_borrowing(std::string_view body, const Object& scanned, const std::vector<Edit>& edits) {
+  Payload out;
+  splice_into(body, scanned, edits, out);
   return out;
 }
 

@@ -84,7 +84,8 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
   r->endpoint_ = endpoint;
   r->limits_ = limits;
   r->body_ = std::move(body);
-  auto scanned = json::scan_object(r->body_, json::Limits{limits.max_depth, std::max(limits.max_bytes, r->body_.size())});
+  auto scanned = json::scan_object(r->body_, json::Limits{limits.max_depth, std::max(limits.max_bytes, r->body_.size())},
+                                   endpoint == Endpoint::chat ? "messages" : "");
   if (!scanned) return std::move(scanned).error();
   r->fields_ = std::move(scanned).value();
   const auto& f = r->fields_;
@@ -101,15 +102,14 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
   if (!payload) return missing(payload_key);
   if (endpoint == Endpoint::chat) {
     if (payload->type != json::Type::array) return wrong_type("messages", "an array", payload->type);
-    auto items = json::scan_array(payload->value);
-    if (!items) return std::move(items).error();
-    if (items->empty()) return field_error("messages", "'messages' must contain at least one message.");
-    for (size_t i = 0; i < items->size(); ++i) {
-      if ((*items)[i].type != json::Type::object) {
-        return wrong_type("messages[" + std::to_string(i) + "]", "an object", (*items)[i].type);
+    // Its elements were recorded by the scan above; kept for compute_texts.
+    auto& items = r->fields_.elements;
+    if (items.empty()) return field_error("messages", "'messages' must contain at least one message.");
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].type != json::Type::object) {
+        return wrong_type("messages[" + std::to_string(i) + "]", "an object", items[i].type);
       }
     }
-    r->message_items_ = std::move(*items);  // kept for compute_texts: the array is not scanned again
   } else if (payload->type != json::Type::string && payload->type != json::Type::array) {
     return wrong_type(payload_key, "a string or an array", payload->type);
   } else if (payload->type == json::Type::array) {
@@ -220,8 +220,8 @@ void Request::compute_texts() const {
   if (texts_ready_) return;
   texts_ready_ = true;
   if (endpoint_ == Endpoint::chat) {
-    messages_.reserve(message_items_.size());
-    for (const auto& item : message_items_) {
+    messages_.reserve(fields_.elements.size());
+    for (const auto& item : fields_.elements) {
       auto obj = json::scan_object(item.value);
       if (!obj) continue;
       MessageText m;
@@ -269,10 +269,10 @@ bool Request::has_images() const {
   return false;
 }
 
-std::string Request::forward_body(std::string_view upstream_model, std::vector<json::Edit> extra) const {
+Payload Request::forward_body(std::string_view upstream_model, std::vector<json::Edit> extra) const {
   extra.push_back(json::Edit{"model", json::quote(upstream_model)});
   if (fields_.find("switchyard")) extra.push_back(json::Edit{"switchyard", std::nullopt});
-  return json::splice(body_, fields_, extra);
+  return json::splice_borrowing(body_, fields_, extra);
 }
 
 }  // namespace sy

@@ -30,7 +30,7 @@ using net_io::whole_writes;
 // the scheduler round trip that completing one costs.
 // `header_bytes` counts what the parser consumed of the header (it consumes whole field lines as they
 // arrive, so the buffer alone does not show the header's size).
-void parse_buffered(beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser, bool header_only,
+void parse_buffered(beast::flat_buffer& buffer, http::request_parser<RequestBody>& parser, bool header_only,
                     beast::error_code& ec, std::size_t& header_bytes) {
   auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
   while (!done() && buffer.size() > 0) {
@@ -216,7 +216,7 @@ net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point dead
   co_return ReadEnd{ec, false};
 }
 
-net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<http::string_body>& parser, bool header_only,
+net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<RequestBody>& parser, bool header_only,
                                                        Clock::time_point deadline, std::size_t max_header) {
   std::size_t header_bytes = 0;
   for (;;) {
@@ -279,7 +279,7 @@ std::string_view trim(std::string_view v) {
 // What a parsed header says about framing that Beast would read leniently: an HTTP/1.1 request needs
 // exactly one Host; a Transfer-Encoding other than exactly "chunked" (gzip, chunked twice, a list)
 // would make the body ambiguous between us and the upstream — the shape of request smuggling.
-std::optional<Error> framing_error(const http::request_parser<http::string_body>& parser) {
+std::optional<Error> framing_error(const http::request_parser<RequestBody>& parser) {
   const auto& h = parser.get();
   auto hosts = h.equal_range(http::field::host);
   auto host_count = std::distance(hosts.first, hosts.second);
@@ -402,7 +402,7 @@ net::awaitable<void> Session::run() {
     call.headers.reserve(256);
     call.runtime = rt;
     call.key_cache = &key_cache_;
-    http::request_parser<http::string_body> parser;
+    http::request_parser<RequestBody> parser;
     // The header limit is enforced on the buffered bytes by read_request; Beast's own counts only what
     // one put() saw.
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));

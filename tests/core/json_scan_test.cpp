@@ -204,6 +204,65 @@ TEST(JsonScanTest, SpliceAppendsAbsentMembers) {
   EXPECT_TRUE(validate(out).ok());
 }
 
+TEST(JsonScanTest, SpliceBorrowingWritesTheSameBytesAndBorrowsTheUntouchedRuns) {
+  const std::string body = R"({"model":"auto", "messages":[{"role":"user","content":"hi"}], "n":2, "x":{"y":1}})";
+  auto r = scan_object(body);
+  ASSERT_TRUE(r.ok());
+  const std::vector<std::vector<Edit>> cases = {
+      {},
+      {{"model", quote("gpt-4o-mini")}},
+      {{"model", quote("m")}, {"n", std::nullopt}},
+      {{"x", std::nullopt}, {"stream_options", std::string(R"({"include_usage":true})")}},
+      {{"model", std::nullopt}, {"messages", std::nullopt}, {"n", std::nullopt}, {"x", std::nullopt}},
+  };
+  for (const auto& edits : cases) EXPECT_EQ(splice_borrowing(body, *r, edits).str(), splice(body, *r, edits));
+  // Replacing the model: the client's bytes before and after it are two borrowed pieces, not copies.
+  Payload p = splice_borrowing(body, *r, {{"model", quote("gpt-4o-mini")}});
+  ASSERT_EQ(p.piece_count(), 3u);
+  EXPECT_EQ(p.piece(0).data(), body.data());
+  EXPECT_EQ(p.piece(1), R"("gpt-4o-mini")");
+  EXPECT_EQ(p.piece(2).data(), body.data() + body.find(", \"messages\""));
+  EXPECT_EQ(p.size(), splice(body, *r, {{"model", quote("gpt-4o-mini")}}).size());
+}
+
+TEST(JsonScanTest, PayloadKeepsItsOwnTextAcrossCopiesAndMoves) {
+  const std::string outside = "abc";
+  Payload p;
+  p.borrow(outside);
+  p.append("de");
+  p.append("f");  // merged with the previous own piece
+  p.borrow(std::string_view(outside).substr(0, 1));
+  EXPECT_EQ(p.piece_count(), 3u);
+  Payload copy = p;
+  Payload moved = std::move(p);
+  EXPECT_EQ(copy.str(), "abcdefa");
+  EXPECT_EQ(moved.str(), "abcdefa");
+  EXPECT_EQ(Payload(std::string("x")).str(), "x");
+  EXPECT_TRUE(Payload().empty());
+}
+
+TEST(JsonScanTest, ScanObjectRecordsTheElementsOfTheExpandedArrayInTheSamePass) {
+  const std::string body = R"({"a":{"messages":[1]}, "messages":[{"x":1}, "s", [2]], "b":[3]})";
+  auto r = scan_object(body, {}, "messages");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->elements.size(), 3u);  // the top-level member only, not the nested one
+  EXPECT_EQ(r->elements[0].value, R"({"x":1})");
+  EXPECT_EQ(r->elements[0].type, Type::object);
+  EXPECT_EQ(r->elements[1].type, Type::string);
+  EXPECT_EQ(r->elements[2].value, "[2]");
+  EXPECT_EQ(r->find("messages")->value, R"([{"x":1}, "s", [2]])");
+  EXPECT_EQ(r->find("messages")->type, Type::array);
+  // Not an array: nothing recorded; without `expand`, nothing either.
+  EXPECT_TRUE(scan_object(R"({"messages":"m"})", {}, "messages")->elements.empty());
+  EXPECT_TRUE(scan_object(body)->elements.empty());
+  // Errors inside the expanded array are the document's errors.
+  EXPECT_FALSE(scan_object(R"({"messages":[1,]})", {}, "messages").ok());
+  Limits shallow;
+  shallow.max_depth = 2;
+  EXPECT_FALSE(scan_object(R"({"messages":[[1]]})", shallow, "messages").ok());
+  EXPECT_TRUE(scan_object(R"({"messages":[1]})", shallow, "messages").ok());
+}
+
 TEST(JsonScanTest, ParsesNumbers) {
   EXPECT_EQ(integer_value("42"), std::optional<std::int64_t>(42));
   EXPECT_EQ(integer_value("1e3"), std::optional<std::int64_t>(1000));

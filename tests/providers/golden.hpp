@@ -112,9 +112,10 @@ inline std::unique_ptr<Request> chat_request(const Json& body, Endpoint endpoint
 inline Json upstream_json(const UpstreamRequest& up) {
   Json headers = Json::object();
   for (const auto& h : up.headers) headers[h.name] = h.value;
-  Json body = Json::parse(up.body, nullptr, false);
+  std::string flat = up.body.str();
+  Json body = Json::parse(flat, nullptr, false);
   return Json{{"method", up.method}, {"target", up.target}, {"headers", headers},
-              {"body", body.is_discarded() ? Json(up.body) : body}};
+              {"body", body.is_discarded() ? Json(flat) : body}};
 }
 
 inline Json error_json(const Error& e) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "switchyard/core/error.hpp"
+#include "switchyard/core/payload.hpp"
 
 namespace sy::json {
 
@@ -51,12 +52,16 @@ struct Object {
   /// A `cache_control` key appears at some depth (a prompt-cache breakpoint that providers other than
   /// Anthropic's refuse): noted while scanning, so forwarding need not search the body for it.
   bool saw_cache_control = false;
+  /// The elements of the member named by scan_object's `expand`, when that member is an array.
+  std::vector<Field> elements;
 };
 
 /// Validates `text` as one JSON document whose root is an object and returns its top-level members.
 /// Errors are bad_request with the byte offset of the problem; a limit that is exceeded is named in
 /// the message and in the code (`json_too_deep`, `json_too_large`, `duplicate_key`, `invalid_utf8`).
-Result<Object> scan_object(std::string_view text, const Limits& limits = {});
+/// `expand` names one top-level member whose elements, when it is an array, are recorded in
+/// `Object::elements` by the same pass (a request's `messages`, so they are not scanned twice).
+Result<Object> scan_object(std::string_view text, const Limits& limits = {}, std::string_view expand = {});
 /// Validates `text` as a JSON array and returns each element's raw text and type.
 Result<std::vector<Field>> scan_array(std::string_view text, const Limits& limits = {});
 /// Validates `text` as any single JSON value.
@@ -82,5 +87,8 @@ struct Edit {
 /// Returns `body` with the edits applied; untouched members keep their exact bytes and order.
 /// `scanned` must come from `scan_object(body)`.
 std::string splice(std::string_view body, const Object& scanned, const std::vector<Edit>& edits);
+/// The same, as a payload that borrows the untouched runs of `body` (which must outlive it) and owns
+/// only the new text: for forwarding a large body without copying it.
+Payload splice_borrowing(std::string_view body, const Object& scanned, const std::vector<Edit>& edits);
 
 }  // namespace sy::json

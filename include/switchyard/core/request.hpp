@@ -70,7 +70,8 @@ class Request {
   bool has_images() const;
 
   /// Body to send upstream: `model` replaced, the `switchyard` extension removed, plus any extra edits.
-  std::string forward_body(std::string_view upstream_model, std::vector<json::Edit> extra = {}) const;
+  /// Borrows this request's body (see Payload): valid while this Request lives.
+  Payload forward_body(std::string_view upstream_model, std::vector<json::Edit> extra = {}) const;
 
  private:
   Request() = default;
@@ -83,7 +84,6 @@ class Request {
   bool client_wants_usage_ = false;
   std::optional<std::int64_t> max_tokens_;
   std::string_view payload_;
-  std::vector<json::Field> message_items_;  ///< chat: the scanned elements of `messages`
   std::string_view extension_;
   bool has_tools_ = false;
   std::string response_format_;

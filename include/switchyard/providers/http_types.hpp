@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "switchyard/core/headers.hpp"
+#include "switchyard/core/payload.hpp"
 
 namespace sy::providers {
 
@@ -19,7 +20,9 @@ struct UpstreamRequest {
   std::string method = "POST";
   std::string target;  ///< path and query, e.g. "/v1/chat/completions"
   Headers headers;     ///< includes authentication; never logged
-  std::string body;
+  /// May borrow from the Request it was encoded from (the client's body around a replaced `model`):
+  /// valid while that Request lives, which every transport call is within.
+  Payload body;
 };
 
 /// Status line and headers of the upstream response.

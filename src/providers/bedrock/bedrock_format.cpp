@@ -236,6 +236,7 @@ Result<UpstreamRequest> BedrockFormat::encode(const Request& request, const Enco
   // Model ids contain ':' and inference-profile ARNs '/': both are encoded into one path segment.
   up.target = p.url.base_path + "/model/" + sigv4::uri_encode(options.deployment.upstream_model, false) +
               (request.stream() ? "/converse-stream" : "/converse");
+  const std::string body_hash = sha256_hex(*body);
   up.body = std::move(*body);
   // Sign with the Host header the transport will send.
   bool default_port = p.url.port == (p.url.tls ? 443 : 80);
@@ -243,7 +244,7 @@ Result<UpstreamRequest> BedrockFormat::encode(const Request& request, const Enco
   std::string date = sigv4::amz_date(options.now.value_or(std::chrono::system_clock::now()));
   Headers signed_headers{{"content-type", "application/json"}, {"host", host}, {"x-amz-date", date}};
   if (!credentials->session_token.empty()) signed_headers.push_back({"x-amz-security-token", credentials->session_token});
-  auto sig = sigv4::sign(up.method, up.target, signed_headers, sha256_hex(up.body), *credentials, region, kService);
+  auto sig = sigv4::sign(up.method, up.target, signed_headers, body_hash, *credentials, region, kService);
   for (auto& h : signed_headers) {
     if (h.name != "host") up.headers.push_back(std::move(h));
   }

@@ -11,9 +11,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/container/small_vector.hpp>
 #include <array>
 #include <cerrno>
 #include <optional>
+#include <span>
 #include <unordered_map>
 
 #include "net/io.hpp"
@@ -136,15 +138,19 @@ class HttpExchange final : public Exchange {
   /// Writes the request (head and body, one gather write) and reads the response head. `stale` is
   /// set when the connection was reused and failed before any response byte arrived (the caller may
   /// retry on a new connection).
-  net::awaitable<Status> begin(const std::string& head, const std::string& body, const config::ProviderConfig& p,
+  net::awaitable<Status> begin(const std::string& head, const Payload& body, const config::ProviderConfig& p,
                                bool& stale) {
     stale = false;
     auto& s = conn_->lowest();
     s.expires_after(remaining(deadline_, p.first_byte_timeout));
     beast::error_code ec;
-    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, bufs, net_io::whole_writes, kTuple);
-    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, bufs, net_io::whole_writes, kTuple);
+    // The body's pieces as they are (the client's bytes around a replaced model), not copied together.
+    boost::container::small_vector<net::const_buffer, 8> bufs;
+    bufs.emplace_back(net::buffer(head));
+    for (std::size_t i = 0; i < body.piece_count(); ++i) bufs.emplace_back(net::buffer(body.piece(i)));
+    std::span<const net::const_buffer> seq(bufs.data(), bufs.size());
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, seq, net_io::whole_writes, kTuple);
+    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, seq, net_io::whole_writes, kTuple);
     if (ec) {
       stale = conn_->reused && ec != beast::error::timeout;
       co_return net_error(kind_of(ec), "sending to", p, ec);

@@ -174,7 +174,7 @@ class MockTransport final : public Transport {
                   : request.target.ends_with("/completions") && !request.target.ends_with("/chat/completions")
                       ? Endpoint::completions
                       : Endpoint::chat;
-    auto parsed = Request::parse(ep, std::move(request.body));
+    auto parsed = Request::parse(ep, request.body.str());
     if (!parsed) {
       head.status = 400;
       co_return finish(std::move(head), {to_openai_json(parsed.error())}, {}, deadline, started);
