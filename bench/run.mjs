@@ -310,9 +310,11 @@ async function startStubNginx() {
   const port = await freePort();
   const canned = fs.readFileSync(path.join(BENCH, 'stub', 'chat_completion.json'), 'utf8').trim();
   if (/['$\\]/.test(canned)) throw new Error('stub/chat_completion.json must not contain quote, dollar or backslash');
-  return startNginx('stub-nginx', (dir) => `${nginxCommon(dir, false)}
+  // One worker per load CPU (one, by default), so a many-core run (--load-cpu 24-31) is not stub-bound.
+  const workers = opt.loadCpus.length;
+  return startNginx('stub-nginx', (dir) => `${nginxCommon(dir, false, workers)}
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${port} backlog=4096${workers > 1 ? ' reuseport' : ''};
     client_max_body_size 0;
     location / {
       default_type application/json;
@@ -320,7 +322,7 @@ async function startStubNginx() {
     }
   }
 }
-`, port);
+`, port, { workers });
 }
 
 async function startSseStub(sc) {
