@@ -832,6 +832,10 @@ async function runScenarioWith(sc, stubs, res, redis) {
 /// RSS of Switchyard on the demo config, idle: after start, and after a few requests to each model.
 async function runIdle() {
   const file = path.join(tmp, 'demo.yaml');
+  // Files the demo config names relative to itself (the learned router's model) are copied beside it.
+  for (const f of fs.readdirSync(path.join(ROOT, 'config'))) {
+    if (f.endsWith('.sylm')) fs.copyFileSync(path.join(ROOT, 'config', f), path.join(tmp, f));
+  }
   fs.writeFileSync(file, renderConfig(path.join(ROOT, 'config', 'demo.yaml'), {}));
   const sy = await startSwitchyard('switchyard-idle', file);
   try {

@@ -3,7 +3,8 @@
 # Idempotent: when everything is present it prints one line and touches nothing.
 set -euo pipefail
 
-# libhiredis-dev: Redis's protocol codec (shared state). Test components, all started on 127.0.0.1 by the
+# libhiredis-dev: Redis's protocol codec (shared state). libmimalloc-dev: the allocator the binary links
+# (small per-request allocations at less than half of glibc's cost). Test components, all started on 127.0.0.1 by the
 # tests themselves: chromium drives the dashboard's browser test (via playwright-core); prometheus scrapes
 # /metrics for real (and promtool checks the exposition); redis-server backs the multi-replica tests;
 # docker-compose (Debian's 1.29, no Docker engine) validates docker/docker-compose.yml.
@@ -11,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev libssl-dev ca-certificates
   libre2-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libhiredis-dev
+  libhiredis-dev libmimalloc-dev
   nodejs npm chromium prometheus redis-server
   docker-compose
 )

@@ -337,18 +337,21 @@ namespace {
 // One wait for the client's socket to become readable while its request is worked on. The handler owns
 // the watch state, never the session: it checks `active` (cleared by unwatch and by the destructor, on
 // this same thread) before touching the socket or the signal.
+// A peeking receive, not async_wait(wait_read): Asio re-arms the descriptor in epoll (one epoll_ctl
+// system call) for every wait, where a receive first tries the socket and then waits on the registration
+// the connection already has.
 template <class Watch>
 void arm_watch(std::shared_ptr<Watch> w) {
-  w->socket->async_wait(net::ip::tcp::socket::wait_read, [w](const boost::system::error_code& ec) {
-    if (ec || !w->active || !w->socket) return;
-    char c;
-    ssize_t n = ::recv(w->socket->native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm_watch(w);  // woken without data
-    if (n > 0) return;  // the client pipelined its next request: it is still there
-    w->active = false;
-    w->gone = true;
-    w->cancel->emit(net::cancellation_type::terminal);
-  });
+  w->socket->async_receive(net::buffer(&w->peeked, 1), net::socket_base::message_peek,
+                           [w](const boost::system::error_code& ec, std::size_t n) {
+                             if (!w->active || !w->socket) return;
+                             if (ec == net::error::operation_aborted) return;
+                             if (!ec && n > 0) return;  // the client pipelined its next request: it is still there
+                             // End of stream (n == 0) or a socket error: the client is gone.
+                             w->active = false;
+                             w->gone = true;
+                             w->cancel->emit(net::cancellation_type::terminal);
+                           });
 }
 }  // namespace
 

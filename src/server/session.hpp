@@ -161,6 +161,7 @@ class Session {
   struct Watch {
     bool active = false;
     bool gone = false;
+    char peeked = 0;  ///< where the watch's peek lands (the byte stays in the socket)
     net::ip::tcp::socket* socket = nullptr;
     std::shared_ptr<net::cancellation_signal> cancel;
   };
