@@ -36,6 +36,18 @@ inline bool is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
 inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
+// The "C" locale's character classes (the process never sets another), inline: std::isalpha and the
+// like are calls into libc, made for every byte of a prompt here.
+inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+inline bool is_alpha(unsigned char c) { return static_cast<unsigned char>((c | 32) - 'a') < 26; }
+inline bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
+inline bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+inline bool is_operator(char c) {
+  switch (c) {
+    case '+': case '-': case '*': case '/': case '=': case '^': case '<': case '>': return true;
+    default: return false;
+  }
+}
 inline bool is_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 }  // namespace
@@ -64,9 +76,9 @@ namespace {
 /// Lower-cased word starting at p[i] (letters only, at most 15 bytes); i moves past it.
 std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16]) {
   const std::size_t n = p.size();
-  while (i < n && !std::isalpha(static_cast<unsigned char>(p[i]))) ++i;
+  while (i < n && !is_alpha(static_cast<unsigned char>(p[i]))) ++i;
   std::size_t len = 0;
-  while (i < n && std::isalpha(static_cast<unsigned char>(p[i]))) {
+  while (i < n && is_alpha(static_cast<unsigned char>(p[i]))) {
     if (len < sizeof buf) buf[len++] = static_cast<char>(lower(static_cast<unsigned char>(p[i])));
     ++i;
   }
@@ -120,9 +132,9 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
     std::size_t k = 0;
     while (k < line.size() && line[k] == ' ') ++k;
     if (k + 1 < line.size() && (line[k] == '-' || line[k] == '*') && line[k + 1] == ' ') ++list_items;
-    else if (k < line.size() && std::isdigit(static_cast<unsigned char>(line[k]))) {
+    else if (k < line.size() && is_digit(static_cast<unsigned char>(line[k]))) {
       std::size_t d = k;
-      while (d < line.size() && std::isdigit(static_cast<unsigned char>(line[d]))) ++d;
+      while (d < line.size() && is_digit(static_cast<unsigned char>(line[d]))) ++d;
       if (d + 1 < line.size() && (line[d] == '.' || line[d] == ')') && line[d + 1] == ' ') ++list_items;
     }
     const std::size_t colon = line.find(':');
@@ -136,14 +148,14 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
   // Math expressions: a digit or variable, an operator, a digit ("3x + 4 = 10", "2^5", "\\frac").
   for (std::size_t i = 0; i + 2 < n; ++i) {
     const unsigned char a = static_cast<unsigned char>(p[i]), b = static_cast<unsigned char>(p[i + 1]);
-    if (a == '\\' && std::isalpha(b)) ++math_expr;  // LaTeX command
-    if (!std::isalnum(a)) continue;
+    if (a == '\\' && is_alpha(b)) ++math_expr;  // LaTeX command
+    if (!is_alnum(a)) continue;
     std::size_t j = i + 1;
     if (j < n && p[j] == ' ') ++j;
-    if (j + 1 < n && std::strchr("+-*/=^<>", p[j]) != nullptr && p[j] != '\0') {
+    if (j + 1 < n && is_operator(p[j])) {
       std::size_t k = j + 1;
       if (k < n && p[k] == ' ') ++k;
-      if (k < n && std::isdigit(static_cast<unsigned char>(p[k]))) ++math_expr;
+      if (k < n && is_digit(static_cast<unsigned char>(p[k]))) ++math_expr;
     }
   }
   // Words: question type from the first word of each sentence and instruction words anywhere.
@@ -177,7 +189,7 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
     }
   }
   std::size_t last = n;
-  while (last > 0 && std::isspace(static_cast<unsigned char>(p[last - 1]))) --last;
+  while (last > 0 && is_space(static_cast<unsigned char>(p[last - 1]))) --last;
   auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
   out[0] = lg(turns);
   out[1] = lg(code_lines);
@@ -211,7 +223,7 @@ bool option_line(std::string_view line) {
   std::size_t j = 0;
   while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
   if (j < line.size() && line[j] == '(') ++j;
-  return j + 1 < line.size() && std::isalpha(static_cast<unsigned char>(line[j])) &&
+  return j + 1 < line.size() && is_alpha(static_cast<unsigned char>(line[j])) &&
          (line[j + 1] == '.' || line[j + 1] == ')') && (j + 2 >= line.size() || line[j + 2] == ' ');
 }
 /// A line that gives an answer ("Answer: B", "A: 42", "#### 18"): the end of a few-shot example when
@@ -226,7 +238,7 @@ bool answer_line(std::string_view line) {
   else if (line.rfind("####", 0) == 0) rest = line.substr(4);
   else return false;
   for (char ch : rest)
-    if (!std::isspace(static_cast<unsigned char>(ch))) return true;
+    if (!is_space(static_cast<unsigned char>(ch))) return true;
   return false;
 }
 }  // namespace
@@ -257,7 +269,7 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
       ++options;
       option_bytes += line.size();
       for (char ch : line.substr(std::min<std::size_t>(2, line.size())))
-        if (std::isdigit(static_cast<unsigned char>(ch))) {
+        if (is_digit(static_cast<unsigned char>(ch))) {
           ++numeric_options;
           break;
         }
@@ -266,10 +278,10 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
   }
   std::string_view stem = q.substr(0, stem_end);
   // A trailing "Answer:" cue is format, not question.
-  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
   if (stem.size() >= 7 && stem.substr(stem.size() - 7) == "Answer:") stem.remove_suffix(7);
-  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
-  while (!stem.empty() && std::isspace(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
+  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
   // Words of the stem: negations, quantity relations, vowel groups per word (a syllable count: how
   // technical the wording is), distinct long words, words per sentence, numbers per word.
   std::size_t words = 0, negations = 0, quantity = 0, syllables = 0, long_distinct = 0, numbers = 0, sentences = 0;
@@ -302,8 +314,8 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
   for (std::size_t i = 0; i < stem.size(); ++i) {
     const char c = stem[i];
     if (c == '%') ++quantity;
-    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || std::isspace(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
-    if (std::isdigit(static_cast<unsigned char>(c)) && (i == 0 || !std::isalnum(static_cast<unsigned char>(stem[i - 1]))) &&
+    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || is_space(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
+    if (is_digit(static_cast<unsigned char>(c)) && (i == 0 || !is_alnum(static_cast<unsigned char>(stem[i - 1]))) &&
         (i == 0 || (stem[i - 1] != '.' && stem[i - 1] != ','))) ++numbers;
   }
   auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
@@ -344,7 +356,7 @@ void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDens
       std::size_t j = i;
       while (j < n && (p[j] == ' ' || p[j] == '\t')) ++j;
       if (j < n && p[j] == '(') ++j;
-      if (j + 1 < n && std::isalpha(static_cast<unsigned char>(p[j])) && (p[j + 1] == '.' || p[j + 1] == ')') &&
+      if (j + 1 < n && is_alpha(static_cast<unsigned char>(p[j])) && (p[j + 1] == '.' || p[j + 1] == ')') &&
           (j + 2 >= n || p[j + 2] == ' ')) {
         ++choice_lines;
       }

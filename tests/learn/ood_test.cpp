@@ -227,6 +227,42 @@ TEST(StructureFeaturesTest, DetectsTurnsCodeMathAndRequestKind) {
   EXPECT_EQ(dense_feature_names()[kBaseDenseFeatures], "log_turns");
 }
 
+TEST(StructureFeaturesTest, EveryListedWordIsFoundAndOthersAreNot) {
+  // The word lists of structure_features, looked up through one table: each word sets its feature.
+  struct Case {
+    std::vector<std::string> words;
+    std::size_t feature;
+  };
+  const std::vector<Case> cases = {
+      {{"what", "who", "when", "where", "which", "name"}, 4},
+      {{"why", "how", "explain", "describe", "discuss", "compare", "analyze", "analyse", "evaluate"}, 5},
+      {{"prove", "derive", "calculate", "compute", "solve", "find", "determine", "show", "simplify"}, 6},
+      {{"write", "create", "generate", "draft", "compose", "implement", "design", "build", "translate", "summarize"}, 7},
+      {{"essay", "detailed", "detail", "comprehensive", "thorough", "paragraphs", "elaborate", "story", "article"}, 8},
+      {{"briefly", "brief", "short", "concise", "concisely", "tldr"}, 9},
+  };
+  std::array<float, kStructureFeatures> f{};
+  for (const auto& c : cases) {
+    for (const auto& w : c.words) {
+      FeatureExtractor::structure_features(w + " the thing", f);
+      EXPECT_EQ(f[c.feature], 1.0f) << w;
+      FeatureExtractor::structure_features(w + "x the thing", f);  // a longer word is another word
+      EXPECT_EQ(f[c.feature], 0.0f) << w << "x";
+    }
+  }
+  for (const char* w : {"must", "should", "exactly", "least", "most", "only", "without", "ensure", "format", "avoid",
+                        "never", "always"}) {
+    FeatureExtractor::structure_features(std::string("ok ") + w, f);
+    EXPECT_NEAR(f[3], std::log1p(1.0f), 1e-6) << w;
+  }
+  for (const char* w : {"User", "assistant", "Human", "AI", "system", "Q", "A", "question"}) {
+    FeatureExtractor::structure_features(std::string(w) + ": hi", f);
+    EXPECT_NEAR(f[0], std::log1p(1.0f), 1e-6) << w;
+  }
+  FeatureExtractor::structure_features("Robot: hi", f);
+  EXPECT_EQ(f[0], 0.0f);
+}
+
 // --- prior mixing and the shift fallback ---------------------------------------------------------------
 
 Dataset topic_data() {
