@@ -239,6 +239,33 @@ net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<Requ
   }
 }
 
+net::awaitable<Session::ReadEnd> Session::read_body_direct(http::request_parser<RequestBody>& parser, std::size_t length,
+                                                           Clock::time_point deadline) {
+  // Reserved whole (address space only), filled in steps: the string grows (zero-filled, then written by
+  // the kernel, cheaper than a copy from buffer_) a step ahead of what has arrived, so a client that
+  // announces a large body and sends little makes the server touch little memory.
+  constexpr std::size_t kStep = 256u << 10;
+  auto& body = parser.get().body();
+  body.reserve(length);
+  std::size_t have = std::min(buffer_.size(), length);
+  body.resize(have);
+  net::buffer_copy(net::buffer(body.data(), have), buffer_.data());
+  buffer_.consume(have);
+  while (have < length) {
+    if (body.size() == have) body.resize(std::min(length, have + kStep));
+    net::steady_timer timer(co_await net::this_coro::executor, deadline);
+    auto r = co_await (stream_.socket().async_read_some(net::buffer(body.data() + have, body.size() - have), kTuple) ||
+                       timer.async_wait(kTuple));
+    if (r.index() == 1) co_return ReadEnd{http::error::need_more, true};
+    auto [ec, n] = std::get<0>(r);
+    // The client closing before the whole body: what Beast's parser reports for it.
+    if (ec == net::error::eof) co_return ReadEnd{http::error::partial_message, false};
+    if (ec) co_return ReadEnd{ec, false};
+    have += n;
+  }
+  co_return ReadEnd{};
+}
+
 net::awaitable<void> Session::close_gracefully() {
   // Half-close, then read and drop what the client is still sending (bounded), so that the kernel does
   // not answer its remaining bytes with a reset that destroys the response before it is read.
@@ -440,8 +467,15 @@ net::awaitable<void> Session::run() {
       }
     }
     if (!parser.is_done()) {
-      auto body = co_await read_request(parser, false, Clock::now() + sc.body_timeout,
-                                        static_cast<std::size_t>(sc.max_header_bytes));
+      // A large body of known length that has not all arrived is read straight into the request's
+      // string; chunked bodies and small ones go through the parser (and the connection's buffer).
+      const auto remaining = parser.content_length_remaining();
+      const bool direct = !parser.chunked() && remaining && *remaining >= kDirectBodyBytes &&
+                          *remaining > buffer_.size();
+      auto body = direct ? co_await read_body_direct(parser, static_cast<std::size_t>(*remaining),
+                                                     Clock::now() + sc.body_timeout)
+                         : co_await read_request(parser, false, Clock::now() + sc.body_timeout,
+                                                 static_cast<std::size_t>(sc.max_header_bytes));
       if (body.timed_out || body.ec) {
         if (auto e = read_error(body, "body", sc)) co_await early(*e);
         break;

@@ -135,6 +135,13 @@ class Session {
     beast::error_code ec;
     bool timed_out = false;
   };
+  /// Bodies from this size on, when their length is known, are read by read_body_direct.
+  static constexpr std::size_t kDirectBodyBytes = 64u << 10;
+  /// Reads the rest of a Content-Length body (`length` bytes, some maybe already buffered) straight into
+  /// the message's string, not through the parser: what has arrived is copied once, the rest is read in
+  /// place. The parser is not fed the body; the message is released as it is.
+  net::awaitable<ReadEnd> read_body_direct(http::request_parser<RequestBody>& parser, std::size_t length,
+                                           Clock::time_point deadline);
   /// One read of up to `size` bytes into the buffer, raced against `deadline`.
   net::awaitable<ReadEnd> read_some_until(Clock::time_point deadline, std::size_t size);
   /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in.

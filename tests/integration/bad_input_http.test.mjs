@@ -463,6 +463,73 @@ describe('Content-Length mismatches', () => {
   test('the process is alive and serves good requests', (t) => g.finalCheck(t));
 });
 
+// Bodies of 64 KiB and more with a Content-Length are read straight into the request (not through the
+// HTTP parser): the same answers as for small ones, whatever way the bytes arrive.
+describe('large bodies read in place', () => {
+  const g = serverGroup((u) => groupConfig(u, { server: 'body_timeout: 1s, max_body_bytes: 8MiB' }));
+  before(() => g.start());
+  after(() => g.stop());
+
+  const bigContent = 'x'.repeat(300 * 1024) + ' the end';
+  const big = Buffer.from(chatBody(bigContent));
+  const headFor = (length) => Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`, 'latin1');
+
+  {
+    const name = 'a 300 KiB body sent in pieces reaches the upstream byte for byte (but the model)';
+    test(name, opts(name), async () => {
+      const before = g.up.requests.length;
+      const pieces = [Buffer.concat([headFor(big.length), big.subarray(0, 1000)])];
+      for (let at = 1000; at < big.length; at += 70000) pieces.push(big.subarray(at, Math.min(big.length, at + 70000)));
+      const r = await exchange(g.port, pieces, { n: 1, timeout: 10000 });
+      await g.checkAlive(name);
+      assert.equal(r.responses[0]?.status, 200, r.raw.toString('latin1').slice(0, 300));
+      assert.equal(g.up.requests.length, before + 1);
+      const sent = g.up.requests.at(-1).json;
+      assert.equal(sent.messages[0].content, bigContent);
+    });
+  }
+  {
+    const name = 'a request pipelined behind a large body is answered too';
+    test(name, opts(name), async () => {
+      const r = await exchange(g.port, Buffer.concat([headFor(big.length), big, chat({ content: 'second' })]), { n: 2, timeout: 10000 });
+      await g.checkAlive(name);
+      assert.deepEqual(r.responses.map((x) => x.status), [200, 200], r.raw.toString('latin1').slice(0, 300));
+    });
+  }
+  {
+    const name = 'a large body cut short by a half-close is a 400 or a close, never a 200';
+    test(name, opts(name), async () => {
+      const before = g.up.requests.length;
+      const r = await exchange(g.port, Buffer.concat([headFor(big.length), big.subarray(0, 100000)]), { end: true, timeout: 5000 });
+      await g.checkAlive(name);
+      assert.ok(r.closed || r.reset, 'the connection stayed open');
+      assert.ok(r.responses.every((x) => x.status === 400), `got ${r.responses.map((x) => x.status)}`);
+      assert.equal(g.up.requests.length, before, 'the request reached the upstream');
+    });
+  }
+  {
+    const name = 'a large body that stops arriving on an open connection is a 408 at the body timeout';
+    test(name, opts(name), async () => {
+      const r = await exchange(g.port, Buffer.concat([headFor(big.length), big.subarray(0, 100000)]), { timeout: 8000 });
+      await g.checkAlive(name);
+      assert.equal(r.responses[0]?.status, 408, `got ${r.raw.toString('latin1').slice(0, 200) || 'nothing'}`);
+      expectOpenAIError(asResult(r.responses[0]), 408);
+      await expectClosed(r);
+    });
+  }
+  {
+    const name = 'a large body that is not JSON is a 400 in the OpenAI format';
+    test(name, opts(name), async () => {
+      const junk = Buffer.alloc(200 * 1024, 0x7b);
+      const r = await exchange(g.port, Buffer.concat([headFor(junk.length), junk]), { n: 1, timeout: 5000 });
+      await g.checkAlive(name);
+      assert.equal(r.responses[0]?.status, 400, r.raw.toString('latin1').slice(0, 200));
+      expectOpenAIError(asResult(r.responses[0]), 400);
+    });
+  }
+  test('the process is alive and serves good requests', (t) => g.finalCheck(t));
+});
+
 describe('HTTP/1.0, pipelining and HEAD', () => {
   const g = serverGroup((u) => groupConfig(u));
   before(() => g.start());
