@@ -104,15 +104,10 @@ DeploymentState::~DeploymentState() {
   for (auto& l : lanes_) delete l.load(std::memory_order_relaxed);
 }
 
-DeploymentState::Lane* DeploymentState::lane() {
-  const int slot = thread_slot();
-  if (slot < 0) return nullptr;
-  auto& cell = lanes_[static_cast<std::size_t>(slot)];
-  Lane* l = cell.load(std::memory_order_acquire);
-  if (l) [[likely]] return l;
+DeploymentState::Lane* DeploymentState::make_lane(int slot) {
   // First use by this slot (only its owner creates it): publish the lane, then widen the range readers scan.
-  l = new Lane;
-  cell.store(l, std::memory_order_release);
+  auto* l = new Lane;
+  lanes_[static_cast<std::size_t>(slot)].store(l, std::memory_order_release);
   int end = lane_end_.load(std::memory_order_relaxed);
   while (end < slot + 1 && !lane_end_.compare_exchange_weak(end, slot + 1, std::memory_order_release,
                                                             std::memory_order_relaxed)) {
@@ -201,6 +196,12 @@ BreakerState DeploymentState::breaker_state(TimePoint now, const config::Breaker
 DeploymentState::Check DeploymentState::check(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel,
                                               TimePoint now, std::int64_t tokens) const {
   if (unlimited(dep) && clear_at(now)) return Check{};  // nothing to enforce: full weight
+  return check_slow(dep, rel, now, tokens);
+}
+
+DeploymentState::Check DeploymentState::check_slow(const config::DeploymentConfig& dep,
+                                                   const config::ReliabilityConfig& rel, TimePoint now,
+                                                   std::int64_t tokens) const {
   std::lock_guard lock(mu_);
   return check_locked(dep, rel, now, tokens);
 }
@@ -287,15 +288,20 @@ DeploymentState::Check DeploymentState::check_locked(const config::DeploymentCon
 DeploymentState::Acquired DeploymentState::acquire(const config::DeploymentConfig& dep,
                                                    const config::ReliabilityConfig& rel, TimePoint now,
                                                    std::int64_t tokens) {
-  Acquired a;
   Lane* lane = this->lane();
   if (lane && unlimited(dep) && clear_at(now)) {
     // Nothing to enforce: count the claim in this thread's lane.
     lane->in_flight.store(lane->in_flight.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     lane->load.add(second_of(now), {1, tokens});
-    a.fast = true;
-    return a;
+    return Acquired{SkipReason::none, false, true};
   }
+  return acquire_slow(dep, rel, now, tokens, lane);
+}
+
+DeploymentState::Acquired DeploymentState::acquire_slow(const config::DeploymentConfig& dep,
+                                                        const config::ReliabilityConfig& rel, TimePoint now,
+                                                        std::int64_t tokens, Lane* lane) {
+  Acquired a;
   std::lock_guard lock(mu_);  // one lock for the check and the claim: no request slips in between
   Check c = check_locked(dep, rel, now, tokens);
   if (c.reason != SkipReason::none) {
@@ -334,8 +340,12 @@ void DeploymentState::release(TimePoint now, std::int64_t reserved_tokens, std::
     return;
   }
   if (!how.probe && settle == 0) return;
+  release_slow(now, settle, how.probe);
+}
+
+void DeploymentState::release_slow(TimePoint now, std::int64_t settle, bool probe) {
   std::lock_guard lock(mu_);
-  if (how.probe && probes_ > 0) --probes_;
+  if (probe && probes_ > 0) --probes_;
   if (settle != 0) tokens_.add(now, settle);
 }
 
@@ -396,13 +406,20 @@ void DeploymentState::on_success(TimePoint now, std::chrono::microseconds ttfb, 
       if (failure_seq_.load(std::memory_order_relaxed) == seq) return;
       // A failure was recorded meanwhile and may not have counted this success: decide as the locked
       // path would for a success after it (the success is already in the lane).
-      std::lock_guard lock(mu_);
-      decide_locked(now, false, b);
-      publish_clear_locked();
-      return;
+      return on_success_slow(now, ttfb, b, lane, true);
     }
   }
+  on_success_slow(now, ttfb, b, lane, false);
+}
+
+void DeploymentState::on_success_slow(TimePoint now, std::chrono::microseconds ttfb, const config::BreakerConfig& b,
+                                      Lane* lane, bool counted) {
   std::lock_guard lock(mu_);
+  if (counted) {
+    decide_locked(now, false, b);
+    publish_clear_locked();
+    return;
+  }
   record_outcome(now, false, b);
   if (lane) {
     count_success(*lane, ttfb);

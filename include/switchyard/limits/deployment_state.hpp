@@ -156,7 +156,22 @@ class DeploymentState {
     LaneWindow<1> oks;   ///< successes counted on the fast path, for the breaker's ratio
   };
   /// The calling thread's lane, created on its first use; null when the thread has no slot.
-  Lane* lane();
+  Lane* lane() {
+    const int slot = thread_slot();
+    if (slot < 0) return nullptr;
+    Lane* l = lanes_[static_cast<std::size_t>(slot)].load(std::memory_order_acquire);
+    return l ? l : make_lane(slot);
+  }
+  [[gnu::noinline]] Lane* make_lane(int slot);
+  // The locked paths, out of line so the lock-free ones stay small.
+  [[gnu::noinline]] Check check_slow(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel,
+                                     TimePoint now, std::int64_t tokens) const;
+  [[gnu::noinline]] Acquired acquire_slow(const config::DeploymentConfig& dep, const config::ReliabilityConfig& rel,
+                                          TimePoint now, std::int64_t tokens, Lane* lane);
+  [[gnu::noinline]] void release_slow(TimePoint now, std::int64_t settle, bool probe);
+  /// `counted`: the success is already in the calling thread's lane, only the breaker decides.
+  [[gnu::noinline]] void on_success_slow(TimePoint now, std::chrono::microseconds ttfb, const config::BreakerConfig& b,
+                                         Lane* lane, bool counted);
   template <class F>
   void for_each_lane(F&& f) const {
     const int end = lane_end_.load(std::memory_order_acquire);

@@ -24,9 +24,19 @@ namespace sy::limits {
 /// their shared, locked path).
 inline constexpr int kThreadSlots = 256;
 
+namespace detail {
+/// The calling thread's slot; -2 before its first claim (constinit: read without a TLS wrapper call).
+extern constinit thread_local int t_thread_slot;
+int claim_thread_slot();
+}  // namespace detail
+
 /// The calling thread's slot, claimed on its first call and released when it exits; -1 when all
 /// slots are taken.
-int thread_slot();
+inline int thread_slot() {
+  const int s = detail::t_thread_slot;
+  if (s < -1) [[unlikely]] return detail::claim_thread_slot();
+  return s;
+}
 
 /// Absolute second of a steady-clock time (the bucket a count at `t` lands in).
 inline std::int64_t second_of(std::chrono::steady_clock::time_point t) {
@@ -45,16 +55,16 @@ class LaneWindow {
     const std::uint64_t s = seq_.load(std::memory_order_relaxed);
     seq_.store(s + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    std::int64_t head = head_.load(std::memory_order_relaxed);
-    if (sec > head) {
+    const std::int64_t head = head_.load(std::memory_order_relaxed);
+    if (sec > head) [[unlikely]] {
       const std::int64_t from = sec - head >= kBuckets ? sec - kBuckets + 1 : head + 1;
       for (std::int64_t x = from; x <= sec; ++x) {
         for (auto& c : buckets_[index(x)]) c.store(0, std::memory_order_relaxed);
       }
-      head = sec;
-      head_.store(head, std::memory_order_relaxed);
+      head_.store(sec, std::memory_order_relaxed);
+      head_index_ = index(sec);
     }
-    auto& b = buckets_[index(head)];
+    auto& b = buckets_[head_index_];
     for (std::size_t k = 0; k < N; ++k) {
       if (d[k] != 0) b[k].store(b[k].load(std::memory_order_relaxed) + d[k], std::memory_order_relaxed);
     }
@@ -112,9 +122,13 @@ class LaneWindow {
   }
 
  private:
-  static std::size_t index(std::int64_t sec) { return static_cast<std::size_t>(((sec % kBuckets) + kBuckets) % kBuckets); }
+  static std::size_t index(std::int64_t sec) {
+    const std::int64_t r = sec % kBuckets;
+    return static_cast<std::size_t>(r < 0 ? r + kBuckets : r);
+  }
   std::atomic<std::uint64_t> seq_{0};
   std::atomic<std::int64_t> head_{0};
+  std::size_t head_index_ = 0;  ///< index(head_); the owner's alone
   std::array<std::array<std::atomic<std::int64_t>, N>, kBuckets> buckets_{};
 };
 
