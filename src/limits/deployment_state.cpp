@@ -124,6 +124,7 @@ void DeploymentState::publish_clear_locked() {
     from = ticks(t);
   }
   clear_from_.store(from, std::memory_order_release);
+  breaker_closed_.store(breaker_ == BreakerState::closed, std::memory_order_release);
 }
 
 void DeploymentState::count_success(Lane& l, std::chrono::microseconds ttfb) {
@@ -394,8 +395,8 @@ void DeploymentState::decide_locked(TimePoint now, bool failure, const config::B
 void DeploymentState::on_success(TimePoint now, std::chrono::microseconds ttfb, const config::ReliabilityConfig& rel) {
   const auto& b = rel.breaker;
   Lane* lane = this->lane();
-  if (lane && b.error_ratio > 0 && clear_at(now)) {
-    // Breaker closed; with no breaker failure in the window (+1 s for whole-second buckets) a success
+  if (lane && b.error_ratio > 0 && breaker_closed_.load(std::memory_order_acquire)) {
+    // Breaker closed (a cooldown or learned headroom does not matter here); with no breaker failure in the window (+1 s for whole-second buckets) a success
     // cannot open it (the locked path skips the ratio then too): count it in this thread's lane.
     const std::uint64_t seq = failure_seq_.load(std::memory_order_relaxed);
     const auto quiet = duration_cast<std::chrono::steady_clock::duration>(b.window + seconds(1)).count();

@@ -246,6 +246,30 @@ TEST_F(DeploymentStateTest, LearnedHeadroomIsSpentUnderTheLockUntilItsReset) {
   st.release(t0 + seconds(2), 1, 1, b);
 }
 
+TEST_F(DeploymentStateTest, SuccessesDuringACooldownOrLearnedHeadroomCountInTheRatio) {
+  // Requests claimed before a 429 and answered during its cooldown, with learned headroom active.
+  std::vector<DeploymentState::Acquired> claims;
+  for (int i = 0; i < 6; ++i) claims.push_back(st.acquire(dep, rel, t0, 1));
+  LearnedLimits l;
+  l.remaining_requests = 100;
+  l.reset_requests = seconds(30);
+  st.learn(t0, l);
+  Error e = err(ErrorKind::rate_limited);
+  e.retry_after = seconds(20);
+  st.on_failure(t0, e, {}, rel);
+  for (auto& a : claims) {
+    st.release(t0 + seconds(1), 1, 1, a);
+    st.on_success(t0 + seconds(1), milliseconds(2), rel);
+  }
+  for (int i = 0; i < 5; ++i) st.on_failure(t0 + seconds(1), err(ErrorKind::server_error), {}, rel);
+  auto j = view(t0 + seconds(1));
+  EXPECT_EQ(j["breaker"], "closed") << "5 of 11 < 50 %";
+  EXPECT_EQ(j["successes_in_window"], 6);
+  EXPECT_EQ(j["in_flight"], 0);
+  st.on_failure(t0 + seconds(1), err(ErrorKind::server_error), {}, rel);
+  EXPECT_EQ(view(t0 + seconds(1))["breaker"], "open") << "6 of 12";
+}
+
 TEST_F(DeploymentStateTest, FastSuccessesCountInTheBreakerRatio) {
   for (int i = 0; i < 6; ++i) serve(t0, 1, 1);
   // 4 failures of 10 outcomes < 50 %: the six lock-free successes must be in the ratio.

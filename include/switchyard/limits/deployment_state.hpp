@@ -10,9 +10,10 @@
 /// number of requests in flight; and an EWMA of time to first byte.
 ///
 /// Thread-safety: every member may be called from any thread. Two paths:
-/// - The fast path, taken by `check`, `acquire`, `release` and `on_success` while the deployment has
-///   nothing to enforce (no configured rpm/tpm/max_concurrent, no cooldown, breaker closed, no auth
-///   failure, no learned headroom being spent, no breaker failure in the last window + 1 s): no lock,
+/// - The fast path, taken by `check`, `acquire` and `release` while the deployment has nothing to
+///   enforce (no configured rpm/tpm/max_concurrent, no cooldown, breaker closed, no auth failure, no
+///   learned headroom being spent), and by `on_success` while the breaker is closed with no breaker
+///   failure in the last window + 1 s: no lock,
 ///   and the calling thread writes only its own lane (see lanes.hpp): in-flight count, requests and
 ///   tokens in its one-minute window, successes, latency EWMA. Whether the state is clear is one atomic
 ///   word (`clear_from_`) that every change to cooldown, breaker, auth or learned headroom republishes
@@ -206,6 +207,9 @@ class DeploymentState {
   /// The fast path is open while now >= this (steady-clock ticks); INT64_MAX while the breaker is not
   /// closed or credentials failed; else the end of the cooldown and of any learned headroom.
   std::atomic<std::int64_t> clear_from_{0};
+  /// breaker_ == closed, published with clear_from_: all a success needs (a cooldown, an auth failure
+  /// or learned headroom do not change what a success does).
+  std::atomic<bool> breaker_closed_{true};
   /// Breaker failures recorded (the locked path bumps it; a fast success compares it across its fence)
   /// and the tick of the last one, for the fast success's "no failure in the window" test.
   std::atomic<std::uint64_t> failure_seq_{0};
