@@ -45,8 +45,8 @@ struct DispatchTrace {
 class Lease {
  public:
   Lease(std::shared_ptr<limits::DeploymentState> state, const config::ReliabilityConfig* rel, std::int64_t reserved,
-        bool probe, const DispatchClock* clock)
-      : state_(std::move(state)), rel_(rel), reserved_(reserved), probe_(probe), clock_(clock) {}
+        limits::DeploymentState::Acquired acquired, const DispatchClock* clock)
+      : state_(std::move(state)), rel_(rel), reserved_(reserved), acquired_(acquired), clock_(clock) {}
   ~Lease() { settle(nullptr); }
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -66,7 +66,7 @@ class Lease {
   std::shared_ptr<limits::DeploymentState> state_;
   const config::ReliabilityConfig* rel_;
   std::int64_t reserved_;
-  bool probe_;
+  limits::DeploymentState::Acquired acquired_;  ///< how the slot was taken (probe, fast path)
   const DispatchClock* clock_;
   bool done_ = false;
   std::shared_ptr<state::Window> shared_tpm_;

@@ -80,7 +80,7 @@ std::variant<std::unique_ptr<Lease>, Skipped> take_local(const Candidate& pick, 
     shared.cancel();  // not sent after all
     return Skipped{limits::to_string(acquired.reason)};
   }
-  auto lease = std::make_unique<Lease>(plan.state, &rel, pick.tokens, acquired.probe, &clock);
+  auto lease = std::make_unique<Lease>(plan.state, &rel, pick.tokens, acquired, &clock);
   lease->share(shared.tpm, shared.tokens);
   return lease;
 }

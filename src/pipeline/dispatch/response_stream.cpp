@@ -8,7 +8,7 @@ void Lease::settle(const Usage* usage) {
   if (done_) return;
   done_ = true;
   std::int64_t actual = usage && usage->known ? usage->prompt_tokens + usage->completion_tokens : -1;
-  state_->release(clock_->now(), reserved_, actual, probe_);
+  state_->release(clock_->now(), reserved_, actual, acquired_);
   // The shared window gets what the reservation missed (or back what it over-reserved); without
   // usage the reservation stands, as locally.
   if (shared_tpm_ && actual >= 0) shared_tpm_->settle(actual - shared_tokens_);
