@@ -5,11 +5,11 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "switchyard/core/ascii.hpp"
+
 namespace sy::answer {
 namespace {
 
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 inline bool starts(std::string_view s, std::size_t i, std::string_view p) { return s.substr(i, p.size()) == p; }
 
@@ -35,7 +35,7 @@ std::string fold(std::string_view s) {
   return out;
 }
 
-/// A number written with digits at text[i] (is_digit(text[i]) or '.' followed by a digit): thousands
+/// A number written with digits at text[i] (ascii_digit(text[i]) or '.' followed by a digit): thousands
 /// separators ("1,234" but not "1, 2"), decimals. Returns the end index, the value and the decimals.
 struct Scanned {
   std::size_t end = 0;
@@ -44,11 +44,11 @@ struct Scanned {
 };
 Scanned scan_number(std::string_view t, std::size_t i) {
   Scanned s;
-  auto digit_at = [&](std::size_t k) { return k < t.size() && is_digit(t[k]); };
+  auto digit_at = [&](std::size_t k) { return k < t.size() && ascii_digit(t[k]); };
   double v = 0;
   std::size_t j = i;
   while (j < t.size()) {
-    if (is_digit(t[j])) {
+    if (ascii_digit(t[j])) {
       v = v * 10 + (t[j] - '0');
       ++j;
     } else if (t[j] == ',' && j > i && digit_at(j + 1) && digit_at(j + 2) && digit_at(j + 3) && !digit_at(j + 4)) {
@@ -57,10 +57,10 @@ Scanned scan_number(std::string_view t, std::size_t i) {
       break;
     }
   }
-  if (j + 1 < t.size() && t[j] == '.' && is_digit(t[j + 1])) {
+  if (j + 1 < t.size() && t[j] == '.' && ascii_digit(t[j + 1])) {
     ++j;
     double scale = 0.1;
-    while (j < t.size() && is_digit(t[j])) {
+    while (j < t.size() && ascii_digit(t[j])) {
       v += (t[j] - '0') * scale;
       scale *= 0.1;
       ++s.decimals;
@@ -200,7 +200,7 @@ class ArithmeticScanner {
         i += 2;
         continue;
       }
-      if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(t_[i + 1]))) {
+      if (ascii_digit(c) || (c == '.' && i + 1 < n && ascii_digit(t_[i + 1]))) {
         Scanned s = scan_number(t_, i);
         std::size_t j = s.end;
         double value = s.value;
@@ -210,16 +210,16 @@ class ArithmeticScanner {
           tol /= 100;
           ++j;
         }
-        if (j < n && is_alpha(t_[j])) {
+        if (j < n && ascii_alpha(t_[j])) {
           // "5x3": a multiplication sign; "12th", "5am", "3rd": not arithmetic.
-          if ((t_[j] == 'x' || t_[j] == 'X') && (j + 1 >= n || !is_alpha(t_[j + 1])) && operand_follows(j + 1)) {
+          if ((t_[j] == 'x' || t_[j] == 'X') && (j + 1 >= n || !ascii_alpha(t_[j + 1])) && operand_follows(j + 1)) {
             push({Tok::kNum, 0, value, tol, i, j});
             push({Tok::kOp, '*', 0, 0, j, j + 1});
             i = j + 1;
             continue;
           }
           flush();
-          while (j < n && is_alpha(t_[j])) ++j;
+          while (j < n && ascii_alpha(t_[j])) ++j;
           i = j;
           continue;
         }
@@ -281,8 +281,8 @@ class ArithmeticScanner {
       }
       // A word or other punctuation ends the equation.
       flush();
-      if (is_alpha(c)) {
-        while (i < n && is_alpha(t_[i])) ++i;
+      if (ascii_alpha(c)) {
+        while (i < n && ascii_alpha(t_[i])) ++i;
       } else {
         ++i;
       }
@@ -295,14 +295,14 @@ class ArithmeticScanner {
   /// A number, '(' or '$' next after spaces: what a multiplication sign needs on its right.
   bool operand_follows(std::size_t j) const {
     while (j < t_.size() && t_[j] == ' ') ++j;
-    return j < t_.size() && (is_digit(t_[j]) || t_[j] == '(' || t_[j] == '$');
+    return j < t_.size() && (ascii_digit(t_[j]) || t_[j] == '(' || t_[j] == '$');
   }
 
   /// "3 x 4": an x between a number (or ')') and a number (or '(' / '$'), as a word of its own.
   bool standalone_times(std::size_t i) const {
     if (run_.empty() || (run_.back().kind != Tok::kNum && run_.back().kind != Tok::kRp)) return false;
-    if (i + 1 < t_.size() && is_alpha(t_[i + 1])) return false;
-    if (i > 0 && is_alpha(t_[i - 1])) return false;
+    if (i + 1 < t_.size() && ascii_alpha(t_[i + 1])) return false;
+    if (i > 0 && ascii_alpha(t_[i - 1])) return false;
     return operand_follows(i + 1);
   }
 
@@ -322,7 +322,7 @@ class ArithmeticScanner {
       if (!first.parse(fv)) return;
       std::string_view mid = inner.substr(first_eq + 1, eq - first_eq - 1);
       while (!mid.empty() && (mid.front() == ' ' || mid.front() == '$')) mid.remove_prefix(1);
-      if (!mid.empty() && is_digit(mid.front()) && close(scan_number(mid, 0).value, fv, 1e-9)) {
+      if (!mid.empty() && ascii_digit(mid.front()) && close(scan_number(mid, 0).value, fv, 1e-9)) {
         const std::size_t next = mid.find_first_of("+-*/");
         if (next != std::string_view::npos && mid.substr(0, next).find('=') == std::string_view::npos) return;
       }
@@ -334,7 +334,7 @@ class ArithmeticScanner {
       neg = true;
       rhs.remove_prefix(1);
     }
-    if (rhs.empty() || !(is_digit(rhs.front()) || rhs.front() == '.')) return;
+    if (rhs.empty() || !(ascii_digit(rhs.front()) || rhs.front() == '.')) return;
     Scanned s = scan_number(rhs, 0);
     double value = neg ? -s.value : s.value;
     double tol = s.decimals > 0 ? 0.5 * std::pow(10.0, -s.decimals) : 0.0;
@@ -493,8 +493,8 @@ std::optional<FinalNumber> number_after(std::string_view t, std::size_t i, std::
   const std::size_t end = std::min(t.size(), i + window);
   for (std::size_t j = i; j < end; ++j) {
     const char c = t[j];
-    const bool neg = c == '-' && j + 1 < t.size() && is_digit(t[j + 1]);
-    if (!is_digit(c) && !neg) {
+    const bool neg = c == '-' && j + 1 < t.size() && ascii_digit(t[j + 1]);
+    if (!ascii_digit(c) && !neg) {
       if (c == '\n' && j > i + 2) return std::nullopt;
       continue;
     }
@@ -573,7 +573,7 @@ std::vector<TextNumber> numbers_in(std::string_view t) {
   const std::size_t n = t.size();
   for (std::size_t i = 0; i < n;) {
     const char c = t[i];
-    if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(t[i + 1]) && (i == 0 || !is_digit(t[i - 1])))) {
+    if (ascii_digit(c) || (c == '.' && i + 1 < n && ascii_digit(t[i + 1]) && (i == 0 || !ascii_digit(t[i - 1])))) {
       const bool neg = i > 0 && t[i - 1] == '-' && (i < 2 || t[i - 2] == ' ' || t[i - 2] == '(' || t[i - 2] == '\n');
       Scanned s = scan_number(t, i);
       TextNumber num{neg ? -s.value : s.value, s.end < n && t[s.end] == '%', false};
@@ -581,9 +581,9 @@ std::vector<TextNumber> numbers_in(std::string_view t) {
       i = s.end;
       continue;
     }
-    if (is_alpha(c)) {
+    if (ascii_alpha(c)) {
       std::size_t j = i;
-      while (j < n && is_alpha(t[j])) ++j;
+      while (j < n && ascii_alpha(t[j])) ++j;
       if (j - i >= 3 && j - i <= 9) {
         char w[10];
         for (std::size_t k = i; k < j; ++k) w[k - i] = lower(t[k]);
@@ -614,10 +614,10 @@ std::optional<FinalNumber> final_number(std::string_view answer) {
     if (auto f = number_after(answer, m + 7, 30, FinalAnswerSource::boxed)) return f;
   // The last number written.
   for (std::size_t i = answer.size(); i-- > 0;) {
-    if (!is_digit(answer[i])) continue;
+    if (!ascii_digit(answer[i])) continue;
     std::size_t b = i;
-    while (b > 0 && (is_digit(answer[b - 1]) || ((answer[b - 1] == ',' || answer[b - 1] == '.') && b >= 2 &&
-                                                   is_digit(answer[b - 2]))))
+    while (b > 0 && (ascii_digit(answer[b - 1]) || ((answer[b - 1] == ',' || answer[b - 1] == '.') && b >= 2 &&
+                                                   ascii_digit(answer[b - 2]))))
       --b;
     const bool neg = b > 0 && answer[b - 1] == '-' && (b < 2 || answer[b - 2] == ' ' || answer[b - 2] == '\n');
     Scanned s = scan_number(answer, b);

@@ -1,9 +1,10 @@
 #include "switchyard/learn/features.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
+
+#include "switchyard/core/ascii.hpp"
 
 namespace sy::learn {
 namespace {
@@ -36,19 +37,12 @@ inline bool is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
 inline unsigned char lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c + 32) : c; }
-// The "C" locale's character classes (the process never sets another), inline: std::isalpha and the
-// like are calls into libc, made for every byte of a prompt here.
-inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-inline bool is_alpha(unsigned char c) { return static_cast<unsigned char>((c | 32) - 'a') < 26; }
-inline bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
-inline bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 inline bool is_operator(char c) {
   switch (c) {
     case '+': case '-': case '*': case '/': case '=': case '^': case '<': case '>': return true;
     default: return false;
   }
 }
-inline bool is_space(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 }  // namespace
 
@@ -76,9 +70,9 @@ namespace {
 /// Lower-cased word starting at p[i] (letters only, at most 15 bytes); i moves past it.
 std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16]) {
   const std::size_t n = p.size();
-  while (i < n && !is_alpha(static_cast<unsigned char>(p[i]))) ++i;
+  while (i < n && !ascii_alpha(static_cast<unsigned char>(p[i]))) ++i;
   std::size_t len = 0;
-  while (i < n && is_alpha(static_cast<unsigned char>(p[i]))) {
+  while (i < n && ascii_alpha(static_cast<unsigned char>(p[i]))) {
     if (len < sizeof buf) buf[len++] = static_cast<char>(lower(static_cast<unsigned char>(p[i])));
     ++i;
   }
@@ -132,9 +126,9 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
     std::size_t k = 0;
     while (k < line.size() && line[k] == ' ') ++k;
     if (k + 1 < line.size() && (line[k] == '-' || line[k] == '*') && line[k + 1] == ' ') ++list_items;
-    else if (k < line.size() && is_digit(static_cast<unsigned char>(line[k]))) {
+    else if (k < line.size() && ascii_digit(static_cast<unsigned char>(line[k]))) {
       std::size_t d = k;
-      while (d < line.size() && is_digit(static_cast<unsigned char>(line[d]))) ++d;
+      while (d < line.size() && ascii_digit(static_cast<unsigned char>(line[d]))) ++d;
       if (d + 1 < line.size() && (line[d] == '.' || line[d] == ')') && line[d + 1] == ' ') ++list_items;
     }
     const std::size_t colon = line.find(':');
@@ -148,14 +142,14 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
   // Math expressions: a digit or variable, an operator, a digit ("3x + 4 = 10", "2^5", "\\frac").
   for (std::size_t i = 0; i + 2 < n; ++i) {
     const unsigned char a = static_cast<unsigned char>(p[i]), b = static_cast<unsigned char>(p[i + 1]);
-    if (a == '\\' && is_alpha(b)) ++math_expr;  // LaTeX command
-    if (!is_alnum(a)) continue;
+    if (a == '\\' && ascii_alpha(b)) ++math_expr;  // LaTeX command
+    if (!ascii_alnum(a)) continue;
     std::size_t j = i + 1;
     if (j < n && p[j] == ' ') ++j;
     if (j + 1 < n && is_operator(p[j])) {
       std::size_t k = j + 1;
       if (k < n && p[k] == ' ') ++k;
-      if (k < n && is_digit(static_cast<unsigned char>(p[k]))) ++math_expr;
+      if (k < n && ascii_digit(static_cast<unsigned char>(p[k]))) ++math_expr;
     }
   }
   // Words: question type from the first word of each sentence and instruction words anywhere.
@@ -189,7 +183,7 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
     }
   }
   std::size_t last = n;
-  while (last > 0 && is_space(static_cast<unsigned char>(p[last - 1]))) --last;
+  while (last > 0 && ascii_space(static_cast<unsigned char>(p[last - 1]))) --last;
   auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
   out[0] = lg(turns);
   out[1] = lg(code_lines);
@@ -223,7 +217,7 @@ bool option_line(std::string_view line) {
   std::size_t j = 0;
   while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
   if (j < line.size() && line[j] == '(') ++j;
-  return j + 1 < line.size() && is_alpha(static_cast<unsigned char>(line[j])) &&
+  return j + 1 < line.size() && ascii_alpha(static_cast<unsigned char>(line[j])) &&
          (line[j + 1] == '.' || line[j + 1] == ')') && (j + 2 >= line.size() || line[j + 2] == ' ');
 }
 /// A line that gives an answer ("Answer: B", "A: 42", "#### 18"): the end of a few-shot example when
@@ -238,7 +232,7 @@ bool answer_line(std::string_view line) {
   else if (line.rfind("####", 0) == 0) rest = line.substr(4);
   else return false;
   for (char ch : rest)
-    if (!is_space(static_cast<unsigned char>(ch))) return true;
+    if (!ascii_space(static_cast<unsigned char>(ch))) return true;
   return false;
 }
 }  // namespace
@@ -269,7 +263,7 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
       ++options;
       option_bytes += line.size();
       for (char ch : line.substr(std::min<std::size_t>(2, line.size())))
-        if (is_digit(static_cast<unsigned char>(ch))) {
+        if (ascii_digit(static_cast<unsigned char>(ch))) {
           ++numeric_options;
           break;
         }
@@ -278,10 +272,10 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
   }
   std::string_view stem = q.substr(0, stem_end);
   // A trailing "Answer:" cue is format, not question.
-  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  while (!stem.empty() && ascii_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
   if (stem.size() >= 7 && stem.substr(stem.size() - 7) == "Answer:") stem.remove_suffix(7);
-  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
-  while (!stem.empty() && is_space(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
+  while (!stem.empty() && ascii_space(static_cast<unsigned char>(stem.back()))) stem.remove_suffix(1);
+  while (!stem.empty() && ascii_space(static_cast<unsigned char>(stem.front()))) stem.remove_prefix(1);
   // Words of the stem: negations, quantity relations, vowel groups per word (a syllable count: how
   // technical the wording is), distinct long words, words per sentence, numbers per word.
   std::size_t words = 0, negations = 0, quantity = 0, syllables = 0, long_distinct = 0, numbers = 0, sentences = 0;
@@ -314,8 +308,8 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
   for (std::size_t i = 0; i < stem.size(); ++i) {
     const char c = stem[i];
     if (c == '%') ++quantity;
-    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || is_space(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
-    if (is_digit(static_cast<unsigned char>(c)) && (i == 0 || !is_alnum(static_cast<unsigned char>(stem[i - 1]))) &&
+    if ((c == '.' || c == '?' || c == '!') && (i + 1 == stem.size() || ascii_space(static_cast<unsigned char>(stem[i + 1])))) ++sentences;
+    if (ascii_digit(static_cast<unsigned char>(c)) && (i == 0 || !ascii_alnum(static_cast<unsigned char>(stem[i - 1]))) &&
         (i == 0 || (stem[i - 1] != '.' && stem[i - 1] != ','))) ++numbers;
   }
   auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
@@ -356,7 +350,7 @@ void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDens
       std::size_t j = i;
       while (j < n && (p[j] == ' ' || p[j] == '\t')) ++j;
       if (j < n && p[j] == '(') ++j;
-      if (j + 1 < n && is_alpha(static_cast<unsigned char>(p[j])) && (p[j + 1] == '.' || p[j + 1] == ')') &&
+      if (j + 1 < n && ascii_alpha(static_cast<unsigned char>(p[j])) && (p[j + 1] == '.' || p[j + 1] == ')') &&
           (j + 2 >= n || p[j + 2] == ' ')) {
         ++choice_lines;
       }
@@ -415,7 +409,7 @@ void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDens
     switch (c) {
       case '?': ++questions; ++sentences; break;
       case '.': case '!':
-        if (i + 1 >= n || is_space(static_cast<unsigned char>(p[i + 1]))) ++sentences;
+        if (i + 1 >= n || ascii_space(static_cast<unsigned char>(p[i + 1]))) ++sentences;
         break;
       case '{': case '}': case ';': case '`': ++code; break;
       case '+': case '-': case '*': case '/': case '=': case '^': case '%': case '$': case '<': case '>': ++math; break;
@@ -461,7 +455,7 @@ void FeatureExtractor::extract(std::string_view prompt, const ConversationShape&
     const std::size_t n = text.size();
     for (std::size_t i = 0; i < n;) {
       unsigned char c = static_cast<unsigned char>(text[i]);
-      if (is_space(c)) {
+      if (ascii_space(c)) {
         ++i;
         continue;
       }
@@ -498,7 +492,7 @@ void FeatureExtractor::extract(std::string_view prompt, const ConversationShape&
     norm.push_back(' ');
     for (char ch : text) {
       unsigned char c = static_cast<unsigned char>(ch);
-      if (is_space(c)) {
+      if (ascii_space(c)) {
         if (norm.back() != ' ') norm.push_back(' ');
       } else {
         norm.push_back(static_cast<char>(lower(c)));
