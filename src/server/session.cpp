@@ -207,13 +207,21 @@ net::awaitable<void> Session::wait_client_gone() {
   }
 }
 
-net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point deadline, std::size_t size) {
+net::awaitable<Session::ReadEnd> Session::read_into_until(Clock::time_point deadline, net::mutable_buffer into,
+                                                          std::size_t& n) {
   net::steady_timer timer(co_await net::this_coro::executor, deadline);
-  auto r = co_await (stream_.socket().async_read_some(buffer_.prepare(size), kTuple) || timer.async_wait(kTuple));
+  auto r = co_await (stream_.socket().async_read_some(into, kTuple) || timer.async_wait(kTuple));
   if (r.index() == 1) co_return ReadEnd{http::error::need_more, true};
-  auto [ec, n] = std::get<0>(r);
-  buffer_.commit(n);
+  auto [ec, got] = std::get<0>(r);
+  n = got;
   co_return ReadEnd{ec, false};
+}
+
+net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point deadline, std::size_t size) {
+  std::size_t n = 0;
+  auto end = co_await read_into_until(deadline, buffer_.prepare(size), n);
+  buffer_.commit(n);
+  co_return end;
 }
 
 net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<RequestBody>& parser, bool header_only,
@@ -253,14 +261,11 @@ net::awaitable<Session::ReadEnd> Session::read_body_direct(http::request_parser<
   buffer_.consume(have);
   while (have < length) {
     if (body.size() == have) body.resize(std::min(length, have + kStep));
-    net::steady_timer timer(co_await net::this_coro::executor, deadline);
-    auto r = co_await (stream_.socket().async_read_some(net::buffer(body.data() + have, body.size() - have), kTuple) ||
-                       timer.async_wait(kTuple));
-    if (r.index() == 1) co_return ReadEnd{http::error::need_more, true};
-    auto [ec, n] = std::get<0>(r);
+    std::size_t n = 0;
+    auto end = co_await read_into_until(deadline, net::buffer(body.data() + have, body.size() - have), n);
     // The client closing before the whole body: what Beast's parser reports for it.
-    if (ec == net::error::eof) co_return ReadEnd{http::error::partial_message, false};
-    if (ec) co_return ReadEnd{ec, false};
+    if (end.ec == net::error::eof) co_return ReadEnd{http::error::partial_message, false};
+    if (end.timed_out || end.ec) co_return end;
     have += n;
   }
   co_return ReadEnd{};

@@ -142,6 +142,8 @@ class Session {
   /// place. The parser is not fed the body; the message is released as it is.
   net::awaitable<ReadEnd> read_body_direct(http::request_parser<RequestBody>& parser, std::size_t length,
                                            Clock::time_point deadline);
+  /// One read into `into`, raced against `deadline`; `n` is set to the bytes that arrived.
+  net::awaitable<ReadEnd> read_into_until(Clock::time_point deadline, net::mutable_buffer into, std::size_t& n);
   /// One read of up to `size` bytes into the buffer, raced against `deadline`.
   net::awaitable<ReadEnd> read_some_until(Clock::time_point deadline, std::size_t size);
   /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in.

@@ -16,7 +16,6 @@ class Payload {
   Payload(std::string text) : own_(std::move(text)) {  // NOLINT: implicit, a body is often a string
     if (!own_.empty()) pieces_.push_back(Piece{nullptr, 0, own_.size()});
   }
-  Payload(const char* text) : Payload(std::string(text)) {}  // NOLINT
 
   /// Appends a view of bytes the caller keeps alive (and unchanged) for as long as this payload is used.
   /// Bytes that continue the previous borrowed piece extend it.
@@ -39,7 +38,6 @@ class Payload {
     }
     own_.append(text);
   }
-  void reserve_own(std::size_t n) { own_.reserve(n); }
 
   std::size_t size() const {
     std::size_t n = 0;
