@@ -35,7 +35,7 @@ using net_io::kTuple;
 // An idle pooled connection older than this is dropped rather than reused: most servers close idle
 // keep-alive connections after 60-75 s, and a write into a half-closed socket costs a retry.
 constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadBuffer = 16 * 1024;
 constexpr std::uint32_t kMaxResponseHeader = 64 * 1024;
 constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
 }  // namespace
@@ -46,8 +46,6 @@ struct Connection {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
-  /// Body bytes land here before being appended to the caller's string (no zero-filling per read).
-  std::unique_ptr<char[]> scratch{new char[kReadChunk]};
   Clock::time_point idle_since{};
   bool reused = false;
 
@@ -122,15 +120,52 @@ std::chrono::milliseconds remaining(Clock::time_point deadline, std::chrono::mil
   return std::min(left, step);
 }
 
+/// Parses an upstream response straight into what the exchange hands out: the head's fields into its
+/// ResponseHead and the body's bytes onto the string `read_some` is filling. No field container and no
+/// intermediate body buffer, as Beast's response_parser would need.
+class ResponseReader final : public http::basic_parser<false> {
+ public:
+  explicit ResponseReader(ResponseHead& head) : head_(head) {}
+  /// Where body bytes go until the next call; null while no read_some is running.
+  void sink(std::string* out) { out_ = out; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { head_.status = code; }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    head_.headers.push_back({std::string(name), std::string(value)});
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return take(body, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
+    return take(body, ec);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  std::size_t take(beast::string_view body, beast::error_code& ec) {
+    if (!out_) {  // body bytes before anyone asked for them: leave them buffered
+      ec = http::error::need_buffer;
+      return 0;
+    }
+    out_->append(body.data(), body.size());
+    return body.size();
+  }
+
+  ResponseHead& head_;
+  std::string* out_ = nullptr;
+};
+
 class HttpExchange final : public Exchange {
  public:
   HttpExchange(HttpPool* pool, std::unique_ptr<Connection> conn, const config::ProviderConfig& provider,
                Clock::time_point deadline)
       : pool_(pool), conn_(std::move(conn)), provider_name_(provider.name), idle_(provider.idle_timeout),
         max_idle_(provider.max_idle_connections), deadline_(deadline) {
-    parser_.emplace();
-    parser_->body_limit(boost::none);
-    parser_->header_limit(kMaxResponseHeader);
+    parser_.body_limit(boost::none);
+    parser_.header_limit(kMaxResponseHeader);
+    head_.headers.reserve(16);
   }
 
   const ResponseHead& head() const override { return head_; }
@@ -155,8 +190,8 @@ class HttpExchange final : public Exchange {
       stale = conn_->reused && ec != beast::error::timeout;
       co_return net_error(kind_of(ec), "sending to", p, ec);
     }
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, *parser_, kTuple);
-    else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, *parser_, kTuple);
+    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, parser_, kTuple);
+    else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, parser_, kTuple);
     if (ec) {
       bool nothing_read = conn_->buffer.size() == 0;
       stale = conn_->reused && nothing_read &&
@@ -165,40 +200,34 @@ class HttpExchange final : public Exchange {
       if (ec == beast::error::timeout) co_return net_error(ErrorKind::timeout, "no response head from", p, ec);
       co_return net_error(kind_of(ec), "reading the response head from", p, ec);
     }
-    const auto& msg = parser_->get();
-    head_.status = static_cast<int>(msg.result_int());
-    head_.headers.reserve(16);
-    for (const auto& f : msg) head_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-    if (parser_->is_done()) finish_body();
+    if (parser_.is_done()) finish_body();
     co_return ok_status();
   }
 
   net::awaitable<Result<bool>> read_some(std::string& out) override {
+    // Parses buffered bytes, then reads, until body bytes were appended to `out` or the body ended.
+    const std::size_t before = out.size();
     for (;;) {
-      if (!conn_ || !parser_ || parser_->is_done()) {
+      if (!conn_ || parser_.is_done()) {
         finish_body();
-        co_return false;
+        co_return out.size() > before;
       }
-      auto& body = parser_->get().body();
-      body.data = conn_->scratch.get();
-      body.size = kReadChunk;
       beast::error_code ec;
-      bool parsed = false;
+      std::size_t taken = 0;
+      parser_.sink(&out);
       if (conn_->buffer.size() > 0) {
         // Body bytes that came with the head (usually all of them) are parsed in place, without an
         // async read and the scheduler round trip completing one costs.
-        conn_->buffer.consume(parser_->put(conn_->buffer.data(), ec));
+        taken = parser_.put(conn_->buffer.data(), ec);
+        conn_->buffer.consume(taken);
         if (ec == http::error::need_more) ec = {};
-        parsed = ec || parser_->get().body().size != kReadChunk || parser_->is_done();
       }
-      if (!parsed) {
+      if (!ec && taken == 0) {
         conn_->lowest().expires_after(remaining(deadline_, idle_));
-        if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, *parser_, kTuple);
-        else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, *parser_, kTuple);
+        if (conn_->tls) std::tie(ec, taken) = co_await http::async_read_some(*conn_->tls, conn_->buffer, parser_, kTuple);
+        else std::tie(ec, taken) = co_await http::async_read_some(*conn_->plain, conn_->buffer, parser_, kTuple);
       }
-      size_t got = kReadChunk - parser_->get().body().size;
-      if (conn_) out.append(conn_->scratch.get(), got);
-      if (ec == http::error::need_buffer) ec = {};
+      parser_.sink(nullptr);
       if (ec) {
         conn_.reset();  // never reuse a connection in an unknown state
         if (ec == beast::error::timeout) {
@@ -209,15 +238,14 @@ class HttpExchange final : public Exchange {
         }
         co_return Error::make(ErrorKind::connection, "reading the body from " + provider_name_ + ": " + ec.message());
       }
-      if (parser_->is_done()) finish_body();
-      if (got > 0) co_return true;
-      if (!conn_ || !parser_ || parser_->is_done()) co_return false;
+      if (parser_.is_done()) finish_body();
+      if (out.size() > before) co_return true;
     }
   }
 
  private:
   void finish_body() {
-    if (conn_ && parser_ && parser_->is_done() && parser_->keep_alive()) {
+    if (conn_ && parser_.is_done() && parser_.keep_alive()) {
       pool_->give(std::move(conn_), max_idle_);
     }
     conn_.reset();
@@ -229,8 +257,8 @@ class HttpExchange final : public Exchange {
   std::chrono::milliseconds idle_;
   int max_idle_;
   Clock::time_point deadline_;
-  std::optional<http::response_parser<http::buffer_body>> parser_;
   ResponseHead head_;
+  ResponseReader parser_{head_};
 };
 
 class HttpTransport final : public Transport {
@@ -308,7 +336,7 @@ class HttpTransport final : public Transport {
     if (!results) co_return std::move(results).error();
     auto conn = std::make_unique<Connection>();
     conn->key = key;
-    conn->buffer.reserve(kReadChunk);  // a typical response head and body arrive in one read
+    conn->buffer.reserve(kReadBuffer);  // a typical response head and body arrive in one read
     beast::tcp_stream stream(co_await net::this_coro::executor);
     stream.expires_after(remaining(deadline, p.connect_timeout));
     auto [ec, ep] = co_await stream.async_connect(*results, kTuple);
