@@ -23,6 +23,9 @@ namespace {
 using namespace boost::asio::experimental::awaitable_operators;
 using net_io::kTuple;
 using net_io::whole_writes;
+using Armed = net_io::Watchdog::Armed;
+/// How long one write to a client may take (a client that stops reading is cut off).
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
 // Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
 // the message. need_more when they are not enough: then an async read takes over (and waits, under
@@ -57,9 +60,9 @@ bool valid_request_id(std::string_view id) {
 
 Session::Session(net::ip::tcp::socket socket, ServerState& shared, IoThread& worker, std::string client,
                  std::shared_ptr<net::cancellation_signal> cancel)
-    : stream_(std::move(socket)), server_(shared), io_thread_(worker), client_(std::move(client)),
+    : socket_(std::move(socket)), server_(shared), io_thread_(worker), client_(std::move(client)),
       watch_(std::make_shared<Watch>()) {
-  watch_->socket = &stream_.socket();
+  watch_->socket = &socket_;
   watch_->cancel = std::move(cancel);
   server_.connections.fetch_add(1, std::memory_order_relaxed);
   registry_it_ = io_thread_.sessions.insert(io_thread_.sessions.end(), this);
@@ -82,7 +85,7 @@ bool Session::close_if_idle() {
   if (!idle_) return false;
   idle_ = false;  // shed once
   beast::error_code ec;
-  stream_.socket().cancel(ec);
+  socket_.cancel(ec);
   return true;
 }
 
@@ -124,8 +127,8 @@ net::awaitable<bool> Session::send(InboundRequest& call, int status, std::string
   // response by a pipelining client).
   if (call.req.method() == http::verb::head) body.clear();
   std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
-  stream_.expires_after(std::chrono::seconds(30));
-  auto [ec, n] = co_await net::async_write(stream_, bufs, whole_writes, kTuple);
+  Armed armed(watchdog_, Clock::now() + kWriteTimeout);
+  auto [ec, n] = co_await net::async_write(socket_, bufs, whole_writes, kTuple);
   co_return !ec;
 }
 
@@ -153,8 +156,8 @@ net::awaitable<bool> Session::begin_stream(InboundRequest& call, std::string_vie
   if (!chunked_) head.replace(head.find("Content-Length: 0\r\n"), 19, "Cache-Control: no-cache\r\n");
   // The head and the first events leave in one write.
   if (!first.empty()) append_chunk(head, first);
-  stream_.expires_after(std::chrono::seconds(30));
-  auto [ec, n] = co_await net::async_write(stream_, net::buffer(head), kTuple);
+  Armed armed(watchdog_, Clock::now() + kWriteTimeout);
+  auto [ec, n] = co_await net::async_write(socket_, net::buffer(head), kTuple);
   co_return !ec;
 }
 
@@ -174,24 +177,24 @@ void Session::append_chunk(std::string& out, std::string_view data) const {
 
 net::awaitable<bool> Session::send_chunk(std::string_view data) {
   if (data.empty()) co_return true;
-  stream_.expires_after(std::chrono::seconds(30));
+  Armed armed(watchdog_, Clock::now() + kWriteTimeout);
   if (!chunked_) {
-    auto [ec, n] = co_await net::async_write(stream_, net::buffer(data.data(), data.size()), whole_writes, kTuple);
+    auto [ec, n] = co_await net::async_write(socket_, net::buffer(data.data(), data.size()), whole_writes, kTuple);
     co_return !ec;
   }
-  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk(net::buffer(data.data(), data.size())), whole_writes, kTuple);
+  auto [ec, n] = co_await net::async_write(socket_, http::make_chunk(net::buffer(data.data(), data.size())), whole_writes, kTuple);
   co_return !ec;
 }
 
 net::awaitable<bool> Session::end_stream() {
   if (!chunked_) co_return true;
-  stream_.expires_after(std::chrono::seconds(30));
-  auto [ec, n] = co_await net::async_write(stream_, http::make_chunk_last(), kTuple);
+  Armed armed(watchdog_, Clock::now() + kWriteTimeout);
+  auto [ec, n] = co_await net::async_write(socket_, http::make_chunk_last(), kTuple);
   co_return !ec;
 }
 
 net::awaitable<void> Session::wait_client_gone() {
-  auto& sock = stream_.socket();
+  auto& sock = socket_;
   for (;;) {
     auto [ec] = co_await sock.async_wait(net::ip::tcp::socket::wait_read, kTuple);
     if (ec) co_return;  // cancelled (the stream ended) or socket error
@@ -210,7 +213,7 @@ net::awaitable<void> Session::wait_client_gone() {
 net::awaitable<Session::ReadEnd> Session::read_into_until(Clock::time_point deadline, net::mutable_buffer into,
                                                           std::size_t& n) {
   net::steady_timer timer(co_await net::this_coro::executor, deadline);
-  auto r = co_await (stream_.socket().async_read_some(into, kTuple) || timer.async_wait(kTuple));
+  auto r = co_await (socket_.async_read_some(into, kTuple) || timer.async_wait(kTuple));
   if (r.index() == 1) co_return ReadEnd{http::error::need_more, true};
   auto [ec, got] = std::get<0>(r);
   n = got;
@@ -275,7 +278,7 @@ net::awaitable<void> Session::close_gracefully() {
   // Half-close, then read and drop what the client is still sending (bounded), so that the kernel does
   // not answer its remaining bytes with a reset that destroys the response before it is read.
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   auto until = Clock::now() + std::chrono::seconds(2);
   std::size_t drained = 0;
   while (!ec && drained < (64u << 20)) {
@@ -400,7 +403,7 @@ net::awaitable<bool> Session::unwatch_client() {
   if (watch_->active) {
     watch_->active = false;
     beast::error_code ec;
-    stream_.socket().cancel(ec);  // the pending wait; nothing else is in flight on this socket now
+    socket_.cancel(ec);  // the pending wait; nothing else is in flight on this socket now
   }
   // The coroutine was cancelled (or not); either way the next request starts clean.
   co_await net::this_coro::reset_cancellation_state();
@@ -413,8 +416,12 @@ net::awaitable<bool> Session::next_request_started() {
   // A large body grew the buffer: an idle connection does not keep megabytes.
   if (buffer_.capacity() > (256u << 10)) buffer_.shrink_to_fit();
   idle_ = true;
-  stream_.expires_after(server_.store.current()->config->server.idle_timeout);
-  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
+  beast::error_code ec;
+  std::size_t n = 0;
+  {
+    Armed armed(watchdog_, Clock::now() + server_.store.current()->config->server.idle_timeout);
+    std::tie(ec, n) = co_await socket_.async_read_some(buffer_.prepare(8192), kTuple);
+  }
   idle_ = false;
   if (ec) co_return false;
   buffer_.commit(n);
@@ -422,7 +429,7 @@ net::awaitable<bool> Session::next_request_started() {
 }
 
 net::awaitable<void> Session::run() {
-  stream_.socket().set_option(net::ip::tcp::no_delay(true));
+  socket_.set_option(net::ip::tcp::no_delay(true));
   // A cancelled request (its client left) lets the session's later steps run to their own errors
   // instead of throwing out of the coroutine.
   co_await net::this_coro::throw_if_cancelled(false);
@@ -431,7 +438,6 @@ net::awaitable<void> Session::run() {
     // connection sat idle applies to it (keys removed, models added).
     auto rt = server_.store.current();
     const auto& sc = rt->config->server;
-    stream_.expires_never();
     InboundRequest call;
     call.started = Clock::now();
     call.headers.reserve(256);
@@ -465,9 +471,8 @@ net::awaitable<void> Session::run() {
       if (auto rid = h["x-request-id"]; valid_request_id(rid)) call.request_id = std::string(rid);
       if (h[http::field::expect] == "100-continue" && !parser.is_done()) {
         http::response<http::empty_body> cont{http::status::continue_, h.version()};
-        stream_.expires_after(std::chrono::seconds(30));
-        auto [cec, cn] = co_await http::async_write(stream_, cont, kTuple);
-        stream_.expires_never();
+        Armed armed(watchdog_, Clock::now() + kWriteTimeout);
+        auto [cec, cn] = co_await http::async_write(socket_, cont, kTuple);
         if (cec) break;
       }
     }
@@ -494,8 +499,8 @@ net::awaitable<void> Session::run() {
     if (!call.keep_alive || closed_) break;
   }
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  stream_.socket().close(ec);
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
 }
 
 net::awaitable<void> Session::handle(InboundRequest& call) {

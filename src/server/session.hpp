@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "net/watchdog.hpp"
 #include "server/server_state.hpp"
 #include "switchyard/core/error.hpp"
 
@@ -160,7 +161,9 @@ class Session {
                           std::size_t content_length);
   void append_chunk(std::string& out, std::string_view data) const;
 
-  beast::tcp_stream stream_;
+  net::ip::tcp::socket socket_;
+  /// The deadline of the client connection's pending read or write (idle wait, response writes).
+  net_io::Watchdog watchdog_{socket_};
   beast::flat_buffer buffer_;
   ServerState& server_;
   IoThread& io_thread_;

@@ -236,6 +236,45 @@ models:
   });
 });
 
+describe('an https upstream', () => {
+  test('reached over TLS (keep-alive reused, streaming relayed) with verify_tls off; refused with it on', async () => {
+    const up = await startUpstream(async (req, res, rec) => {
+      if (rec.json?.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk('over ', { role: 'assistant' }));
+        res.end(`${chunk('tls')}data: [DONE]\n\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(completion(`over tls ${rec.url}`)));
+    }, { tls: true });
+    const sy = await startSwitchyard(`server: {listen: "127.0.0.1:0", threads: 1}
+providers:
+  - {name: trusting, type: openai, base_url: "${up.url}/v1", verify_tls: false}
+  - {name: verifying, type: openai, base_url: "${up.url}/v1"}
+models:
+  - {name: m, provider: trusting, model: x}
+  - {name: strict, provider: verifying, model: x}
+`);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg('x') });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.choices[0].message.content, 'over tls /v1/chat/completions');
+      }
+      assert.equal(up.openSockets(), 1, 'one TLS connection, kept alive and reused');
+      const s = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', stream: true, messages: msg('x') });
+      assert.equal(s.status, 200);
+      assert.equal(sseData(s.text).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d).choices[0].delta.content).join(''), 'over tls');
+      // The certificate is self-signed: with verification on (the default) the handshake fails.
+      const strict = await postJson(`${sy.url}/v1/chat/completions`, { model: 'strict', messages: msg('x') });
+      assert.equal(strict.status, 502, strict.text);
+      assert.equal(strict.json.error.code, 'upstream_connection_error');
+      assert.match(strict.json.error.message, /TLS handshake/);
+    } finally { await sy.stop(); await up.close(); }
+  });
+});
+
 describe('streaming relay', () => {
   test('the first chunk reaches the client before the upstream finishes', async () => {
     let release;

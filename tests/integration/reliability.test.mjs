@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
 import { chunk, completion, postJson, sseData, startSwitchyard, startUpstream, until } from './lib/harness.mjs';
+import { closedWithin, collect, connectRaw, rawRequest, written } from './lib/raw_http.mjs';
 
 const msg = (content = 'hi') => [{ role: 'user', content }];
 const ok = (res, text = 'ok') => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(completion(text))); };
@@ -339,6 +340,43 @@ describe('broken transports', () => {
     for (let i = 0; i < 20; i++) await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
     assert.equal(a.requests.length, 20);
     assert.ok(a.openSockets() <= 2, `upstream sockets open: ${a.openSockets()}`);
+  });
+});
+
+describe('timeouts (one timer per connection, re-armed as deadlines move)', () => {
+  test('a body that stalls past the upstream idle timeout is cut off as a timeout, and the request is retried', async () => {
+    const a = await scripted((req, res, rec, i) => {
+      if (i > 1) return ok(res, 'after the stall');  // i counts this request
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      res.write('{"id":"x",');  // and nothing more
+    });
+    const sy = await setup([a], { provider: ', idle_timeout: 300ms' });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, 'after the stall');
+    assert.equal(a.requests.length, 2);
+    const st = (await admin(sy)).find((d) => d.id === 'm/p0/0');
+    assert.equal(st.last_error, 'timeout', JSON.stringify(st));
+  });
+
+  test('a keep-alive connection busy for longer than server.idle_timeout stays open; idle past it, it is closed', async () => {
+    const a = await scripted((req, res) => ok(res, 'a'));
+    const sy = await setup([a], { server: ', idle_timeout: 400ms' });
+    const sock = await connectRaw(sy.port);
+    const request = rawRequest('POST', '/v1/chat/completions',
+                               { body: JSON.stringify({ model: 'm', messages: msg() }), headers: ['Content-Type: application/json'] });
+    // Five requests 150 ms apart: the connection is in use for longer than its idle timeout, never idle
+    // for that long, so the timer first set for the first wait fires early and waits again.
+    for (let i = 0; i < 5; i++) {
+      const answered = collect(sock, { n: 1 });
+      await written(sock, request);
+      const r = await answered;
+      assert.equal(r.closed, false, `request ${i}: the connection closed`);
+      assert.equal(r.responses[0]?.status, 200, `request ${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 150));  // the client's pace, not a wait for the server
+    }
+    assert.equal(await closedWithin(sock, 5000), 'close', 'the idle connection was not closed');
+    sock.destroy();
   });
 });
 

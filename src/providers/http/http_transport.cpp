@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "net/io.hpp"
+#include "net/watchdog.hpp"
 #include "switchyard/providers/transport.hpp"
 
 namespace sy::providers {
@@ -32,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 using net_io::kTuple;
+using Armed = net_io::Watchdog::Armed;
 // An idle pooled connection older than this is dropped rather than reused: most servers close idle
 // keep-alive connections after 60-75 s, and a write into a half-closed socket costs a retry.
 constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
@@ -43,16 +45,18 @@ constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
 /// One upstream connection, plain or TLS.
 struct Connection {
   std::string key;
-  std::optional<beast::tcp_stream> plain;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  std::optional<tcp::socket> plain;
+  std::optional<beast::ssl_stream<tcp::socket>> tls;
+  /// Bounds each step (connect, handshake, write, first byte, idle between reads) of the lowest socket.
+  std::optional<net_io::Watchdog> watchdog;
   beast::flat_buffer buffer;
   Clock::time_point idle_since{};
   bool reused = false;
 
-  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  tcp::socket& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
   /// True when the idle connection cannot be reused: the peer closed it, or sent unsolicited bytes.
   bool looks_dead() {
-    int fd = lowest().socket().native_handle();
+    int fd = lowest().native_handle();
     char c;
     ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n >= 0) return true;
@@ -85,7 +89,6 @@ class HttpPool {
     auto& v = idle_[c->key];
     if (static_cast<int>(v.size()) >= max_idle) return;  // dropping it closes the socket
     c->idle_since = Clock::now();
-    c->lowest().expires_never();
     v.push_back(std::move(c));
   }
 
@@ -176,8 +179,8 @@ class HttpExchange final : public Exchange {
   net::awaitable<Status> begin(const std::string& head, const Payload& body, const config::ProviderConfig& p,
                                bool& stale) {
     stale = false;
-    auto& s = conn_->lowest();
-    s.expires_after(remaining(deadline_, p.first_byte_timeout));
+    auto& watchdog = *conn_->watchdog;
+    Armed armed(watchdog, Clock::now() + remaining(deadline_, p.first_byte_timeout));
     beast::error_code ec;
     // The body's pieces as they are (the client's bytes around a replaced model), not copied together.
     boost::container::small_vector<net::const_buffer, 8> bufs;
@@ -186,12 +189,14 @@ class HttpExchange final : public Exchange {
     std::span<const net::const_buffer> seq(bufs.data(), bufs.size());
     if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, seq, net_io::whole_writes, kTuple);
     else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, seq, net_io::whole_writes, kTuple);
+    ec = watchdog.why(ec);
     if (ec) {
       stale = conn_->reused && ec != beast::error::timeout;
       co_return net_error(kind_of(ec), "sending to", p, ec);
     }
     if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, parser_, kTuple);
     else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, parser_, kTuple);
+    ec = watchdog.why(ec);
     if (ec) {
       bool nothing_read = conn_->buffer.size() == 0;
       stale = conn_->reused && nothing_read &&
@@ -223,9 +228,10 @@ class HttpExchange final : public Exchange {
         if (ec == http::error::need_more) ec = {};
       }
       if (!ec && taken == 0) {
-        conn_->lowest().expires_after(remaining(deadline_, idle_));
+        Armed armed(*conn_->watchdog, Clock::now() + remaining(deadline_, idle_));
         if (conn_->tls) std::tie(ec, taken) = co_await http::async_read_some(*conn_->tls, conn_->buffer, parser_, kTuple);
         else std::tie(ec, taken) = co_await http::async_read_some(*conn_->plain, conn_->buffer, parser_, kTuple);
+        ec = conn_->watchdog->why(ec);
       }
       parser_.sink(nullptr);
       if (ec) {
@@ -337,16 +343,19 @@ class HttpTransport final : public Transport {
     auto conn = std::make_unique<Connection>();
     conn->key = key;
     conn->buffer.reserve(kReadBuffer);  // a typical response head and body arrive in one read
-    beast::tcp_stream stream(co_await net::this_coro::executor);
-    stream.expires_after(remaining(deadline, p.connect_timeout));
-    auto [ec, ep] = co_await stream.async_connect(*results, kTuple);
-    if (ec) co_return net_error(kind_of(ec), "connecting to", p, ec);
-    stream.socket().set_option(tcp::no_delay(true));
-    if (!p.url.tls) {
-      conn->plain.emplace(std::move(stream));
-      co_return conn;
+    auto& socket = conn->plain.emplace(co_await net::this_coro::executor);
+    auto& watchdog = conn->watchdog.emplace(socket);
+    {
+      Armed armed(watchdog, Clock::now() + remaining(deadline, p.connect_timeout));
+      auto [ec, ep] = co_await net::async_connect(socket, *results, kTuple);
+      ec = watchdog.why(ec);
+      if (ec) co_return net_error(kind_of(ec), "connecting to", p, ec);
     }
-    conn->tls.emplace(std::move(stream), p.verify_tls ? verify_ctx_ : noverify_ctx_);
+    socket.set_option(tcp::no_delay(true));
+    if (!p.url.tls) co_return conn;
+    conn->tls.emplace(std::move(socket), p.verify_tls ? verify_ctx_ : noverify_ctx_);
+    conn->plain.reset();
+    auto& tls_watchdog = conn->watchdog.emplace(conn->lowest());
     auto& tls = *conn->tls;
     // SNI, then certificate chain and hostname checks (unless the provider opted out).
     if (!SSL_set_tlsext_host_name(tls.native_handle(), p.url.host.c_str())) {
@@ -356,8 +365,9 @@ class HttpTransport final : public Transport {
       tls.set_verify_mode(ssl::verify_peer);
       tls.set_verify_callback(ssl::host_name_verification(p.url.host));
     }
-    beast::get_lowest_layer(tls).expires_after(remaining(deadline, p.connect_timeout));
+    Armed armed(tls_watchdog, Clock::now() + remaining(deadline, p.connect_timeout));
     auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
+    hec = tls_watchdog.why(hec);
     if (hec) co_return net_error(kind_of(hec), "TLS handshake with", p, hec);
     co_return conn;
   }

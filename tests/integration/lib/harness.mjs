@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,11 +135,19 @@ export async function runSwitchyard(args, env = {}) {
  * A fake upstream HTTP server. `handler(req, res, body)` answers; every request is recorded in
  * `requests` as {method, url, headers, body}. `closed` counts server-side sockets that closed.
  */
-export async function startUpstream(handler) {
+/** The self-signed certificate (CN and SAN 127.0.0.1, localhost; test use only) an https upstream serves. */
+export const TEST_TLS = {
+  key: path.join(SOURCE_DIR, 'tests/testdata/tls/localhost-key.pem'),
+  cert: path.join(SOURCE_DIR, 'tests/testdata/tls/localhost-cert.pem'),
+};
+
+/** A fake upstream on 127.0.0.1; `tls: true` serves https with TEST_TLS's certificate. */
+export async function startUpstream(handler, { tls = false } = {}) {
   const requests = [];
   const sockets = new Set();
   const waiters = [];
-  const server = http.createServer(async (req, res) => {
+  const options = tls ? { key: fs.readFileSync(TEST_TLS.key), cert: fs.readFileSync(TEST_TLS.cert) } : {};
+  const server = (tls ? https : http).createServer(options, async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const body = Buffer.concat(chunks).toString();
@@ -158,7 +167,7 @@ export async function startUpstream(handler) {
   const { port } = server.address();
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     openSockets: () => sockets.size,
     /** Resolves with the next request received (or the n-th overall when already there). */
