@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <chrono>
+#include <memory>
 
 namespace sy::net_io {
 
@@ -22,23 +23,28 @@ class Watchdog {
   using Clock = std::chrono::steady_clock;
 
   /// Guards `socket`, which must outlive this (declare the watchdog after it).
-  explicit Watchdog(boost::asio::ip::tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+  explicit Watchdog(boost::asio::ip::tcp::socket& socket) : core_(std::make_shared<Core>(socket)) {}
+  ~Watchdog() {
+    core_->socket = nullptr;  // a completion already queued finds nothing to close
+    core_->timer.cancel();
+  }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
   /// Operations pending from now on end by `deadline` (until disarm or the next arm).
   void arm(Clock::time_point deadline) {
-    deadline_ = deadline;
-    expired_ = false;
-    if (waiting_ && timer_.expiry() <= deadline) return;  // fires in time, and looks again then
-    wait(deadline);
+    Core& c = *core_;
+    c.deadline = deadline;
+    c.expired = false;
+    if (c.waiting && c.timer.expiry() <= deadline) return;  // fires in time, and looks again then
+    wait(core_, deadline);
   }
   /// No deadline: what is pending now may wait forever (the caller has its own bound, or nothing is).
-  void disarm() { deadline_ = Clock::time_point::max(); }
+  void disarm() { core_->deadline = Clock::time_point::max(); }
 
   /// `ec` as the caller should see it: the abort a passed deadline caused is a timeout.
   boost::system::error_code why(const boost::system::error_code& ec) const {
-    if (expired_ && ec == boost::asio::error::operation_aborted) return boost::beast::error::timeout;
+    if (core_->expired && ec == boost::asio::error::operation_aborted) return boost::beast::error::timeout;
     return ec;
   }
 
@@ -55,32 +61,39 @@ class Watchdog {
   };
 
  private:
-  void wait(Clock::time_point at) {
-    timer_.expires_at(at);  // a wait already pending ends aborted, and its handler touches nothing
-    waiting_ = true;
-    // An aborted wait is a replaced one or a destroyed watchdog: `this` may be gone.
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec != boost::asio::error::operation_aborted) fired();
+  /// Shared with the timer's handler, which may run after the watchdog is gone (a completion queued in
+  /// the same turn as the connection's end).
+  struct Core {
+    explicit Core(boost::asio::ip::tcp::socket& s) : socket(&s), timer(s.get_executor()) {}
+    boost::asio::ip::tcp::socket* socket;  ///< null once the watchdog is gone
+    boost::asio::steady_timer timer;
+    Clock::time_point deadline = Clock::time_point::max();
+    bool waiting = false;
+    bool expired = false;
+  };
+
+  static void wait(const std::shared_ptr<Core>& core, Clock::time_point at) {
+    core->timer.expires_at(at);  // a wait already pending ends aborted; its handler does nothing
+    core->waiting = true;
+    core->timer.async_wait([core](const boost::system::error_code& ec) {
+      if (ec != boost::asio::error::operation_aborted) fired(core);
     });
   }
 
-  void fired() {
-    waiting_ = false;
-    if (deadline_ == Clock::time_point::max()) return;  // nothing armed: idle until the next arm
-    if (Clock::now() < deadline_) {
-      wait(deadline_);
+  static void fired(const std::shared_ptr<Core>& core) {
+    Core& c = *core;
+    c.waiting = false;
+    if (!c.socket || c.deadline == Clock::time_point::max()) return;  // gone, or nothing armed
+    if (Clock::now() < c.deadline) {
+      wait(core, c.deadline);
       return;
     }
-    expired_ = true;
+    c.expired = true;
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    c.socket->close(ignored);
   }
 
-  boost::asio::ip::tcp::socket& socket_;
-  boost::asio::steady_timer timer_;
-  Clock::time_point deadline_ = Clock::time_point::max();
-  bool waiting_ = false;
-  bool expired_ = false;
+  std::shared_ptr<Core> core_;
 };
 
 }  // namespace sy::net_io
