@@ -505,8 +505,10 @@ json::Limits exchange_limits(const config::ServerConfig& sc) {
 
 /// A router with a `shadow:` router: the shadow decides the answered request too, after the answer was
 /// sent (its time is not the client's), decision only (shadow.hpp).
+bool shadow_applies(const InferenceState& st) {
+  return st.router_ptr && st.router_ptr->shadow() && st.log.rec.status >= 200 && st.log.rec.status <= 299;
+}
 net::awaitable<void> shadow_after_answer(Session& s, InboundRequest& call, const Request& req, InferenceState& st) {
-  if (!st.router_ptr || !st.router_ptr->shadow() || st.log.rec.status < 200 || st.log.rec.status > 299) co_return;
   const std::string& answered = !st.trace.model.empty() ? st.trace.model : (st.route ? st.route->model : req.model());
   AnsweredRequest a{*st.router_ptr, req, st.caller, call.request_id, answered, st.usage, st.cost};
   co_await decide_shadow(*call.runtime, s.server().ops.metrics, a,
@@ -704,8 +706,11 @@ net::awaitable<void> answer_stream(Session& s, InboundRequest& call, const Reque
       std::string frame = encoder ? encoder->error_event(e) : st.dialect.error_event(e);
       if (co_await s.send_chunk(frame)) co_await s.end_stream();
       call.keep_alive = false;
-    } else if (!co_await s.send_chunk(cost_comment(st)) || !co_await s.end_stream()) {
-      client_gone = true;
+    } else {
+      // Two statements: GCC 12 miscompiles co_await inside || and && (see Session::run).
+      bool sent = co_await s.send_chunk(cost_comment(st));
+      if (sent) sent = co_await s.end_stream();
+      client_gone = !sent;
     }
   }
   if (client_gone) {
@@ -742,7 +747,10 @@ net::awaitable<void> inference(Session& s, InboundRequest& call, Endpoint ep, st
   std::string model = req.model();
   s.watch_client();
   Result<Outcome> out = co_await route_and_dispatch(s, call, req, st, model);
-  if (co_await s.unwatch_client()) {
+  const bool client_gone = s.unwatch_client();
+  // The cancellation (or not) is over; either way what follows starts clean.
+  co_await net::this_coro::reset_cancellation_state();
+  if (client_gone) {
     call.keep_alive = false;
     log.error = "client disconnected before the answer";
     log.rec.status = 499;
@@ -764,7 +772,7 @@ net::awaitable<void> inference(Session& s, InboundRequest& call, Endpoint ep, st
   }
   if (out->stream) co_await answer_stream(s, call, req, st, *out, model);
   else co_await answer_whole(s, call, req, st, *out, model);
-  co_await shadow_after_answer(s, call, req, st);
+  if (shadow_applies(st)) co_await shadow_after_answer(s, call, req, st);
 }
 
 nlohmann::json model_entry(const std::string& id, std::string_view owner) {

@@ -227,13 +227,19 @@ net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point dead
   co_return end;
 }
 
+Session::ReadEnd Session::parse_buffered_request(http::request_parser<RequestBody>& parser, bool header_only,
+                                                std::size_t& header_bytes) {
+  beast::error_code ec;
+  parse_buffered(buffer_, parser, header_only, ec, header_bytes);
+  return ReadEnd{ec, false};
+}
+
 net::awaitable<Session::ReadEnd> Session::read_request(http::request_parser<RequestBody>& parser, bool header_only,
-                                                       Clock::time_point deadline, std::size_t max_header) {
-  std::size_t header_bytes = 0;
+                                                       Clock::time_point deadline, std::size_t max_header,
+                                                       std::size_t header_bytes) {
   for (;;) {
-    beast::error_code ec;
-    parse_buffered(buffer_, parser, header_only, ec, header_bytes);
-    if (ec != http::error::need_more) co_return ReadEnd{ec, false};
+    auto parsed = parse_buffered_request(parser, header_only, header_bytes);
+    if (parsed.ec != http::error::need_more) co_return parsed;
     // The header's size so far (consumed plus waiting), bounded here: Beast counts per put() only.
     if (!parser.is_header_done() && header_bytes + buffer_.size() >= max_header) {
       co_return ReadEnd{http::error::header_limit, false};
@@ -397,21 +403,17 @@ void Session::watch_client() {
   arm_watch(watch_);
 }
 
-net::awaitable<bool> Session::unwatch_client() {
-  if (!watch_->cancel) co_return false;
-  bool gone = watch_->gone;
+bool Session::unwatch_client() {
+  if (!watch_->cancel) return false;
   if (watch_->active) {
     watch_->active = false;
     beast::error_code ec;
     socket_.cancel(ec);  // the pending wait; nothing else is in flight on this socket now
   }
-  // The coroutine was cancelled (or not); either way the next request starts clean.
-  co_await net::this_coro::reset_cancellation_state();
-  co_return gone;
+  return watch_->gone;
 }
 
-net::awaitable<bool> Session::next_request_started() {
-  if (buffer_.size() > 0) co_return true;  // pipelined: the next request is already buffered
+net::awaitable<bool> Session::next_request_arrived() {
   if (server_.draining.load(std::memory_order_relaxed)) co_return false;
   // A large body grew the buffer: an idle connection does not keep megabytes.
   if (buffer_.capacity() > (256u << 10)) buffer_.shrink_to_fit();
@@ -433,7 +435,12 @@ net::awaitable<void> Session::run() {
   // A cancelled request (its client left) lets the session's later steps run to their own errors
   // instead of throwing out of the coroutine.
   co_await net::this_coro::throw_if_cancelled(false);
-  while (co_await next_request_started()) {
+  for (;;) {
+    // A pipelined request is already buffered; otherwise the connection waits for one (idle). No
+    // co_await inside || or &&: GCC 12 miscompiles it (the loop ran once with a request buffered).
+    if (buffer_.size() == 0) {
+      if (!co_await next_request_arrived()) break;
+    }
     // The snapshot of the request's arrival, not of the connection's last request: a reload while the
     // connection sat idle applies to it (keys removed, models added).
     auto rt = server_.store.current();
@@ -449,8 +456,13 @@ net::awaitable<void> Session::run() {
     parser.header_limit(static_cast<std::uint32_t>(sc.max_header_bytes));
     parser.body_limit(static_cast<std::uint64_t>(sc.max_body_bytes));
     // The whole header must arrive within header_timeout: a client trickling bytes is cut off (408).
-    auto got = co_await read_request(parser, true, call.started + sc.header_timeout,
-                                     static_cast<std::size_t>(sc.max_header_bytes));
+    // A request that arrived whole (the usual case) is parsed here, without entering read_request.
+    std::size_t header_bytes = 0;
+    auto got = parse_buffered_request(parser, true, header_bytes);
+    if (got.ec == http::error::need_more) {
+      got = co_await read_request(parser, true, call.started + sc.header_timeout,
+                                  static_cast<std::size_t>(sc.max_header_bytes), header_bytes);
+    }
     call.request_id = new_request_id();
     call.keep_alive = false;
     // Set as soon as the request line is parsed (a 413 for Content-Length comes before the header ends).
@@ -494,17 +506,13 @@ net::awaitable<void> Session::run() {
     call.req = parser.release();
     call.keep_alive = call.req.keep_alive();
     server_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    co_await handle(call);
+    co_await handle_request(*this, call);
     server_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (!call.keep_alive || closed_) break;
   }
   beast::error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   socket_.close(ec);
-}
-
-net::awaitable<void> Session::handle(InboundRequest& call) {
-  co_await handle_request(*this, call);
 }
 
 }  // namespace sy::server

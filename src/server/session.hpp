@@ -119,9 +119,10 @@ class Session {
   /// session coroutine is waiting for (routing, an upstream call, a backoff) is cancelled, so a departed
   /// client's request stops at once and frees what it holds. One socket wait and a plain handler: far
   /// cheaper than racing the work against wait_client_gone(). `unwatch_client` ends the watch and
-  /// returns whether the client left.
+  /// returns whether the client left; the caller then resets the coroutine's cancellation state
+  /// (`co_await net::this_coro::reset_cancellation_state()`), so that what follows starts clean.
   void watch_client();
-  net::awaitable<bool> unwatch_client();
+  bool unwatch_client();
 
   ServerState& server() { return server_; }
   IoThread& io_thread() { return io_thread_; }
@@ -129,7 +130,7 @@ class Session {
  private:
   /// Waits under the idle timeout for the first byte of the next request (closing then is silent: no
   /// request is in progress). False when the connection should close: draining, idle, or the client left.
-  net::awaitable<bool> next_request_started();
+  net::awaitable<bool> next_request_arrived();
   KeyCache key_cache_;
   /// How a read ended: an error code, or the deadline passed (the socket stays open for a 408).
   struct ReadEnd {
@@ -147,16 +148,19 @@ class Session {
   net::awaitable<ReadEnd> read_into_until(Clock::time_point deadline, net::mutable_buffer into, std::size_t& n);
   /// One read of up to `size` bytes into the buffer, raced against `deadline`.
   net::awaitable<ReadEnd> read_some_until(Clock::time_point deadline, std::size_t size);
-  /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in.
+  /// Feeds the buffered bytes to `parser`, up to the end of the header (header_only) or of the request:
+  /// need_more when they are not enough. `header_bytes` counts the header's bytes consumed so far.
+  ReadEnd parse_buffered_request(http::request_parser<RequestBody>& parser, bool header_only, std::size_t& header_bytes);
+  /// Feeds buffered bytes to `parser` and reads more until the header (or the whole request) is in;
+  /// `header_bytes` of the header were consumed before (by parse_buffered_request).
   net::awaitable<ReadEnd> read_request(http::request_parser<RequestBody>& parser, bool header_only,
-                                       Clock::time_point deadline, std::size_t max_header);
+                                       Clock::time_point deadline, std::size_t max_header, std::size_t header_bytes = 0);
   /// What to answer when reading a request's headers or body ended badly; nullopt when the client left.
   static std::optional<Error> read_error(const ReadEnd& end, std::string_view phase, const config::ServerConfig& sc);
   /// An error for a request no handler saw, in the dialect its path speaks; the connection closes.
   net::awaitable<bool> send_early_error(InboundRequest& call, std::string_view target, const Error& e);
   /// Half-closes and drains what the client still sends (bounded), then marks the session closed.
   net::awaitable<void> close_gracefully();
-  net::awaitable<void> handle(InboundRequest& call);
   std::string render_head(InboundRequest& call, int status, std::string_view content_type, bool chunked,
                           std::size_t content_length);
   void append_chunk(std::string& out, std::string_view data) const;

@@ -32,6 +32,9 @@ class Exchange {
   /// Appends the next piece of the body to `out`. Returns false once the body has ended (nothing
   /// appended). Applies the provider's idle timeout and the total deadline.
   virtual boost::asio::awaitable<Result<bool>> read_some(std::string& out) = 0;
+  /// Appends the body bytes already received, without waiting. True once the body has ended (a small
+  /// answer usually arrives with its head): read_all then finishes without a suspension.
+  virtual Result<bool> take_buffered(std::string& /*out*/) { return false; }
   /// Reads the rest of the body into `out`, up to `limit` bytes.
   boost::asio::awaitable<Status> read_all(std::string& out, std::size_t limit);
   /// Time from sending the request to the response head.

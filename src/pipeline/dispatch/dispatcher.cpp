@@ -176,10 +176,11 @@ struct Dispatcher::Failover {
   }
 
   /// 2. Retrying a deployment that already failed this request adds load to a struggling provider: it
-  /// needs the global retry budget, and waits a backoff with jitter first. False when the budget is out
-  /// (the deployment is then not tried again). Failing over to another deployment needs neither.
+  /// needs the global retry budget, and waits a backoff with jitter first (before_retry: false when the
+  /// budget is out, and the deployment is then not tried again). Failing over to another deployment needs
+  /// neither; is_retry tells the two apart without a coroutine call.
+  bool is_retry(const Candidate& pick) const { return seen_of(*pick.plan).failures != 0; }
   net::awaitable<bool> before_retry(const Candidate& pick) {
-    if (seen_of(*pick.plan).failures == 0) co_return true;
     auto& s = mark(*pick.plan);
     if (!d.deps_.budget->try_retry(clock.now(), rel.retry_budget_min_per_s)) {
       telemetry::logger("pipeline")->warn("retry budget exhausted; not retrying {}", pick.plan->config->id);
@@ -298,7 +299,9 @@ net::awaitable<Result<Outcome>> Dispatcher::dispatch(providers::WorkerContext& c
       if (pool.empty() || f.attempts >= rel.max_attempts) break;
       model.strategy->put_first(pool);
       const Candidate pick = pool[0];
-      if (!co_await f.before_retry(pick)) continue;
+      if (f.is_retry(pick)) {  // a first try awaits nothing (and no co_await inside &&: GCC 12)
+        if (!co_await f.before_retry(pick)) continue;
+      }
       ++f.attempts;
       auto r = co_await dispatch::attempt(ctx, *config_, f.clock, request, model, pick, trace);
       if (auto* out = std::get_if<Outcome>(&r)) co_return std::move(*out);

@@ -217,39 +217,58 @@ class HttpExchange final : public Exchange {
         finish_body();
         co_return out.size() > before;
       }
-      beast::error_code ec;
-      std::size_t taken = 0;
-      parser_.sink(&out);
-      if (conn_->buffer.size() > 0) {
-        // Body bytes that came with the head (usually all of them) are parsed in place, without an
-        // async read and the scheduler round trip completing one costs.
-        taken = parser_.put(conn_->buffer.data(), ec);
-        conn_->buffer.consume(taken);
-        if (ec == http::error::need_more) ec = {};
-      }
-      if (!ec && taken == 0) {
+      beast::error_code ec = parse_buffered(out);
+      if (!ec && out.size() == before && !parser_.is_done()) {
         Armed armed(*conn_->watchdog, Clock::now() + remaining(deadline_, idle_));
-        if (conn_->tls) std::tie(ec, taken) = co_await http::async_read_some(*conn_->tls, conn_->buffer, parser_, kTuple);
-        else std::tie(ec, taken) = co_await http::async_read_some(*conn_->plain, conn_->buffer, parser_, kTuple);
+        parser_.sink(&out);
+        if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, parser_, kTuple);
+        else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, parser_, kTuple);
+        parser_.sink(nullptr);
         ec = conn_->watchdog->why(ec);
       }
-      parser_.sink(nullptr);
-      if (ec) {
-        conn_.reset();  // never reuse a connection in an unknown state
-        if (ec == beast::error::timeout) {
-          co_return Error::make(ErrorKind::timeout, "upstream " + provider_name_ + " stalled (idle or total timeout)");
-        }
-        if (ec == net::error::operation_aborted) {
-          co_return Error::make(ErrorKind::cancelled, "the client left; the read from " + provider_name_ + " was abandoned");
-        }
-        co_return Error::make(ErrorKind::connection, "reading the body from " + provider_name_ + ": " + ec.message());
-      }
+      if (ec) co_return body_error(ec);
       if (parser_.is_done()) finish_body();
       if (out.size() > before) co_return true;
     }
   }
 
+  Result<bool> take_buffered(std::string& out) override {
+    if (conn_) {
+      if (auto ec = parse_buffered(out)) return body_error(ec);
+    }
+    if (conn_ && !parser_.is_done()) return false;
+    finish_body();
+    return true;
+  }
+
  private:
+  /// Feeds the bytes the connection has buffered to the parser, the body's onto `out`, until they run
+  /// out or the message ends: without an async read and the scheduler round trip completing one costs.
+  beast::error_code parse_buffered(std::string& out) {
+    beast::error_code ec;
+    parser_.sink(&out);
+    while (conn_->buffer.size() > 0 && !parser_.is_done()) {
+      const std::size_t taken = parser_.put(conn_->buffer.data(), ec);
+      conn_->buffer.consume(taken);
+      if (ec == http::error::need_more) ec = {};
+      if (ec || taken == 0) break;
+    }
+    parser_.sink(nullptr);
+    return ec;
+  }
+
+  /// The error a failed body read ends the exchange with; the connection is not reused.
+  Error body_error(const beast::error_code& ec) {
+    conn_.reset();  // never reuse a connection in an unknown state
+    if (ec == beast::error::timeout) {
+      return Error::make(ErrorKind::timeout, "upstream " + provider_name_ + " stalled (idle or total timeout)");
+    }
+    if (ec == net::error::operation_aborted) {
+      return Error::make(ErrorKind::cancelled, "the client left; the read from " + provider_name_ + " was abandoned");
+    }
+    return Error::make(ErrorKind::connection, "reading the body from " + provider_name_ + ": " + ec.message());
+  }
+
   void finish_body() {
     if (conn_ && parser_.is_done() && parser_.keep_alive()) {
       pool_->give(std::move(conn_), max_idle_);
