@@ -14,6 +14,7 @@
 #include <boost/container/small_vector.hpp>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -115,6 +116,11 @@ Error net_error(ErrorKind kind, std::string_view what, const config::ProviderCon
 ErrorKind kind_of(const beast::error_code& ec) {
   if (ec == net::error::operation_aborted) return ErrorKind::cancelled;  // our client left
   return ec == beast::error::timeout ? ErrorKind::timeout : ErrorKind::connection;
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char digits[20];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
 std::chrono::milliseconds remaining(Clock::time_point deadline, std::chrono::milliseconds step) {
@@ -307,7 +313,10 @@ class HttpTransport final : public Transport {
     head.reserve(160 + request.target.size() + 64 * request.headers.size());
     bool default_port = p.url.port == (p.url.tls ? 443 : 80);
     head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ").append(p.url.host);
-    if (!default_port) head.append(":").append(std::to_string(p.url.port));
+    if (!default_port) {
+      head.push_back(':');
+      append_number(head, p.url.port);
+    }
     head.append("\r\nUser-Agent: switchyard\r\n");
     for (const auto& h : request.headers) {
       // Header values come from config and wire formats; a CR or LF would split the request.
@@ -316,10 +325,15 @@ class HttpTransport final : public Transport {
       }
       head.append(h.name).append(": ").append(h.value).append("\r\n");
     }
-    head.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n\r\n");
+    head.append("Content-Length: ");
+    append_number(head, request.body.size());
+    head.append("\r\n\r\n");
 
-    std::string key = (p.url.tls ? (p.verify_tls ? "https://" : "https-noverify://") : "http://") + p.url.host + ":" +
-                      std::to_string(p.url.port);
+    // The pool's key: scheme (and whether TLS is verified), host and port, in one allocation.
+    std::string key;
+    key.reserve(24 + p.url.host.size());
+    key.append(p.url.tls ? (p.verify_tls ? "https://" : "https-noverify://") : "http://").append(p.url.host).push_back(':');
+    append_number(key, p.url.port);
     // At most one retry, and only when a pooled connection turned out to be closed by the server
     // before it answered: the request never reached it.
     for (int attempt = 0; attempt < 2; ++attempt) {
