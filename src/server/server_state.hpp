@@ -2,6 +2,9 @@
 // State shared by every worker of one server: counters and flags behind atomics.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
 #include <list>
 #include <mutex>
 #include <string>
@@ -47,6 +50,14 @@ struct IoThread {
   providers::WorkerContext ctx;
   std::list<Session*> sessions;  ///< live sessions, for closing idle ones on drain
   int index = 0;
+
+  /// Client connections are watched for a hang-up only once their request has been in flight for a
+  /// tick or two (Session::watch_client): most requests end before that, and a watch costs a system
+  /// call and a cancellation. One timer per io thread ticks while some request waits for its watch.
+  static constexpr std::chrono::milliseconds kWatchTick{50};
+  boost::asio::steady_timer watch_timer{ioc};
+  std::uint64_t watch_tick = 0;  ///< ticks so far; a request asks in one tick and is watched from the next
+  bool watch_timer_armed = false;
 };
 
 }  // namespace sy::server

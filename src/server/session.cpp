@@ -394,17 +394,43 @@ void arm_watch(std::shared_ptr<Watch> w) {
                              w->cancel->emit(net::cancellation_type::terminal);
                            });
 }
+
+// The io thread's watch ticks: each starts the watches asked for before it, and the timer keeps ticking
+// while any request still waits for its watch.
+void arm_watch_timer(IoThread& t) {
+  if (t.watch_timer_armed) return;
+  t.watch_timer_armed = true;
+  t.watch_timer.expires_after(IoThread::kWatchTick);
+  t.watch_timer.async_wait([&t](const boost::system::error_code& ec) {
+    t.watch_timer_armed = false;
+    if (ec) return;  // the io thread is shutting down
+    ++t.watch_tick;
+    bool waiting = false;
+    for (Session* s : t.sessions) waiting = s->on_watch_tick(t.watch_tick) || waiting;
+    if (waiting) arm_watch_timer(t);
+  });
+}
 }  // namespace
 
 void Session::watch_client() {
   if (!watch_->cancel) return;
-  watch_->active = true;
+  watch_->wanted = true;
+  watch_->since = io_thread_.watch_tick;
   watch_->gone = false;
+  arm_watch_timer(io_thread_);
+}
+
+bool Session::on_watch_tick(std::uint64_t tick) {
+  if (!watch_->wanted || watch_->active) return false;
+  if (watch_->since + 1 >= tick) return true;  // asked during the last tick: in flight for less than one
+  watch_->active = true;
   arm_watch(watch_);
+  return false;
 }
 
 bool Session::unwatch_client() {
   if (!watch_->cancel) return false;
+  watch_->wanted = false;
   if (watch_->active) {
     watch_->active = false;
     beast::error_code ec;
