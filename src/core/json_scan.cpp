@@ -94,7 +94,7 @@ class Scanner {
   [[gnu::always_inline]] bool value(Type& type, int depth) {
     if (at_end()) return fail("unexpected end of input");
     switch (s_[p_]) {
-      case '{': type = Type::object; return object(nullptr, depth + 1);
+      case '{': type = Type::object; return object<false>(nullptr, depth + 1);
       case '[': type = Type::array; return array(nullptr, depth + 1);
       case '"': type = Type::string; return string();
       case 't': type = Type::boolean; return literal("true");
@@ -106,6 +106,9 @@ class Scanner {
     }
   }
 
+  // An object; `kTop` for the document's root, whose members go to `out` (nested objects are only
+  // validated, and their loop carries none of the root's bookkeeping).
+  template <bool kTop>
   bool object(std::vector<Field>* out, int depth) {
     if (depth > max_depth_) return fail("nesting too deep", Failure::too_deep);
     ++p_;  // '{'
@@ -118,7 +121,7 @@ class Scanner {
       if (!string()) return false;
       std::string_view raw_key(s_.data() + key_start, p_ - 1 - key_start);
       // The string just scanned had an escape: the key is compared (and reported) decoded.
-      std::string_view key = escaped_ ? decoded_key(key_start - 1, raw_key.size() + 2, out != nullptr) : raw_key;
+      std::string_view key = escaped_ ? decoded_key(key_start - 1, raw_key.size() + 2, kTop) : raw_key;
       const std::uint32_t tag = key_tag(key);
       if (tag == kCacheControlTag && key == "cache_control") saw_cache_control_ = true;
       // Duplicates: compared as they come while the object is small (only with the keys of the same
@@ -134,19 +137,19 @@ class Scanner {
       skip_ws();
       size_t vstart = p_;
       Type t{};
-      if (out && expand_out_ && peek() == '[' && key == expand_key_) {
+      if (kTop && expand_out_ && peek() == '[' && key == expand_key_) {
         // The one top-level array the caller wants split: its elements recorded in this pass.
         t = Type::array;
         if (!array(expand_out_, depth + 1)) return false;
       } else if (!value(t, depth)) {
         return false;
       }
-      if (out) out->push_back(Field{key, std::string_view(s_.data() + vstart, p_ - vstart), t, raw_key});
+      if constexpr (kTop) out->push_back(Field{key, std::string_view(s_.data() + vstart, p_ - vstart), t, raw_key});
       const char c = next();
       if (c == ',') { ++p_; continue; }
       if (c == '}') {
         ++p_;
-        if (out) top_key_bits_ = key_bits;
+        if constexpr (kTop) top_key_bits_ = key_bits;
         if (keys_.size() - keys_from > kLinearKeys && !no_repeated_key(keys_from)) return false;
         keys_.resize(keys_from);
         return true;
@@ -520,7 +523,7 @@ Result<Object> scan_object(std::string_view text, const Limits& limits, std::str
     return Error::bad_request("The request body must be a JSON object.", {}, "invalid_json");
   }
   obj.fields.reserve(12);
-  if (!sc.object(&obj.fields, 1)) return syntax_error(sc);
+  if (!sc.object<true>(&obj.fields, 1)) return syntax_error(sc);
   obj.saw_cache_control = sc.saw_cache_control();
   obj.key_bits_ = sc.top_key_bits();
   obj.key_bits_end_ = std::to_address(obj.fields.end());
