@@ -140,8 +140,8 @@ void BM_ForwardBody(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<sy::json::Edit> extra;
     if (stream_edit) extra.push_back({"stream_options", std::string(R"({"include_usage":true})")});
-    std::string out = req.forward_body("gpt-4o-mini-2024-07-18", std::move(extra));
-    benchmark::DoNotOptimize(out.data());
+    sy::Payload out = req.forward_body("gpt-4o-mini-2024-07-18", std::move(extra));
+    benchmark::DoNotOptimize(out.size());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * req.body().size()));
   set_label(state, which);

@@ -21,22 +21,19 @@ enum class Failure : std::uint8_t { syntax, too_deep, duplicate_key, invalid_utf
 // Scratch space shared by the scans of one thread (a scan never starts another): the keys of the
 // objects being scanned, for duplicate detection, and decoded copies of keys written with escapes.
 // std::deque keeps the addresses of its elements when it grows at the back.
-/// A key of an object being scanned, with a tag (length and three of its bytes) that settles almost
-/// every comparison without touching the text.
+/// A key of an object being scanned, with its tag (detail::key_tag).
 struct Key {
   std::uint32_t tag;
   std::string_view text;
 };
-constexpr std::uint32_t key_tag(std::string_view k) {
-  if (k.empty()) return 0;
-  return static_cast<std::uint32_t>(k.size()) << 24 ^ static_cast<std::uint32_t>(static_cast<unsigned char>(k.front())) << 16 ^
-         static_cast<std::uint32_t>(static_cast<unsigned char>(k[k.size() / 2])) << 8 ^
-         static_cast<std::uint32_t>(static_cast<unsigned char>(k.back()));
-}
+using detail::key_tag;
+using detail::tag_bit;
 constexpr std::uint32_t kCacheControlTag = key_tag("cache_control");
 
 thread_local std::vector<Key> t_keys;
 thread_local std::deque<std::string> t_decoded;
+
+constexpr bool is_digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 
 /// Recursive-descent validator over a string_view; recursion is bounded by `Limits::max_depth`.
 /// Position-based, no allocation except for the member list the caller asks for.
@@ -45,11 +42,10 @@ class Scanner {
   // The thread's scratch is looked up once: every access to a thread_local with a destructor goes
   // through its TLS wrapper.
   Scanner(std::string_view s, const Limits& limits)
-      : s_(s), max_depth_(limits.max_depth), keys_(t_keys), decoded_(t_decoded), keys_base_(keys_.size()),
-        decoded_base_(decoded_.size()) {}
+      : s_(s), max_depth_(limits.max_depth), keys_(t_keys), decoded_(t_decoded), keys_base_(keys_.size()) {}
   ~Scanner() {
     keys_.resize(keys_base_);
-    while (decoded_.size() > decoded_base_) decoded_.pop_back();
+    for (; decoded_here_ > 0; --decoded_here_) decoded_.pop_back();
   }
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
@@ -60,6 +56,8 @@ class Scanner {
   const std::string& duplicate() const { return duplicate_; }
   bool saw_cache_control() const { return saw_cache_control_; }
   int max_depth() const { return max_depth_; }
+  /// tag_bit of every key of the top-level object (the one scanned into a member list).
+  std::uint64_t top_key_bits() const { return top_key_bits_; }
   /// Where decoded top-level keys live (the Object being built), instead of the thread's scratch.
   void keep_decoded_keys_in(std::vector<std::unique_ptr<std::string>>* store) { top_store_ = store; }
   /// Records the elements of the top-level member `key` when it is an array, into `out`.
@@ -68,15 +66,20 @@ class Scanner {
     expand_out_ = out;
   }
 
+  // Machine-written JSON has no whitespace between tokens: one compare settles that, the loop is apart.
   void skip_ws() {
-    while (p_ < s_.size()) {
-      char c = s_[p_];
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') ++p_;
-      else break;
-    }
+    if (p_ < s_.size() && static_cast<unsigned char>(s_[p_]) <= ' ') skip_ws_run();
   }
   bool at_end() const { return p_ >= s_.size(); }
   char peek() const { return p_ < s_.size() ? s_[p_] : '\0'; }
+  /// The next byte after any whitespace, not consumed; '\0' at the end.
+  char next() {
+    if (p_ >= s_.size()) return '\0';
+    char c = s_[p_];
+    if (static_cast<unsigned char>(c) > ' ') return c;
+    skip_ws_run();
+    return peek();
+  }
 
   bool fail(const char* what, Failure f = Failure::syntax) {
     if (err_.empty()) {
@@ -86,83 +89,68 @@ class Scanner {
     return false;
   }
 
-  // Parses one value starting at p_ (whitespace already skipped); sets type.
-  bool value(Type& type, int depth) {
+  // Parses one value starting at p_ (whitespace already skipped); sets type. Inlined into the loops of
+  // object() and array(): a call per member cost more than the scan of a short value.
+  [[gnu::always_inline]] bool value(Type& type, int depth) {
     if (at_end()) return fail("unexpected end of input");
     switch (s_[p_]) {
-      case '{': type = Type::object; return object(nullptr, depth + 1);
+      case '{': type = Type::object; return object<false>(nullptr, depth + 1);
       case '[': type = Type::array; return array(nullptr, depth + 1);
       case '"': type = Type::string; return string();
       case 't': type = Type::boolean; return literal("true");
       case 'f': type = Type::boolean; return literal("false");
       case 'n': type = Type::null; return literal("null");
       default:
-        if (s_[p_] == '-' || (s_[p_] >= '0' && s_[p_] <= '9')) { type = Type::number; return number(); }
+        if (s_[p_] == '-' || is_digit(s_[p_])) { type = Type::number; return number(); }
         return fail("unexpected character");
     }
   }
 
+  // An object; `kTop` for the document's root, whose members go to `out` (nested objects are only
+  // validated, and their loop carries none of the root's bookkeeping).
+  template <bool kTop>
   bool object(std::vector<Field>* out, int depth) {
     if (depth > max_depth_) return fail("nesting too deep", Failure::too_deep);
     ++p_;  // '{'
-    skip_ws();
-    if (peek() == '}') { ++p_; return true; }
+    if (next() == '}') { ++p_; return true; }
     const size_t keys_from = keys_.size();
+    std::uint64_t key_bits = 0;
     for (;;) {
-      skip_ws();
-      if (peek() != '"') return fail("expected a string key");
+      if (next() != '"') return fail("expected a string key");
       size_t key_start = p_ + 1;
       if (!string()) return false;
-      std::string_view raw_key = s_.substr(key_start, p_ - 1 - key_start);
-      std::string_view key = raw_key;
-      if (escaped_) {  // the string just scanned had an escape: decode the key to compare it
-        std::string decoded;
-        append_string_value(s_.substr(key_start - 1, raw_key.size() + 2), decoded);
-        if (out && top_store_) {
-          top_store_->push_back(std::make_unique<std::string>(std::move(decoded)));
-          key = *top_store_->back();
-        } else {
-          decoded_.push_back(std::move(decoded));
-          key = decoded_.back();
-        }
-      }
+      std::string_view raw_key(s_.data() + key_start, p_ - 1 - key_start);
+      // The string just scanned had an escape: the key is compared (and reported) decoded.
+      std::string_view key = escaped_ ? decoded_key(key_start - 1, raw_key.size() + 2, kTop) : raw_key;
       const std::uint32_t tag = key_tag(key);
       if (tag == kCacheControlTag && key == "cache_control") saw_cache_control_ = true;
-      // Duplicates: compared as they come while the object is small, by sorting at its end otherwise.
-      const Key* first = keys_.data() + keys_from;
-      const Key* last = keys_.data() + keys_.size();
-      if (last - first < static_cast<std::ptrdiff_t>(kLinearKeys)) {
-        for (const Key* k = first; k != last; ++k) {
-          if (k->tag == tag && k->text == key) return duplicate_key(key, key_start - 1);
-        }
+      // Duplicates: compared as they come while the object is small (only with the keys of the same
+      // bit), by sorting at its end otherwise.
+      const std::uint64_t bit = tag_bit(tag);
+      if ((key_bits & bit) && keys_.size() - keys_from < kLinearKeys && repeats(keys_from, tag, key)) {
+        return duplicate_key(key, key_start - 1);
       }
+      key_bits |= bit;
       keys_.push_back(Key{tag, key});
-      skip_ws();
-      if (peek() != ':') return fail("expected ':'");
+      if (next() != ':') return fail("expected ':'");
       ++p_;
       skip_ws();
       size_t vstart = p_;
-      Type t;
-      if (out && expand_out_ && peek() == '[' && key == expand_key_) {
+      Type t{};
+      if (kTop && expand_out_ && peek() == '[' && key == expand_key_) {
         // The one top-level array the caller wants split: its elements recorded in this pass.
         t = Type::array;
         if (!array(expand_out_, depth + 1)) return false;
       } else if (!value(t, depth)) {
         return false;
       }
-      if (out) out->push_back(Field{key, s_.substr(vstart, p_ - vstart), t, raw_key});
-      skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == '}') {
+      if constexpr (kTop) out->push_back(Field{key, std::string_view(s_.data() + vstart, p_ - vstart), t, raw_key});
+      const char c = next();
+      if (c == ',') { ++p_; continue; }
+      if (c == '}') {
         ++p_;
-        if (keys_.size() - keys_from > kLinearKeys) {
-          std::vector<std::string_view> sorted;
-          sorted.reserve(keys_.size() - keys_from);
-          for (size_t i = keys_from; i < keys_.size(); ++i) sorted.push_back(keys_[i].text);
-          std::sort(sorted.begin(), sorted.end());
-          auto dup = std::adjacent_find(sorted.begin(), sorted.end());
-          if (dup != sorted.end()) return duplicate_key(*dup, p_ - 1);
-        }
+        if constexpr (kTop) top_key_bits_ = key_bits;
+        if (keys_.size() - keys_from > kLinearKeys && !no_repeated_key(keys_from)) return false;
         keys_.resize(keys_from);
         return true;
       }
@@ -173,17 +161,20 @@ class Scanner {
   bool array(std::vector<Field>* out, int depth) {
     if (depth > max_depth_) return fail("nesting too deep", Failure::too_deep);
     ++p_;  // '['
-    skip_ws();
-    if (peek() == ']') { ++p_; return true; }
+    if (next() == ']') { ++p_; return true; }
     for (;;) {
       skip_ws();
       size_t vstart = p_;
-      Type t;
+      Type t{};
       if (!value(t, depth)) return false;
-      if (out) out->push_back(Field{{}, s_.substr(vstart, p_ - vstart), t, {}});
-      skip_ws();
-      if (peek() == ',') { ++p_; continue; }
-      if (peek() == ']') { ++p_; return true; }
+      if (out) {
+        // Room for a typical conversation at once, not by doubling from one.
+        if (out->empty()) out->reserve(8);
+        out->push_back(Field{{}, std::string_view(s_.data() + vstart, p_ - vstart), t, {}});
+      }
+      const char c = next();
+      if (c == ',') { ++p_; continue; }
+      if (c == ']') { ++p_; return true; }
       return fail("expected ',' or ']'");
     }
   }
@@ -194,8 +185,9 @@ class Scanner {
     const char* data = s_.data();
     const size_t n = s_.size();
     for (;;) {
-      // Fastest path (SSE2, every x86-64): 32 bytes per step up to the first quote, backslash, control
-      // character or non-ASCII byte; a signed compare with 0x20 flags both controls and bytes >= 0x80.
+      // Fastest path (SSE2, every x86-64): up to the first quote, backslash, control character or
+      // non-ASCII byte; a signed compare with 0x20 flags both controls and bytes >= 0x80. One 16-byte
+      // step first, which ends most keys and short values, then 32 bytes per step.
       bool found = false;
 #if defined(__SSE2__)
       {
@@ -206,7 +198,15 @@ class Scanner {
                                    _mm_cmplt_epi8(v, space));
           return static_cast<unsigned>(_mm_movemask_epi8(m));
         };
-        while (p_ + 32 <= n) {
+        if (p_ + 16 <= n) {
+          if (unsigned first = flags(p_)) {
+            p_ += static_cast<size_t>(std::countr_zero(first));
+            found = true;
+          } else {
+            p_ += 16;
+          }
+        }
+        while (!found && p_ + 32 <= n) {
           unsigned lo = flags(p_), hi = flags(p_ + 16);
           if (lo | hi) {
             p_ += static_cast<size_t>(std::countr_zero(lo | (hi << 16)));
@@ -280,38 +280,92 @@ class Scanner {
     return true;
   }
 
+  // A number token: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, stepped with a local position.
   bool number() {
-    size_t start = p_;
-    if (peek() == '-') ++p_;
-    if (peek() == '0') {
-      ++p_;
-    } else if (peek() >= '1' && peek() <= '9') {
-      while (peek() >= '0' && peek() <= '9') ++p_;
+    const char* data = s_.data();
+    const size_t n = s_.size();
+    size_t p = p_;
+    auto digits = [&] {
+      while (p < n && is_digit(data[p])) ++p;
+    };
+    auto at = [&](char c) { return p < n && data[p] == c; };
+    if (at('-')) ++p;
+    if (at('0')) {
+      ++p;
+    } else if (p < n && is_digit(data[p])) {
+      digits();
     } else {
-      return fail("bad number");
+      return bad_number(p);
     }
-    if (peek() == '.') {
-      ++p_;
-      if (!(peek() >= '0' && peek() <= '9')) return fail("bad number");
-      while (peek() >= '0' && peek() <= '9') ++p_;
+    if (at('.')) {
+      ++p;
+      if (!(p < n && is_digit(data[p]))) return bad_number(p);
+      digits();
     }
-    if (peek() == 'e' || peek() == 'E') {
-      ++p_;
-      if (peek() == '+' || peek() == '-') ++p_;
-      if (!(peek() >= '0' && peek() <= '9')) return fail("bad number");
-      while (peek() >= '0' && peek() <= '9') ++p_;
+    if (at('e') || at('E')) {
+      ++p;
+      if (at('+') || at('-')) ++p;
+      if (!(p < n && is_digit(data[p]))) return bad_number(p);
+      digits();
     }
-    return p_ > start;
+    p_ = p;
+    return true;
   }
 
   bool literal(std::string_view lit) {
-    if (s_.substr(p_, lit.size()) != lit) return fail("bad literal");
+    if (s_.size() - p_ < lit.size() || std::memcmp(s_.data() + p_, lit.data(), lit.size()) != 0) return fail("bad literal");
     p_ += lit.size();
     return true;
   }
 
  private:
   static constexpr size_t kLinearKeys = 16;
+
+  [[gnu::noinline]] void skip_ws_run() {
+    while (p_ < s_.size()) {
+      char c = s_[p_];
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') ++p_;
+      else break;
+    }
+  }
+
+  [[gnu::noinline]] bool bad_number(size_t at) {
+    p_ = at;
+    return fail("bad number");
+  }
+
+  // The decoded text of the key token at `at` (quotes included), kept where it outlives the scan when
+  // it is a top-level key (the Object's store), in the thread's scratch otherwise.
+  [[gnu::noinline]] std::string_view decoded_key(size_t at, size_t size, bool top_level) {
+    std::string decoded;
+    append_string_value(s_.substr(at, size), decoded);
+    if (top_level && top_store_) {
+      top_store_->push_back(std::make_unique<std::string>(std::move(decoded)));
+      return *top_store_->back();
+    }
+    decoded_.push_back(std::move(decoded));
+    ++decoded_here_;
+    return decoded_.back();
+  }
+
+  // Whether `key` is among the keys of the current object recorded so far (from `keys_from`).
+  bool repeats(size_t keys_from, std::uint32_t tag, std::string_view key) const {
+    for (size_t i = keys_from; i < keys_.size(); ++i) {
+      if (keys_[i].tag == tag && keys_[i].text == key) return true;
+    }
+    return false;
+  }
+
+  // At the end of an object with more keys than are compared as they come: sorted, any repeat is
+  // adjacent.
+  [[gnu::noinline]] bool no_repeated_key(size_t keys_from) {
+    std::vector<std::string_view> sorted;
+    sorted.reserve(keys_.size() - keys_from);
+    for (size_t i = keys_from; i < keys_.size(); ++i) sorted.push_back(keys_[i].text);
+    std::sort(sorted.begin(), sorted.end());
+    auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    return dup == sorted.end() || duplicate_key(*dup, p_ - 1);
+  }
 
   bool duplicate_key(std::string_view key, size_t at) {
     duplicate_.assign(key.substr(0, 64));
@@ -362,13 +416,15 @@ class Scanner {
   int max_depth_;
   std::vector<Key>& keys_;
   std::deque<std::string>& decoded_;
-  size_t keys_base_, decoded_base_;
+  size_t keys_base_;
+  size_t decoded_here_ = 0;  // keys this scan decoded into the thread's scratch
   std::vector<std::unique_ptr<std::string>>* top_store_ = nullptr;
   std::string_view expand_key_;
   std::vector<Field>* expand_out_ = nullptr;
   std::string err_;
   Failure failure_ = Failure::syntax;
   std::string duplicate_;
+  std::uint64_t top_key_bits_ = 0;
   bool saw_cache_control_ = false;
   bool escaped_ = false;  // the last string scanned held a backslash escape
 };
@@ -391,12 +447,18 @@ Error syntax_error(const Scanner& sc) {
   return Error::bad_request("Invalid JSON: " + sc.error() + ".", {}, "invalid_json");
 }
 
-std::optional<Error> too_large(std::string_view text, const Limits& limits) {
-  if (text.size() <= limits.max_bytes) return std::nullopt;
-  Error e = Error::bad_request("The JSON document is " + std::to_string(text.size()) + " bytes, more than the limit of " +
-                                   std::to_string(limits.max_bytes) + " bytes.",
-                               {}, "json_too_large");
-  return e;
+[[gnu::noinline]] Error too_large(std::string_view text, const Limits& limits) {
+  return Error::bad_request("The JSON document is " + std::to_string(text.size()) + " bytes, more than the limit of " +
+                                std::to_string(limits.max_bytes) + " bytes.",
+                            {}, "json_too_large");
+}
+
+/// Text that is the same inside a JSON string token: no quote, backslash, control or non-ASCII byte.
+bool is_plain(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
+  });
 }
 
 void append_utf8(std::string& out, std::uint32_t cp) {
@@ -442,7 +504,7 @@ std::string_view type_name(Type t) {
   return "unknown";
 }
 
-const Field* Object::find(std::string_view key) const {
+const Field* Object::find_compared(std::string_view key) const {
   for (const auto& f : fields) {
     if (f.key == key) return &f;
   }
@@ -450,7 +512,7 @@ const Field* Object::find(std::string_view key) const {
 }
 
 Result<Object> scan_object(std::string_view text, const Limits& limits, std::string_view expand) {
-  if (auto e = too_large(text, limits)) return std::move(*e);
+  if (text.size() > limits.max_bytes) return too_large(text, limits);
   Object obj;
   Scanner sc(text, limits);
   sc.keep_decoded_keys_in(&obj.decoded_keys);
@@ -461,8 +523,10 @@ Result<Object> scan_object(std::string_view text, const Limits& limits, std::str
     return Error::bad_request("The request body must be a JSON object.", {}, "invalid_json");
   }
   obj.fields.reserve(12);
-  if (!sc.object(&obj.fields, 1)) return syntax_error(sc);
+  if (!sc.object<true>(&obj.fields, 1)) return syntax_error(sc);
   obj.saw_cache_control = sc.saw_cache_control();
+  obj.key_bits_ = sc.top_key_bits();
+  obj.key_bits_end_ = std::to_address(obj.fields.end());
   sc.skip_ws();
   if (!sc.at_end()) {
     sc.fail("unexpected data after the JSON value");
@@ -472,7 +536,7 @@ Result<Object> scan_object(std::string_view text, const Limits& limits, std::str
 }
 
 Result<std::vector<Field>> scan_array(std::string_view text, const Limits& limits) {
-  if (auto e = too_large(text, limits)) return std::move(*e);
+  if (text.size() > limits.max_bytes) return too_large(text, limits);
   Scanner sc(text, limits);
   sc.skip_ws();
   if (sc.peek() != '[') return Error::bad_request("expected a JSON array", {}, "invalid_json");
@@ -487,10 +551,10 @@ Result<std::vector<Field>> scan_array(std::string_view text, const Limits& limit
 }
 
 Result<Type> validate(std::string_view text, const Limits& limits) {
-  if (auto e = too_large(text, limits)) return std::move(*e);
+  if (text.size() > limits.max_bytes) return too_large(text, limits);
   Scanner sc(text, limits);
   sc.skip_ws();
-  Type t;
+  Type t{};
   if (!sc.value(t, 0)) return syntax_error(sc);
   sc.skip_ws();
   if (!sc.at_end()) {
@@ -502,11 +566,16 @@ Result<Type> validate(std::string_view text, const Limits& limits) {
 
 bool append_string_value(std::string_view raw, std::string& out) {
   if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return false;
+  // Most strings (model names, roles) are a plain run, valid as they are: no scan, no decoding.
+  if (std::string_view plain = raw.substr(1, raw.size() - 2); is_plain(plain)) {
+    out.append(plain);
+    return true;
+  }
   // Decode only what the guard accepts (one string token: hex escapes, paired surrogates, UTF-8, no
   // control bytes): the decoded text is then valid UTF-8 whatever the caller handed in.
   {
     Scanner sc(raw, Limits{});
-    Type t;
+    Type t{};
     if (!sc.value(t, 0) || t != Type::string || sc.pos() != raw.size()) return false;
   }
   std::string_view s = raw.substr(1, raw.size() - 2);
@@ -582,10 +651,7 @@ std::string quote(std::string_view s) {
   out.reserve(s.size() + 2);
   out.push_back('"');
   // Most strings (model names, ids) need no escaping: copy them in one go.
-  if (std::none_of(s.begin(), s.end(), [](char ch) {
-        auto c = static_cast<unsigned char>(ch);
-        return c < 0x20 || c == '"' || c == '\\' || c >= 0x80;
-      })) {
+  if (is_plain(s)) {
     out.append(s);
     out.push_back('"');
     return out;

@@ -43,10 +43,29 @@ struct Field {
   std::string_view raw_key;
 };
 
+namespace detail {
+/// A key's length and three of its bytes, which settle almost every comparison of two keys.
+constexpr std::uint32_t key_tag(std::string_view k) {
+  if (k.empty()) return 0;
+  return static_cast<std::uint32_t>(k.size()) << 24 ^ static_cast<std::uint32_t>(static_cast<unsigned char>(k.front())) << 16 ^
+         static_cast<std::uint32_t>(static_cast<unsigned char>(k[k.size() / 2])) << 8 ^
+         static_cast<std::uint32_t>(static_cast<unsigned char>(k.back()));
+}
+/// One of 64 bits for a tag (its top bits after a multiplicative hash): the keys of an object as one
+/// word, so that a key whose bit is clear is known to differ from all of them.
+constexpr std::uint64_t tag_bit(std::uint32_t tag) { return std::uint64_t{1} << ((tag * 0x9E3779B1u) >> 26); }
+}  // namespace detail
+
 /// The members of one object, in document order; keys are unique.
 struct Object {
   std::vector<Field> fields;
-  const Field* find(std::string_view key) const;
+  /// The member named `key`, or nullptr. Most lookups are for members a document does not have (the
+  /// optional fields of a request): a one-word filter of the scanned keys answers those without
+  /// comparing a single key — inline, so that a literal key's bit is a constant.
+  const Field* find(std::string_view key) const {
+    if (key_bits_end_ == std::to_address(fields.end()) && !(key_bits_ & detail::tag_bit(detail::key_tag(key)))) return nullptr;
+    return find_compared(key);
+  }
   /// Decoded keys that differ from their raw text (rare: a key written with escapes).
   std::vector<std::unique_ptr<std::string>> decoded_keys;
   /// A `cache_control` key appears at some depth (a prompt-cache breakpoint that providers other than
@@ -54,6 +73,15 @@ struct Object {
   bool saw_cache_control = false;
   /// The elements of the member named by scan_object's `expand`, when that member is an array.
   std::vector<Field> elements;
+
+ private:
+  friend Result<Object> scan_object(std::string_view, const Limits&, std::string_view);
+  const Field* find_compared(std::string_view key) const;
+  // A bit per key (detail::tag_bit), valid while `fields` ends where it ended when scanned (a copy, or
+  // members added later, are searched key by key); find() compares keys only when the bit of the one
+  // it looks for is set.
+  std::uint64_t key_bits_ = 0;
+  const Field* key_bits_end_ = nullptr;
 };
 
 /// Validates `text` as one JSON document whose root is an object and returns its top-level members.
