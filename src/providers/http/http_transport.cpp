@@ -142,7 +142,9 @@ class ResponseReader final : public http::basic_parser<false> {
   void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
   void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { head_.status = code; }
   void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    head_.headers.push_back({std::string(name), std::string(value)});
+    auto& h = head_.headers.emplace_back();  // built in place: no temporary strings to move
+    h.name.assign(name.data(), name.size());
+    h.value.assign(value.data(), value.size());
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
