@@ -119,14 +119,6 @@ net::awaitable<Status> relay(Session& s, pipeline::ResponseStream& stream, std::
   }
 }
 
-std::string header_safe(std::string_view v) {
-  std::string out(v.substr(0, 512));
-  for (auto& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
-}
-
 nlohmann::json records_json(const pipeline::RouteResult& rr) {
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& r : rr.records) {
@@ -380,9 +372,9 @@ net::awaitable<void> send_error_as(Session& s, InboundRequest& call, const Diale
 /// strategy's own header (the cascade's path).
 void add_route_headers(InboundRequest& call, const pipeline::Router& router, const pipeline::RouteResult& rr) {
   call.add_header("x-switchyard-router", router.name());
-  call.add_header("x-switchyard-stage", header_safe(rr.stage));
-  call.add_header("x-switchyard-reason", header_safe(rr.reason));
-  if (!rr.report.header_name.empty()) call.add_header(rr.report.header_name, header_safe(rr.report.header_value));
+  call.add_text_header("x-switchyard-stage", rr.stage);
+  call.add_text_header("x-switchyard-reason", rr.reason);
+  if (!rr.report.header_name.empty()) call.add_text_header(rr.report.header_name, rr.report.header_value);
 }
 
 /// A router with an answer cache (answer_cache.hpp): a hit answers the request as a stage would, with the
