@@ -56,7 +56,10 @@ class LearnedStage final : public Stage {
       bool go_strong = s >= t;
       d.kind = Decision::Kind::route;
       d.target = go_strong ? strong : weak;
-      d.reason = "learned:score=" + fmt(s) + (go_strong ? ">=" : "<") + fmt(t) + (go_strong ? " strong" : " weak");
+      // Appended in place (one buffer, no temporaries): built for every request the stage scores.
+      d.reason.reserve(40);
+      d.reason.append("learned:score=").append(fmt(s)).append(go_strong ? ">=" : "<").append(fmt(t));
+      d.reason.append(go_strong ? " strong" : " weak");
       // Out of the training distribution: the score is the model file's fallback prior, not the model's.
       if (sd.fallback)
         d.reason += " fallback=" + std::string(sd.fallback_prior) + "-prior shift=" + fmt(sd.shift) + ">" + fmt(sd.max_shift);

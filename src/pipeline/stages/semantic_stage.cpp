@@ -142,9 +142,11 @@ class SemanticStage final : public Stage {
     }
     std::string why = "semantic:below threshold";
     if (m.best != embed::RouteMatch::npos) {
-      why += " best=" + routes[m.best].name + " score=" + fmt2(m.best_score) + "<" + fmt2(routes[m.best].threshold);
+      // Appended in place: the reason is built for every request that no route takes.
+      why.append(" best=").append(routes[m.best].name).append(" score=").append(fmt2(m.best_score));
+      why.append("<").append(fmt2(routes[m.best].threshold));
     }
-    return_fallback(d, why);
+    return_fallback(d, std::move(why));
     co_return d;
   }
 
