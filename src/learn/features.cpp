@@ -88,14 +88,18 @@ inline bool ends_sentence(char c) { return c == '.' || c == '?' || c == '!' || c
 /// Lower-cased word starting at p[i] (letters only, at most 16 bytes); i moves past it. When
 /// `sentence_end` is given, it is set if a byte skipped before the word ends a sentence (.?! or a newline).
 std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16], bool* sentence_end = nullptr) {
+  // Each byte's lowercase if it is an ASCII letter, else 0: one load per byte tests and folds it.
+  static constexpr std::array<char, 256> kLetter = [] {
+    std::array<char, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = static_cast<char>(c);
+    return t;
+  }();
   const std::size_t n = p.size();
-  for (; i < n && !ascii_alpha(static_cast<unsigned char>(p[i])); ++i)
+  for (; i < n && kLetter[static_cast<unsigned char>(p[i])] == 0; ++i)
     if (sentence_end != nullptr && ends_sentence(p[i])) *sentence_end = true;
   std::size_t len = 0;
-  while (i < n && ascii_alpha(static_cast<unsigned char>(p[i]))) {
-    if (len < sizeof buf) buf[len++] = static_cast<char>(lower(static_cast<unsigned char>(p[i])));
-    ++i;
-  }
+  for (char l; i < n && (l = kLetter[static_cast<unsigned char>(p[i])]) != 0; ++i)
+    if (len < sizeof buf) buf[len++] = l;
   return {buf, len};
 }
 
