@@ -100,7 +100,9 @@ TEST(RequestTest, MessageTextsMatchAFullScanOfRandomMessages) {
   // Both must find the same role and string content in random objects.
   std::mt19937 rng(11);
   const std::vector<std::string> strings = {R"("")", R"("a")", R"("user")", R"("x\"y")", R"("\\")", R"("\\\"")",
-                                            R"("{[")", R"("]}")", R"("\u0041\n")", R"("caf\u00e9")", R"(",:")"};
+                                            R"("{[")", R"("]}")", R"("\u0041\n")", R"("caf\u00e9")", R"(",:")",
+                                            R"("a longer value, past the first bytes: \"quoted\" {x} \\\" and \\")",
+                                            R"("0123456789012345678901\\\\\"456789 \\")"};
   const std::vector<std::string> keys = {R"("role")", R"("content")", R"("rol\u0065")", R"("roles")", R"("name")",
                                          R"("content2")", R"("c")", R"("\"role")"};
   std::function<std::string(int)> value = [&](int depth) -> std::string {
