@@ -1,6 +1,8 @@
 #include "switchyard/core/request.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace sy {
 
@@ -186,10 +188,97 @@ Result<std::unique_ptr<Request>> Request::parse(Endpoint endpoint, std::string b
 
 namespace {
 
+// Appends the text of a string token of a parsed request's body. parse validated the whole body, so a
+// token without escapes is its own text: it is copied as is, without the decoder's second validation
+// (most prompts and every role name have no escapes).
+void append_text(std::string_view raw, std::string& out) {
+  const std::string_view inner = raw.substr(1, raw.size() - 2);
+  if (inner.find('\\') == std::string_view::npos) out.append(inner);
+  else json::append_string_value(raw, out);
+}
+
+// A walk over the members of one object of a parsed request's body. parse validated the whole body
+// (syntax, UTF-8, unique keys), so the members are found by skipping bytes: no second validation and
+// no allocation, for the message objects every routed request reads (compute_texts).
+class ValidatedObject {
+ public:
+  explicit ValidatedObject(std::string_view object) : s_(object) {}
+  // The members whose decoded keys are keys[k], in one pass, as out[k]; a key that is absent leaves
+  // its field with an empty value.
+  template <std::size_t N>
+  void find(const std::array<std::string_view, N>& keys, std::array<json::Field, N>& out) const {
+    std::size_t missing = N;
+    for (std::size_t i = skip_space(1); missing > 0 && i < s_.size() && s_[i] == '"';) {
+      const std::size_t key_end = string_end(i);
+      const std::string_view token = s_.substr(i, key_end - i);
+      const std::size_t start = skip_space(skip_space(key_end) + 1);  // past the colon
+      json::Type type = json::Type::null;
+      const std::size_t end = value_end(start, type);
+      for (std::size_t k = 0; k < N; ++k) {
+        if (!out[k].value.empty() || !key_is(token, keys[k])) continue;
+        out[k] = json::Field{keys[k], s_.substr(start, end - start), type, token.substr(1, token.size() - 2)};
+        --missing;
+      }
+      i = skip_space(end);
+      if (i < s_.size() && s_[i] == ',') i = skip_space(i + 1);
+    }
+  }
+
+ private:
+  // Whether the key token (quotes included) decodes to `key`.
+  static bool key_is(std::string_view token, std::string_view key) {
+    const std::string_view raw = token.substr(1, token.size() - 2);
+    if (raw.find('\\') == std::string_view::npos) return raw == key;
+    return json::string_value(token) == key;  // escapes (rare): compare the decoded key
+  }
+  static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  std::size_t skip_space(std::size_t i) const {
+    while (i < s_.size() && space(s_[i])) ++i;
+    return i;
+  }
+  // One past the closing quote of the string token that opens at i: the first quote after it that
+  // an even number of backslashes precedes (memchr finds the quotes, most strings have no escapes).
+  std::size_t string_end(std::size_t i) const {
+    for (std::size_t from = i + 1; from < s_.size();) {
+      const void* q = std::memchr(s_.data() + from, '"', s_.size() - from);
+      if (q == nullptr) break;
+      const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - s_.data());
+      std::size_t first = at;
+      while (first > i + 1 && s_[first - 1] == '\\') --first;
+      if ((at - first) % 2 == 0) return at + 1;
+      from = at + 1;
+    }
+    return s_.size();
+  }
+  // One past the value that starts at i; its type in `type`.
+  std::size_t value_end(std::size_t i, json::Type& type) const {
+    if (i >= s_.size()) return i;
+    const char c = s_[i];
+    if (c == '"') {
+      type = json::Type::string;
+      return string_end(i);
+    }
+    if (c == '{' || c == '[') {
+      type = c == '{' ? json::Type::object : json::Type::array;
+      for (int depth = 0; i < s_.size(); ++i) {
+        const char d = s_[i];
+        if (d == '"') i = string_end(i) - 1;
+        else if (d == '{' || d == '[') ++depth;
+        else if ((d == '}' || d == ']') && --depth == 0) return i + 1;
+      }
+      return i;
+    }
+    type = c == 't' || c == 'f' ? json::Type::boolean : c == 'n' ? json::Type::null : json::Type::number;
+    while (i < s_.size() && s_[i] != ',' && s_[i] != '}' && !space(s_[i])) ++i;
+    return i;
+  }
+  std::string_view s_;
+};
+
 // Appends the text of a `content` value: a string, or an array of parts with {"type":"text","text":...}.
 void append_content(const json::Field& content, MessageText& m) {
   if (content.type == json::Type::string) {
-    json::append_string_value(content.value, m.text);
+    append_text(content.value, m.text);
     return;
   }
   if (content.type != json::Type::array) return;
@@ -198,18 +287,19 @@ void append_content(const json::Field& content, MessageText& m) {
   for (const auto& part : *parts) {
     if (part.type == json::Type::string) {  // completions prompt arrays
       if (!m.text.empty()) m.text.push_back('\n');
-      json::append_string_value(part.value, m.text);
+      append_text(part.value, m.text);
       continue;
     }
     if (part.type != json::Type::object) continue;
     auto p = json::scan_object(part.value);
     if (!p) continue;
     const auto* type = p->find("type");
-    std::string t = type ? json::string_value(type->value).value_or("") : "";
+    std::string t;
+    if (type && type->type == json::Type::string) append_text(type->value, t);
     if (t == "text" || t == "input_text") {
       if (const auto* text = p->find("text"); text && text->type == json::Type::string) {
         if (!m.text.empty()) m.text.push_back('\n');
-        json::append_string_value(text->value, m.text);
+        append_text(text->value, m.text);
       }
     } else if (t == "image_url" || t == "input_image" || t == "image") {
       m.has_image = true;
@@ -225,13 +315,12 @@ void Request::compute_texts() const {
   if (endpoint_ == Endpoint::chat) {
     messages_.reserve(fields_.elements.size());
     for (const auto& item : fields_.elements) {
-      auto obj = json::scan_object(item.value);
-      if (!obj) continue;
+      if (item.type != json::Type::object) continue;
+      std::array<json::Field, 2> found{};  // role, content
+      ValidatedObject(item.value).find(std::array<std::string_view, 2>{"role", "content"}, found);
       MessageText m;
-      if (const auto* role = obj->find("role"); role && role->type == json::Type::string) {
-        m.role = json::string_value(role->value).value_or("");
-      }
-      if (const auto* content = obj->find("content")) append_content(*content, m);
+      if (found[0].type == json::Type::string) append_text(found[0].value, m.role);
+      if (!found[1].value.empty()) append_content(found[1], m);
       messages_.push_back(std::move(m));
     }
   } else {
@@ -239,10 +328,6 @@ void Request::compute_texts() const {
     m.role = "user";
     append_content(json::Field{{}, payload_, payload_.starts_with('"') ? json::Type::string : json::Type::array, {}}, m);
     messages_.push_back(std::move(m));
-  }
-  for (const auto& m : messages_) {
-    if (!all_text_.empty()) all_text_.push_back('\n');
-    all_text_.append(m.text);
   }
 }
 
@@ -261,6 +346,14 @@ std::string_view Request::last_user_text() const {
 
 const std::string& Request::all_text() const {
   compute_texts();
+  // Joined on first use: most routers read only the last user message.
+  if (!all_text_ready_) {
+    all_text_ready_ = true;
+    for (const auto& m : messages_) {
+      if (!all_text_.empty()) all_text_.push_back('\n');
+      all_text_.append(m.text);
+    }
+  }
   return all_text_;
 }
 

@@ -34,59 +34,99 @@ inline std::uint64_t fnv1a(const char* p, std::size_t n, std::uint64_t seed) {
   return h;
 }
 
-inline bool is_word_byte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+// The tokeniser's view of a byte, as tables (one load per byte instead of range tests): its ASCII
+// lowercase, and whether that lowercase is a word byte ([a-z0-9] or >= 0x80, so UTF-8 words stay whole).
+struct ByteTables {
+  std::array<char, 256> lower{};
+  std::array<bool, 256> word{};
+};
+constexpr ByteTables make_byte_tables() {
+  ByteTables t;
+  for (int c = 0; c < 256; ++c) {
+    const int l = c >= 'A' && c <= 'Z' ? c + 32 : c;
+    t.lower[c] = static_cast<char>(l);
+    t.word[c] = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l >= 0x80;
+  }
+  return t;
+}
+constexpr ByteTables kBytes = make_byte_tables();
+
+inline unsigned char byte_at(const char* p, std::size_t i) { return static_cast<unsigned char>(p[i]); }
+
+// Calls chr(hash, view) for the character n-grams of one padded word " w " (`s`, `len` bytes): windows
+// of every length g in [char_min, char_max] with g < len, hashed incrementally from each start (FNV-1a
+// is sequential, so this equals hashing each window on its own). A padded word of length <= char_max
+// is also emitted once, whole (scikit-learn's rule for short words). `Min` and `Max` are std::size_t,
+// or compile-time constants for the default 3..5, whose loops the compiler then unrolls.
+template <class Min, class Max, class Char>
+inline void char_ngrams(const char* s, std::size_t len, Min char_min, Max char_max, Char& chr) {
+  const std::size_t gmax = std::min<std::size_t>(char_max, len - 1);
+  if (gmax >= char_min) {
+    for (std::size_t off = 0; off + char_min <= len; ++off) {
+      const std::size_t jmax = std::min(gmax, len - off);
+      std::uint64_t h = kFnvOffset ^ kSeedChar;
+      for (std::size_t g = 0; g + 1 < char_min; ++g) h = (h ^ byte_at(s, off + g)) * kFnvPrime;
+      for (std::size_t g = char_min - 1; g < char_max; ++g) {
+        if (g >= jmax) break;
+        h = (h ^ byte_at(s, off + g)) * kFnvPrime;
+        chr(fmix64(h), std::string_view(s + off, g + 1));
+      }
+    }
+  }
+  if (len <= char_max) chr(fmix64(fnv1a(s, len, kSeedChar)), std::string_view(s, len));
+}
+
+// The most features for_each_feature can report for a text of n bytes: at most n / 2 + 1 words, as
+// many bigrams, and per word of w bytes at most (w + 2) windows of each of the k lengths plus the whole
+// word. Lets the bucket lists be sized once per text instead of checked per feature.
+std::size_t max_features(std::size_t n, const HashingOptions& o) {
+  const std::size_t k = o.char_max - o.char_min + 1;
+  return (2 * n + 2) * (k + 2) + 2;
 }
 
 // Walks the features of `text`, calling word(hash, view) for unigrams, bigram(hash, prev, cur) for
-// bigrams and chr(hash, view) for character n-grams. Lowercasing happens into `lower` (a reused buffer).
+// bigrams and chr(hash, view) for character n-grams. The words are lowercased into `buf` (a reused
+// buffer) as " w1 w2 ... wn ": each padded word " w " is a view of it (neighbours share a space), and
+// earlier words stay valid for the bigram views.
 template <class Word, class Bigram, class Char>
-void for_each_feature(std::string_view text, const HashingOptions& o, std::string& lower, std::string& padded,
-                      Word&& word, Bigram&& bigram, Char&& chr) {
-  lower.resize(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    lower[i] = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
-  }
+void for_each_feature(std::string_view text, const HashingOptions& o, std::string& buf, Word&& word, Bigram&& bigram,
+                      Char&& chr) {
+  // Words are separated by at least one byte, so the words plus one space each fit in n + 2 bytes.
+  buf.resize(text.size() + 2);
+  char* out = buf.data();
+  out[0] = ' ';
+  std::size_t at = 1;
+  const std::size_t char_min = o.char_min, char_max = o.char_max;
+  const bool bigrams = o.word_bigrams;
+  const char* t = text.data();
+  const std::size_t n = text.size();
   std::uint64_t prev_hash = 0;
   std::string_view prev;
-  std::size_t i = 0;
-  const std::size_t n = lower.size();
-  while (i < n) {
-    while (i < n && !is_word_byte(static_cast<unsigned char>(lower[i]))) ++i;
+  for (std::size_t i = 0;;) {
+    while (i < n && !kBytes.word[byte_at(t, i)]) ++i;
     if (i >= n) break;
-    const std::size_t start = i;
-    while (i < n && is_word_byte(static_cast<unsigned char>(lower[i]))) ++i;
-    const std::string_view w(lower.data() + start, i - start);
+    const std::size_t start = at;
+    std::uint64_t wh = kFnvOffset;  // fnv1a(word, seed 0), hashed while lowercasing
+    for (; i < n && kBytes.word[byte_at(t, i)]; ++i) {
+      const char c = kBytes.lower[byte_at(t, i)];
+      out[at++] = c;
+      wh = (wh ^ static_cast<unsigned char>(c)) * kFnvPrime;
+    }
+    out[at] = ' ';
+    const std::string_view w(out + start, at - start);
+    ++at;
 
-    const std::uint64_t wh = fnv1a(w.data(), w.size(), 0);
     word(fmix64(wh ^ kSeedWord), w);
-    if (o.word_bigrams && !prev.empty()) bigram(fmix64(prev_hash * kSeedBigram + wh), prev, w);
+    if (bigrams && !prev.empty()) bigram(fmix64(prev_hash * kSeedBigram + wh), prev, w);
     prev = w;
     prev_hash = wh;
-
     // char_wb: n-grams of " word ", never across words.
-    padded.resize(w.size() + 2);
-    padded[0] = ' ';
-    std::memcpy(padded.data() + 1, w.data(), w.size());
-    padded[w.size() + 1] = ' ';
-    const std::size_t len = padded.size();
-    // Windows of every length g in [char_min, char_max] with g < len, hashed incrementally from each
-    // start (FNV-1a is sequential, so this equals hashing each window on its own). A padded word of
-    // length <= char_max is also emitted once, whole — scikit-learn's rule for short words.
-    const std::size_t gmax = std::min<std::size_t>(o.char_max, len - 1);
-    if (gmax >= o.char_min) {
-      for (std::size_t off = 0; off + o.char_min <= len; ++off) {
-        std::uint64_t h = kFnvOffset ^ kSeedChar;
-        const std::size_t jmax = std::min(gmax, len - off);
-        for (std::size_t g = 1; g <= jmax; ++g) {
-          h ^= static_cast<unsigned char>(padded[off + g - 1]);
-          h *= kFnvPrime;
-          if (g >= o.char_min) chr(fmix64(h), std::string_view(padded.data() + off, g));
-        }
-      }
+    if (char_min == 3 && char_max == 5) {
+      char_ngrams(out + start - 1, w.size() + 2, std::integral_constant<std::size_t, 3>{},
+                  std::integral_constant<std::size_t, 5>{}, chr);
+    } else {
+      char_ngrams(out + start - 1, w.size() + 2, char_min, char_max, chr);
     }
-    if (len <= o.char_max) chr(fmix64(fnv1a(padded.data(), len, kSeedChar)), std::string_view(padded));
   }
 }
 
@@ -99,16 +139,6 @@ struct Accumulator {
   void ensure(std::size_t buckets) {
     if (counts.size() < buckets) counts.assign(buckets, 0);
   }
-  // Called once per feature: keep it inline, with the rare growth out of line.
-  __attribute__((always_inline)) void add(std::uint32_t b) {
-    std::uint8_t& c = counts[b];
-    if (c == 0) {
-      if (n == touched.size()) grow();
-      touched[n++] = b;
-    }
-    c = static_cast<std::uint8_t>(c + (c != 0xff));
-  }
-  __attribute__((noinline)) void grow() { touched.resize(std::max<std::size_t>(1024, 2 * touched.size())); }
   // Resets the counts of the touched buckets.
   void clear() {
     for (std::size_t i = 0; i < n; ++i) counts[touched[i]] = 0;
@@ -116,8 +146,26 @@ struct Accumulator {
   }
 };
 
+// Counts a list of buckets into the accumulator (the list's own loop: few live values, no aliasing
+// with the feature walk that produced it).
+void count(Accumulator& acc, const std::uint32_t* begin, const std::uint32_t* end) {
+  const std::size_t need = acc.n + static_cast<std::size_t>(end - begin);
+  if (acc.touched.size() < need) acc.touched.resize(need);
+  std::uint8_t* counts = acc.counts.data();
+  std::uint32_t* touched = acc.touched.data();
+  std::size_t n = acc.n;
+  for (const std::uint32_t* p = begin; p != end; ++p) {
+    const std::uint32_t b = *p;
+    const std::uint8_t c = counts[b];
+    if (c == 0) touched[n++] = b;
+    counts[b] = static_cast<std::uint8_t>(c + (c != 0xff));
+  }
+  acc.n = n;
+}
+
 struct Scratch {
-  std::string lower, padded;
+  std::string buf;
+  std::vector<std::uint32_t> word_buckets, char_buckets;  // of one text, in order
   Accumulator word, chr;
 };
 
@@ -126,37 +174,67 @@ Scratch& scratch() {
   return s;
 }
 
-// 1 + ln(tf) for small tf without calling log.
-const std::array<float, 64>& sublinear_table() {
-  static const std::array<float, 64> t = [] {
-    std::array<float, 64> a{};
-    for (std::size_t i = 1; i < a.size(); ++i) a[i] = 1.0f + std::log(static_cast<float>(i));
-    return a;
+// Counts the features of `text` into the word and char accumulators of `s` (sized for mask + 1 buckets):
+// first the bucket of every feature, in order, then the counting.
+void count_features(std::string_view text, const HashingOptions& o, std::uint32_t mask, Scratch& s) {
+  const std::size_t most = max_features(text.size(), o);
+  if (s.word_buckets.size() < most) s.word_buckets.resize(most);
+  if (s.char_buckets.size() < most) s.char_buckets.resize(most);
+  std::uint32_t* word_end = s.word_buckets.data();
+  std::uint32_t* char_end = s.char_buckets.data();
+  for_each_feature(
+      text, o, s.buf, [&](std::uint64_t h, std::string_view) { *word_end++ = static_cast<std::uint32_t>(h) & mask; },
+      [&](std::uint64_t h, std::string_view, std::string_view) { *word_end++ = static_cast<std::uint32_t>(h) & mask; },
+      [&](std::uint64_t h, std::string_view) { *char_end++ = static_cast<std::uint32_t>(h) & mask; });
+  count(s.word, s.word_buckets.data(), word_end);
+  count(s.chr, s.char_buckets.data(), char_end);
+}
+
+// libm's logf, out of line: a table filled through it is filled at run time, with the values a logf call
+// per feature gave. (A table of inline calls is folded at build time by the compiler's own, correctly
+// rounded log, which can differ from libm's by an ulp.)
+[[gnu::noinline]] float libm_log(float x) { return std::log(x); }
+
+// TF weight by count: 1 + ln(tf) (sublinear) or tf itself, for every count an accumulator can hold.
+struct TfWeights {
+  std::array<float, 256> sublinear{}, linear{};
+};
+const TfWeights& tf_weights() {
+  static const TfWeights t = [] {
+    TfWeights w;
+    for (std::size_t i = 1; i < w.sublinear.size(); ++i) {
+      w.sublinear[i] = 1.0f + libm_log(static_cast<float>(i));
+      w.linear[i] = static_cast<float>(i);
+    }
+    return w;
   }();
   return t;
 }
 
+// Moves the accumulated buckets into `out` (in first-seen order), weighted tf x idf and L2-normalised,
+// and resets the accumulator.
 void emit(Accumulator& acc, const std::vector<float>& idf, bool sublinear, EmbeddingPart& out) {
-  const auto& table = sublinear_table();
-  out.indices.resize(acc.n);
-  out.values.resize(acc.n);
+  const std::array<float, 256>& tf_weight = sublinear ? tf_weights().sublinear : tf_weights().linear;
+  const std::size_t n = acc.n;
+  const std::uint32_t* touched = acc.touched.data();
+  std::uint8_t* counts = acc.counts.data();
+  out.indices.assign(touched, touched + n);
+  out.values.resize(n);
+  float* values = out.values.data();
+  const float* idf_b = idf.empty() ? nullptr : idf.data();
   double ss = 0;
-  for (std::size_t i = 0; i < acc.n; ++i) {
-    const std::uint32_t b = acc.touched[i];
-    const std::uint8_t tf = acc.counts[b];
-    acc.counts[b] = 0;
-    float w = !sublinear ? static_cast<float>(tf)
-              : tf < table.size() ? table[tf]
-                                  : 1.0f + std::log(static_cast<float>(tf));
-    if (!idf.empty()) w *= idf[b];
-    out.indices[i] = b;
-    out.values[i] = w;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t b = touched[i];
+    float w = tf_weight[counts[b]];
+    counts[b] = 0;
+    if (idf_b != nullptr) w *= idf_b[b];
+    values[i] = w;
     ss += static_cast<double>(w) * w;
   }
   acc.n = 0;
   if (ss > 0) {
     const float inv = static_cast<float>(1.0 / std::sqrt(ss));
-    for (float& v : out.values) v *= inv;
+    for (std::size_t i = 0; i < n; ++i) values[i] *= inv;
   }
 }
 
@@ -190,10 +268,7 @@ HashingEmbedder::HashingEmbedder(const HashingOptions& options, std::span<const 
   s.word.ensure(buckets);
   s.chr.ensure(buckets);
   for (const std::string& doc : corpus) {
-    for_each_feature(
-        doc, options_, s.lower, s.padded, [&](std::uint64_t h, std::string_view) { s.word.add(h & mask_); },
-        [&](std::uint64_t h, std::string_view, std::string_view) { s.word.add(h & mask_); },
-        [&](std::uint64_t h, std::string_view) { s.chr.add(h & mask_); });
+    count_features(doc, options_, mask_, s);
     for (std::size_t i = 0; i < s.word.n; ++i) ++df_word[s.word.touched[i]];
     for (std::size_t i = 0; i < s.chr.n; ++i) ++df_char[s.chr.touched[i]];
     s.word.clear();
@@ -213,10 +288,7 @@ Embedding HashingEmbedder::embed(std::string_view text) const {
   Scratch& s = scratch();
   s.word.ensure(mask_ + 1ull);
   s.chr.ensure(mask_ + 1ull);
-  for_each_feature(
-      text, options_, s.lower, s.padded, [&](std::uint64_t h, std::string_view) { s.word.add(h & mask_); },
-      [&](std::uint64_t h, std::string_view, std::string_view) { s.word.add(h & mask_); },
-      [&](std::uint64_t h, std::string_view) { s.chr.add(h & mask_); });
+  count_features(text, options_, mask_, s);
   Embedding e;
   e.parts.resize(2);
   for (std::size_t i = 0; i < 2; ++i) {
@@ -235,9 +307,9 @@ std::size_t HashingEmbedder::memory_bytes() const {
 
 std::vector<std::string> HashingEmbedder::features(std::string_view text) const {
   std::vector<std::string> out;
-  std::string lower, padded;
+  std::string buf;
   for_each_feature(
-      text, options_, lower, padded, [&](std::uint64_t, std::string_view w) { out.push_back("w:" + std::string(w)); },
+      text, options_, buf, [&](std::uint64_t, std::string_view w) { out.push_back("w:" + std::string(w)); },
       [&](std::uint64_t, std::string_view a, std::string_view b) {
         out.push_back("b:" + std::string(a) + " " + std::string(b));
       },

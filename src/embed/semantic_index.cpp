@@ -259,17 +259,24 @@ RouteMatch SemanticIndex::score(const Embedding& query) const {
     const EmbeddingPart& q = query.parts[p];
     const float w = store.layout.weight;
     if (store.layout.sparse) {
+      // Plain pointers, read once: most query features are absent from every column, and that test
+      // (one bit) should cost a few instructions, not reloads of the vectors after each axpy call.
       const std::uint32_t* off = store.offsets.data();
       const std::uint32_t* cols = store.cols.data();
       const float* vals = store.vals.data();
+      const std::uint64_t* present = store.present.data();
+      const std::uint32_t* rank_base = store.rank_base.data();
+      const std::uint32_t* q_indices = q.indices.data();
+      const float* q_values = q.values.data();
+      const std::size_t n_query = q.indices.size();
       const std::size_t n_cols = impl_->columns;
-      for (std::size_t i = 0; i < q.indices.size(); ++i) {
-        const std::uint32_t b = q.indices[i];
-        const std::uint64_t word = store.present[b >> 6];
-        const std::uint64_t bit = std::uint64_t{1} << (b & 63);
-        if ((word & bit) == 0) continue;  // no column has this feature
-        const std::uint32_t r = store.rank_base[b >> 6] + static_cast<std::uint32_t>(std::popcount(word & (bit - 1)));
-        const float qv = q.values[i] * w;
+      for (std::size_t i = 0; i < n_query; ++i) {
+        const std::uint32_t b = q_indices[i];
+        const std::uint64_t word = present[b >> 6];
+        if (((word >> (b & 63)) & 1) == 0) continue;  // no column has this feature
+        const std::uint64_t below = word & ((std::uint64_t{1} << (b & 63)) - 1);
+        const std::uint32_t r = rank_base[b >> 6] + static_cast<std::uint32_t>(std::popcount(below));
+        const float qv = q_values[i] * w;
         std::uint32_t j = off[r];
         const std::uint32_t end = off[r + 1];
         if (cols[j] & PartStore::kDenseBit) {

@@ -33,6 +33,22 @@ inline std::uint64_t fnv1a(std::string_view s, std::uint64_t seed) {
   return mix(h);
 }
 
+/// libm's log1p, out of line: a table filled through it is filled at run time, with libm's values. (A
+/// table of inline calls is folded at build time by the compiler's own, correctly rounded log1p,
+/// which differs from libm's by an ulp for some arguments.)
+[[gnu::noinline]] float libm_log1p(float x) { return std::log1p(x); }
+
+/// log1p(v) of a count, the scale of every count feature. Counts below 256 (nearly all) come from a
+/// table of the same libm values, without a call each.
+float log_count(std::size_t v) {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = libm_log1p(static_cast<float>(i));
+    return t;
+  }();
+  return v < table.size() ? table[v] : std::log1p(static_cast<float>(v));
+}
+
 inline bool is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
@@ -67,23 +83,24 @@ const std::array<std::string_view, kDenseFeatures>& dense_feature_names() {
 
 namespace {
 
-/// Lower-cased word starting at p[i] (letters only, at most 15 bytes); i moves past it.
-std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16]) {
-  const std::size_t n = p.size();
-  while (i < n && !ascii_alpha(static_cast<unsigned char>(p[i]))) ++i;
-  std::size_t len = 0;
-  while (i < n && ascii_alpha(static_cast<unsigned char>(p[i]))) {
-    if (len < sizeof buf) buf[len++] = static_cast<char>(lower(static_cast<unsigned char>(p[i])));
-    ++i;
-  }
-  return {buf, len};
-}
+inline bool ends_sentence(char c) { return c == '.' || c == '?' || c == '!' || c == '\n'; }
 
-template <std::size_t N>
-bool one_of(std::string_view w, const std::array<std::string_view, N>& set) {
-  for (std::string_view s : set)
-    if (w == s) return true;
-  return false;
+/// Lower-cased word starting at p[i] (letters only, at most 16 bytes); i moves past it. When
+/// `sentence_end` is given, it is set if a byte skipped before the word ends a sentence (.?! or a newline).
+std::string_view next_word(std::string_view p, std::size_t& i, char (&buf)[16], bool* sentence_end = nullptr) {
+  // Each byte's lowercase if it is an ASCII letter, else 0: one load per byte tests and folds it.
+  static constexpr std::array<char, 256> kLetter = [] {
+    std::array<char, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = static_cast<char>(c);
+    return t;
+  }();
+  const std::size_t n = p.size();
+  for (; i < n && kLetter[static_cast<unsigned char>(p[i])] == 0; ++i)
+    if (sentence_end != nullptr && ends_sentence(p[i])) *sentence_end = true;
+  std::size_t len = 0;
+  for (char l; i < n && (l = kLetter[static_cast<unsigned char>(p[i])]) != 0; ++i)
+    if (len < sizeof buf) buf[len++] = l;
+  return {buf, len};
 }
 
 constexpr std::array<std::string_view, 6> kFactoid = {"what", "who", "when", "where", "which", "name"};
@@ -100,11 +117,118 @@ constexpr std::array<std::string_view, 9> kLong = {"essay", "detailed", "detail"
 constexpr std::array<std::string_view, 7> kShort = {"briefly", "brief", "short", "concise", "concisely", "one",
                                                    "tldr"};
 constexpr std::array<std::string_view, 8> kRoles = {"user", "assistant", "human", "ai", "system", "q", "a", "question"};
+// Reasoning-step cues: words that relate quantities (rates, parts, comparisons, remainders).
+constexpr std::array<std::string_view, 22> kQuantity = {
+    "percent", "half", "twice", "thrice", "times", "each", "per", "every", "total", "remaining", "rest", "left",
+    "more", "less", "fewer", "than", "average", "ratio", "fraction", "difference", "double", "triple"};
+constexpr std::array<std::string_view, 6> kNegation = {"not", "except", "incorrect", "false", "untrue", "least"};
+
+/// What a lower-cased word is to the structure and task features, as bits: one lookup per word
+/// instead of comparing it with every list above.
+enum WordFlag : std::uint32_t {
+  kFactoidStart = 1u << 0,  // kFactoid (counted at a sentence start)
+  kExplainStart = 1u << 1,
+  kSolveStart = 1u << 2,
+  kCreateStart = 1u << 3,
+  kExplainAnywhere = 1u << 4,  // the few that count anywhere in a sentence
+  kSolveAnywhere = 1u << 5,
+  kCreateAnywhere = 1u << 6,
+  kConstraintWord = 1u << 7,
+  kLongOutput = 1u << 8,   // kLong, "words", "steps"
+  kShortOutput = 1u << 9,  // kShort but "one" (short only as "one word", ...)
+  kCountWord = 1u << 10,   // "one", "single": short when the next word is a kUnitWord
+  kUnitWord = 1u << 11,
+  kRoleWord = 1u << 12,
+  kNegationWord = 1u << 13,
+  kQuantityWord = 1u << 14,
+};
+
+/// Open-addressing table of the listed words and their flags, filled once from the lists.
+class WordFlags {
+ public:
+  WordFlags() {
+    add(kFactoid, kFactoidStart);
+    add(kExplain, kExplainStart);
+    add(kSolve, kSolveStart);
+    add(kCreate, kCreateStart);
+    add(std::array<std::string_view, 2>{"explain", "why"}, kExplainAnywhere);
+    add(std::array<std::string_view, 3>{"prove", "derive", "solve"}, kSolveAnywhere);
+    add(std::array<std::string_view, 2>{"write", "implement"}, kCreateAnywhere);
+    add(kConstraint, kConstraintWord);
+    add(kLong, kLongOutput);
+    add(std::array<std::string_view, 2>{"words", "steps"}, kLongOutput);
+    add(kShort, kShortOutput);
+    slot("one").flags &= ~kShortOutput;
+    add(std::array<std::string_view, 2>{"one", "single"}, kCountWord);
+    add(std::array<std::string_view, 5>{"word", "sentence", "number", "line", "letter"}, kUnitWord);
+    add(kRoles, kRoleWord);
+    add(kNegation, kNegationWord);
+    add(kQuantity, kQuantityWord);
+  }
+  std::uint32_t operator()(std::string_view w) const {
+    if (w.empty()) return 0;
+    for (std::size_t i = hash(w);; i = (i + 1) % kSlots) {
+      if (entries_[i].word.empty()) return 0;
+      if (entries_[i].word == w) return entries_[i].flags;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 256;  // about 2.5x the words: short probes, never full
+  struct Entry {
+    std::string_view word;
+    std::uint32_t flags = 0;
+  };
+  static std::size_t hash(std::string_view w) {
+    const auto at = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(w[i])); };
+    return (at(0) * 31 + at(w.size() / 2) * 7 + at(w.size() - 1) + w.size() * 131) % kSlots;
+  }
+  Entry& slot(std::string_view w) {
+    std::size_t i = hash(w);
+    while (!entries_[i].word.empty() && entries_[i].word != w) i = (i + 1) % kSlots;
+    entries_[i].word = w;
+    return entries_[i];
+  }
+  template <std::size_t N>
+  void add(const std::array<std::string_view, N>& list, std::uint32_t flag) {
+    for (std::string_view w : list) slot(w).flags |= flag;
+  }
+  std::array<Entry, kSlots> entries_{};
+};
+
+std::uint32_t word_flags(std::string_view w) {
+  static const WordFlags table;
+  return table(w);
+}
+
+/// Math expressions: a digit or variable, an operator, a digit ("3x + 4 = 10", "2^5"; one space allowed
+/// on either side of the operator), and LaTeX commands ("\\frac"). Found from the operators and
+/// backslashes, the rare bytes, so that most bytes cost one test.
+std::size_t math_expressions(std::string_view p) {
+  const std::size_t n = p.size();
+  std::size_t count = 0;
+  for (std::size_t j = 0; j + 1 < n; ++j) {
+    const char c = p[j];
+    if (c == '\\') {
+      if (j + 2 < n && ascii_alpha(static_cast<unsigned char>(p[j + 1]))) ++count;
+      continue;
+    }
+    if (!is_operator(c) || j == 0) continue;
+    // The operand before: right before the operator, or before one space.
+    const bool operand = ascii_alnum(static_cast<unsigned char>(p[j - 1])) ||
+                         (p[j - 1] == ' ' && j >= 2 && ascii_alnum(static_cast<unsigned char>(p[j - 2])));
+    if (!operand) continue;
+    std::size_t k = j + 1;
+    if (p[k] == ' ') ++k;
+    if (k < n && ascii_digit(static_cast<unsigned char>(p[k]))) ++count;
+  }
+  return count;
+}
 
 }  // namespace
 
 void FeatureExtractor::structure_features(std::string_view p, std::span<float, kStructureFeatures> out) {
-  std::size_t turns = 0, code_lines = 0, math_expr = 0, constraints = 0, list_items = 0;
+  std::size_t turns = 0, code_lines = 0, constraints = 0, list_items = 0;
   bool factoid = false, explain = false, solve = false, create = false, want_long = false, want_short = false;
   // Line structure: role markers ("User:", "Q:"), code (fences, indented lines), list items.
   const std::size_t n = p.size();
@@ -136,55 +260,40 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
       char buf[16];
       std::size_t j = 0;
       std::string_view w = next_word(line.substr(0, colon), j, buf);
-      if (!w.empty() && one_of(w, kRoles)) ++turns;
+      if (word_flags(w) & kRoleWord) ++turns;
     }
   }
-  // Math expressions: a digit or variable, an operator, a digit ("3x + 4 = 10", "2^5", "\\frac").
-  for (std::size_t i = 0; i + 2 < n; ++i) {
-    const unsigned char a = static_cast<unsigned char>(p[i]), b = static_cast<unsigned char>(p[i + 1]);
-    if (a == '\\' && ascii_alpha(b)) ++math_expr;  // LaTeX command
-    if (!ascii_alnum(a)) continue;
-    std::size_t j = i + 1;
-    if (j < n && p[j] == ' ') ++j;
-    if (j + 1 < n && is_operator(p[j])) {
-      std::size_t k = j + 1;
-      if (k < n && p[k] == ' ') ++k;
-      if (k < n && ascii_digit(static_cast<unsigned char>(p[k]))) ++math_expr;
-    }
-  }
+  const std::size_t math_expr = math_expressions(p);
   // Words: question type from the first word of each sentence and instruction words anywhere.
   char buf[16];
   bool sentence_start = true;
   for (std::size_t i = 0; i < n;) {
-    const std::size_t before = i;
-    std::string_view w = next_word(p, i, buf);
+    std::string_view w = next_word(p, i, buf, &sentence_start);
     if (w.empty()) break;
-    for (std::size_t k = before; k < i; ++k)
-      if (p[k] == '.' || p[k] == '?' || p[k] == '!' || p[k] == '\n') sentence_start = true;
+    const std::uint32_t f = word_flags(w);
     if (sentence_start) {
-      factoid |= one_of(w, kFactoid);
-      explain |= one_of(w, kExplain);
-      solve |= one_of(w, kSolve);
-      create |= one_of(w, kCreate);
+      factoid |= (f & kFactoidStart) != 0;
+      explain |= (f & kExplainStart) != 0;
+      solve |= (f & kSolveStart) != 0;
+      create |= (f & kCreateStart) != 0;
     } else {
-      explain |= w == "explain" || w == "why";
-      solve |= w == "prove" || w == "derive" || w == "solve";
-      create |= w == "write" || w == "implement";
+      explain |= (f & kExplainAnywhere) != 0;
+      solve |= (f & kSolveAnywhere) != 0;
+      create |= (f & kCreateAnywhere) != 0;
     }
     sentence_start = false;
-    if (one_of(w, kConstraint)) ++constraints;
-    want_long |= one_of(w, kLong) || w == "words" || w == "steps";
-    want_short |= one_of(w, kShort) && w != "one";
-    if (w == "one" || w == "single") {  // "one word", "one sentence", "a single number"
+    if (f & kConstraintWord) ++constraints;
+    want_long |= (f & kLongOutput) != 0;
+    want_short |= (f & kShortOutput) != 0;
+    if (f & kCountWord) {  // "one word", "one sentence", "a single number"
       std::size_t j = i;
       char b2[16];
-      std::string_view nx = next_word(p, j, b2);
-      want_short |= nx == "word" || nx == "sentence" || nx == "number" || nx == "line" || nx == "letter";
+      want_short |= (word_flags(next_word(p, j, b2)) & kUnitWord) != 0;
     }
   }
   std::size_t last = n;
   while (last > 0 && ascii_space(static_cast<unsigned char>(p[last - 1]))) --last;
-  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  const auto lg = log_count;
   out[0] = lg(turns);
   out[1] = lg(code_lines);
   out[2] = lg(math_expr);
@@ -200,18 +309,13 @@ void FeatureExtractor::structure_features(std::string_view p, std::span<float, k
 }
 
 void FeatureExtractor::conversation_features(const ConversationShape& c, std::span<float, kConversationFeatures> out) {
-  out[0] = std::log1p(static_cast<float>(c.earlier_messages));
+  out[0] = log_count(c.earlier_messages);
   out[1] = c.has_system ? 1.0f : 0.0f;
-  out[2] = std::log1p(static_cast<float>(c.system_bytes));
-  out[3] = std::log1p(static_cast<float>(c.context_bytes));
+  out[2] = log_count(c.system_bytes);
+  out[3] = log_count(c.context_bytes);
 }
 
 namespace {
-// Reasoning-step cues: words that relate quantities (rates, parts, comparisons, remainders).
-constexpr std::array<std::string_view, 22> kQuantity = {
-    "percent", "half", "twice", "thrice", "times", "each", "per", "every", "total", "remaining", "rest", "left",
-    "more", "less", "fewer", "than", "average", "ratio", "fraction", "difference", "double", "triple"};
-constexpr std::array<std::string_view, 6> kNegation = {"not", "except", "incorrect", "false", "untrue", "least"};
 /// A line that reads as a multiple-choice option: "A." "B)" "(c)" at its start.
 bool option_line(std::string_view line) {
   std::size_t j = 0;
@@ -285,8 +389,9 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
     std::string_view w = next_word(stem, i, buf);
     if (w.empty()) break;
     ++words;
-    if (one_of(w, kNegation)) ++negations;
-    if (one_of(w, kQuantity)) ++quantity;
+    const std::uint32_t f = word_flags(w);
+    if (f & kNegationWord) ++negations;
+    if (f & kQuantityWord) ++quantity;
     bool in_vowel = false;
     for (char ch : w) {
       const bool v = ch == 'a' || ch == 'e' || ch == 'i' || ch == 'o' || ch == 'u' || ch == 'y';
@@ -312,7 +417,7 @@ void FeatureExtractor::task_features(std::string_view p, std::span<float, kTaskF
     if (ascii_digit(static_cast<unsigned char>(c)) && (i == 0 || !ascii_alnum(static_cast<unsigned char>(stem[i - 1]))) &&
         (i == 0 || (stem[i - 1] != '.' && stem[i - 1] != ','))) ++numbers;
   }
-  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  const auto lg = log_count;
   const float fw = static_cast<float>(std::max<std::size_t>(words, 1));
   out[0] = lg(fewshot);
   out[1] = lg(stem.size());
@@ -420,7 +525,7 @@ void FeatureExtractor::dense_features(std::string_view p, std::span<float, kDens
   }
   longest_line = std::max(longest_line, line_len);
   const float fn = static_cast<float>(std::max<std::size_t>(n, 1));
-  auto lg = [](std::size_t v) { return std::log1p(static_cast<float>(v)); };
+  const auto lg = log_count;
   out[0] = lg(n);
   out[1] = lg(words);
   out[2] = lg(lines);

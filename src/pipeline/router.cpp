@@ -28,39 +28,43 @@ std::vector<std::string> Router::stage_names() const {
 
 net::awaitable<RouteResult> Router::route(RequestFeatures& features, const ModelCaller& models) const {
   RouteResult result;
-  auto started = Clock::now();
+  result.records.reserve(stages_.size());
+  const auto started = Clock::now();
+  auto t0 = started;  // each stage's start: the previous one's end
   for (const auto& stage : stages_) {
-    auto t0 = Clock::now();
     StageContext ctx{features, stage->calls_models() ? &models : nullptr};
     Decision d = co_await stage->decide(ctx);
-    StageRecord rec{stage->name(), std::string(stage->type()), std::string(kind_name(d.kind)), d.reason,
-                    std::move(d.scores),
-                    std::chrono::duration<double, std::micro>(Clock::now() - t0).count()};
-    result.records.push_back(std::move(rec));
-    if (d.kind == Decision::Kind::pass) continue;
+    const auto t1 = Clock::now();
+    const bool pass = d.kind == Decision::Kind::pass;
+    // A passing stage's reason goes to its record only; a deciding one's to the result too.
+    result.records.push_back(StageRecord{stage->name(), std::string(stage->type()), std::string(kind_name(d.kind)),
+                                         pass ? std::move(d.reason) : d.reason, std::move(d.scores),
+                                         std::chrono::duration<double, std::micro>(t1 - t0).count()});
+    t0 = t1;
+    if (pass) continue;
     result.stage = stage->name();
-    result.reason = d.reason;
+    result.reason = std::move(d.reason);
     result.report = std::move(d.report);
     if (d.kind == Decision::Kind::route) {
       result.kind = RouteResult::Kind::route;
-      result.model = d.target;
+      result.model = std::move(d.target);
     } else if (d.kind == Decision::Kind::reject) {
       result.kind = RouteResult::Kind::reject;
       result.error = std::move(d.error);
     } else {
       result.kind = RouteResult::Kind::respond;
-      result.model = d.target;
+      result.model = std::move(d.target);
       result.outcome = std::move(d.outcome);
       result.trace = std::move(d.trace);
     }
-    result.micros = std::chrono::duration<double, std::micro>(Clock::now() - started).count();
+    result.micros = std::chrono::duration<double, std::micro>(t1 - started).count();
     co_return result;
   }
   result.kind = RouteResult::Kind::route;
   result.model = default_;
   result.stage = "default";
   result.reason = "default";
-  result.micros = std::chrono::duration<double, std::micro>(Clock::now() - started).count();
+  result.micros = std::chrono::duration<double, std::micro>(t0 - started).count();
   co_return result;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "switchyard/learn/dataset.hpp"
 #include "switchyard/learn/evaluation.hpp"
@@ -261,6 +262,28 @@ TEST(StructureFeaturesTest, EveryListedWordIsFoundAndOthersAreNot) {
   }
   FeatureExtractor::structure_features("Robot: hi", f);
   EXPECT_EQ(f[0], 0.0f);
+}
+
+TEST(StructureFeaturesTest, MathExpressionsAndSentenceStarts) {
+  // An operand, an operator and a digit, with at most one space on either side; LaTeX commands.
+  const std::vector<std::pair<std::string, int>> math = {
+      {"x+1", 1},          {"x +1", 1},        {"x + 1", 1},       {"x  + 1", 0},   {"x +  1", 0},
+      {"+1 2", 0},         {"1+", 0},          {"a\\b", 0},        {"\\frac{1}{2}", 1}, {"a\\", 0},
+      {"\\fr", 1},         {"3x + 4 = 10", 2}, {"2^5 * 3 / 7 - 1", 4}, {"a-b", 0},    {"a - 9x", 1},
+      {"\xc3\xa9+1", 0},   {"_+1", 0},         {"x+ 1.", 1},       {"x<2>3", 2},    {"1 =2 = 3", 2}};
+  std::array<float, kStructureFeatures> f{};
+  for (const auto& [text, count] : math) {
+    FeatureExtractor::structure_features(text, f);
+    EXPECT_EQ(f[2], std::log1p(static_cast<float>(count))) << text;
+  }
+  // A question word counts at the start of the text or after . ? ! or a newline only.
+  const std::vector<std::pair<std::string, bool>> starts = {
+      {"Hello. What is", true}, {"hello what is", false}, {"ok!\nwhat", true}, {"a, what", false},
+      {"x?what", true},         {"x;what", false},        {"What", true}};
+  for (const auto& [text, factoid] : starts) {
+    FeatureExtractor::structure_features(text, f);
+    EXPECT_EQ(f[4], factoid ? 1.0f : 0.0f) << text;
+  }
 }
 
 // --- prior mixing and the shift fallback ---------------------------------------------------------------

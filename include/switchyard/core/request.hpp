@@ -90,6 +90,7 @@ class Request {
   std::optional<double> temperature_;
 
   mutable bool texts_ready_ = false;
+  mutable bool all_text_ready_ = false;
   mutable std::vector<MessageText> messages_;
   mutable std::string all_text_;
   void compute_texts() const;

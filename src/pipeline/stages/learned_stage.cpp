@@ -20,6 +20,7 @@ namespace sy::pipeline {
 namespace {
 
 namespace net = boost::asio;
+using namespace std::string_view_literals;
 
 std::string fmt(double v) { return fixed(v, 3); }
 
@@ -51,15 +52,21 @@ class LearnedStage final : public Stage {
       double t = override_t.value_or(threshold);
       const learn::ScoreDetail sd = model->score_detail(prompt, shape);
       const double s = sd.score;
+      d.scores.reserve(2);
       d.scores.emplace_back("score", s);
       d.scores.emplace_back("threshold", t);
       bool go_strong = s >= t;
       d.kind = Decision::Kind::route;
       d.target = go_strong ? strong : weak;
-      d.reason = "learned:score=" + fmt(s) + (go_strong ? ">=" : "<") + fmt(t) + (go_strong ? " strong" : " weak");
+      // Appended in place (one buffer, no temporaries): built for every request the stage scores.
+      d.reason.reserve(96);
+      d.reason.append("learned:score="sv).append(fmt(s)).append(go_strong ? ">="sv : "<"sv).append(fmt(t));
+      d.reason.append(go_strong ? " strong"sv : " weak"sv);
       // Out of the training distribution: the score is the model file's fallback prior, not the model's.
-      if (sd.fallback)
-        d.reason += " fallback=" + std::string(sd.fallback_prior) + "-prior shift=" + fmt(sd.shift) + ">" + fmt(sd.max_shift);
+      if (sd.fallback) {
+        d.reason.append(" fallback="sv).append(sd.fallback_prior).append("-prior shift="sv).append(fmt(sd.shift));
+        d.reason.append(">"sv).append(fmt(sd.max_shift));
+      }
       co_return d;
     }
     learn::ChoicePolicy p = policy;

@@ -11,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -33,6 +34,7 @@ namespace {
 
 namespace net = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
+using namespace std::string_view_literals;
 
 std::string fmt2(double v) { return fixed(v, 2); }
 
@@ -129,6 +131,7 @@ class SemanticStage final : public Stage {
       decide_with_head(*cached, m, d);
       co_return d;
     }
+    d.scores.reserve(std::min(routes.size(), m.scores.size()));
     for (size_t i = 0; i < routes.size() && i < m.scores.size(); ++i) d.scores.emplace_back(routes[i].name, m.scores[i]);
     // Keep the debug output short: the 8 best routes.
     std::sort(d.scores.begin(), d.scores.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -140,11 +143,15 @@ class SemanticStage final : public Stage {
       d.reason = "semantic:" + r.name + " score=" + fmt2(m.scores[*m.route]) + ">=" + fmt2(r.threshold);
       co_return d;
     }
-    std::string why = "semantic:below threshold";
+    // Appended in place, in one buffer: the reason is built for every request that no route takes.
+    std::string why;
+    why.reserve(96);
+    why.append("semantic:below threshold"sv);
     if (m.best != embed::RouteMatch::npos) {
-      why += " best=" + routes[m.best].name + " score=" + fmt2(m.best_score) + "<" + fmt2(routes[m.best].threshold);
+      why.append(" best="sv).append(routes[m.best].name).append(" score="sv).append(fmt2(m.best_score));
+      why.append("<"sv).append(fmt2(routes[m.best].threshold));
     }
-    return_fallback(d, why);
+    return_fallback(d, std::move(why));
     co_return d;
   }
 
