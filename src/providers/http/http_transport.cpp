@@ -21,6 +21,7 @@
 
 #include "net/io.hpp"
 #include "net/watchdog.hpp"
+#include "providers/http/response_reader.hpp"
 #include "switchyard/providers/transport.hpp"
 
 namespace sy::providers {
@@ -128,45 +129,6 @@ std::chrono::milliseconds remaining(Clock::time_point deadline, std::chrono::mil
   if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
   return std::min(left, step);
 }
-
-/// Parses an upstream response straight into what the exchange hands out: the head's fields into its
-/// ResponseHead and the body's bytes onto the string `read_some` is filling. No field container and no
-/// intermediate body buffer, as Beast's response_parser would need.
-class ResponseReader final : public http::basic_parser<false> {
- public:
-  explicit ResponseReader(ResponseHead& head) : head_(head) {}
-  /// Where body bytes go until the next call; null while no read_some is running.
-  void sink(std::string* out) { out_ = out; }
-
- private:
-  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { head_.status = code; }
-  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    auto& h = head_.headers.emplace_back();  // built in place: no temporary strings to move
-    h.name.assign(name.data(), name.size());
-    h.value.assign(value.data(), value.size());
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
-  std::size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return take(body, ec); }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
-    return take(body, ec);
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  std::size_t take(beast::string_view body, beast::error_code& ec) {
-    if (!out_) {  // body bytes before anyone asked for them: leave them buffered
-      ec = http::error::need_buffer;
-      return 0;
-    }
-    out_->append(body.data(), body.size());
-    return body.size();
-  }
-
-  ResponseHead& head_;
-  std::string* out_ = nullptr;
-};
 
 class HttpExchange final : public Exchange {
  public:
