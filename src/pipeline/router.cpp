@@ -33,7 +33,8 @@ net::awaitable<RouteResult> Router::route(RequestFeatures& features, const Model
   auto t0 = started;  // each stage's start: the previous one's end
   for (const auto& stage : stages_) {
     StageContext ctx{features, stage->calls_models() ? &models : nullptr};
-    Decision d = co_await stage->decide(ctx);
+    Decision d;
+    if (!stage->decide_now(ctx, d)) d = co_await stage->decide(ctx);
     const auto t1 = Clock::now();
     const bool pass = d.kind == Decision::Kind::pass;
     // A passing stage's reason goes to its record only; a deciding one's to the result too.

@@ -146,6 +146,11 @@ class Stage {
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
   virtual boost::asio::awaitable<Decision> decide(StageContext& ctx) const = 0;
+  /// Decides into `d` (a fresh Decision) without waiting for anything, when the stage can: true when it
+  /// did. The router asks this first, so a stage that decides at once (a rule, the learned model, a
+  /// semantic stage whose embedding is at hand) costs no coroutine and no Decision moved out of one;
+  /// false (nothing written) sends it to decide(). Deciding either way gives the same Decision.
+  virtual bool decide_now(StageContext& /*ctx*/, Decision& /*d*/) const { return false; }
 
  private:
   std::string name_;

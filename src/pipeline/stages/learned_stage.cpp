@@ -41,6 +41,11 @@ class LearnedStage final : public Stage {
 
   net::awaitable<Decision> decide(StageContext& ctx) const override {
     Decision d;
+    decide_now(ctx, d);
+    co_return d;
+  }
+
+  bool decide_now(StageContext& ctx, Decision& d) const override {
     const Request& req = ctx.features.request();
     const std::vector<MessageText>& messages = req.messages();
     std::size_t scored = 0;
@@ -67,7 +72,7 @@ class LearnedStage final : public Stage {
         d.reason.append(" fallback="sv).append(sd.fallback_prior).append("-prior shift="sv).append(fmt(sd.shift));
         d.reason.append(">"sv).append(fmt(sd.max_shift));
       }
-      co_return d;
+      return true;
     }
     learn::ChoicePolicy p = policy;
     if (override_t) p.value = *override_t;
@@ -80,7 +85,7 @@ class LearnedStage final : public Stage {
     d.target = choices[c.model];
     d.reason = "learned:" + std::string(p.kind == learn::ChoicePolicy::Kind::quality_target ? "quality>=" : "lambda=") +
                fmt(p.value) + " p=" + fmt(c.predicted_quality[c.model]) + " -> " + d.target;
-    co_return d;
+    return true;
   }
 };
 

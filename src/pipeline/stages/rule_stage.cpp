@@ -646,6 +646,11 @@ class RuleStage final : public Stage {
 
   net::awaitable<Decision> decide(StageContext& ctx) const override {
     Decision d;
+    decide_now(ctx, d);
+    co_return d;
+  }
+
+  bool decide_now(StageContext& ctx, Decision& d) const override {
     for (const auto& r : rules) {
       if (!r.when->eval(ctx.features)) continue;
       std::string why = "rule:" + r.name + " " + r.when->describe();
@@ -658,16 +663,16 @@ class RuleStage final : public Stage {
           d.kind = Decision::Kind::route;
           d.target = r.target;
           d.reason = std::move(why);
-          co_return d;
+          return true;
         case Rule::Action::reject:
           d.kind = Decision::Kind::reject;
           d.error = r.reject;
           d.reason = std::move(why);
-          co_return d;
+          return true;
       }
     }
     d.reason = "rule:no match";
-    co_return d;
+    return true;
   }
 };
 

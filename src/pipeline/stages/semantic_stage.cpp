@@ -99,37 +99,58 @@ class SemanticStage final : public Stage {
   std::unique_ptr<EmbeddingCache> cache = std::make_unique<EmbeddingCache>(4096);
 
   net::awaitable<Decision> decide(StageContext& ctx) const override {
-    const Request& req = ctx.features.request();
-    std::string_view text = whole_conversation ? std::string_view(req.all_text()) : req.last_user_text();
-    if (text.size() > max_chars) text = text.substr(0, max_chars);
-    const embed::Embedder* e = &index->embedder();
     Decision d;
+    if (decide_now(ctx, d)) co_return d;
+    // The embedder is CPU-heavy and this text is in no cache: embedded on the pool, within the budget.
+    const std::string_view text = prompt(ctx);
+    const embed::Embedder* e = &index->embedder();
+    std::optional<embed::Embedding> query = co_await embed_off_thread(e, text);
+    if (!query) {
+      // Over budget: fail open rather than hold the request.
+      return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
+      co_return d;
+    }
+    cache->put(sha256(text), *query);
+    ctx.features.store_embedding(e, text, std::move(*query));
+    decide_from(*ctx.features.cached_embedding(e, text), d);
+    co_return d;
+  }
+
+  /// Decides at once when the prompt's embedding is at hand: computed here by an in-process embedder,
+  /// or found in the request's or the stage's cache. A CPU-heavy embedder's miss is left to decide().
+  bool decide_now(StageContext& ctx, Decision& d) const override {
+    const std::string_view text = prompt(ctx);
+    const embed::Embedder* e = &index->embedder();
     const embed::Embedding* cached = ctx.features.cached_embedding(e, text);
-    std::optional<embed::Embedding> query;
     if (!cached) {
+      std::optional<embed::Embedding> query;
       if (!e->cpu_heavy() || !pool) {
         query = e->embed(text);
       } else {
-        const Sha256 key = sha256(text);
-        query = cache->get(key);
-        if (!query) {
-          query = co_await embed_off_thread(e, text);
-          if (!query) {
-            // Over budget: fail open rather than hold the request.
-            return_fallback(d, "semantic:timeout budget=" + std::to_string(budget.count()) + "ms");
-            co_return d;
-          }
-          cache->put(key, *query);
-        }
+        query = cache->get(sha256(text));
+        if (!query) return false;
       }
       ctx.features.store_embedding(e, text, std::move(*query));
       cached = ctx.features.cached_embedding(e, text);
     }
-    embed::RouteMatch m = index->score(*cached);
+    decide_from(*cached, d);
+    return true;
+  }
+
+ private:
+  /// The text the stage embeds: the last user message (or the whole conversation), bounded.
+  std::string_view prompt(StageContext& ctx) const {
+    const Request& req = ctx.features.request();
+    std::string_view text = whole_conversation ? std::string_view(req.all_text()) : req.last_user_text();
+    return text.size() > max_chars ? text.substr(0, max_chars) : text;
+  }
+
+  void decide_from(const embed::Embedding& query, Decision& d) const {
+    embed::RouteMatch m = index->score(query);
     const auto& routes = index->routes();
     if (head) {
-      decide_with_head(*cached, m, d);
-      co_return d;
+      decide_with_head(query, m, d);
+      return;
     }
     d.scores.reserve(std::min(routes.size(), m.scores.size()));
     for (size_t i = 0; i < routes.size() && i < m.scores.size(); ++i) d.scores.emplace_back(routes[i].name, m.scores[i]);
@@ -141,7 +162,7 @@ class SemanticStage final : public Stage {
       d.kind = Decision::Kind::route;
       d.target = targets[*m.route];
       d.reason = "semantic:" + r.name + " score=" + fmt2(m.scores[*m.route]) + ">=" + fmt2(r.threshold);
-      co_return d;
+      return;
     }
     // Appended in place, in one buffer: the reason is built for every request that no route takes.
     std::string why;
@@ -152,10 +173,8 @@ class SemanticStage final : public Stage {
       why.append("<"sv).append(fmt2(routes[m.best].threshold));
     }
     return_fallback(d, std::move(why));
-    co_return d;
   }
 
- private:
   /// The head picks the route; its centroid similarity must still clear the route's threshold (how far
   /// the prompt is from every route, which a softmax cannot tell), and its calibrated probability
   /// `min_probability` (how sure the head is between routes).
