@@ -359,6 +359,24 @@ describe('timeouts (one timer per connection, re-armed as deadlines move)', () =
     assert.equal(st.last_error, 'timeout', JSON.stringify(st));
   });
 
+  test('an answer with no body on a connection the upstream closes: a clean error, then the next request is served', async () => {
+    // The head completes the exchange (Content-Length: 0) and the connection is not pooled: it is
+    // destroyed while the exchange's first step ends, under the step's deadline (the sanitizer build
+    // checks nothing touches it after).
+    const a = await scripted((req, res, rec, i) => {
+      if (i > 1) return ok(res, 'next');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '0', connection: 'close' });
+      res.end();
+    });
+    const sy = await setup([a], { reliability: '  max_attempts: 1' });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.ok(r.status >= 500 && r.status < 600, `${r.status} ${r.text}`);
+    assert.ok(r.json?.error?.message, r.text);
+    const next = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.json.choices[0].message.content, 'next');
+  });
+
   test('a keep-alive connection busy for longer than server.idle_timeout stays open; idle past it, it is closed', async () => {
     const a = await scripted((req, res) => ok(res, 'a'));
     const sy = await setup([a], { server: ', idle_timeout: 400ms' });

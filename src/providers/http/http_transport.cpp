@@ -149,31 +149,33 @@ class HttpExchange final : public Exchange {
   net::awaitable<Status> begin(const std::string& head, const Payload& body, const config::ProviderConfig& p,
                                bool& stale) {
     stale = false;
-    auto& watchdog = *conn_->watchdog;
-    Armed armed(watchdog, Clock::now() + remaining(deadline_, p.first_byte_timeout));
-    beast::error_code ec;
-    // The body's pieces as they are (the client's bytes around a replaced model), not copied together.
-    boost::container::small_vector<net::const_buffer, 8> bufs;
-    bufs.emplace_back(net::buffer(head));
-    for (std::size_t i = 0; i < body.piece_count(); ++i) bufs.emplace_back(net::buffer(body.piece(i)));
-    std::span<const net::const_buffer> seq(bufs.data(), bufs.size());
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, seq, net_io::whole_writes, kTuple);
-    else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, seq, net_io::whole_writes, kTuple);
-    ec = watchdog.why(ec);
-    if (ec) {
-      stale = conn_->reused && ec != beast::error::timeout;
-      co_return net_error(kind_of(ec), "sending to", p, ec);
-    }
-    if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, parser_, kTuple);
-    else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, parser_, kTuple);
-    ec = watchdog.why(ec);
-    if (ec) {
-      bool nothing_read = conn_->buffer.size() == 0;
-      stale = conn_->reused && nothing_read &&
-              (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-               ec == net::error::broken_pipe);
-      if (ec == beast::error::timeout) co_return net_error(ErrorKind::timeout, "no response head from", p, ec);
-      co_return net_error(kind_of(ec), "reading the response head from", p, ec);
+    {  // armed for the write and the head only: finish_body below may destroy the connection and its watchdog
+      auto& watchdog = *conn_->watchdog;
+      Armed armed(watchdog, Clock::now() + remaining(deadline_, p.first_byte_timeout));
+      beast::error_code ec;
+      // The body's pieces as they are (the client's bytes around a replaced model), not copied together.
+      boost::container::small_vector<net::const_buffer, 8> bufs;
+      bufs.emplace_back(net::buffer(head));
+      for (std::size_t i = 0; i < body.piece_count(); ++i) bufs.emplace_back(net::buffer(body.piece(i)));
+      std::span<const net::const_buffer> seq(bufs.data(), bufs.size());
+      if (conn_->tls) std::tie(ec, std::ignore) = co_await net::async_write(*conn_->tls, seq, net_io::whole_writes, kTuple);
+      else std::tie(ec, std::ignore) = co_await net::async_write(*conn_->plain, seq, net_io::whole_writes, kTuple);
+      ec = watchdog.why(ec);
+      if (ec) {
+        stale = conn_->reused && ec != beast::error::timeout;
+        co_return net_error(kind_of(ec), "sending to", p, ec);
+      }
+      if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->tls, conn_->buffer, parser_, kTuple);
+      else std::tie(ec, std::ignore) = co_await http::async_read_header(*conn_->plain, conn_->buffer, parser_, kTuple);
+      ec = watchdog.why(ec);
+      if (ec) {
+        bool nothing_read = conn_->buffer.size() == 0;
+        stale = conn_->reused && nothing_read &&
+                (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+                 ec == net::error::broken_pipe);
+        if (ec == beast::error::timeout) co_return net_error(ErrorKind::timeout, "no response head from", p, ec);
+        co_return net_error(kind_of(ec), "reading the response head from", p, ec);
+      }
     }
     if (parser_.is_done()) finish_body();
     co_return ok_status();
