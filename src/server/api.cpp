@@ -696,8 +696,11 @@ net::awaitable<void> answer_stream(Session& s, InboundRequest& call, const Reque
       const Error& e = relayed.error();
       log.error = std::string(to_string(e.kind)) + " mid-stream: " + e.message;
       std::string frame = encoder ? encoder->error_event(e) : st.dialect.error_event(e);
-      if (co_await s.send_chunk(frame)) co_await s.end_stream();
-      call.keep_alive = false;
+      // The error event and the last chunk end the response properly, so the connection stays open: the
+      // client may already be sending its next request on it (closing here raced one that was).
+      bool ended = co_await s.send_chunk(frame);
+      if (ended) ended = co_await s.end_stream();
+      if (!ended) call.keep_alive = false;
     } else {
       // Two statements: GCC 12 miscompiles co_await inside || and && (see Session::run).
       bool sent = co_await s.send_chunk(cost_comment(st));

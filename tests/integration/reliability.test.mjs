@@ -319,6 +319,30 @@ describe('broken transports', () => {
     assert.ok(JSON.parse(data.at(-1)).error, 'last event is an error');
   });
 
+  test('after a stream that failed midway and ended with an error event, the connection serves the next request', async () => {
+    const a = await scripted((req, res, rec) => {
+      if (!rec.json?.stream) return ok(res, 'next on the same connection');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('partial', { role: 'assistant' }));
+      res.end();  // no [DONE]: the stream fails after its first event
+    });
+    const sy = await setup([a]);
+    const sock = await connectRaw(sy.port);
+    const post = (body) => rawRequest('POST', '/v1/chat/completions', { body: JSON.stringify(body), headers: ['Content-Type: application/json'] });
+    let answered = collect(sock, { n: 1 });
+    await written(sock, post({ model: 'm', stream: true, messages: msg() }));
+    const streamed = await answered;
+    assert.equal(streamed.responses[0]?.status, 200);
+    assert.ok(JSON.parse(sseData(streamed.responses[0].body.toString()).at(-1)).error, 'the stream ends with an error event');
+    assert.equal(streamed.closed, false, 'the connection stays open');
+    answered = collect(sock, { n: 1 });
+    await written(sock, post({ model: 'm', messages: msg() }));
+    const next = await answered;
+    assert.equal(next.responses[0]?.status, 200);
+    assert.equal(JSON.parse(next.responses[0].body.toString()).choices[0].message.content, 'next on the same connection');
+    sock.destroy();
+  });
+
   test('a slow trickle below the idle timeout is not cut off', async () => {
     const a = await scripted(async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
