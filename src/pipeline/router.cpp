@@ -26,6 +26,12 @@ std::vector<std::string> Router::stage_names() const {
   return out;
 }
 
+net::awaitable<Decision> Stage::decide(StageContext& ctx) const {
+  Decision d;
+  decide_now(ctx, d);
+  co_return d;
+}
+
 net::awaitable<RouteResult> Router::route(RequestFeatures& features, const ModelCaller& models) const {
   RouteResult result;
   result.records.reserve(stages_.size());

@@ -145,7 +145,9 @@ class Stage {
   virtual bool calls_models() const { return false; }
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
-  virtual boost::asio::awaitable<Decision> decide(StageContext& ctx) const = 0;
+  /// A stage implements one of the two or both. decide() may wait (an embedding off-thread, model calls);
+  /// its default serves a stage that always decides at once, with decide_now's Decision.
+  virtual boost::asio::awaitable<Decision> decide(StageContext& ctx) const;
   /// Decides into `d` (a fresh Decision) without waiting for anything, when the stage can: true when it
   /// did. The router asks this first, so a stage that decides at once (a rule, the learned model, a
   /// semantic stage whose embedding is at hand) costs no coroutine and no Decision moved out of one;

@@ -39,12 +39,6 @@ class LearnedStage final : public Stage {
   learn::ChoicePolicy policy;
   size_t max_chars = 16384;
 
-  net::awaitable<Decision> decide(StageContext& ctx) const override {
-    Decision d;
-    decide_now(ctx, d);
-    co_return d;
-  }
-
   bool decide_now(StageContext& ctx, Decision& d) const override {
     const Request& req = ctx.features.request();
     const std::vector<MessageText>& messages = req.messages();

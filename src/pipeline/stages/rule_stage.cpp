@@ -644,12 +644,6 @@ class RuleStage final : public Stage {
   std::string_view type() const override { return kType; }
   std::vector<Rule> rules;
 
-  net::awaitable<Decision> decide(StageContext& ctx) const override {
-    Decision d;
-    decide_now(ctx, d);
-    co_return d;
-  }
-
   bool decide_now(StageContext& ctx, Decision& d) const override {
     for (const auto& r : rules) {
       if (!r.when->eval(ctx.features)) continue;
