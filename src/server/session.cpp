@@ -27,26 +27,6 @@ using Armed = net_io::Watchdog::Armed;
 /// How long one write to a client may take (a client that stops reading is cut off).
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
-// Feeds the bytes already in `buffer` to `parser`, up to the end of the header (header_only) or of
-// the message. need_more when they are not enough: then an async read takes over (and waits, under
-// its timeout, for the rest). A request that arrived whole is parsed without an async operation and
-// the scheduler round trip that completing one costs.
-// `header_bytes` counts what the parser consumed of the header (it consumes whole field lines as they
-// arrive, so the buffer alone does not show the header's size).
-void parse_buffered(beast::flat_buffer& buffer, http::request_parser<RequestBody>& parser, bool header_only,
-                    beast::error_code& ec, std::size_t& header_bytes) {
-  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
-  while (!done() && buffer.size() > 0) {
-    bool in_header = !parser.is_header_done();
-    std::size_t n = parser.put(buffer.data(), ec);
-    if (in_header) header_bytes += n;
-    buffer.consume(n);
-    if (ec) return;
-    if (n == 0) break;  // nothing consumed: leave the rest to the async read
-  }
-  if (!done()) ec = http::error::need_more;
-}
-
 }  // namespace
 
 bool valid_request_id(std::string_view id) {
@@ -229,8 +209,21 @@ net::awaitable<Session::ReadEnd> Session::read_some_until(Clock::time_point dead
 
 Session::ReadEnd Session::parse_buffered_request(http::request_parser<RequestBody>& parser, bool header_only,
                                                 std::size_t& header_bytes) {
+  // A request that arrived whole is parsed without an async operation and the scheduler round trip
+  // that completing one costs. The parser consumes whole field lines as they arrive, so the buffer
+  // alone does not show the header's size: `header_bytes` counts what it consumed of the header.
+  auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
   beast::error_code ec;
-  parse_buffered(buffer_, parser, header_only, ec, header_bytes);
+  while (!done() && buffer_.size() > 0) {
+    const bool in_header = !parser.is_header_done();
+    const std::size_t n = parser.put(buffer_.data(), ec);
+    if (in_header) header_bytes += n;
+    buffer_.consume(n);
+    if (ec) return ReadEnd{ec, false};
+    if (n == 0) break;  // nothing consumed: leave the rest to the async read
+  }
+  // need_more: an async read takes over (and waits, under its timeout, for the rest).
+  if (!done()) ec = http::error::need_more;
   return ReadEnd{ec, false};
 }
 
