@@ -124,10 +124,11 @@ void append_number(std::string& out, std::uint64_t n) {
   out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
-std::chrono::milliseconds remaining(Clock::time_point deadline, std::chrono::milliseconds step) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  if (left < std::chrono::milliseconds(1)) left = std::chrono::milliseconds(1);
-  return std::min(left, step);
+/// When one step (connect, first byte, an idle gap) must end: `step` from now, or the exchange's
+/// `deadline` if that comes first, but never less than 1 ms away.
+Clock::time_point step_deadline(Clock::time_point deadline, std::chrono::milliseconds step) {
+  const auto now = Clock::now();
+  return std::max(std::min(deadline, now + step), now + std::chrono::milliseconds(1));
 }
 
 class HttpExchange final : public Exchange {
@@ -151,7 +152,7 @@ class HttpExchange final : public Exchange {
     stale = false;
     {  // armed for the write and the head only: finish_body below may destroy the connection and its watchdog
       auto& watchdog = *conn_->watchdog;
-      Armed armed(watchdog, Clock::now() + remaining(deadline_, p.first_byte_timeout));
+      Armed armed(watchdog, step_deadline(deadline_, p.first_byte_timeout));
       beast::error_code ec;
       // The body's pieces as they are (the client's bytes around a replaced model), not copied together.
       boost::container::small_vector<net::const_buffer, 8> bufs;
@@ -191,7 +192,7 @@ class HttpExchange final : public Exchange {
       }
       beast::error_code ec = parse_buffered(out);
       if (!ec && out.size() == before && !parser_.is_done()) {
-        Armed armed(*conn_->watchdog, Clock::now() + remaining(deadline_, idle_));
+        Armed armed(*conn_->watchdog, step_deadline(deadline_, idle_));
         parser_.sink(&out);
         if (conn_->tls) std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->tls, conn_->buffer, parser_, kTuple);
         else std::tie(ec, std::ignore) = co_await http::async_read_some(*conn_->plain, conn_->buffer, parser_, kTuple);
@@ -345,7 +346,7 @@ class HttpTransport final : public Transport {
     auto& socket = conn->plain.emplace(co_await net::this_coro::executor);
     auto& watchdog = conn->watchdog.emplace(socket);
     {
-      Armed armed(watchdog, Clock::now() + remaining(deadline, p.connect_timeout));
+      Armed armed(watchdog, step_deadline(deadline, p.connect_timeout));
       auto [ec, ep] = co_await net::async_connect(socket, *results, kTuple);
       ec = watchdog.why(ec);
       if (ec) co_return net_error(kind_of(ec), "connecting to", p, ec);
@@ -364,7 +365,7 @@ class HttpTransport final : public Transport {
       tls.set_verify_mode(ssl::verify_peer);
       tls.set_verify_callback(ssl::host_name_verification(p.url.host));
     }
-    Armed armed(tls_watchdog, Clock::now() + remaining(deadline, p.connect_timeout));
+    Armed armed(tls_watchdog, step_deadline(deadline, p.connect_timeout));
     auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
     hec = tls_watchdog.why(hec);
     if (hec) co_return net_error(kind_of(hec), "TLS handshake with", p, hec);
