@@ -37,21 +37,26 @@ struct ReadResult {
   boost::system::error_code ec;
 };
 
-void start_read(tcp::socket& s, char* byte, ReadResult& r) {
-  s.async_read_some(net::buffer(byte, 1), [&r](const boost::system::error_code& ec, std::size_t) {
-    r.done = true;
-    r.ec = ec;
-  });
-}
+/// A watchdog on the server end of a connected pair, and a one-byte read on that end.
+class WatchdogTest : public ::testing::Test {
+ protected:
+  void start_read() {
+    p.server.async_read_some(net::buffer(&byte, 1), [this](const boost::system::error_code& ec, std::size_t) {
+      r.done = true;
+      r.ec = ec;
+    });
+  }
 
-TEST(Watchdog, ArmedReadPastItsDeadlineEndsAsATimeout) {
   net::io_context ioc;
-  Pair p(ioc);
-  Watchdog dog(p.server);
+  Pair p{ioc};
+  Watchdog dog{p.server};
   char byte = 0;
   ReadResult r;
+};
+
+TEST_F(WatchdogTest, ArmedReadPastItsDeadlineEndsAsATimeout) {
   dog.arm(Clock::now() + 20ms);
-  start_read(p.server, &byte, r);
+  start_read();
   ioc.run_for(5s);
   ASSERT_TRUE(r.done);
   EXPECT_EQ(r.ec, net::error::operation_aborted);
@@ -59,28 +64,18 @@ TEST(Watchdog, ArmedReadPastItsDeadlineEndsAsATimeout) {
   EXPECT_FALSE(p.server.is_open());
 }
 
-TEST(Watchdog, ACancellationIsNotATimeout) {
-  net::io_context ioc;
-  Pair p(ioc);
-  Watchdog dog(p.server);
-  char byte = 0;
-  ReadResult r;
+TEST_F(WatchdogTest, ACancellationIsNotATimeout) {
   Watchdog::Armed armed(dog, Clock::now() + 10s);
-  start_read(p.server, &byte, r);
+  start_read();
   p.server.cancel();
   ioc.run_one_for(5s);  // the read's completion (the timer still waits its 10 s)
   ASSERT_TRUE(r.done);
   EXPECT_EQ(dog.why(r.ec), net::error::operation_aborted);
 }
 
-TEST(Watchdog, DisarmedReadOutlivesTheTimerItsArmingStarted) {
-  net::io_context ioc;
-  Pair p(ioc);
-  char byte = 0;
-  ReadResult r;
-  Watchdog dog(p.server);
+TEST_F(WatchdogTest, DisarmedReadOutlivesTheTimerItsArmingStarted) {
   { Watchdog::Armed armed(dog, Clock::now() + 20ms); }  // armed and disarmed: the timer still waits
-  start_read(p.server, &byte, r);
+  start_read();
   // The timer fires (nothing armed) and the read stays pending; then the peer writes.
   net::steady_timer later(ioc, Clock::now() + 100ms);
   later.async_wait([&](const boost::system::error_code&) { net::write(p.client, net::buffer("x", 1)); });
@@ -90,32 +85,22 @@ TEST(Watchdog, DisarmedReadOutlivesTheTimerItsArmingStarted) {
   EXPECT_EQ(byte, 'x');
 }
 
-TEST(Watchdog, ADeadlineMovedLaterIsHonouredWhenTheTimerFiresEarly) {
-  net::io_context ioc;
-  Pair p(ioc);
-  Watchdog dog(p.server);
-  char byte = 0;
-  ReadResult r;
+TEST_F(WatchdogTest, ADeadlineMovedLaterIsHonouredWhenTheTimerFiresEarly) {
   const auto start = Clock::now();
   dog.arm(start + 30ms);   // the timer waits for +30 ms
   dog.arm(start + 150ms);  // later: no re-arm now; at +30 ms it waits again
-  start_read(p.server, &byte, r);
+  start_read();
   ioc.run_for(5s);
   ASSERT_TRUE(r.done);
   EXPECT_EQ(dog.why(r.ec), boost::beast::error::timeout);
   EXPECT_GE(Clock::now() - start, 150ms);
 }
 
-TEST(Watchdog, ADeadlineMovedEarlierReArmsTheTimer) {
-  net::io_context ioc;
-  Pair p(ioc);
-  Watchdog dog(p.server);
-  char byte = 0;
-  ReadResult r;
+TEST_F(WatchdogTest, ADeadlineMovedEarlierReArmsTheTimer) {
   const auto start = Clock::now();
   dog.arm(start + 10s);
   dog.arm(start + 20ms);
-  start_read(p.server, &byte, r);
+  start_read();
   ioc.run_for(5s);
   ASSERT_TRUE(r.done);
   EXPECT_EQ(dog.why(r.ec), boost::beast::error::timeout);
