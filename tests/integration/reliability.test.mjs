@@ -401,6 +401,22 @@ describe('timeouts (one timer per connection, re-armed as deadlines move)', () =
     assert.equal(next.json.choices[0].message.content, 'next');
   });
 
+  test('an upstream response head over 64 KiB is refused (a clean error), and the next request is served', async () => {
+    const a = await scripted((req, res, rec, i) => {
+      if (i > 1) return ok(res, 'after the big head');
+      res.writeHead(200, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(70 * 1024) });
+      res.end(JSON.stringify(completion('never read')));
+    });
+    const sy = await setup([a], { reliability: '  max_attempts: 1' });
+    const r = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.error.code, 'upstream_connection_error', r.text);
+    assert.ok(!r.text.includes('never read'), r.text);
+    const next = await postJson(`${sy.url}/v1/chat/completions`, { model: 'm', messages: msg() });
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.json.choices[0].message.content, 'after the big head');
+  });
+
   test('a keep-alive connection busy for longer than server.idle_timeout stays open; idle past it, it is closed', async () => {
     const a = await scripted((req, res) => ok(res, 'a'));
     const sy = await setup([a], { server: ', idle_timeout: 400ms' });
